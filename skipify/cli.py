@@ -1,0 +1,149 @@
+"""The ``skipify`` command: thin wrappers over one plain function each.
+
+    $ skipify config                      # effective configuration
+    $ skipify migrate                     # create / upgrade the warehouse
+    $ skipify generate --out DIR          # a planted-truth world
+    $ skipify ingest DIR_OR_FILES...      # validate and load landing files
+    $ skipify status [--json]             # row counts, batches, quarantine
+    $ skipify sql "SELECT ..."            # query the warehouse read-only
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from skipify.config import load_config, logger
+
+app = typer.Typer(help="Skipify: predict the tracks each listener is about to dislike or skip.", no_args_is_help=True)
+
+
+def _done(t0: float, what: str) -> None:
+    typer.echo(f"{what} in {time.perf_counter() - t0:.1f}s", err=True)
+
+
+@app.command()
+def config(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    get: Annotated[Optional[str], typer.Option(help="Print one field's value only (e.g. home, world_dir).")] = None,
+) -> None:
+    """Print the effective configuration (defaults, then SKIPIFY_* environment variables)."""
+    values = load_config().as_dict()
+    if get is not None:
+        if get not in values:
+            raise typer.BadParameter(f"unknown field {get!r}; fields: {', '.join(values)}", param_hint="--get")
+        typer.echo(values[get])
+    elif as_json:
+        typer.echo(json.dumps(values, indent=2))
+    else:
+        width = max(map(len, values))
+        for k, v in values.items():
+            typer.echo(f"{k:<{width}}  {v}")
+
+
+@app.command()
+def migrate() -> None:
+    """Create the warehouse or apply the DDL migrations it lacks (idempotent)."""
+    from skipify.warehouse import migrate as run_migrate
+
+    applied = run_migrate(load_config())
+    typer.echo(f"applied {len(applied)} migration(s)" + (f": {applied}" if applied else "; schema is up to date"))
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write landing/ and truth/ into.")],
+    users: Annotated[Optional[int], typer.Option(help="Number of users [config world_users].")] = None,
+    tracks: Annotated[Optional[int], typer.Option(help="Number of tracks [config world_tracks].")] = None,
+    days: Annotated[Optional[int], typer.Option(help="Days of listening [config world_days].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed [config seed].")] = None,
+    events_per_user_day: Annotated[Optional[float], typer.Option(help="Mean plays per user per day.")] = None,
+) -> None:
+    """Generate a planted-truth world and print its oracle ROC AUC."""
+    from skipify.generate import WorldParams, generate as run_generate
+
+    cfg = load_config()
+    params = WorldParams(
+        users=users if users is not None else cfg.world_users,
+        tracks=tracks if tracks is not None else cfg.world_tracks,
+        days=days if days is not None else cfg.world_days,
+        seed=seed if seed is not None else cfg.seed,
+        start=cfg.world_start,
+        events_per_user_day=events_per_user_day if events_per_user_day is not None else cfg.world_events_per_user_day,
+    )
+    s = run_generate(out, params)
+    typer.echo(
+        f"world: {s['n_users']:,} users, {s['n_tracks']:,} tracks, {s['n_events']:,} events, "
+        f"dislike rate {s['dislike_rate']:.3f}, in {s['seconds']}s\n"
+        f"oracle ROC AUC: {s['oracle_roc_auc']:.4f} (all), {s['oracle_roc_auc_last_7_days']:.4f} (last 7 days)\n"
+        f"landing files: {Path(out) / 'landing'}   truth: {Path(out) / 'truth'}"
+    )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of landing files.")],
+    format: Annotated[
+        Optional[str], typer.Option("--format", help="contract | spotify-history | mssd (detected when not given).")
+    ] = None,
+    user: Annotated[Optional[str], typer.Option(help="User id for Spotify history files (default: the export's username).")] = None,
+) -> None:
+    """Validate and load landing files. Bad rows go to quarantine; a bad file stops the run before any write."""
+    from skipify.ingest import IngestError, ingest_paths
+
+    t0 = time.perf_counter()
+    try:
+        reports = ingest_paths(paths, fmt=format, user=user, cfg=load_config())
+    except IngestError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for r in reports:
+        typer.echo(r.line())
+    _done(t0, f"ingested {sum(r.rows_loaded for r in reports):,} new rows from {len({r.source_file for r in reports})} file(s)")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """Row counts per table, batches, and quarantine counts by reason."""
+    from skipify.status import format_status, warehouse_status
+    from skipify.warehouse import WarehouseError
+
+    try:
+        s = warehouse_status(load_config())
+    except WarehouseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(s, indent=2, default=str) if as_json else format_status(s))
+
+
+@app.command()
+def sql(
+    query: Annotated[Optional[str], typer.Argument(help="SQL to run read-only against the warehouse.")] = None,
+    attach: Annotated[bool, typer.Option(help="Print the SQL that opens the warehouse in the duckdb CLI instead.")] = False,
+) -> None:
+    """Query the warehouse read-only (never blocks the nightly writer)."""
+    from skipify.warehouse import attach_sql, connect
+
+    if attach:
+        typer.echo(attach_sql(load_config(), read_only=True))
+        return
+    if not query:
+        raise typer.BadParameter("give a query, or --attach")
+    con = connect(load_config(), read_only=True)
+    try:
+        con.sql(query).show(max_rows=50)
+    finally:
+        con.close()
+
+
+def main() -> None:
+    logger.debug("skipify cli")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""One typed place for Skipify's configuration.
+
+Every field has a default here and can be overridden by an environment variable
+named ``SKIPIFY_<FIELD>`` in upper case, for example::
+
+    $ SKIPIFY_HOME=/tmp/wh skipify status          # a whole other warehouse
+    $ SKIPIFY_LABEL_SKIP_THRESHOLD_MS=15000 skipify config
+
+``SKIPIFY_HOME`` moves everything that is written at run time (the lake, the generated
+world, extension copies), so tests and benchmarks never touch the demo's warehouse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = REPO_ROOT / "sql"
+ENV_PREFIX = "SKIPIFY_"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Effective configuration. Build it with :func:`load_config`, not by hand."""
+
+    # --- where things live -------------------------------------------------------------
+    home: Path = REPO_ROOT / "warehouse"  # everything written at run time lives below this
+
+    # --- label ----------------------------------------------------------------------------
+    # An event is a dislike when feedback is 'dislike' or it was played for less than this.
+    label_skip_threshold_ms: int = 30_000
+
+    # --- time-based splits (train < validation < test), counted back from the last event day
+    split_test_days: int = 7
+    split_valid_days: int = 7
+
+    # --- ingest -------------------------------------------------------------------------------
+    ingest_min_ts: dt.date = dt.date(2000, 1, 1)  # events before this are quarantined
+    ingest_max_future_hours: int = 24  # events later than now + this are quarantined
+
+    # --- the planted-truth world (skipify generate defaults; the demo uses these) -----
+    seed: int = 42
+    world_users: int = 10_000
+    world_tracks: int = 5_000
+    world_days: int = 60
+    world_events_per_user_day: float = 1.7
+    world_start: dt.date = dt.date(2026, 1, 1)
+
+    # --- DuckDB resources (DuckDB's defaults follow the host, not this machine's quota) ---
+    duckdb_threads: int = 2
+    duckdb_memory_limit: str = "8GB"
+
+    # --- logging -------------------------------------------------------------------------------
+    log_level: str = "INFO"
+
+    # Derived paths --------------------------------------------------------------------------
+    @property
+    def lake_dir(self) -> Path:
+        """DuckLake: SQLite catalog ``meta.sqlite`` plus Parquet files under ``data/``."""
+        return self.home / "lake"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.lake_dir / "meta.sqlite"
+
+    @property
+    def data_path(self) -> Path:
+        return self.lake_dir / "data"
+
+    @property
+    def world_dir(self) -> Path:
+        """Where `make demo` generates the default world (landing/ and truth/)."""
+        return self.home / "world"
+
+    @property
+    def extension_dir(self) -> Path:
+        return self.home / ".duckdb_extensions"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Fields and derived paths, as plain JSON-able values."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            out[f.name] = _to_plain(getattr(self, f.name))
+        for name in ("lake_dir", "catalog_path", "data_path", "world_dir", "extension_dir"):
+            out[name] = str(getattr(self, name))
+        return out
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, (Path, dt.date)):
+        return str(value)
+    return value
+
+
+def _parse(raw: str, typ: Any, name: str) -> Any:
+    """Turn an environment string into the field's type, with a clear error."""
+    try:
+        if typ is Path:
+            return Path(raw).expanduser().resolve()
+        if typ is bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if typ is dt.date:
+            return dt.date.fromisoformat(raw)
+        return typ(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {typ.__name__}") from exc
+
+
+def load_config(**overrides: Any) -> Config:
+    """Defaults, then ``SKIPIFY_*`` environment variables, then explicit overrides.
+
+    Args:
+        **overrides: field values that win over the environment (used by tests and the CLI).
+
+    Returns:
+        The frozen effective configuration.
+    """
+    hints = get_type_hints(Config)
+    values: dict[str, Any] = {}
+    for f in fields(Config):
+        env = os.environ.get(ENV_PREFIX + f.name.upper())
+        if env is not None and env != "":
+            values[f.name] = _parse(env, hints[f.name], f.name)
+    values.update(overrides)
+    unknown = set(values) - {f.name for f in fields(Config)}
+    if unknown:
+        raise TypeError(f"unknown configuration fields: {sorted(unknown)}")
+    cfg = Config(**values)
+    return dataclasses.replace(cfg, home=Path(cfg.home).resolve())
+
+
+def get_logger(name: str = "skipify") -> logging.Logger:
+    """The package logger: timestamps to stderr, level from SKIPIFY_LOG_LEVEL."""
+    logger = logging.getLogger(name)
+    root = logging.getLogger("skipify")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        root.addHandler(handler)
+        root.setLevel(os.environ.get(ENV_PREFIX + "LOG_LEVEL", "INFO").upper())
+        root.propagate = False
+    return logger
+
+
+logger = get_logger()

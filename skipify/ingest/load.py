@@ -1,0 +1,284 @@
+"""Load landing files into ``raw.*``: validate, quarantine, de-duplicate, all in one transaction.
+
+A whole ``skipify ingest`` run is one DuckLake transaction: every file goes in, or, when any file
+cannot be read (missing column, empty, corrupt), nothing at all. Readers in other processes keep
+seeing the previous snapshot until the commit. Within a good file, each bad record goes to
+``quarantine.rows`` with its reason; nothing is dropped silently.
+
+Per file and target table the steps are the same (SQL in ``sql/ingest/``)::
+
+    src  --adapter SQL-->  stage  --validate_<table>-->  checked  --new_<table>-->  fresh  --> raw.<table>
+     |                       | excluded rows                | bad rows
+     +-- unparsed records ---+------------------------------+--> quarantine.rows
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from skipify.config import Config, load_config, logger
+from skipify.ingest.sources import CONTRACT_COLUMNS, KNOWN_COLUMNS, SPOTIFY_PERSONAL, IngestError, SourceFile, discover, read_src
+from skipify.warehouse import connect, create_temp, migrate, run_sql, transaction, with_retry
+
+
+@dataclass(frozen=True)
+class Target:
+    """How one raw table is loaded from a contract-shaped ``stage``."""
+
+    table: str  # raw.events
+    kind: str  # contract table whose columns ``stage`` must have
+    upsert_key: str | None = None  # None: append new keys; else delete + insert changed rows by this key
+
+
+TARGETS = {
+    "events": Target("raw.events", "events"),
+    "tracks": Target("raw.tracks", "tracks", upsert_key="track_id"),
+    "users": Target("raw.users", "users", upsert_key="user_id"),
+    "candidates": Target("raw.candidates", "candidates"),
+}
+
+
+@dataclass
+class BatchReport:
+    """What happened to one (file, table)."""
+
+    source_file: str
+    table_name: str
+    batch_id: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    rows_excluded: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    already_ingested: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        name = Path(self.source_file).name
+        if self.already_ingested:
+            return f"{name}: already ingested (batch {self.batch_id}), nothing added"
+        parts = [
+            f"read {self.rows_read:,}",
+            f"loaded {self.rows_loaded:,}",
+            f"duplicate {self.rows_duplicate:,}",
+            f"quarantined {self.rows_quarantined:,}",
+        ]
+        if self.rows_excluded:
+            parts.append(f"excluded {self.rows_excluded:,}")
+        extra = "".join(f"; {n}" for n in self.notes)
+        if self.ignored_columns:
+            extra += f"; ignored columns: {', '.join(self.ignored_columns)}"
+        return f"{name} -> {self.table_name}: {', '.join(parts)}{extra}"
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return con.execute(sql).fetchone()[0]
+
+
+def _complete_stage(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Give ``stage`` every contract column of ``kind`` (absent optional ones as NULL)."""
+    have = {r[0] for r in con.execute("DESCRIBE stage").fetchall()}
+    for col in CONTRACT_COLUMNS[kind]:
+        if col not in have:
+            con.execute(f'ALTER TABLE stage ADD COLUMN "{col}" VARCHAR')
+
+
+def _load_target(con: duckdb.DuckDBPyConnection, target: Target, params: dict, report: BatchReport) -> None:
+    """Validate ``stage`` and write its new rows to ``target.table``; fill the report's counts."""
+    has_excluded = "excluded" in {r[0] for r in con.execute("DESCRIBE stage").fetchall()}
+    if has_excluded:
+        report.rows_excluded = _count(con, "SELECT count(*) FROM stage WHERE excluded IS NOT NULL")
+        run_sql(con, "ingest/quarantine_excluded", params)
+        con.execute("DELETE FROM stage WHERE excluded IS NOT NULL")
+    _complete_stage(con, target.kind)
+    n_checked = create_temp(con, "checked", f"ingest/validate_{target.kind}", params)
+    n_bad = _count(con, "SELECT count(*) FROM checked WHERE reason IS NOT NULL")
+    run_sql(con, "ingest/quarantine_invalid", params)
+    if target.kind == "events":  # bound the duplicate check to the batch's time range
+        lo, hi = con.execute("SELECT min(ts), max(ts) FROM checked WHERE reason IS NULL").fetchone()
+        params = {**params, "min_ts": lo, "max_ts": hi}
+    n_new = create_temp(con, "fresh", f"ingest/new_{target.kind}", params)
+    if target.upsert_key:
+        con.execute(f"DELETE FROM {target.table} WHERE {target.upsert_key} IN (SELECT {target.upsert_key} FROM fresh)")
+    if n_new:
+        con.execute(f"INSERT INTO {target.table} SELECT * FROM fresh")
+    if target.kind == "events" and n_new:
+        tracks, users = run_sql(con, "ingest/orphan_events").fetchone()
+        if tracks or users:
+            report.notes.append(f"{tracks:,} events of tracks and {users:,} of users not known yet (loaded)")
+    report.rows_read += n_checked + report.rows_excluded
+    report.rows_quarantined += n_bad
+    report.rows_loaded += n_new
+    report.rows_duplicate += n_checked - n_bad - n_new
+
+
+def _record(con: duckdb.DuckDBPyConnection, sf: SourceFile, report: BatchReport) -> None:
+    run_sql(
+        con,
+        "ingest/record_batch",
+        {
+            "batch_id": report.batch_id,
+            "table_name": report.table_name,
+            "source_format": sf.fmt,
+            "source_file": report.source_file,
+            "rows_read": report.rows_read,
+            "rows_loaded": report.rows_loaded,
+            "rows_duplicate": report.rows_duplicate,
+            "rows_quarantined": report.rows_quarantined,
+            "rows_excluded": report.rows_excluded,
+            "ignored_columns": report.ignored_columns,
+        },
+    )
+
+
+def _unparsed_to_quarantine(con: duckdb.DuckDBPyConnection, params: dict, report: BatchReport) -> None:
+    n = _count(con, "SELECT count(*) FROM unparsed")
+    if n:
+        run_sql(con, "ingest/quarantine_unparsed", params)
+        report.rows_read += n
+        report.rows_quarantined += n
+
+
+def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, user: str | None, cfg: Config) -> list[BatchReport]:
+    """Ingest one file inside the caller's transaction; returns one report per target table."""
+    batch_id = sf.batch_id(user)
+    known = con.execute("SELECT DISTINCT table_name FROM ops.batches WHERE batch_id = $b", {"b": batch_id}).fetchall()
+    if known:
+        return [BatchReport(str(sf.path), t, batch_id, already_ingested=True) for (t,) in known]
+
+    drop = SPOTIFY_PERSONAL if sf.kind == "spotify_history" else []
+    cols = read_src(con, sf, drop=drop)
+    ignored = sorted(set(cols) - set(KNOWN_COLUMNS[sf.kind]))
+    base = {
+        "batch_id": batch_id,
+        "source_file": str(sf.path),
+        "source_format": sf.fmt,
+        "min_ts": cfg.ingest_min_ts,
+        "max_ts": time.time() + cfg.ingest_max_future_hours * 3600,
+        "skip_threshold_ms": cfg.label_skip_threshold_ms,
+        "user": user,
+    }
+    base["max_ts"] = con.execute("SELECT to_timestamp($s)", {"s": base["max_ts"]}).fetchone()[0]
+
+    def make_report(table: str) -> BatchReport:
+        return BatchReport(str(sf.path), table, batch_id, ignored_columns=ignored)
+
+    def src_columns(names: list[str]) -> None:  # adapters may read columns the file lacks: make them NULL
+        for c in names:
+            if c not in cols:
+                con.execute(f'ALTER TABLE src ADD COLUMN "{c}" VARCHAR')
+
+    reports: list[BatchReport] = []
+    if sf.fmt == "contract":
+        target = TARGETS[sf.kind]
+        report = make_report(target.table)
+        params = {**base, "table_name": target.table}
+        _unparsed_to_quarantine(con, params, report)
+        keep = ", ".join('"' + c + '"' for c in cols if c in CONTRACT_COLUMNS[sf.kind])
+        con.execute(f"CREATE OR REPLACE TEMP TABLE stage AS SELECT record_number, {keep} FROM src")
+        _load_target(con, target, params, report)
+        reports.append(report)
+
+    elif sf.kind == "spotify_history":
+        src_columns([c for c in KNOWN_COLUMNS["spotify_history"]])
+        if user is None and _count(con, "SELECT count(*) FROM src WHERE nullif(trim(username), '') IS NOT NULL") == 0:
+            raise IngestError(f"{sf.path}: no username in the export; pass --user to say whose history this is")
+        create_temp(con, "plays", "ingest/spotify_history_events", base)
+        for kind, sql in (("users", "ingest/spotify_history_users"), ("tracks", "ingest/spotify_history_tracks")):
+            target = TARGETS[kind]
+            report = make_report(target.table)
+            create_temp(con, "stage", sql, base)
+            _load_target(con, target, {**base, "table_name": target.table}, report)
+            reports.append(report)
+        report = make_report("raw.events")
+        params = {**base, "table_name": "raw.events"}
+        _unparsed_to_quarantine(con, params, report)
+        con.execute("CREATE OR REPLACE TEMP TABLE stage AS SELECT * FROM plays")
+        _load_target(con, TARGETS["events"], params, report)
+        reports.append(report)
+
+    elif sf.kind == "mssd_log":
+        src_columns(KNOWN_COLUMNS["mssd_log"])
+        report = make_report("raw.events")
+        params = {**base, "table_name": "raw.events"}
+        _unparsed_to_quarantine(con, params, report)
+        create_temp(con, "stage", "ingest/mssd_log_events", base)
+        _load_target(con, TARGETS["events"], params, report)
+        reports.append(report)
+        logs = make_report("raw.mssd_session_logs")
+        logs.rows_read = report.rows_read - report.rows_quarantined
+        logs.rows_loaded = create_temp(con, "fresh", "ingest/new_mssd_session_logs", base)
+        logs.rows_duplicate = logs.rows_read - logs.rows_loaded
+        con.execute("INSERT INTO raw.mssd_session_logs SELECT * FROM fresh")
+        reports.append(logs)
+        users = make_report("raw.users")
+        create_temp(con, "stage", "ingest/mssd_log_users", base)
+        _load_target(con, TARGETS["users"], {**base, "table_name": "raw.users"}, users)
+        reports.append(users)
+
+    elif sf.kind == "mssd_tf":
+        src_columns(KNOWN_COLUMNS["mssd_tf"])
+        report = make_report("raw.tracks")
+        params = {**base, "table_name": "raw.tracks"}
+        _unparsed_to_quarantine(con, params, report)
+        create_temp(con, "stage", "ingest/mssd_tf_tracks", base)
+        _load_target(con, TARGETS["tracks"], params, report)
+        reports.append(report)
+        extra = make_report("raw.mssd_track_features")
+        extra.rows_read = report.rows_read - report.rows_quarantined
+        extra.rows_loaded = create_temp(con, "fresh", "ingest/new_mssd_track_features", base)
+        extra.rows_duplicate = extra.rows_read - extra.rows_loaded
+        con.execute("INSERT INTO raw.mssd_track_features SELECT * FROM fresh")
+        reports.append(extra)
+    else:  # pragma: no cover - discover() only yields the kinds above
+        raise IngestError(f"{sf.path}: no loader for {sf.kind}")
+
+    for r in reports:
+        _record(con, sf, r)
+    return reports
+
+
+def ingest_paths(
+    paths: list[Path], fmt: str | None = None, user: str | None = None, cfg: Config | None = None
+) -> list[BatchReport]:
+    """Ingest files and folders into the warehouse, all or nothing.
+
+    Args:
+        paths: landing files or folders (searched recursively).
+        fmt: contract | spotify-history | mssd; detected per file when None.
+        user: user id for Spotify history files (default: the export's username).
+        cfg: configuration (default: load_config()).
+
+    Returns:
+        One report per (file, target table), in load order.
+
+    Raises:
+        IngestError: a file that cannot be ingested; nothing is written then.
+    """
+    cfg = cfg or load_config()
+    files = discover(paths, fmt)
+    migrate(cfg)
+    con = connect(cfg)
+    t0 = time.perf_counter()
+
+    def run() -> list[BatchReport]:
+        reports: list[BatchReport] = []
+        with transaction(con):
+            for i, sf in enumerate(files, 1):
+                file_reports = _ingest_file(con, sf, user, cfg)
+                reports.extend(file_reports)
+                loaded = sum(r.rows_loaded for r in file_reports)
+                logger.info(
+                    "[%d/%d] %s: %s new rows (%.1fs elapsed)", i, len(files), sf.path.name, f"{loaded:,}", time.perf_counter() - t0
+                )
+        return reports
+
+    try:
+        return with_retry(run)
+    finally:
+        con.close()

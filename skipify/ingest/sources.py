@@ -1,0 +1,258 @@
+"""Landing files: find them, tell their format and table, and read them into DuckDB.
+
+Every reader produces the temp table ``src``: one row per record, ``record_number`` (1-based
+position in the file), then the file's columns. Text formats (CSV, JSON) are read as text so that
+a bad value becomes a quarantine row with its reason instead of failing the whole file. Records
+that cannot be parsed at all (a broken JSON line, a CSV line with the wrong number of fields) go to
+the temp table ``unparsed`` (record_number, reason, line).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+FORMATS = ("contract", "spotify-history", "mssd")
+DATA_SUFFIXES = (".parquet", ".csv", ".json", ".jsonl", ".ndjson")
+CONTRACT_KINDS = ("users", "tracks", "events", "candidates")  # also the order files are loaded in
+
+# Columns of the data contract (DESIGN.md); the first ones of each table are required.
+CONTRACT_COLUMNS = {
+    "events": ["user_id", "track_id", "ts", "ms_played", "skipped", "feedback", "reason_start", "reason_end",
+               "session_id", "session_position", "context_type", "platform", "shuffle"],
+    "tracks": ["track_id", "title", "artist", "album", "genres", "release_year", "duration_ms", "danceability",
+               "energy", "valence", "tempo", "acousticness", "instrumentalness", "speechiness", "liveness",
+               "loudness", "key", "mode", "time_signature"],
+    "users": ["user_id", "country", "birth_year", "age_band", "product", "signup_date"],
+    "candidates": ["run_date", "user_id", "track_id"],
+}
+REQUIRED = {
+    "events": ["user_id", "track_id", "ts"],
+    "tracks": ["track_id"],
+    "users": ["user_id"],
+    "candidates": ["run_date", "user_id", "track_id"],
+    "spotify_history": ["ts", "ms_played", "spotify_track_uri"],
+    "mssd_log": ["session_id", "session_position", "track_id_clean", "skip_2", "date", "hour_of_day"],
+    "mssd_tf": ["track_id"],
+}
+SPOTIFY_COLUMNS = [
+    "ts", "username", "platform", "ms_played", "conn_country", "master_metadata_track_name",
+    "master_metadata_album_artist_name", "master_metadata_album_album_name", "spotify_track_uri",
+    "episode_name", "episode_show_name", "spotify_episode_uri", "reason_start", "reason_end", "shuffle",
+    "skipped", "offline", "incognito_mode",
+]
+# Personal fields of the Spotify export: never read into the warehouse, not even into quarantine.
+SPOTIFY_PERSONAL = ["ip_addr", "ip_addr_decrypted", "user_agent_decrypted", "offline_timestamp"]
+MSSD_LOG_COLUMNS = [
+    "session_id", "session_position", "session_length", "track_id_clean", "skip_1", "skip_2", "skip_3",
+    "not_skipped", "context_switch", "no_pause_before_play", "short_pause_before_play",
+    "long_pause_before_play", "hist_user_behavior_n_seekfwd", "hist_user_behavior_n_seekback",
+    "hist_user_behavior_is_shuffle", "hour_of_day", "date", "premium", "context_type",
+    "hist_user_behavior_reason_start", "hist_user_behavior_reason_end",
+]
+MSSD_TF_COLUMNS = [
+    "track_id", "duration", "release_year", "us_popularity_estimate", "acousticness", "beat_strength",
+    "bounciness", "danceability", "dyn_range_mean", "energy", "flatness", "instrumentalness", "key",
+    "liveness", "loudness", "mechanism", "mode", "organism", "speechiness", "tempo", "time_signature",
+    "valence", *[f"acoustic_vector_{i}" for i in range(8)],
+]
+KNOWN_COLUMNS = {
+    **CONTRACT_COLUMNS,
+    "spotify_history": SPOTIFY_COLUMNS,
+    "mssd_log": MSSD_LOG_COLUMNS,
+    "mssd_tf": MSSD_TF_COLUMNS,
+}
+
+
+class IngestError(Exception):
+    """A file that cannot be ingested at all. The message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One landing file and what it holds."""
+
+    path: Path
+    fmt: str  # contract | spotify-history | mssd
+    kind: str  # events | tracks | users | candidates | spotify_history | mssd_log | mssd_tf
+
+    def batch_id(self, user: str | None) -> str:
+        """Identity of the batch: its content (and how it is read), not its name or location."""
+        h = hashlib.sha256(f"{self.fmt}|{self.kind}|{user or ''}|".encode())
+        with open(self.path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()[:24]
+
+
+def _contract_kind(path: Path) -> str | None:
+    """A contract file says its table by its name or its folder's: events_2026-01-01.parquet, users/x.csv."""
+    for name in (path.stem.lower(), path.parent.name.lower()):
+        for kind in CONTRACT_KINDS:
+            if name.startswith(kind):
+                return kind
+    return None
+
+
+def _detect(path: Path, fmt: str | None) -> SourceFile:
+    name = path.name
+    if fmt in (None, "spotify-history") and (
+        fnmatch.fnmatch(name, "Streaming_History_Audio_*.json") or fnmatch.fnmatch(name, "endsong*.json")
+        or (fmt == "spotify-history" and path.suffix == ".json")
+    ):
+        return SourceFile(path, "spotify-history", "spotify_history")
+    if fmt in (None, "mssd") and path.suffix == ".csv":
+        if name.startswith("log_"):
+            return SourceFile(path, "mssd", "mssd_log")
+        if name.startswith("tf_"):
+            return SourceFile(path, "mssd", "mssd_tf")
+    if fmt in (None, "contract"):
+        kind = _contract_kind(path)
+        if kind is not None:
+            return SourceFile(path, "contract", kind)
+    expected = {
+        None: "a contract file named after its table (events*, tracks*, users*, candidates*), "
+        "Streaming_History_Audio_*.json, or MSSD log_*.csv / tf_*.csv",
+        "contract": "a file or folder named after its table: events*, tracks*, users*, candidates*",
+        "spotify-history": "Streaming_History_Audio_*.json",
+        "mssd": "log_*.csv or tf_*.csv",
+    }[fmt]
+    raise IngestError(f"{path}: cannot tell what this file holds; expected {expected}")
+
+
+def discover(paths: list[Path], fmt: str | None = None) -> list[SourceFile]:
+    """Files under ``paths`` with a data suffix, detected, in load order (users and tracks first).
+
+    Raises:
+        IngestError: a path that does not exist, a folder without data files, an unknown format.
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise IngestError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise IngestError(f"{p}: no such file or folder")
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in DATA_SUFFIXES)
+            if not found:
+                raise IngestError(f"{p}: folder holds no data files ({', '.join(DATA_SUFFIXES)})")
+            files.extend(found)
+        else:
+            files.append(p)
+    unique = list(dict.fromkeys(f.resolve() for f in files))
+    detected = [_detect(f, fmt) for f in unique]
+    order = {k: i for i, k in enumerate(["users", "tracks", "mssd_tf", "spotify_history", "mssd_log", "events", "candidates"])}
+    return sorted(detected, key=lambda s: (order[s.kind], str(s.path)))
+
+
+# --- readers --------------------------------------------------------------------------------
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _json_records_to_src(con: duckdb.DuckDBPyConnection, drop: list[str]) -> None:
+    """From temp table ``records(record_number, line)``: valid objects to ``src``, the rest to ``unparsed``."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE unparsed AS SELECT record_number, "
+        "CASE WHEN NOT json_valid(line) THEN 'invalid JSON' ELSE 'not a JSON object' END AS reason, line "
+        "FROM records WHERE NOT json_valid(line) OR json_type(line) <> 'OBJECT'"
+    )
+    keys = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT unnest(json_keys(line)) AS k FROM records "
+            "WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY k"
+        ).fetchall()
+        if r[0] not in drop
+    ]
+    cols = ", ".join(f"json_extract_string(line, {_json_path(k)}) AS {_ident(k)}" for k in keys)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE src AS SELECT record_number{', ' + cols if cols else ''} FROM records "
+        "WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY record_number"
+    )
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _json_path(key: str) -> str:
+    return "'$.\"" + key.replace("'", "''").replace('"', '\\"') + "\"'"
+
+
+def read_src(con: duckdb.DuckDBPyConnection, sf: SourceFile, drop: list[str] | None = None) -> list[str]:
+    """Read ``sf`` into temp tables ``src`` and ``unparsed``; return the file's column names.
+
+    Raises:
+        IngestError: empty, unreadable or corrupt file.
+    """
+    drop = drop or []
+    path = str(sf.path)
+    if sf.path.stat().st_size == 0:
+        raise IngestError(f"{sf.path}: file is empty")
+    suffix = sf.path.suffix.lower()
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE unparsed (record_number BIGINT, reason VARCHAR, line VARCHAR)")
+        if suffix == ".parquet":
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE src AS SELECT file_row_number + 1 AS record_number, "
+                "* EXCLUDE (file_row_number) FROM read_parquet($p, file_row_number = true)",
+                {"p": path},
+            )
+        elif suffix == ".csv":
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE src0 AS SELECT * FROM read_csv($p, all_varchar = true, header = true, "
+                "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans')",
+                {"p": path},
+            )
+            con.execute("CREATE OR REPLACE TEMP TABLE src AS SELECT rowid + 1 AS record_number, * FROM src0")
+            con.execute(
+                "INSERT INTO unparsed SELECT line - 1, 'malformed CSV line: ' || error_message, csv_line "
+                "FROM csv_rejects"
+            )
+            con.execute("DROP TABLE src0")
+            con.execute("DROP TABLE IF EXISTS csv_rejects")
+            con.execute("DROP TABLE IF EXISTS csv_reject_scans")
+        elif suffix in (".json", ".jsonl", ".ndjson"):
+            head = sf.path.open("rb").read(4096).lstrip()
+            if head.startswith(b"["):  # a JSON array of records (Spotify exports, some contract files)
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE records0 AS SELECT json AS line "
+                    "FROM read_json_objects($p, format = 'array')",
+                    {"p": path},
+                )
+                con.execute("CREATE OR REPLACE TEMP TABLE records AS SELECT rowid + 1 AS record_number, line FROM records0")
+                con.execute("DROP TABLE records0")
+            else:  # JSON lines: split by hand to keep line numbers and catch each broken line
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE records AS "
+                    "SELECT generate_subscripts(parts, 1) AS record_number, unnest(parts) AS line "
+                    "FROM (SELECT string_split(content, chr(10)) AS parts FROM read_text($p))",
+                    {"p": path},
+                )
+                con.execute("DELETE FROM records WHERE trim(line) = ''")
+            _json_records_to_src(con, drop)
+            con.execute("DROP TABLE records")
+        else:
+            raise IngestError(f"{sf.path}: unsupported file type {suffix!r}")
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise IngestError(f"{sf.path}: cannot read as {suffix.lstrip('.')} ({first})") from exc
+    cols = [c for c in _columns(con, "src") if c != "record_number"]
+    for c in drop:
+        if c in cols:
+            con.execute(f"ALTER TABLE src DROP COLUMN {_ident(c)}")
+            cols.remove(c)
+    n = con.execute("SELECT (SELECT count(*) FROM src) + (SELECT count(*) FROM unparsed)").fetchone()[0]
+    if n == 0:
+        raise IngestError(f"{sf.path}: file has no records")
+    missing = [c for c in REQUIRED[sf.kind] if c not in cols]
+    if missing:
+        raise IngestError(f"{sf.path}: missing required column(s) {', '.join(missing)} for {sf.kind}")
+    return cols

@@ -1,0 +1,73 @@
+"""``skipify status``: what the warehouse holds. Reads through a read-only connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skipify.config import Config, load_config
+from skipify.warehouse import connect, run_sql, schema_version
+
+
+def warehouse_status(cfg: Config | None = None) -> dict[str, Any]:
+    """Row counts per table (keyed ``schema.table``), batches, quarantine counts by reason.
+
+    Raises:
+        WarehouseError: no warehouse yet.
+    """
+    cfg = cfg or load_config()
+    con = connect(cfg, read_only=True)
+    try:
+        tables = run_sql(con, "ops/status_tables").fetchall()
+        counts = {
+            f"{schema}.{name}": con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()[0]
+            for schema, name, kind in tables
+            if kind == "BASE TABLE"
+        }
+        cur = run_sql(con, "ops/status_batches")
+        cols = [d[0] for d in cur.description]
+        batches = {row[0]: dict(zip(cols[1:], row[1:])) for row in cur.fetchall()}
+        quarantine = [
+            {"table_name": t, "kind": k, "reason": r, "rows": n} for t, k, r, n in run_sql(con, "ops/status_quarantine").fetchall()
+        ]
+        unknown_track, unknown_user = run_sql(con, "ops/status_orphans").fetchone()
+        snapshot = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('lake')").fetchone()[0]
+        return {
+            "warehouse": str(cfg.lake_dir),
+            "schema_version": schema_version(con),
+            "snapshot": snapshot,
+            "tables": counts,
+            "batches": batches,
+            "quarantine": quarantine,
+            "quarantine_total": counts.get("quarantine.rows", 0),
+            "events_unknown_track": unknown_track,
+            "events_unknown_user": unknown_user,
+        }
+    finally:
+        con.close()
+
+
+def format_status(s: dict[str, Any]) -> str:
+    """Human-readable status."""
+    lines = [f"warehouse {s['warehouse']}  (schema version {s['schema_version']}, snapshot {s['snapshot']})", "", "tables:"]
+    for name, n in s["tables"].items():
+        lines.append(f"  {name:<32} {n:>12,}")
+    lines += ["", "batches:"]
+    if not s["batches"]:
+        lines.append("  none yet: run `skipify ingest PATH`")
+    for table, b in s["batches"].items():
+        lines.append(
+            f"  {table:<28} {b['batches']:>5} batches  read {b['rows_read']:,}  loaded {b['rows_loaded']:,}  "
+            f"duplicate {b['rows_duplicate']:,}  quarantined {b['rows_quarantined']:,}  excluded {b['rows_excluded']:,}"
+        )
+    lines += ["", f"quarantine ({s['quarantine_total']:,} records):"]
+    if not s["quarantine"]:
+        lines.append("  empty")
+    for q in s["quarantine"]:
+        lines.append(f"  {q['rows']:>8,}  {q['table_name']:<18} {q['kind']:<9} {q['reason']}")
+    if s["events_unknown_track"] or s["events_unknown_user"]:
+        lines += [
+            "",
+            f"events of unknown tracks: {s['events_unknown_track']:,}   of unknown users: {s['events_unknown_user']:,}"
+            "  (loaded; they resolve when the tracks/users files arrive)",
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""The warehouse: a DuckLake (SQLite catalog in WAL mode, Parquet data files) under ``home/lake``.
+
+Why DuckLake and not one ``.duckdb`` file: a DuckDB file admits one writing process and
+no reader beside it, so an analyst's open session would make the nightly run fail. With
+DuckLake every commit is a snapshot recorded in the SQLite catalog: readers in other
+processes keep reading the snapshot they started on and see the next one on their next
+query, the writer never waits for them, and nobody ever sees half a batch.
+docs/warehouse.md has the measurements behind the choice.
+
+Every process opens the lake the same way, through :func:`connect`::
+
+    con = connect()                   # writer (one at a time)
+    con = connect(read_only=True)     # analysts, the app, the API
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from skipify.config import SQL_DIR, Config, load_config, logger
+
+CATALOG = "lake"
+SCHEMAS = ("raw", "quarantine", "features", "embeddings", "models", "scores", "ops")
+T = TypeVar("T")
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse that is missing, or that cannot be opened."""
+
+
+def _extension_files(cfg: Config) -> tuple[Path, Path]:
+    """Paths of the ducklake and sqlite extensions shipped in their PyPI packages.
+
+    The sqlite extension only loads under its canonical file name
+    (``sqlite_scanner.duckdb_extension``, its entry point is named after it), so a copy
+    with that name is kept under the warehouse home.
+    """
+    import duckdb_extension_ducklake
+    import duckdb_extension_sqlite
+
+    version = "v" + duckdb.__version__
+    ducklake = Path(duckdb_extension_ducklake.__file__).parent / "extensions" / version / "ducklake.duckdb_extension"
+    sqlite_src = Path(duckdb_extension_sqlite.__file__).parent / "extensions" / version / "sqlite.duckdb_extension"
+    for p in (ducklake, sqlite_src):
+        if not p.exists():
+            raise WarehouseError(f"DuckDB extension missing: {p} (reinstall with -c constraints.txt)")
+    sqlite = cfg.extension_dir / "sqlite_scanner.duckdb_extension"
+    if not sqlite.exists() or sqlite.stat().st_size != sqlite_src.stat().st_size:
+        cfg.extension_dir.mkdir(parents=True, exist_ok=True)
+        tmp = sqlite.with_suffix(f".tmp{time.monotonic_ns()}")
+        shutil.copyfile(sqlite_src, tmp)
+        tmp.replace(sqlite)  # atomic: a concurrent process never loads half a file
+    return ducklake, sqlite
+
+
+def attach_sql(cfg: Config | None = None, read_only: bool = True) -> str:
+    """The SQL that opens this warehouse in any DuckDB 1.5.5 session (the CLI included)."""
+    cfg = cfg or load_config()
+    ducklake, sqlite = _extension_files(cfg)
+    mode = ", READ_ONLY" if read_only else ""
+    return (
+        "SET autoinstall_known_extensions = false;\n"
+        "SET autoload_known_extensions = false;\n"
+        f"LOAD '{ducklake}';\n"
+        f"LOAD '{sqlite}';\n"
+        "SET TimeZone = 'UTC';\n"
+        f"ATTACH 'ducklake:sqlite:{cfg.catalog_path}' AS {CATALOG} "
+        f"(DATA_PATH '{cfg.data_path}/', META_JOURNAL_MODE 'wal'{mode});\n"
+        f"USE {CATALOG};\n"
+    )
+
+
+def connect(cfg: Config | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse.
+
+    Args:
+        cfg: configuration (default: :func:`load_config`).
+        read_only: readers pass True; they never block the writer.
+
+    Returns:
+        An in-memory DuckDB connection with the lake attached as the default catalog.
+
+    Raises:
+        WarehouseError: read_only and no warehouse exists yet.
+    """
+    cfg = cfg or load_config()
+    if read_only and not cfg.catalog_path.exists():
+        raise WarehouseError(f"no warehouse at {cfg.lake_dir}: run `skipify migrate` or `make demo` first")
+    cfg.data_path.mkdir(parents=True, exist_ok=True)
+    tmp_dir = cfg.home / ".tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        config={
+            "threads": cfg.duckdb_threads,
+            "memory_limit": cfg.duckdb_memory_limit,
+            "temp_directory": str(tmp_dir),
+            "preserve_insertion_order": True,
+        }
+    )
+    con.execute(attach_sql(cfg, read_only=read_only))
+    return con
+
+
+def read_sql(name: str) -> str:
+    """Text of ``sql/<name>.sql``: every statement Skipify runs lives there."""
+    path = SQL_DIR / f"{name}.sql"
+    if not path.exists():
+        raise FileNotFoundError(f"no SQL file {path}")
+    return path.read_text()
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """Execute ``sql/<name>.sql`` (one statement) with the ``$named`` parameters it uses.
+
+    Parameters the file does not mention are left out, so callers can pass one dict to many files.
+    """
+    text = read_sql(name)
+    used = set(re.findall(r"\$([A-Za-z_]\w*)", text))
+    return con.execute(text, {k: v for k, v in (params or {}).items() if k in used})
+
+
+def create_temp(con: duckdb.DuckDBPyConnection, table: str, name: str, params: dict | None = None) -> int:
+    """``CREATE OR REPLACE TEMP TABLE table AS`` the query in ``sql/<name>.sql``; returns its row count."""
+    text = read_sql(name)
+    used = set(re.findall(r"\$([A-Za-z_]\w*)", text))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {text}", {k: v for k, v in (params or {}).items() if k in used})
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, or ROLLBACK on any error: a batch goes in whole or not at all."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def with_retry(fn: Callable[[], T], attempts: int = 5, wait_s: float = 0.5) -> T:
+    """Retry a whole transaction when the catalog is briefly locked by another writer."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except duckdb.Error as exc:
+            if "locked" not in str(exc).lower() or i == attempts - 1:
+                raise
+            logger.warning("catalog busy (%s), retrying in %.1fs", exc, wait_s * (i + 1))
+            time.sleep(wait_s * (i + 1))
+    raise AssertionError("unreachable")
+
+
+# --- migrations ----------------------------------------------------------------------------
+
+
+def migration_files() -> list[tuple[int, str, Path]]:
+    """``sql/ddl/NNN_name.sql`` in version order."""
+    out = []
+    for p in sorted((SQL_DIR / "ddl").glob("*.sql")):
+        version, _, name = p.stem.partition("_")
+        out.append((int(version), name, p))
+    return out
+
+
+def migrate(cfg: Config | None = None) -> list[int]:
+    """Apply the DDL migrations not yet recorded in ``ops.schema_version``.
+
+    Applying twice changes nothing: applied versions are skipped and no snapshot is made.
+
+    Returns:
+        The versions applied by this call.
+    """
+    cfg = cfg or load_config()
+    con = connect(cfg)
+    try:
+        applied: set[int] = set()
+        has_table = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = $c "
+            "AND table_schema = 'ops' AND table_name = 'schema_version'",
+            {"c": CATALOG},
+        ).fetchone()[0]
+        if has_table:
+            applied = {r[0] for r in con.execute("SELECT version FROM ops.schema_version").fetchall()}
+        done = []
+        for version, name, path in migration_files():
+            if version in applied:
+                continue
+            text = path.read_text()
+
+            def apply(text: str = text, version: int = version, name: str = name) -> None:
+                with transaction(con):
+                    con.execute(text)
+                    con.execute(
+                        "INSERT INTO ops.schema_version VALUES ($v, $n, $h, now())",
+                        {"v": version, "n": name, "h": hashlib.sha256(text.encode()).hexdigest()[:16]},
+                    )
+
+            with_retry(apply)
+            logger.info("applied migration %03d_%s", version, name)
+            done.append(version)
+        return done
+    finally:
+        con.close()
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT coalesce(max(version), 0) FROM ops.schema_version").fetchone()[0]

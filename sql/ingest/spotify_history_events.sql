@@ -1,0 +1,86 @@
+-- Spotify Extended Streaming History plays (`src`, one row per play, personal fields already removed)
+-- mapped onto the events contract. Rows that are valid but not tracks get `excluded` with the reason.
+--   * ts in the export is when the play ENDED; the contract's ts is when it started: ts - ms_played.
+--   * skipped may be null in older exports: fwdbtn/backbtn -> true, trackdone -> false, any other
+--     end reason -> played for less than $skip_threshold_ms.
+--   * sessions: a new session starts when a play begins more than 30 minutes after the previous ended.
+with plays as (
+    select
+        record_number,
+        coalesce($user, nullif(trim(username), '')) as user_id,
+        spotify_track_uri,
+        regexp_extract(spotify_track_uri, '^spotify:track:([A-Za-z0-9]+)$', 1) as uri_id,
+        ts as ts_raw,
+        try_cast(ts as timestamptz) as end_ts,
+        ms_played,
+        try_cast(ms_played as bigint) as ms,
+        try_cast(skipped as boolean) as skipped_flag,
+        nullif(trim(reason_start), '') as reason_start,
+        nullif(trim(reason_end), '') as reason_end,
+        shuffle,
+        lower(platform) as platform_raw,
+        coalesce(try_cast(incognito_mode as boolean), false) as incognito,
+        coalesce(episode_name, spotify_episode_uri) as episode
+    from src
+),
+
+mapped as (
+    select
+        *,
+        end_ts - to_milliseconds(coalesce(ms, 0)) as start_ts,
+        case
+            when incognito then 'incognito play: not tracked at the listener''s request'
+            when spotify_track_uri is null and episode is not null then 'podcast episode, not a music track'
+            when spotify_track_uri is null then 'no spotify_track_uri (local file or unavailable track)'
+        end as excluded
+    from plays
+),
+
+sessions as (
+    select
+        *,
+        -- minutes between the end of the previous play and the start of this one
+        datediff('minute', lag(end_ts) over w, start_ts) > 30
+            or lag(end_ts) over w is null as starts_session
+    from mapped
+    window w as (partition by user_id, excluded is null order by start_ts, record_number)
+),
+
+numbered as (
+    select
+        *,
+        sum(starts_session::int) over (partition by user_id, excluded is null order by start_ts, record_number) as session_no
+    from sessions
+)
+
+select
+    record_number,
+    user_id,
+    case when uri_id <> '' then uri_id else spotify_track_uri end as track_id,
+    coalesce(cast(start_ts as varchar), ts_raw) as ts,
+    ms_played,
+    coalesce(
+        skipped_flag,
+        case
+            when reason_end in ('fwdbtn', 'backbtn') then true
+            when reason_end = 'trackdone' then false
+            when ms is not null then ms < $skip_threshold_ms
+        end
+    ) as skipped,
+    null as feedback,
+    reason_start,
+    reason_end,
+    case when start_ts is not null then user_id || ':' || session_no end as session_id,
+    row_number() over (partition by user_id, excluded is null, session_no order by start_ts, record_number) as session_position,
+    null as context_type,
+    case
+        when platform_raw like '%android%' then 'android'
+        when platform_raw like '%ios%' or platform_raw like '%iphone%' then 'ios'
+        when platform_raw like '%web%' then 'web'
+        when platform_raw like '%cast%' or platform_raw like '%partner%' or platform_raw like '%sonos%' then 'cast'
+        when platform_raw like '%windows%' or platform_raw like '%os x%' or platform_raw like '%linux%' then 'desktop'
+        when platform_raw is not null then 'other'
+    end as platform,
+    shuffle,
+    excluded
+from numbered

@@ -1,0 +1,35 @@
+-- Contract checks for staged candidates (temp table `stage`). A candidate's track must be known
+-- (in raw.tracks or raw.events): a track without any attribute cannot be scored. Unknown users are
+-- accepted: they are scored through the cold-start path.
+with typed as (
+    select
+        record_number,
+        try_cast(run_date as date) as run_date,
+        nullif(trim(cast(user_id as varchar)), '') as user_id,
+        nullif(trim(cast(track_id as varchar)), '') as track_id,
+        cast(run_date as varchar) as run_date_raw
+    from stage
+),
+
+known_tracks as (
+    select track_id from raw.tracks
+    union
+    select distinct track_id from raw.events
+),
+
+checked as (
+    select
+        t.* exclude (run_date_raw),
+        nullif(concat_ws('; ',
+            case when run_date_raw is null then 'missing run_date' when run_date is null then 'run_date is not a date: ' || run_date_raw end,
+            case when user_id is null then 'missing user_id' end,
+            case
+                when t.track_id is null then 'missing track_id'
+                when k.track_id is null then 'unknown track_id: ' || t.track_id
+            end
+        ), '') as reason
+    from typed as t
+    left join known_tracks as k on k.track_id = t.track_id
+)
+
+select * from checked

@@ -1,0 +1,56 @@
+-- Contract checks for a staged events batch (temp table `stage`, one row per record).
+-- Output: the typed record plus `reason`, NULL for a good row, else every problem found ('; '-separated).
+with typed as (
+    select
+        record_number,
+        nullif(trim(cast(user_id as varchar)), '') as user_id,
+        nullif(trim(cast(track_id as varchar)), '') as track_id,
+        try_cast(ts as timestamptz) as ts,
+        try_cast(ms_played as bigint) as ms_played,
+        try_cast(skipped as boolean) as skipped,
+        lower(nullif(trim(cast(feedback as varchar)), '')) as feedback,
+        nullif(trim(cast(reason_start as varchar)), '') as reason_start,
+        nullif(trim(cast(reason_end as varchar)), '') as reason_end,
+        nullif(trim(cast(session_id as varchar)), '') as session_id,
+        try_cast(session_position as integer) as session_position,
+        nullif(trim(cast(context_type as varchar)), '') as context_type,
+        nullif(trim(cast(platform as varchar)), '') as platform,
+        try_cast(shuffle as boolean) as shuffle,
+        -- raw text, to tell "missing" from "not parseable"
+        cast(ts as varchar) as ts_raw,
+        cast(ms_played as varchar) as ms_played_raw,
+        cast(skipped as varchar) as skipped_raw,
+        cast(session_position as varchar) as session_position_raw,
+        cast(shuffle as varchar) as shuffle_raw
+    from stage
+),
+
+checked as (
+    select
+        * exclude (ts_raw, ms_played_raw, skipped_raw, session_position_raw, shuffle_raw),
+        nullif(concat_ws('; ',
+            case when user_id is null then 'missing user_id' end,
+            case when track_id is null then 'missing track_id' end,
+            case
+                when ts_raw is null then 'missing ts'
+                when ts is null then 'ts is not a timestamp: ' || ts_raw
+                when ts < $min_ts then 'ts before ' || cast($min_ts as varchar)
+                when ts > $max_ts then 'ts in the future: ' || ts_raw
+            end,
+            case
+                when ms_played_raw is not null and ms_played is null then 'ms_played is not an integer: ' || ms_played_raw
+                when ms_played < 0 then 'ms_played is negative'
+            end,
+            case when skipped_raw is not null and skipped is null then 'skipped is not a boolean: ' || skipped_raw end,
+            case when feedback not in ('like', 'dislike') then 'feedback must be like, dislike or empty: ' || feedback end,
+            case
+                when session_position_raw is not null and session_position is null
+                    then 'session_position is not an integer: ' || session_position_raw
+                when session_position < 1 then 'session_position must be >= 1'
+            end,
+            case when shuffle_raw is not null and shuffle is null then 'shuffle is not a boolean: ' || shuffle_raw end
+        ), '') as reason
+    from typed
+)
+
+select * from checked

@@ -1,0 +1,32 @@
+-- Contract checks for a staged users batch (temp table `stage`).
+with typed as (
+    select
+        record_number,
+        nullif(trim(cast(user_id as varchar)), '') as user_id,
+        upper(nullif(trim(cast(country as varchar)), '')) as country,
+        try_cast(birth_year as integer) as birth_year,
+        nullif(trim(cast(age_band as varchar)), '') as age_band,
+        lower(nullif(trim(cast(product as varchar)), '')) as product,
+        try_cast(signup_date as date) as signup_date,
+        cast(birth_year as varchar) as birth_year_raw,
+        cast(signup_date as varchar) as signup_date_raw
+    from stage
+),
+
+checked as (
+    select
+        * exclude (birth_year_raw, signup_date_raw),
+        nullif(concat_ws('; ',
+            case when user_id is null then 'missing user_id' end,
+            case
+                when birth_year_raw is not null and birth_year is null then 'birth_year is not an integer: ' || birth_year_raw
+                when birth_year not between 1900 and year(current_date) then 'birth_year out of range'
+            end,
+            case when product not in ('free', 'premium') then 'product must be free or premium: ' || product end,
+            case when signup_date_raw is not null and signup_date is null then 'signup_date is not a date: ' || signup_date_raw end,
+            case when length(country) <> 2 then 'country must be a 2-letter code: ' || country end
+        ), '') as reason
+    from typed
+)
+
+select * from checked
