@@ -156,6 +156,18 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
 
 
+def _number_rows(con: duckdb.DuckDBPyConnection, table: str, into: str) -> None:
+    """Copy ``table`` into ``into`` with a 1-based ``record_number`` in insertion (= file) order.
+
+    Inside a transaction, new rows get row ids counted from a large offset, so the number is taken
+    relative to the smallest row id rather than from rowid itself.
+    """
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {into} AS "
+        f"SELECT rowid - (SELECT min(rowid) FROM {table}) + 1 AS record_number, * FROM {table} ORDER BY rowid"
+    )
+
+
 def _json_records_to_src(con: duckdb.DuckDBPyConnection, drop: list[str]) -> None:
     """From temp table ``records(record_number, line)``: valid objects to ``src``, the rest to ``unparsed``."""
     con.execute(
@@ -211,11 +223,14 @@ def read_src(con: duckdb.DuckDBPyConnection, sf: SourceFile, drop: list[str] | N
                 "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans')",
                 {"p": path},
             )
-            con.execute("CREATE OR REPLACE TEMP TABLE src AS SELECT rowid + 1 AS record_number, * FROM src0")
+            _number_rows(con, "src0", "src")
             con.execute(
-                "INSERT INTO unparsed SELECT line - 1, 'malformed CSV line: ' || error_message, csv_line "
-                "FROM csv_rejects"
+                "INSERT INTO unparsed SELECT line - 1, 'malformed CSV line: ' || min(error_message), min(csv_line) "
+                "FROM csv_rejects GROUP BY line ORDER BY line"
             )
+            # rejected lines are missing from src0: shift later records so record_number = line - 1
+            for (line,) in con.execute("SELECT record_number FROM unparsed ORDER BY 1").fetchall():
+                con.execute("UPDATE src SET record_number = record_number + 1 WHERE record_number >= $r", {"r": line})
             con.execute("DROP TABLE src0")
             con.execute("DROP TABLE IF EXISTS csv_rejects")
             con.execute("DROP TABLE IF EXISTS csv_reject_scans")
@@ -227,7 +242,7 @@ def read_src(con: duckdb.DuckDBPyConnection, sf: SourceFile, drop: list[str] | N
                     "FROM read_json_objects($p, format = 'array')",
                     {"p": path},
                 )
-                con.execute("CREATE OR REPLACE TEMP TABLE records AS SELECT rowid + 1 AS record_number, line FROM records0")
+                _number_rows(con, "records0", "records")
                 con.execute("DROP TABLE records0")
             else:  # JSON lines: split by hand to keep line numbers and catch each broken line
                 con.execute(

@@ -1,0 +1,78 @@
+"""Configuration from the environment, and the warehouse's migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from skipify.config import load_config
+from skipify.warehouse import SCHEMAS, WarehouseError, connect, migrate, migration_files
+
+
+def test_environment_overrides_are_typed(monkeypatch, tmp_path):
+    monkeypatch.setenv("SKIPIFY_HOME", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("SKIPIFY_LABEL_SKIP_THRESHOLD_MS", "15000")
+    monkeypatch.setenv("SKIPIFY_WORLD_START", "2025-05-01")
+    cfg = load_config()
+    assert cfg.home == (tmp_path / "elsewhere").resolve()
+    assert cfg.catalog_path == cfg.home / "lake" / "meta.sqlite"
+    assert cfg.label_skip_threshold_ms == 15000
+    assert cfg.world_start == dt.date(2025, 5, 1)
+    assert load_config(seed=9).seed == 9
+
+
+def test_bad_environment_value_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("SKIPIFY_SPLIT_TEST_DAYS", "seven")
+    with pytest.raises(ValueError, match="SKIPIFY_SPLIT_TEST_DAYS='seven' is not a valid int"):
+        load_config()
+
+
+def test_migrate_creates_every_schema_and_is_idempotent(cfg):
+    applied = migrate(cfg)
+    assert applied == [v for v, _, _ in migration_files()]
+    con = connect(cfg, read_only=True)
+    schemas = {r[0] for r in con.execute("SELECT schema_name FROM information_schema.schemata WHERE catalog_name = 'lake'").fetchall()}
+    assert set(SCHEMAS) <= schemas
+    snapshots = con.execute("SELECT count(*) FROM ducklake_snapshots('lake')").fetchone()[0]
+    versions = con.execute("SELECT version, checksum FROM ops.schema_version ORDER BY version").fetchall()
+    con.close()
+
+    assert migrate(cfg) == []  # second time: nothing to do, nothing written
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT count(*) FROM ducklake_snapshots('lake')").fetchone()[0] == snapshots
+    assert con.execute("SELECT version, checksum FROM ops.schema_version ORDER BY version").fetchall() == versions
+    con.close()
+
+
+def test_reader_without_warehouse_gets_a_clear_error(cfg):
+    with pytest.raises(WarehouseError, match="no warehouse at .*skipify migrate"):
+        connect(cfg, read_only=True)
+
+
+def test_read_only_connection_cannot_write(cfg):
+    migrate(cfg)
+    con = connect(cfg, read_only=True)
+    with pytest.raises(Exception, match="read-only"):
+        con.execute("INSERT INTO raw.candidates VALUES (DATE '2026-01-01', 'u', 't', 'b', now())")
+
+
+def test_event_context_view_has_no_outcome_column(cfg):
+    migrate(cfg)
+    con = connect(cfg, read_only=True)
+    outcome = {r[0] for r in con.execute("SELECT column_name FROM ops.column_policy WHERE table_name = 'raw.events' AND role = 'outcome'").fetchall()}
+    view_cols = {r[0] for r in con.execute("DESCRIBE raw.events_context").fetchall()}
+    event_cols = {r[0] for r in con.execute("DESCRIBE raw.events").fetchall()}
+    assert outcome == {"ms_played", "skipped", "feedback", "reason_end"}
+    assert not outcome & view_cols
+    # every event column has a stated role, so a new column cannot slip in unclassified
+    policy = {r[0] for r in con.execute("SELECT column_name FROM ops.column_policy WHERE table_name = 'raw.events'").fetchall()}
+    assert event_cols - {"source_format", "batch_id", "ingested_at"} == policy
+
+
+def test_home_moves_everything(cfg, tmp_path):
+    migrate(cfg)
+    written = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*")}
+    assert cfg.catalog_path.exists() and cfg.data_path.is_dir()
+    assert written == {"home"}  # nothing outside SKIPIFY_HOME

@@ -1,0 +1,108 @@
+"""The planted-truth world: deterministic by seed, realistic in shape, oracle AUC in bounds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from skipify.generate import EARLY_SKIP_MS, WorldParams, build_world, oracle_auc, roc_auc, write_world
+
+PARAMS = WorldParams(users=400, tracks=300, days=21, seed=3)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(PARAMS)
+
+
+def test_same_seed_same_world_other_seed_other_world(world):
+    again = build_world(PARAMS)
+    assert again.events.equals(world.events)
+    assert again.tracks.equals(world.tracks)
+    other = build_world(WorldParams(**{**PARAMS.__dict__, "seed": 4}))
+    assert not other.events.head(1000).equals(world.events.head(1000))
+
+
+def test_oracle_auc_within_expected_bounds(world):
+    auc = oracle_auc(world)
+    # informative but far from perfect: listening is noisy even when the truth is known
+    assert 0.70 < auc < 0.92
+    assert 0.65 < oracle_auc(world, last_days=7) < 0.95
+    rate = world.events["dislike"].mean()
+    assert 0.15 < rate < 0.5
+
+
+def test_roc_auc_matches_definition():
+    y = np.array([0, 0, 1, 1, 0, 1])
+    s = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9])
+    pairs = [(p, n) for p in s[y == 1] for n in s[y == 0]]
+    expected = np.mean([1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs])
+    assert roc_auc(y, s) == pytest.approx(expected)
+    assert np.isnan(roc_auc(np.ones(3), np.arange(3)))
+
+
+def test_label_is_consistent_with_observed_fields(world):
+    ev = world.events
+    label = (pl.col("feedback") == "dislike").fill_null(False) | (pl.col("ms_played") < EARLY_SKIP_MS)
+    assert ev.select((label == pl.col("dislike")).all()).item()
+    explicit = ev.select(pl.col("feedback").is_not_null().mean()).item()
+    assert 0 < explicit < 0.08  # explicit feedback is rare
+
+
+def test_world_has_cold_start_and_context(world):
+    start = PARAMS.start
+    new_users = world.users.filter(pl.col("signup_date") >= start)
+    new_tracks = world.tracks.filter(pl.col("release_date") >= start)
+    assert new_users.height > 0 and new_tracks.height > 0
+    ev = world.events.join(world.users.select("user_id", "signup_date"), on="user_id")
+    assert ev.filter(pl.col("ts").dt.date() < pl.col("signup_date")).height == 0  # nobody plays before signing up
+    ev = world.events.join(world.tracks.select("track_id", "release_date"), on="track_id")
+    assert ev.filter(pl.col("ts").dt.date() < pl.col("release_date")).height == 0  # nor a track before release
+    assert set(world.events["context_type"].unique()) >= {"playlist", "album", "radio", "user_collection"}
+    assert world.events["session_position"].max() > 5
+    assert world.events.select(pl.struct("user_id", "track_id", "ts").is_unique().all()).item()
+
+
+def test_the_truth_varies_with_its_planted_causes(world):
+    ev = world.events.sort("session_id", "session_position").with_columns(
+        pl.col("dislike").shift(1).over("session_id").alias("prev_dislike")
+    )
+    after = ev.filter(pl.col("prev_dislike") == True)["p_dislike"].mean()  # noqa: E712
+    not_after = ev.filter(pl.col("prev_dislike") == False)["p_dislike"].mean()  # noqa: E712
+    assert after > not_after + 0.03  # streaks
+    early = ev.filter(pl.col("session_position") <= 2)["p_dislike"].mean()
+    late = ev.filter(pl.col("session_position") >= 15)["p_dislike"].mean()
+    assert late > early  # fatigue
+
+
+def test_text_carries_genre_signal(world):
+    from skipify.generate import GENRE_WORDS
+
+    rock = set(GENRE_WORDS["rock"].split())
+    titles = world.tracks.with_columns(pl.col("genres").list.first().alias("g"))
+    hits = titles.with_columns(
+        pl.col("title").str.to_lowercase().str.split(" ").list.eval(pl.element().is_in(list(rock))).list.any().alias("rocky")
+    )
+    share_rock = hits.filter(pl.col("g") == "rock")["rocky"].mean()
+    share_other = hits.filter(pl.col("g") != "rock")["rocky"].mean()
+    assert share_rock > 2 * share_other
+
+
+def test_write_world_layout(tmp_path, world):
+    summary = write_world(world, tmp_path)
+    landing = tmp_path / "landing"
+    days = sorted((landing / "events").glob("events_*.parquet"))
+    assert len(days) >= PARAMS.days
+    assert pl.read_parquet(days).height == world.events.height
+    assert "p_dislike" not in pl.read_parquet(days[0]).columns  # the truth never lands
+    truth = pl.read_parquet(tmp_path / "truth" / "truth.parquet")
+    assert truth.height == world.events.height
+    saved = json.loads((tmp_path / "truth" / "world.json").read_text())
+    assert saved["oracle_roc_auc"] == pytest.approx(summary["oracle_roc_auc"])
+    base = PARAMS.start - dt.timedelta(days=1)  # users and tracks that exist before the period
+    assert (landing / "users" / f"users_{base}.parquet").exists()
+    assert (landing / "tracks" / f"tracks_{base}.parquet").exists()

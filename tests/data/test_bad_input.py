@@ -1,0 +1,156 @@
+"""Bad input: a bad file is a clear error and writes nothing; a bad row is quarantined with its reason."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skipify.ingest import IngestError, ingest_paths
+from skipify.warehouse import connect, migrate
+from tests.conftest import count
+from tests.data.files import event, track, write
+
+
+def _garbage(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+# (name, how to make the file, expected message)
+FILE_ERRORS = [
+    ("missing required column", lambda d: write([{"user_id": "u1", "ts": "2026-01-05"}], d / "events_x.csv"),
+     r"events_x.csv: missing required column\(s\) track_id"),
+    ("empty file", lambda d: _garbage(d / "events_x.csv", b""), r"events_x.csv: file is empty"),
+    ("header only", lambda d: _garbage(d / "events_x.csv", b"user_id,track_id,ts\n"), r"events_x.csv: file has no records"),
+    ("corrupt parquet", lambda d: _garbage(d / "events_x.parquet", b"PAR1 this is not parquet"), r"events_x.parquet: cannot read as parquet"),
+    ("truncated parquet", lambda d: _truncate(write([event()], d / "events_x.parquet")), r"events_x.parquet: cannot read as parquet"),
+    ("json array cut short", lambda d: _garbage(d / "events_x.json", b'[{"user_id": "u1", "track_id"'), r"events_x.json: cannot read as json"),
+    ("unknown file", lambda d: write([event()], d / "listens.csv"), r"listens.csv: cannot tell what this file holds"),
+    ("no such path", lambda d: d / "nothing_here", r"nothing_here: no such file or folder"),
+    ("spotify history without user", lambda d: _garbage(d / "Streaming_History_Audio_2024.json", json.dumps(
+        [{"ts": "2024-01-01T10:00:00Z", "ms_played": 1000, "spotify_track_uri": "spotify:track:abc"}]).encode()),
+     r"no username in the export; pass --user"),
+]
+
+
+def _truncate(path: Path) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize("name,make,message", FILE_ERRORS, ids=[f[0] for f in FILE_ERRORS])
+def test_bad_file_is_a_clear_error_and_nothing_is_written(cfg, tmp_path, name, make, message):
+    good = write([track("t1")], tmp_path / "land" / "tracks.csv")  # a good file in the same run
+    bad = make(tmp_path / "land")
+    migrate(cfg)
+    with pytest.raises(IngestError, match=message):
+        ingest_paths([good.parent, bad] if bad.exists() and bad.parent != good.parent else [good, bad], cfg=cfg)
+    con = connect(cfg, read_only=True)
+    assert count(con, "raw.tracks") == 0 and count(con, "raw.events") == 0
+    assert count(con, "ops.batches") == 0 and count(con, "quarantine.rows") == 0
+
+
+def test_cli_exits_non_zero_naming_the_file(cfg, tmp_path):
+    bad = write([{"user_id": "u1", "ts": "2026-01-05"}], tmp_path / "events_x.csv")
+    proc = subprocess.run([sys.executable, "-m", "skipify.cli", "ingest", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "events_x.csv: missing required column(s) track_id" in proc.stderr
+
+
+# (field overrides for one event row, expected reason)
+ROW_ERRORS = [
+    ({"user_id": ""}, "missing user_id"),
+    ({"track_id": None}, "missing track_id"),
+    ({"ts": None}, "missing ts"),
+    ({"ts": "yesterday"}, "ts is not a timestamp: yesterday"),
+    ({"ts": "1970-01-01T00:00:00Z"}, "ts before 2000-01-01"),
+    ({"ts": "2999-01-01T00:00:00Z"}, "ts in the future: 2999-01-01T00:00:00Z"),
+    ({"ms_played": "lots"}, "ms_played is not an integer: lots"),
+    ({"ms_played": -5}, "ms_played is negative"),
+    ({"skipped": "maybe"}, "skipped is not a boolean: maybe"),
+    ({"feedback": "meh"}, "feedback must be like, dislike or empty: meh"),
+    ({"session_position": 0}, "session_position must be >= 1"),
+    ({"session_position": "first"}, "session_position is not an integer: first"),
+    ({"shuffle": "sometimes"}, "shuffle is not a boolean: sometimes"),
+]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_bad_rows_are_quarantined_with_reason_file_and_record(cfg, tmp_path, suffix):
+    rows = [event("ok", "t0", ts="2026-01-05T09:00:00Z")]
+    for i, (override, _) in enumerate(ROW_ERRORS):
+        rows.append(event("u1", f"t{i + 1}", **{"ts": f"2026-01-05T10:{i:02d}:00Z", **override}))
+    f = write(rows, tmp_path / f"events_bad{suffix}")
+    [r] = ingest_paths([f], cfg=cfg)
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (len(rows), 1, len(ROW_ERRORS))
+    con = connect(cfg, read_only=True)
+    got = con.execute("SELECT record_number, reason, source_file, kind, record FROM quarantine.rows ORDER BY record_number").fetchall()
+    for (record_number, reason, source_file, kind, record), (i, (_, expected)) in zip(got, enumerate(ROW_ERRORS)):
+        assert record_number == i + 2  # the good row is record 1
+        assert reason == expected
+        assert source_file == str(f) and kind == "invalid"
+        assert json.loads(record)["track_id"] in (f"t{i + 1}", None)
+
+
+def test_several_problems_in_one_row_are_all_named(cfg, tmp_path):
+    f = write([event(user="", ts="soon", ms_played=-1)], tmp_path / "events_x.csv")
+    ingest_paths([f], cfg=cfg)
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT reason FROM quarantine.rows").fetchone()[0] == (
+        "missing user_id; ts is not a timestamp: soon; ms_played is negative"
+    )
+
+
+def test_broken_json_line_is_quarantined_with_its_line_number(cfg, tmp_path):
+    f = tmp_path / "events_x.jsonl"
+    f.write_text(json.dumps(event()) + "\n" + '{"user_id": "u1", "track_id": \n' + "[1, 2]\n" + json.dumps(event(track="t2")) + "\n")
+    [r] = ingest_paths([f], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (2, 2)
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT record_number, reason FROM quarantine.rows ORDER BY 1").fetchall() == [
+        (2, "invalid JSON"), (3, "not a JSON object")
+    ]
+
+
+def test_malformed_csv_line_is_quarantined(cfg, tmp_path):
+    f = tmp_path / "events_x.csv"
+    f.write_text("user_id,track_id,ts\nu1,t1,2026-01-05T10:00:00Z\nu1,t2,2026-01-05T10:01:00Z,extra,fields\nu1,t3,2026-01-05T10:02:00Z\n")
+    [r] = ingest_paths([f], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (2, 1)
+    con = connect(cfg, read_only=True)
+    reason, record = con.execute("SELECT reason, record FROM quarantine.rows").fetchone()
+    assert reason.startswith("malformed CSV line") and "extra" in record
+    # the good row after the broken line keeps its own line number (line 4 = record 3)
+    assert con.execute("SELECT record_number FROM quarantine.rows").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize(
+    "override,expected",
+    [({"genres": "[unclosed"}, "genres is not a list"), ({"release_year": 1492}, "release_year out of range"),
+     ({"energy": 1.7}, "audio features outside 0..1"), ({"tempo": "fast"}, "not a number: tempo"),
+     ({"duration_ms": 0}, "duration_ms must be positive"), ({"track_id": " "}, "missing track_id")],
+)
+def test_bad_track_rows(cfg, tmp_path, override, expected):
+    [r] = ingest_paths([write([track("t1"), track(**{"track_id": "t2", **override})], tmp_path / "tracks.csv")], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, 1)
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT reason FROM quarantine.rows").fetchone()[0].startswith(expected)
+
+
+@pytest.mark.parametrize(
+    "override,expected",
+    [({"product": "gold"}, "product must be free or premium: gold"), ({"birth_year": 1800}, "birth_year out of range"),
+     ({"signup_date": "last week"}, "signup_date is not a date: last week"), ({"country": "Sweden"}, "country must be a 2-letter code")],
+)
+def test_bad_user_rows(cfg, tmp_path, override, expected):
+    from tests.data.files import user
+
+    [r] = ingest_paths([write([user("u1"), user("u2", **override)], tmp_path / "users.csv")], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, 1)
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT reason FROM quarantine.rows").fetchone()[0].startswith(expected)
