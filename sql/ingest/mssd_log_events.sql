@@ -10,7 +10,7 @@ select
     coalesce(
         cast(
             try_cast(date as date)
-            + to_hours(try_cast(hour_of_day as integer))
+            + to_hours(case when try_cast(hour_of_day as integer) between 0 and 23 then try_cast(hour_of_day as integer) end)
             + to_seconds(try_cast(session_position as integer) - 1)
         as varchar),
         'date=' || coalesce(date, 'NULL') || ' hour_of_day=' || coalesce(hour_of_day, 'NULL')

@@ -1,0 +1,100 @@
+"""A run goes in whole or not at all, and readers in other processes never block it or see half of it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import polars as pl
+import pytest
+
+import skipify.ingest.load as load
+from skipify.ingest import ingest_paths
+from skipify.warehouse import connect, migrate
+from tests.conftest import count
+
+
+def _day_files(world_dir, n):
+    return sorted((world_dir / "landing" / "events").glob("events_*.parquet"))[:n]
+
+
+def test_failure_in_the_middle_of_a_run_leaves_nothing(cfg, small_world_dir, monkeypatch):
+    files = _day_files(small_world_dir, 3)
+    calls = {"n": 0}
+    real = load._record
+
+    def fail_on_second_file(con, sf, report):
+        calls["n"] += 1
+        if calls["n"] == 2:  # after the second file's rows were inserted, before its batch is recorded
+            raise RuntimeError("disk on fire")
+        real(con, sf, report)
+
+    monkeypatch.setattr(load, "_record", fail_on_second_file)
+    migrate(cfg)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        ingest_paths(files, cfg=cfg)
+    con = connect(cfg, read_only=True)
+    assert count(con, "raw.events") == 0 and count(con, "ops.batches") == 0 and count(con, "quarantine.rows") == 0
+    con.close()
+    # the data files written during the failed transaction were removed, not left behind
+    assert not list((cfg.data_path / "raw").rglob("*.parquet"))
+
+    monkeypatch.setattr(load, "_record", real)
+    reports = ingest_paths(files, cfg=cfg)  # and the same run then succeeds in full
+    con = connect(cfg, read_only=True)
+    assert count(con, "raw.events") == sum(r.rows_loaded for r in reports) == pl.read_parquet(files).height
+
+
+READER = textwrap.dedent(
+    """
+    import json, sys, time
+    from skipify.config import load_config
+    from skipify.warehouse import connect
+
+    ready, go, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    con = connect(load_config(), read_only=True)
+    out = {"held": [], "polled": []}
+    # 1. hold a read transaction open across the writer's commit: it must keep seeing one snapshot
+    con.execute("BEGIN TRANSACTION")
+    out["held"].append(con.execute("SELECT count(*) FROM raw.events").fetchone()[0])
+    open(ready, "w").close()
+    while not __import__("os").path.exists(go):
+        out["held"].append(con.execute("SELECT count(*) FROM raw.events").fetchone()[0])
+        time.sleep(0.05)
+    con.execute("COMMIT")
+    # 2. then poll with fresh transactions for a while: each sees a whole snapshot
+    end = time.time() + seconds
+    while time.time() < end:
+        out["polled"].append(con.execute("SELECT count(*) FROM raw.events").fetchone()[0])
+        time.sleep(0.02)
+    print(json.dumps(out))
+    """
+)
+
+
+def test_reader_in_another_process_never_blocks_the_writer_nor_sees_half_a_run(cfg, small_world_dir, tmp_path):
+    first, *rest = _day_files(small_world_dir, 6)
+    ingest_paths([first], cfg=cfg)
+    before = pl.read_parquet(first).height
+    after = before + pl.read_parquet(rest).height
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(ready), str(go), "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 60
+    while not ready.exists():
+        assert reader.poll() is None, reader.stderr.read()
+        assert time.time() < deadline, "reader did not start"
+        time.sleep(0.05)
+    # the writer commits while the reader's transaction is open: it must not fail or wait for it
+    reports = ingest_paths(rest, cfg=cfg)
+    assert sum(r.rows_loaded for r in reports) == after - before
+    go.touch()
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    seen = json.loads(out)
+    assert set(seen["held"]) == {before}  # the open transaction kept its snapshot
+    assert set(seen["polled"]) == {after}  # later reads see the whole run, never a part of it
