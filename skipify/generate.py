@@ -67,6 +67,10 @@ COUNTRIES = np.array(["US", "GB", "DE", "BR", "MX", "SE", "FR", "JP", "IN", "ES"
 COUNTRY_P = np.array([0.30, 0.10, 0.10, 0.10, 0.08, 0.05, 0.08, 0.07, 0.07, 0.05])
 AUDIO = ["danceability", "energy", "valence", "acousticness", "instrumentalness", "speechiness", "liveness"]
 DIM = 8  # hidden style dimensions
+CHUNK = 1_000_000  # rows per chunk where a step would otherwise hold N x DIM floats
+REASONS = ["fwdbtn", "backbtn", "endplay", "trackdone", "clickrow", "playbtn"]
+FWD, BACK, ENDPLAY, DONE, CLICK, PLAY = range(len(REASONS))
+FEEDBACK = ["like", "dislike", None]  # code 2 is null
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,12 @@ class World:
 
 
 # --- small helpers ------------------------------------------------------------------------
+
+
+def _enum(categories: list, codes: np.ndarray) -> pl.Series:
+    """A Polars Enum column from integer codes into ``categories`` (a None category gives nulls)."""
+    names = [c for c in categories if c is not None]
+    return pl.Series(categories, dtype=pl.Enum(names)).gather(pl.Series(codes.astype(np.uint32)))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -217,9 +227,13 @@ def build_world(p: WorldParams) -> World:
     artist_all = _GroupSampler(t_artist, t_pop, n_artists)
 
     def taste_genres(users: np.ndarray, kappa: float = 1.5) -> np.ndarray:
-        # Gumbel-max trick: sample a genre per row from softmax(kappa * taste . centroid)
-        logits = kappa * (u_taste[users] @ centroids.T) / np.sqrt(DIM)
-        return np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+        # Gumbel-max trick: sample a genre per row from softmax(kappa * taste . centroid);
+        # in chunks, so that 10M rows never hold 10M x 12 floats at once
+        out = np.empty(len(users), dtype=np.int64)
+        for lo in range(0, len(users), CHUNK):
+            logits = kappa * (u_taste[users[lo : lo + CHUNK]] @ centroids.T) / np.sqrt(DIM)
+            out[lo : lo + CHUNK] = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+        return out
 
     # rotation: each user's favourite catalogue tracks
     rot_users = np.repeat(np.arange(U), p.rotation_size)
@@ -283,9 +297,12 @@ def build_world(p: WorldParams) -> World:
     track[unreleased] = genre_cat.draw(rng, t_genre[track[unreleased]])
 
     # the true dislike probability, up to the streak term -----------------------------------
-    frac = (e_day / max(p.days, 1)).astype(np.float32)[:, None]
-    taste_now = u_taste[e_user] + frac * u_drift[e_user]
-    affinity = np.einsum("ij,ij->i", taste_now, t_style[track]) / DIM
+    affinity = np.empty(N)
+    for lo in range(0, N, CHUNK):  # taste drifts linearly over the period
+        sl = slice(lo, lo + CHUNK)
+        frac = (e_day[sl] / max(p.days, 1))[:, None]
+        taste_now = u_taste[e_user[sl]] + frac * u_drift[e_user[sl]]
+        affinity[sl] = np.einsum("ij,ij->i", taste_now, t_style[track[sl]]) / DIM
     e_hour = np.floor(np.mod(s_start_s[e_sess] / 3600, 24))
     late = ((e_hour >= 1) & (e_hour < 6)).astype(np.float64)
     weekday = (np.array([p.start + dt.timedelta(days=int(d)) for d in range(p.days)]).astype("datetime64[D]").view("int64") + 3) % 7
@@ -331,13 +348,15 @@ def build_world(p: WorldParams) -> World:
     ms_late = (EARLY_SKIP_MS + rng.random(N) * (dur - EARLY_SKIP_MS)).astype(np.int64)
     ms_played = np.where(early, ms_early, np.where(late_skip | (dislike & ~early), ms_late, dur))
     liked = ~dislike & (rng.random(N) < 0.015 + 0.05 * (affinity > 0.3))
-    feedback = np.where(explicit, "dislike", np.where(liked, "like", ""))  # "" becomes null below
+    # categorical fields as small integer codes into the REASONS / FEEDBACK lists (memory: 10M rows)
+    feedback = np.where(explicit, 1, np.where(liked, 0, 2)).astype(np.uint8)  # like, dislike, null
     skipped = ms_played < dur
     r = rng.random(N)
-    reason_end = np.where(skipped, np.where(r < 0.9, "fwdbtn", np.where(r < 0.95, "backbtn", "endplay")), "trackdone")
+    reason_end = np.where(skipped, np.where(r < 0.9, FWD, np.where(r < 0.95, BACK, ENDPLAY)), DONE).astype(np.uint8)
     prev_end = np.roll(reason_end, 1)
-    reason_start = np.where(prev_end == "endplay", "clickrow", prev_end)
-    reason_start = np.where(e_pos == 0, np.where(rng.random(N) < 0.6, "clickrow", "playbtn"), reason_start)
+    reason_start = np.where(prev_end == ENDPLAY, CLICK, prev_end)
+    reason_start = np.where(e_pos == 0, np.where(rng.random(N) < 0.6, CLICK, PLAY), reason_start).astype(np.uint8)
+    del r, prev_end, ms_early, ms_late, late_skip, early, explicit, liked, base, draws
     gap_ms = rng.integers(0, 3_000, N)
     step = ms_played + gap_ms
     within = np.cumsum(step) - step  # time since the session began, reset per session below
@@ -348,35 +367,43 @@ def build_world(p: WorldParams) -> World:
         + within * 1000
     )
 
-    uid = pl.Series("i", np.arange(U)).cast(pl.String).str.zfill(6)
-    tid = pl.Series("i", np.arange(T)).cast(pl.String).str.zfill(6)
+    # order by time; a user's sessions may overlap, so drop any repeat of the key (user, track, ts)
+    order = np.lexsort((track, e_user, ts_us))
+    dup = np.zeros(N, dtype=bool)
+    if N:
+        k_ts, k_user, k_track = ts_us[order], e_user[order], track[order]
+        dup[1:] = (k_ts[1:] == k_ts[:-1]) & (k_user[1:] == k_user[:-1]) & (k_track[1:] == k_track[:-1])
+        del k_ts, k_user, k_track
+    order = order[~dup]
+
+    user_ids = [f"u{i:06d}" for i in range(U)]
+    track_ids = [f"t{i:06d}" for i in range(T)]
+    # ids and categories are Polars Enums (integer codes + one dictionary): 10M rows stay small,
+    # and Parquet stores them as dictionary-encoded strings
     events = pl.DataFrame(
         {
-            "user_id": ("u" + uid)[e_user] if N else pl.Series([], dtype=pl.String),
-            "track_id": ("t" + tid)[track] if N else pl.Series([], dtype=pl.String),
-            "ts": pl.Series(ts_us).cast(pl.Datetime("us", "UTC")),
-            "ms_played": ms_played,
-            "skipped": skipped,
-            "feedback": feedback,
-            "reason_start": reason_start,
-            "reason_end": reason_end,
-            "session_id": "s" + pl.Series(e_sess).cast(pl.String).str.zfill(8),
-            "session_position": (e_pos + 1).astype(np.int32),
-            "context_type": CONTEXTS[e_ctx],
-            "platform": PLATFORMS[s_platform[e_sess]],
-            "shuffle": s_shuffle[e_sess],
-            "p_dislike": p_true,
-            "dislike": dislike,
+            "user_id": _enum(user_ids, e_user[order]),
+            "track_id": _enum(track_ids, track[order]),
+            "ts": pl.Series(ts_us[order]).cast(pl.Datetime("us", "UTC")),
+            "ms_played": ms_played[order],
+            "skipped": skipped[order],
+            "feedback": _enum(FEEDBACK, feedback[order]),
+            "reason_start": _enum(REASONS, reason_start[order]),
+            "reason_end": _enum(REASONS, reason_end[order]),
+            "session_id": _enum([f"s{i:08d}" for i in range(S)], e_sess[order]),
+            "session_position": (e_pos[order] + 1).astype(np.int32),
+            "context_type": _enum(list(CONTEXTS), e_ctx[order]),
+            "platform": _enum(list(PLATFORMS), s_platform[e_sess[order]]),
+            "shuffle": s_shuffle[e_sess[order]],
+            "p_dislike": p_true[order],
+            "dislike": dislike[order],
         }
     )
-    events = events.with_columns(pl.when(pl.col("feedback") != "").then(pl.col("feedback")).alias("feedback"))
-    # a user's sessions may overlap in time; keep the key (user_id, track_id, ts) unique
-    events = events.unique(["user_id", "track_id", "ts"], keep="first", maintain_order=True).sort("ts")
 
     start = np.datetime64(p.start, "D")
     users = pl.DataFrame(
         {
-            "user_id": "u" + uid,
+            "user_id": _enum(user_ids, np.arange(U)),
             "country": COUNTRIES[u_country],
             "birth_year": u_birth.astype(np.int32),
             "product": np.where(u_premium, "premium", "free"),
@@ -387,7 +414,7 @@ def build_world(p: WorldParams) -> World:
     genres = [[GENRES[g]] + ([GENRES[s]] if s >= 0 and s != g else []) for g, s in zip(t_genre.tolist(), second.tolist())]
     tracks = pl.DataFrame(
         {
-            "track_id": "t" + tid,
+            "track_id": _enum(track_ids, np.arange(T)),
             "title": titles,
             "artist": [a_names[a] for a in t_artist.tolist()],
             "album": [f"{a_names[a]} Vol. {v}" for a, v in zip(t_artist.tolist(), rng.integers(1, 6, T).tolist())],

@@ -209,6 +209,8 @@ def migrate(cfg: Config | None = None) -> list[int]:
             with_retry(apply)
             logger.info("applied migration %03d_%s", version, name)
             done.append(version)
+        # for analysts: `duckdb -init <home>/attach.sql` opens the warehouse read-only
+        (cfg.home / "attach.sql").write_text(attach_sql(cfg, read_only=True))
         return done
     finally:
         con.close()

@@ -107,10 +107,6 @@ def _load_target(con: duckdb.DuckDBPyConnection, target: Target, params: dict, r
         con.execute(f"DELETE FROM {target.table} WHERE {target.upsert_key} IN (SELECT {target.upsert_key} FROM fresh)")
     if n_new:
         con.execute(f"INSERT INTO {target.table} SELECT * FROM fresh")
-    if target.kind == "events" and n_new:
-        tracks, users = run_sql(con, "ingest/orphan_events").fetchone()
-        if tracks or users:
-            report.notes.append(f"{tracks:,} events of tracks and {users:,} of users not known yet (loaded)")
     report.rows_read += n_checked + report.rows_excluded
     report.rows_quarantined += n_bad
     report.rows_loaded += n_new
@@ -243,6 +239,15 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, user: str | Non
     return reports
 
 
+def _note_orphans(con: duckdb.DuckDBPyConnection, reports: list[BatchReport]) -> None:
+    """Count, once per run, the new events whose track or user is not known (yet); note it on their reports."""
+    loaded = {r.batch_id: r for r in reports if r.table_name == "raw.events" and r.rows_loaded}
+    if not loaded:
+        return
+    for batch_id, tracks, users in run_sql(con, "ingest/orphan_events", {"batch_ids": sorted(loaded)}).fetchall():
+        loaded[batch_id].notes.append(f"{tracks:,} events of unknown tracks, {users:,} of unknown users (loaded)")
+
+
 def ingest_paths(
     paths: list[Path], fmt: str | None = None, user: str | None = None, cfg: Config | None = None
 ) -> list[BatchReport]:
@@ -276,6 +281,7 @@ def ingest_paths(
                 logger.info(
                     "[%d/%d] %s: %s new rows (%.1fs elapsed)", i, len(files), sf.path.name, f"{loaded:,}", time.perf_counter() - t0
                 )
+            _note_orphans(con, reports)
         return reports
 
     try:

@@ -1,0 +1,78 @@
+"""The `skipify` command, run as a user runs it: a real process per command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+BIN = Path(sys.executable).parent
+COMMANDS = ["config", "migrate", "generate", "ingest", "status", "sql"]
+
+
+def run(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(BIN / "skipify"), *args], capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_on_every_command(command):
+    out = run(*([command] if command else []), "--help").stdout
+    assert "Usage" in out
+    if command is None:
+        assert all(c in out for c in COMMANDS)
+
+
+def test_config_prints_the_effective_configuration(cfg):
+    values = json.loads(run("config", "--json").stdout)
+    assert values["home"] == str(cfg.home)
+    assert values["label_skip_threshold_ms"] == 30000
+    assert run("config", "--get", "world_dir").stdout.strip() == str(cfg.world_dir)
+    assert run("config", env={"SKIPIFY_SEED": "5"}).stdout.count("seed") == 1
+    bad = run("config", "--get", "nope", check=False)
+    assert bad.returncode != 0 and "unknown field" in bad.stderr
+
+
+def test_generate_ingest_status_sql_round_trip(cfg, tmp_path):
+    out = tmp_path / "world"
+    gen = run("generate", "--out", str(out), "--users", "60", "--tracks", "80", "--days", "8", "--seed", "1").stdout
+    assert "oracle ROC AUC" in gen and "last 7 days" in gen
+    n_events = pl.read_parquet(out / "truth" / "truth.parquet").height
+
+    status = run("status", check=False)
+    assert status.returncode == 2 and "no warehouse" in status.stderr  # before anything was ingested
+
+    ing = run("ingest", str(out / "landing"))
+    assert "raw.events" in ing.stdout and "ingested" in ing.stderr
+    s = json.loads(run("status", "--json").stdout)
+    assert s["tables"]["raw.events"] == n_events
+    assert s["tables"]["raw.users"] == 60 and s["tables"]["raw.tracks"] == 80
+    assert s["batches"]["raw.events"]["rows_loaded"] == n_events
+    assert s["quarantine_total"] == 0
+    assert "raw.events" in run("status").stdout
+
+    again = run("ingest", str(out / "landing"))
+    assert "already ingested" in again.stdout
+    assert json.loads(run("status", "--json").stdout)["tables"]["raw.events"] == n_events
+
+    assert str(n_events) in run("sql", "SELECT count(*) AS n FROM raw.events").stdout
+
+
+def test_analyst_duckdb_cli_reads_the_warehouse(cfg, small_world_dir):
+    from skipify.ingest import ingest_paths
+
+    ingest_paths([small_world_dir / "landing" / "users"], cfg=cfg)
+    attach = (cfg.home / "attach.sql").read_text()
+    proc = subprocess.run(
+        [str(BIN / "duckdb"), "-csv", "-c", attach + "SELECT count(*) AS n FROM raw.users;"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "150"
