@@ -47,15 +47,15 @@ class Config:
 
     # --- the planted-truth world (skipify generate defaults; the demo uses these) -----
     seed: int = 42
-    world_users: int = 10_000
-    world_tracks: int = 5_000
+    world_users: int = 11_000
+    world_tracks: int = 5_500
     world_days: int = 60
     world_events_per_user_day: float = 1.7
     world_start: dt.date = dt.date(2026, 1, 1)
 
     # --- DuckDB resources (DuckDB's defaults follow the host, not this machine's quota) ---
     duckdb_threads: int = 2
-    duckdb_memory_limit: str = "8GB"
+    duckdb_memory_limit: str = "4GB"  # DuckDB fills what it is allowed (caches); 4GB bounds a 10M ingest at ~3.4 GB RSS
 
     # --- logging -------------------------------------------------------------------------------
     log_level: str = "INFO"
