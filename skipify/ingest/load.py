@@ -169,68 +169,58 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, user: str | Non
             if c not in cols:
                 con.execute(f'ALTER TABLE src ADD COLUMN "{c}" VARCHAR')
 
-    reports: list[BatchReport] = []
-    if sf.fmt == "contract":
-        target = TARGETS[sf.kind]
+    def load(kind: str, stage_sql: str | None = None, own_records: bool = True) -> BatchReport:
+        """Load ``stage`` (built by ``stage_sql`` when given) into TARGETS[kind].
+
+        own_records: the stage holds the file's records themselves (so records that could not be
+        parsed are this table's quarantine), not rows derived from them (a Spotify export's tracks).
+        """
+        target = TARGETS[kind]
         report = make_report(target.table)
         params = {**base, "table_name": target.table}
-        _unparsed_to_quarantine(con, params, report)
+        if own_records:
+            _unparsed_to_quarantine(con, params, report)
+        if stage_sql is not None:
+            create_temp(con, "stage", stage_sql, base)
+        _load_target(con, target, params, report)
+        return report
+
+    def load_side(table: str, new_rows_sql: str, main: BatchReport) -> BatchReport:
+        """Source-specific columns for the records ``main`` accepted (MSSD extras)."""
+        report = make_report(table)
+        report.rows_read = main.rows_read - main.rows_quarantined
+        report.rows_loaded = create_temp(con, "fresh", new_rows_sql, base)
+        report.rows_duplicate = report.rows_read - report.rows_loaded
+        con.execute(f"INSERT INTO {table} SELECT * FROM fresh")
+        return report
+
+    if sf.fmt == "contract":
         keep = ", ".join('"' + c + '"' for c in cols if c in CONTRACT_COLUMNS[sf.kind])
         con.execute(f"CREATE OR REPLACE TEMP TABLE stage AS SELECT record_number, {keep} FROM src")
-        _load_target(con, target, params, report)
-        reports.append(report)
-
+        reports = [load(sf.kind)]
     elif sf.kind == "spotify_history":
-        src_columns([c for c in KNOWN_COLUMNS["spotify_history"]])
+        src_columns(KNOWN_COLUMNS["spotify_history"])
         if user is None and _count(con, "SELECT count(*) FROM src WHERE nullif(trim(username), '') IS NOT NULL") == 0:
             raise IngestError(f"{sf.path}: no username in the export; pass --user to say whose history this is")
         create_temp(con, "plays", "ingest/spotify_history_events", base)
-        for kind, sql in (("users", "ingest/spotify_history_users"), ("tracks", "ingest/spotify_history_tracks")):
-            target = TARGETS[kind]
-            report = make_report(target.table)
-            create_temp(con, "stage", sql, base)
-            _load_target(con, target, {**base, "table_name": target.table}, report)
-            reports.append(report)
-        report = make_report("raw.events")
-        params = {**base, "table_name": "raw.events"}
-        _unparsed_to_quarantine(con, params, report)
+        reports = [
+            load("users", "ingest/spotify_history_users", own_records=False),
+            load("tracks", "ingest/spotify_history_tracks", own_records=False),
+        ]
         con.execute("CREATE OR REPLACE TEMP TABLE stage AS SELECT * FROM plays")
-        _load_target(con, TARGETS["events"], params, report)
-        reports.append(report)
-
+        reports.append(load("events"))
     elif sf.kind == "mssd_log":
         src_columns(KNOWN_COLUMNS["mssd_log"])
-        report = make_report("raw.events")
-        params = {**base, "table_name": "raw.events"}
-        _unparsed_to_quarantine(con, params, report)
-        create_temp(con, "stage", "ingest/mssd_log_events", base)
-        _load_target(con, TARGETS["events"], params, report)
-        reports.append(report)
-        logs = make_report("raw.mssd_session_logs")
-        logs.rows_read = report.rows_read - report.rows_quarantined
-        logs.rows_loaded = create_temp(con, "fresh", "ingest/new_mssd_session_logs", base)
-        logs.rows_duplicate = logs.rows_read - logs.rows_loaded
-        con.execute("INSERT INTO raw.mssd_session_logs SELECT * FROM fresh")
-        reports.append(logs)
-        users = make_report("raw.users")
-        create_temp(con, "stage", "ingest/mssd_log_users", base)
-        _load_target(con, TARGETS["users"], {**base, "table_name": "raw.users"}, users)
-        reports.append(users)
-
+        events = load("events", "ingest/mssd_log_events")
+        reports = [
+            events,
+            load_side("raw.mssd_session_logs", "ingest/new_mssd_session_logs", events),
+            load("users", "ingest/mssd_log_users", own_records=False),
+        ]
     elif sf.kind == "mssd_tf":
         src_columns(KNOWN_COLUMNS["mssd_tf"])
-        report = make_report("raw.tracks")
-        params = {**base, "table_name": "raw.tracks"}
-        _unparsed_to_quarantine(con, params, report)
-        create_temp(con, "stage", "ingest/mssd_tf_tracks", base)
-        _load_target(con, TARGETS["tracks"], params, report)
-        reports.append(report)
-        extra = make_report("raw.mssd_track_features")
-        extra.rows_read = report.rows_read - report.rows_quarantined
-        extra.rows_loaded = create_temp(con, "fresh", "ingest/new_mssd_track_features", base)
-        extra.rows_duplicate = extra.rows_read - extra.rows_loaded
-        con.execute("INSERT INTO raw.mssd_track_features SELECT * FROM fresh")
-        reports.append(extra)
+        tracks = load("tracks", "ingest/mssd_tf_tracks")
+        reports = [tracks, load_side("raw.mssd_track_features", "ingest/new_mssd_track_features", tracks)]
     else:  # pragma: no cover - discover() only yields the kinds above
         raise IngestError(f"{sf.path}: no loader for {sf.kind}")
 

@@ -154,3 +154,19 @@ def test_bad_user_rows(cfg, tmp_path, override, expected):
     assert (r.rows_loaded, r.rows_quarantined) == (1, 1)
     con = connect(cfg, read_only=True)
     assert con.execute("SELECT reason FROM quarantine.rows").fetchone()[0].startswith(expected)
+
+
+def test_format_option_overrides_detection(cfg, tmp_path):
+    from tests.data.test_spotify_history import play
+
+    export = tmp_path / "my_history.json"  # not the export's usual name
+    export.write_text(json.dumps([play("2024-01-01T10:03:00Z")]))
+    with pytest.raises(IngestError, match="my_history.json: cannot tell what this file holds"):
+        ingest_paths([export], cfg=cfg)
+    reports = ingest_paths([export], fmt="spotify-history", user="me", cfg=cfg)
+    assert {r.table_name for r in reports} == {"raw.events", "raw.tracks", "raw.users"}
+    events = write([event()], tmp_path / "events_x.csv")
+    with pytest.raises(IngestError, match="expected log_\\*.csv or tf_\\*.csv"):
+        ingest_paths([events], fmt="mssd", cfg=cfg)
+    with pytest.raises(IngestError, match="unknown format 'xml'"):
+        ingest_paths([events], fmt="xml", cfg=cfg)
