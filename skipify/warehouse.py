@@ -118,21 +118,26 @@ def read_sql(name: str) -> str:
     return path.read_text()
 
 
+def _used_params(text: str, params: dict | None) -> dict:
+    """The ``$named`` parameters that the statement uses (comments aside); DuckDB rejects extra ones."""
+    code = re.sub(r"--[^\n]*", "", text)
+    used = set(re.findall(r"\$([A-Za-z_]\w*)", code))
+    return {k: v for k, v in (params or {}).items() if k in used}
+
+
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> duckdb.DuckDBPyConnection:
     """Execute ``sql/<name>.sql`` (one statement) with the ``$named`` parameters it uses.
 
     Parameters the file does not mention are left out, so callers can pass one dict to many files.
     """
     text = read_sql(name)
-    used = set(re.findall(r"\$([A-Za-z_]\w*)", text))
-    return con.execute(text, {k: v for k, v in (params or {}).items() if k in used})
+    return con.execute(text, _used_params(text, params))
 
 
 def create_temp(con: duckdb.DuckDBPyConnection, table: str, name: str, params: dict | None = None) -> int:
     """``CREATE OR REPLACE TEMP TABLE table AS`` the query in ``sql/<name>.sql``; returns its row count."""
     text = read_sql(name)
-    used = set(re.findall(r"\$([A-Za-z_]\w*)", text))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {text}", {k: v for k, v in (params or {}).items() if k in used})
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {text}", _used_params(text, params))
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 

@@ -101,7 +101,7 @@ def _load_target(con: duckdb.DuckDBPyConnection, target: Target, params: dict, r
     run_sql(con, "ingest/quarantine_invalid", params)
     if target.kind == "events":  # bound the duplicate check to the batch's time range
         lo, hi = con.execute("SELECT min(ts), max(ts) FROM checked WHERE reason IS NULL").fetchone()
-        params = {**params, "min_ts": lo, "max_ts": hi}
+        params = {**params, "batch_min_ts": lo, "batch_max_ts": hi}
     n_new = create_temp(con, "fresh", f"ingest/new_{target.kind}", params)
     if target.upsert_key:
         con.execute(f"DELETE FROM {target.table} WHERE {target.upsert_key} IN (SELECT {target.upsert_key} FROM fresh)")

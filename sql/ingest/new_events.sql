@@ -1,5 +1,5 @@
 -- Good rows of the checked events batch that are not in raw.events yet: one per key
--- (user_id, track_id, ts), the first in the file winning. $min_ts/$max_ts bound the batch so that
+-- (user_id, track_id, ts), the first in the file winning. $batch_min_ts/$batch_max_ts bound the batch so that
 -- DuckLake only opens the files whose ts range overlaps it.
 with firsts as (
     select *
@@ -18,6 +18,6 @@ from firsts as f
 where not exists (
     select 1
     from raw.events as e
-    where e.ts between $min_ts and $max_ts
+    where e.ts between $batch_min_ts and $batch_max_ts
       and e.user_id = f.user_id and e.track_id = f.track_id and e.ts = f.ts
 )
