@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from pathlib import Path
@@ -104,6 +105,27 @@ def ingest(
     for r in reports:
         typer.echo(r.line())
     _done(t0, f"ingested {sum(r.rows_loaded for r in reports):,} new rows from {len({r.source_file for r in reports})} file(s)")
+
+
+@app.command()
+def features(
+    as_of: Annotated[
+        Optional[datetime.datetime], typer.Option("--as-of", formats=["%Y-%m-%d"], help="Cut-off date [default: the day after the last play].")
+    ] = None,
+    text: Annotated[bool, typer.Option(help="Also embed new or changed track texts.")] = True,
+) -> None:
+    """Build point-in-time feature tables for the plays before --as-of (incremental, idempotent)."""
+    from skipify.features import build_features, default_as_of
+
+    t0 = time.perf_counter()
+    cfg = load_config()
+    day = as_of.date() if as_of else default_as_of(cfg)
+    report = build_features(day, cfg, with_text=text)
+    for line in report.lines():
+        typer.echo(line)
+    if text:
+        typer.echo(f"track texts encoded: {report.texts_encoded:,}")
+    _done(t0, "features built")
 
 
 @app.command()

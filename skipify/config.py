@@ -41,6 +41,11 @@ class Config:
     split_test_days: int = 7
     split_valid_days: int = 7
 
+    # --- features ---------------------------------------------------------------------------
+    feature_smoothing: float = 10.0  # pseudo-plays pulling dislike rates towards the global rate
+    text_model_name: str = "all-MiniLM-L6-v2"
+    text_batch_size: int = 128
+
     # --- ingest -------------------------------------------------------------------------------
     ingest_min_ts: dt.date = dt.date(2000, 1, 1)  # events before this are quarantined
     ingest_max_future_hours: int = 24  # events later than now + this are quarantined

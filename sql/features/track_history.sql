@@ -1,0 +1,69 @@
+-- features.track_history: the track's history as of the start of the row's day (plays, smoothed
+-- dislike rate, popularity trend, age) and what the catalogue says of it (audio, duration, release).
+with track_day as (
+    select track_id, day, sum(is_event::int) as plays, sum(label) as dislikes, count(distinct user_id) filter (where is_event) as listeners
+    from fx_rows
+    group by track_id, day
+),
+
+global_day as (
+    select day, sum(is_event::int) as plays, sum(label) as dislikes
+    from fx_rows
+    group by day
+),
+
+global_prior as (
+    select
+        day,
+        coalesce((sum(dislikes) over w + 0.3 * $smoothing) / (sum(plays) over w + $smoothing), 0.3) as prior
+    from global_day
+    window w as (order by day rows between unbounded preceding and 1 preceding)
+),
+
+windows as (
+    select
+        track_id, day,
+        coalesce(sum(plays) over w7, 0) as plays_7d,
+        coalesce(sum(plays) over w30, 0) as plays_30d,
+        coalesce(sum(dislikes) over w30, 0) as dislikes_30d,
+        coalesce(sum(plays) over wall, 0) as plays_all,
+        coalesce(sum(dislikes) over wall, 0) as dislikes_all,
+        coalesce(sum(listeners) over w30, 0) as listener_days_30d,
+        min(day) filter (where plays > 0) over wall as first_day
+    from track_day
+    window
+        w7 as (partition by track_id order by day range between 7 preceding and 1 preceding),
+        w30 as (partition by track_id order by day range between 30 preceding and 1 preceding),
+        wall as (partition by track_id order by day rows between unbounded preceding and 1 preceding)
+)
+
+select
+    r.play_id,
+    r.ts,
+    w.plays_7d as t_plays_7d,
+    w.plays_30d as t_plays_30d,
+    w.plays_all as t_plays_all,
+    (w.dislikes_30d + g.prior * $smoothing) / (w.plays_30d + $smoothing) as t_dislike_rate_30d,
+    (w.dislikes_all + g.prior * $smoothing) / (w.plays_all + $smoothing) as t_dislike_rate_all,
+    -- plays per day in the last week against the last month (1 = steady, > 1 rising)
+    (w.plays_7d / 7.0 + 0.1) / (w.plays_30d / 30.0 + 0.1) as t_trend,
+    w.listener_days_30d as t_listener_days_30d,
+    r.day - coalesce(w.first_day, r.day) as t_days_since_first_play,
+    year(r.ts) - t.release_year as t_years_since_release,
+    t.duration_ms / 1000.0 as t_duration_s,
+    t.danceability as t_danceability,
+    t.energy as t_energy,
+    t.valence as t_valence,
+    t.tempo as t_tempo,
+    t.acousticness as t_acousticness,
+    t.instrumentalness as t_instrumentalness,
+    t.speechiness as t_speechiness,
+    t.liveness as t_liveness,
+    t.loudness as t_loudness,
+    t.mode as t_mode,
+    r.genre as t_genre,
+    r.artist as t_artist
+from fx_rows_out as r
+join windows as w on w.track_id = r.track_id and w.day = r.day
+join global_prior as g on g.day = r.day
+left join raw.tracks as t on t.track_id = r.track_id
