@@ -1,0 +1,128 @@
+"""Point-in-time features: correct labels, identical re-runs, incremental builds, and training rows
+that agree with the scoring path at the same cut-off."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from skipify.config import load_config
+from skipify.features import build_features, feature_matrix, scoring_rows
+from skipify.ingest import ingest_paths
+from skipify.warehouse import connect
+from tests.conftest import SMALL
+
+END = SMALL.start + dt.timedelta(days=SMALL.days + 1)
+TABLES = ("labels", "user_history", "track_history", "user_affinity", "session_context")
+
+
+def _snapshot(cfg) -> dict[str, pl.DataFrame]:
+    con = connect(cfg, read_only=True)
+    out = {t: con.execute(f"SELECT * FROM features.{t} ORDER BY play_id").pl() for t in TABLES}
+    con.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def built(small_world_dir, tmp_path_factory):
+    cfg = load_config(home=tmp_path_factory.mktemp("features_home"))
+    ingest_paths([small_world_dir / "landing"], cfg=cfg)
+    report = build_features(END, cfg, with_text=False)
+    return cfg, report
+
+
+def test_one_row_per_play_with_the_true_label(built, small_world_dir):
+    cfg, report = built
+    truth = pl.read_parquet(small_world_dir / "truth" / "truth.parquet").with_columns(
+        pl.col("user_id").cast(pl.String), pl.col("track_id").cast(pl.String)
+    )
+    con = connect(cfg, read_only=True)
+    rows = con.execute("SELECT user_id, track_id, ts, label FROM features.training_rows").pl()
+    assert rows.height == truth.height == report.rows["session_context"]
+    joined = rows.join(truth, on=["user_id", "track_id", "ts"])
+    assert joined.height == truth.height
+    assert (joined["label"] == joined["dislike"].cast(pl.Int32)).all()
+
+
+def test_same_date_twice_gives_identical_tables(built):
+    cfg, _ = built
+    before = _snapshot(cfg)
+    again = build_features(END, cfg, with_text=False)
+    assert again.rebuilt_from is None
+    after = _snapshot(cfg)
+    assert all(before[t].equals(after[t]) for t in TABLES)
+
+
+def test_incremental_build_equals_a_build_from_scratch(small_world_dir, tmp_path, built):
+    cfg_full, _ = built
+    cfg = load_config(home=tmp_path / "inc")
+    landing = small_world_dir / "landing"
+    first_days = sorted((landing / "events").glob("*.parquet"))[:8]
+    ingest_paths([landing / "users", landing / "tracks", *first_days], cfg=cfg)
+    mid = SMALL.start + dt.timedelta(days=5)
+    r1 = build_features(mid, cfg, with_text=False)
+    assert r1.rebuilt_from is not None
+    ingest_paths([landing], cfg=cfg)  # the rest arrives later
+    r2 = build_features(END, cfg, with_text=False)
+    assert r2.rebuilt_from >= dt.datetime.combine(mid, dt.time(), dt.UTC) - dt.timedelta(days=1)
+    inc, full = _snapshot(cfg), _snapshot(cfg_full)
+    assert r2.rows["labels"] < full["labels"].height  # only the rows from the first new play on were built
+    for t in TABLES:
+        assert inc[t].equals(full[t]), t
+
+
+def test_an_earlier_date_removes_later_rows(small_world_dir, tmp_path):
+    cfg = load_config(home=tmp_path / "h")
+    ingest_paths([small_world_dir / "landing"], cfg=cfg)
+    build_features(END, cfg, with_text=False)
+    early = SMALL.start + dt.timedelta(days=4)
+    build_features(early, cfg, with_text=False)
+    con = connect(cfg, read_only=True)
+    latest = con.execute("SELECT max(ts) FROM features.training_rows").fetchone()[0]
+    assert latest < dt.datetime.combine(early, dt.time(), dt.UTC)
+
+
+def test_scoring_rows_equal_training_rows_at_the_same_cut_off(built):
+    cfg, _ = built
+    con = connect(cfg, read_only=True)
+    train = con.execute(
+        "SELECT * FROM features.training_rows WHERE s_position >= 3 AND u_plays_all > 5 ORDER BY play_id LIMIT 12"
+    ).pl()
+    events = con.execute(
+        "SELECT e.user_id, e.track_id, e.ts, e.session_id, e.session_position, e.context_type, e.platform, e.shuffle, "
+        "e.reason_start FROM raw.events e JOIN (SELECT unnest($ids) AS play_id) k ON hash(e.user_id, e.track_id, e.ts) = k.play_id",
+        {"ids": train["play_id"].to_list()},
+    ).pl()
+    assert events.height == train.height
+    for i, ev in enumerate(events.iter_rows(named=True)):
+        probe = pl.DataFrame([{**ev, "probe_id": i}])
+        scored = scoring_rows(con, probe, cutoff=ev["ts"], cfg=cfg)
+        expected = train.filter(pl.col("user_id") == ev["user_id"], pl.col("track_id") == ev["track_id"], pl.col("ts") == ev["ts"])
+        cols = [c for c in scored.columns if c not in ("probe_id", "user_id", "track_id", "ts")]
+        assert scored.height == 1 and expected.height == 1
+        assert scored.select(cols).equals(expected.select(cols)), ev
+
+
+def test_nightly_probes_without_context_get_history_only(built):
+    cfg, _ = built
+    con = connect(cfg, read_only=True)
+    pair = con.execute("SELECT user_id, track_id FROM raw.events LIMIT 1").fetchone()
+    rows = scoring_rows(con, pl.DataFrame({"probe_id": [0, 1], "user_id": [pair[0], "nobody"], "track_id": [pair[1], pair[1]]}),
+                        cutoff=dt.datetime.combine(END, dt.time(), dt.UTC), cfg=cfg)
+    assert rows.height == 2
+    known, unknown = rows.row(0, named=True), rows.row(1, named=True)
+    assert known["u_plays_all"] > 0 and known["ut_replays"] >= 1
+    assert unknown["u_plays_all"] == 0 and unknown["s_plays_before"] == 0  # cold start: history is empty, not missing
+    assert unknown["u_dislike_rate_all"] == pytest.approx(unknown["global_dislike_rate"])
+
+
+def test_no_feature_reads_the_outcome_of_its_own_play(built):
+    cfg, _ = built
+    con = connect(cfg, read_only=True)
+    cols = {r[0] for r in con.execute("DESCRIBE features.training_rows").fetchall()}
+    outcome = {r[0] for r in con.execute("SELECT column_name FROM ops.column_policy WHERE role = 'outcome'").fetchall()}
+    assert not cols & outcome
+    X, names, cats = feature_matrix(con.execute("SELECT * FROM features.training_rows").pl())
+    assert "label" not in names and "early_skip" not in names and X.shape[1] == len(names)
