@@ -21,15 +21,17 @@ demo: $(STAMP)
 	$(SKIPIFY) migrate
 	$(SKIPIFY) generate --out "$$($(SKIPIFY) config --get world_dir)"
 	$(SKIPIFY) ingest "$$($(SKIPIFY) config --get world_dir)/landing"
+	$(SKIPIFY) features
 	$(SKIPIFY) status
 
 ## test: the whole suite on small generated data, each test in its own SKIPIFY_HOME.
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## bench: ingest benchmark at 1M events (add ARGS="--events 1000000 10000000" for both sizes).
+## bench: ingest and feature benchmarks at 1M plays (ARGS="--events 1000000 10000000" for both sizes).
 bench: $(STAMP)
 	$(PY) bench/ingest.py $(ARGS)
+	$(PY) bench/features.py $(ARGS)
 
 clean-warehouse:
 	rm -rf warehouse/lake warehouse/world warehouse/.duckdb_extensions

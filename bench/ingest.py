@@ -17,18 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from common import peak_mb, run_stage
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def stage_generate(out: Path, events: int) -> dict:
@@ -75,13 +70,6 @@ def stage_floor(out: Path, target: str) -> dict:
     return {"seconds": time.perf_counter() - t0, "rows": rows}
 
 
-def _run_stage(args: list[str], env: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"stage {args} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, nargs="+", default=[1_000_000])
@@ -97,7 +85,7 @@ def main() -> None:
             r = stage_ingest(a.out)
         else:
             r = stage_floor(a.out, a.stage.split("-")[1])
-        r["peak_mb"] = _peak_mb()
+        r["peak_mb"] = peak_mb()
         print(json.dumps(r))
         return
 
@@ -109,7 +97,7 @@ def main() -> None:
         world = work / "world"
         results = {}
         for stage in ("generate", "ingest", "floor-duckdb", "floor-lake"):
-            r = _run_stage(["--stage", stage, "--out", str(world), "--events", str(n)], env)
+            r = run_stage(__file__, ["--stage", stage, "--out", str(world), "--events", str(n)], env)
             results[stage] = r
             note = ""
             if stage == "generate":

@@ -134,6 +134,17 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = Non
     return con.execute(text, _used_params(text, params))
 
 
+def insert_sql(con: duckdb.DuckDBPyConnection, table: str, name: str, params: dict | None = None) -> int:
+    """``INSERT INTO table`` the query in ``sql/<name>.sql`` (creating the table from it when missing).
+
+    The rows stream into the table: nothing is held in a temp table. Returns the rows inserted.
+    """
+    text = read_sql(name)
+    bound = _used_params(text, params)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({text}) LIMIT 0", bound)
+    return con.execute(f"INSERT INTO {table} {text}", bound).fetchone()[0]
+
+
 def create_temp(con: duckdb.DuckDBPyConnection, table: str, name: str, params: dict | None = None) -> int:
     """``CREATE OR REPLACE TEMP TABLE table AS`` the query in ``sql/<name>.sql``; returns its row count."""
     text = read_sql(name)

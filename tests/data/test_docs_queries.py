@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from skipify.features import build_features, default_as_of
 from skipify.ingest import ingest_paths
 from skipify.warehouse import connect
 
@@ -24,6 +25,7 @@ def warehouse(small_world_dir, tmp_path_factory):
     cfg = load_config(home=home)
     bad = write([event(ts="not a time"), event(user="u000001", track="t999999")], home / "extra" / "events_extra.csv")
     ingest_paths([small_world_dir / "landing", bad], cfg=cfg)
+    build_features(default_as_of(cfg), cfg)  # features and text embeddings too
     con = connect(cfg, read_only=True)
     yield con
     con.close()
