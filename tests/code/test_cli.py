@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 BIN = Path(sys.executable).parent
-COMMANDS = ["config", "migrate", "generate", "ingest", "status", "sql"]
+COMMANDS = ["config", "migrate", "generate", "ingest", "features", "status", "sql"]
 
 
 def run(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -63,6 +63,11 @@ def test_generate_ingest_status_sql_round_trip(cfg, tmp_path):
     assert json.loads(run("status", "--json").stdout)["tables"]["raw.events"] == n_events
 
     assert str(n_events) in run("sql", "SELECT count(*) AS n FROM raw.events").stdout
+
+    feats = run("features", "--no-text")
+    assert "features.labels" in feats.stdout and f"{n_events:,} new rows" in feats.stdout
+    assert "up to date" in run("features", "--no-text").stdout
+    assert json.loads(run("status", "--json").stdout)["tables"]["features.session_context"] == n_events
 
 
 def test_analyst_duckdb_cli_reads_the_warehouse(cfg, small_world_dir):
