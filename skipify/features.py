@@ -71,7 +71,7 @@ def _params(cfg: Config, cutoff: dt.datetime) -> dict:
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, cfg: Config, cutoff: dt.datetime, probes: pl.DataFrame | None) -> int:
-    """Temp tables ``probes`` and ``fx_rows`` for a cut-off; returns the number of rows in fx_rows."""
+    """Temp tables ``probes``, ``fx_rows`` and ``fx_global_prior`` for a cut-off; returns the rows in fx_rows."""
     cols = ", ".join(f"{c} {t}" for c, t in PROBE_COLUMNS.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE probes ({cols})")
     if probes is not None and probes.height:
@@ -80,7 +80,9 @@ def _prepare(con: duckdb.DuckDBPyConnection, cfg: Config, cutoff: dt.datetime, p
         casts = ", ".join(f"CAST({c} AS {t})" for c, t in PROBE_COLUMNS.items())
         con.execute(f"INSERT INTO probes SELECT {casts} FROM probes_in")
         con.unregister("probes_in")
-    return create_temp(con, "fx_rows", "features/fx_rows", _params(cfg, cutoff))
+    n = create_temp(con, "fx_rows", "features/fx_rows", _params(cfg, cutoff))
+    create_temp(con, "fx_global_prior", "features/fx_global_prior", _params(cfg, cutoff))
+    return n
 
 
 def _last_build(con: duckdb.DuckDBPyConnection) -> tuple | None:

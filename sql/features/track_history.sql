@@ -6,20 +6,6 @@ with track_day as (
     group by track_id, day
 ),
 
-global_day as (
-    select day, sum(is_event::int) as plays, sum(label) as dislikes
-    from fx_rows
-    group by day
-),
-
-global_prior as (
-    select
-        day,
-        coalesce((sum(dislikes) over w + 0.3 * $smoothing) / (sum(plays) over w + $smoothing), 0.3) as prior
-    from global_day
-    window w as (order by day rows between unbounded preceding and 1 preceding)
-),
-
 windows as (
     select
         track_id, day,
@@ -65,5 +51,5 @@ select
     r.artist as t_artist
 from fx_rows_out as r
 join windows as w on w.track_id = r.track_id and w.day = r.day
-join global_prior as g on g.day = r.day
+join fx_global_prior as g on g.day = r.day
 left join raw.tracks as t on t.track_id = r.track_id

@@ -1,28 +1,10 @@
 -- features.user_history: the listener's history as of the start of the row's day (UTC), smoothed
--- towards the global dislike rate of the same moment ($smoothing pseudo-plays), and their profile.
+-- towards the global dislike rate before that day (fx_global_prior.sql), and their profile.
 -- One row per row of fx_rows_out (the rows being built). Reads only days strictly before the row's.
 with user_day as (
     select user_id, day, sum(is_event::int) as plays, sum(label) as dislikes, sum(early_skip) as early
     from fx_rows
     group by user_id, day
-),
-
-global_day as (
-    select day, sum(is_event::int) as plays, sum(label) as dislikes
-    from fx_rows
-    group by day
-),
-
-global_prior as (
-    -- dislike rate of everything before the day (0.3 before any history exists)
-    select
-        day,
-        coalesce(
-            (sum(dislikes) over w + 0.3 * $smoothing) / (sum(plays) over w + $smoothing),
-            0.3
-        ) as prior
-    from global_day
-    window w as (order by day rows between unbounded preceding and 1 preceding)
 ),
 
 windows as (
@@ -68,5 +50,5 @@ select
     g.prior as global_dislike_rate
 from fx_rows_out as r
 join windows as w on w.user_id = r.user_id and w.day = r.day
-join global_prior as g on g.day = r.day
+join fx_global_prior as g on g.day = r.day
 left join raw.users as u on u.user_id = r.user_id
