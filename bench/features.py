@@ -6,7 +6,8 @@
 For each size, in a scratch SKIPIFY_HOME under bench/out/ (or --work), each stage in its own process:
 
 * setup     - generate a world (users = events / 90) and ingest it (not part of the figures)
-* features  - `build_features` from scratch: seconds per feature table, total, peak memory
+* features  - `build_features` from scratch up to the day before the last: seconds per table, total, peak memory
+* nightly   - then the last day only, as a nightly run builds it (incremental)
 * floor     - one `SELECT user_id, count(*), sum(...) FROM raw.events GROUP BY user_id` over the same plays
 * text      - (1M only, or --text) encoding every track text with MiniLM: texts/s
 
@@ -39,14 +40,17 @@ def stage_setup(out: Path, events: int) -> dict:
     return {"rows": s["n_events"], "seconds": time.perf_counter() - t0}
 
 
-def stage_features() -> dict:
+def stage_features(extra_days: int) -> dict:
+    """Build from scratch up to the last day but ``extra_days``; then ``extra_days`` = 1 is the nightly step."""
+    import datetime as dt
+
     from skipify.config import load_config
     from skipify.features import build_features, default_as_of
 
     cfg = load_config()
     t0 = time.perf_counter()
-    r = build_features(default_as_of(cfg), cfg, with_text=False)
-    return {"seconds": time.perf_counter() - t0, "tables": r.seconds, "rows": r.rows["labels"]}
+    r = build_features(default_as_of(cfg) - dt.timedelta(days=extra_days), cfg, with_text=False)
+    return {"seconds": time.perf_counter() - t0, "tables": r.seconds, "rows": r.rows.get("labels", 0)}
 
 
 def stage_floor() -> dict:
@@ -76,13 +80,13 @@ def main() -> None:
     ap.add_argument("--events", type=int, nargs="+", default=[1_000_000])
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--text", action="store_true", help="also time text embeddings above 1M plays")
-    ap.add_argument("--stage", choices=["setup", "features", "floor", "text"], help=argparse.SUPPRESS)
+    ap.add_argument("--stage", choices=["setup", "features", "nightly", "floor", "text"], help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
 
     if a.stage:  # child process
-        r = {"setup": lambda: stage_setup(a.out, a.events[0]), "features": stage_features, "floor": stage_floor,
-             "text": stage_text}[a.stage]()
+        r = {"setup": lambda: stage_setup(a.out, a.events[0]), "features": lambda: stage_features(1),
+             "nightly": lambda: stage_features(0), "floor": stage_floor, "text": stage_text}[a.stage]()
         r["peak_mb"] = peak_mb()
         print(json.dumps(r))
         return
@@ -94,6 +98,7 @@ def main() -> None:
         args = ["--out", str(work / "world"), "--events", str(n)]
         setup = run_stage(__file__, ["--stage", "setup", *args], env)
         feats = run_stage(__file__, ["--stage", "features", *args], env)
+        nightly = run_stage(__file__, ["--stage", "nightly", *args], env)
         floor = run_stage(__file__, ["--stage", "floor", *args], env)
         print(f"\n{setup['rows']:,} plays (ingest {setup['seconds']:.1f}s); floor: GROUP BY user_id "
               f"{floor['seconds']:.2f}s ({floor['groups']:,} users)")
@@ -102,6 +107,8 @@ def main() -> None:
             print(f"  features.{table:<19} {sec:>8.2f} {sec / floor['seconds']:>9.1f}")
         total = feats["seconds"]
         print(f"  {'whole build':<28} {total:>8.2f} {total / floor['seconds']:>9.1f}   peak {feats['peak_mb']:,.0f} MiB")
+        print(f"  {'next night (one day)':<28} {nightly['seconds']:>8.2f} {nightly['seconds'] / floor['seconds']:>9.1f}   "
+              f"{nightly['rows']:,} rows, peak {nightly['peak_mb']:,.0f} MiB")
         if n <= 1_000_000 or a.text:
             text = run_stage(__file__, ["--stage", "text", *args], env)
             rate = text["texts"] / text["seconds"] if text["seconds"] else 0
