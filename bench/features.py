@@ -6,8 +6,9 @@
 For each size, in a scratch SKIPIFY_HOME under bench/out/ (or --work), each stage in its own process:
 
 * setup     - generate a world (users = events / 90) and ingest it (not part of the figures)
-* features  - `build_features` from scratch up to the day before the last: seconds per table, total, peak memory
-* nightly   - then the last day only, as a nightly run builds it (incremental)
+* features  - `build_features` from scratch up to two days before the end (the last day is a few
+              sessions running past midnight): seconds per table, total, peak memory
+* nightly   - then one more full day, as a nightly run builds it (incremental)
 * floor     - one `SELECT user_id, count(*), sum(...) FROM raw.events GROUP BY user_id` over the same plays
 * text      - (1M only, or --text) encoding every track text with MiniLM: texts/s
 
@@ -85,8 +86,8 @@ def main() -> None:
     a = ap.parse_args()
 
     if a.stage:  # child process
-        r = {"setup": lambda: stage_setup(a.out, a.events[0]), "features": lambda: stage_features(1),
-             "nightly": lambda: stage_features(0), "floor": stage_floor, "text": stage_text}[a.stage]()
+        r = {"setup": lambda: stage_setup(a.out, a.events[0]), "features": lambda: stage_features(2),
+             "nightly": lambda: stage_features(1), "floor": stage_floor, "text": stage_text}[a.stage]()
         r["peak_mb"] = peak_mb()
         print(json.dumps(r))
         return

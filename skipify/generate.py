@@ -37,6 +37,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import logger
+from skipify.metrics import roc_auc
 
 EARLY_SKIP_MS = 30_000  # the world's notion of an early skip; equals the default label threshold
 
@@ -111,19 +112,6 @@ def _enum(categories: list, codes: np.ndarray) -> pl.Series:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC by the rank-sum formula (ties get average ranks). NaN if only one class."""
-    from scipy.stats import rankdata
-
-    y = np.asarray(y).astype(bool)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(score)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def _names(rng: np.random.Generator, genre_idx: np.ndarray, n_words: np.ndarray, genre_word_p: float) -> list[str]:

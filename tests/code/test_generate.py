@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from skipify.generate import EARLY_SKIP_MS, WorldParams, build_world, oracle_auc, roc_auc, write_world
+from skipify.generate import EARLY_SKIP_MS, WorldParams, build_world, oracle_auc, write_world
+from skipify.metrics import roc_auc
 
 PARAMS = WorldParams(users=400, tracks=300, days=21, seed=3)
 

@@ -12,7 +12,8 @@ import pytest
 
 from skipify.config import load_config
 from skipify.features import build_features, feature_matrix
-from skipify.generate import WorldParams, build_world, roc_auc, write_world
+from skipify.generate import WorldParams, build_world, write_world
+from skipify.metrics import roc_auc
 from skipify.ingest import ingest_paths
 from skipify.warehouse import connect
 

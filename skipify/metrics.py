@@ -1,0 +1,108 @@
+"""Classification metrics for dislike probabilities, in NumPy (no model code here).
+
+Every model and baseline is scored with the same functions, and against the planted truth's oracle
+with :func:`lift_share`: (AUC - 0.5) / (oracle AUC - 0.5), the share of the best possible lift over
+chance that a model reaches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-7
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC by the rank-sum formula (ties get average ranks). NaN if only one class."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y).astype(bool)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def pr_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Average precision: the mean of the precision at each positive, ranked by score (ties as one step)."""
+    y = np.asarray(y).astype(bool)
+    if not y.any():
+        return float("nan")
+    order = np.argsort(-np.asarray(score), kind="stable")
+    s, yy = np.asarray(score)[order], y[order]
+    tp = np.cumsum(yy)
+    last_of_tie = np.r_[s[1:] != s[:-1], True]  # evaluate only where the score changes
+    tp, k = tp[last_of_tie], np.arange(1, len(s) + 1)[last_of_tie]
+    precision = tp / k
+    recall_step = np.diff(np.r_[0, tp]) / y.sum()
+    return float(np.sum(precision * recall_step))
+
+
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
+    y = np.asarray(y, dtype=np.float64)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def brier(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean((np.asarray(p, dtype=np.float64) - np.asarray(y, dtype=np.float64)) ** 2))
+
+
+def ece(y: np.ndarray, p: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error: |mean p - rate| per equal-width bin, weighted by the bin's size."""
+    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            total += m.mean() * abs(p[m].mean() - y[m].mean())
+    return float(total)
+
+
+def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accuracy, recall (share of dislikes caught) and false-positive rate when p >= threshold flags a dislike."""
+    y = np.asarray(y).astype(bool)
+    flag = np.asarray(p) >= threshold
+    return {
+        "threshold": float(threshold),
+        "accuracy": float((flag == y).mean()),
+        "recall": float((flag & y).sum() / max(y.sum(), 1)),
+        "false_positive_rate": float((flag & ~y).sum() / max((~y).sum(), 1)),
+    }
+
+
+def best_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The threshold that maximises F1 (chosen on validation, then applied to test)."""
+    y = np.asarray(y).astype(bool)
+    order = np.argsort(-np.asarray(p), kind="stable")
+    s, yy = np.asarray(p)[order], y[order]
+    tp = np.cumsum(yy)
+    k = np.arange(1, len(s) + 1)
+    f1 = 2 * tp / (k + y.sum())
+    last_of_tie = np.r_[s[1:] != s[:-1], True]
+    f1 = np.where(last_of_tie, f1, -1)
+    return float(s[int(np.argmax(f1))])
+
+
+def lift_share(auc: float, oracle_auc: float | None) -> float | None:
+    """(AUC - 0.5) / (oracle AUC - 0.5); None without an oracle."""
+    if oracle_auc is None or not np.isfinite(oracle_auc) or oracle_auc <= 0.5:
+        return None
+    return float((auc - 0.5) / (oracle_auc - 0.5))
+
+
+def scorecard(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Every metric of one model on one set of rows."""
+    return {
+        "n": int(len(y)),
+        "positive_rate": float(np.mean(y)) if len(y) else float("nan"),
+        "roc_auc": roc_auc(y, p),
+        "pr_auc": pr_auc(y, p),
+        "log_loss": log_loss(y, p),
+        "brier": brier(y, p),
+        "ece": ece(y, p),
+        **at_threshold(y, p, threshold),
+    }
