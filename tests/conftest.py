@@ -30,3 +30,16 @@ def small_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def count(con, table: str) -> int:
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+@pytest.fixture(scope="session")
+def small_rows(small_world_dir, tmp_path_factory):
+    """features.training_rows of the small world (ingested and built once); treat as read-only."""
+    from skipify.data import load_rows
+    from skipify.features import build_features, default_as_of
+    from skipify.ingest import ingest_paths
+
+    cfg = load_config(home=tmp_path_factory.mktemp("rows_home"))
+    ingest_paths([small_world_dir / "landing"], cfg=cfg)
+    build_features(default_as_of(cfg), cfg, with_text=False)
+    return load_rows(cfg)

@@ -1,0 +1,1 @@
+"""Models: preprocessing, the LightGBM baseline, and (next) the two-tower and the deep classifier."""

@@ -1,0 +1,85 @@
+"""Turn feature rows into model inputs, with statistics fitted on training rows only.
+
+Numbers are kept as they are for trees and standardised for networks; text columns become
+integer codes from a vocabulary fitted on the training rows (unknown values get code -1 for trees,
+a shared "unknown" slot for networks). Everything is saved as JSON with the model, so a model
+scores new rows exactly as it saw its training rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+NOT_FEATURES = ("user_id", "track_id", "ts", "day", "label", "early_skip", "probe_id", "play_id")
+
+
+@dataclass
+class Preprocessor:
+    """Feature list and statistics of one model version."""
+
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    vocab: dict[str, list[str]] = field(default_factory=dict)  # column -> values, code = position
+    mean: dict[str, float] = field(default_factory=dict)
+    std: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, rows: pl.DataFrame, max_categories: int = 200) -> "Preprocessor":
+        """Learn the feature list, vocabularies (the most frequent values) and moments from training rows."""
+        feats = [c for c in rows.columns if c not in NOT_FEATURES]
+        cat = [c for c in feats if rows.schema[c] in (pl.String, pl.Categorical, pl.Enum)]
+        num = [c for c in feats if c not in cat]
+        vocab = {}
+        for c in cat:
+            counts = rows[c].cast(pl.String).drop_nulls().value_counts(sort=True)
+            vocab[c] = counts[c].head(max_categories).sort().to_list()
+        stats = rows.select(
+            [pl.col(c).cast(pl.Float64).mean().alias(f"m_{c}") for c in num]
+            + [pl.col(c).cast(pl.Float64).std().alias(f"s_{c}") for c in num]
+        ).row(0, named=True)
+        mean = {c: float(stats[f"m_{c}"] or 0.0) for c in num}
+        std = {c: float(stats[f"s_{c}"] or 1.0) or 1.0 for c in num}
+        return cls(num, cat, vocab, mean, std)
+
+    @property
+    def features(self) -> list[str]:
+        return self.numeric + self.categorical
+
+    def _codes(self, rows: pl.DataFrame, c: str) -> np.ndarray:
+        lookup = {v: i for i, v in enumerate(self.vocab[c])}
+        codes = rows[c].cast(pl.String).replace_strict(lookup, default=-1, return_dtype=pl.Int64)
+        return codes.fill_null(-1).to_numpy()
+
+    def tree_matrix(self, rows: pl.DataFrame) -> np.ndarray:
+        """Numbers as they are (NaN for missing), categories as codes (NaN when unknown)."""
+        missing = [c for c in self.features if c not in rows.columns]
+        if missing:
+            raise ValueError(f"rows lack feature columns: {missing}")
+        num = rows.select([pl.col(c).cast(pl.Float64) for c in self.numeric]).to_numpy()
+        cats = np.stack([self._codes(rows, c) for c in self.categorical], axis=1).astype(np.float64) if self.categorical else np.empty((rows.height, 0))
+        cats[cats < 0] = np.nan
+        return np.hstack([num, cats]).astype(np.float32)
+
+    def dense(self, rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """For networks: standardised numbers (missing -> 0 plus a missing flag) and category codes
+        shifted by one (0 = unknown)."""
+        num = rows.select([pl.col(c).cast(pl.Float64) for c in self.numeric]).to_numpy()
+        mu = np.array([self.mean[c] for c in self.numeric])
+        sd = np.array([self.std[c] for c in self.numeric])
+        missing = np.isnan(num)
+        z = np.where(missing, 0.0, (num - mu) / sd)
+        x = np.hstack([z, missing.astype(np.float64)]).astype(np.float32)
+        codes = np.stack([self._codes(rows, c) + 1 for c in self.categorical], axis=1) if self.categorical else np.zeros((rows.height, 0), dtype=np.int64)
+        return x, codes
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> "Preprocessor":
+        return cls(**json.loads(Path(path).read_text()))
