@@ -1,0 +1,230 @@
+"""Train the deep model: two-tower first, then the dislike MLP on top of its frozen vectors.
+
+    model = train_deep(splits.train, splits.valid, text_vectors, DeepConfig(epochs=3))
+    p = model.predict(splits.test)
+
+Both stages use AdamW, early stopping on validation log loss and fixed seeds; the MLP's output is
+temperature-calibrated on validation. Everything runs on ``device`` ("auto" picks CUDA when present).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+
+from skipify.config import logger
+from skipify.models.mlp import DislikeMLP, MLPConfig
+from skipify.models.preprocess import Preprocessor
+from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
+
+HIGH_CARDINALITY = ("t_artist",)  # left to the id embeddings and the affinity features
+
+
+@dataclass
+class DeepConfig:
+    """Training knobs of both stages (sizes live in TwoTowerConfig / MLPConfig)."""
+
+    tower: TwoTowerConfig = field(default_factory=TwoTowerConfig)
+    mlp: MLPConfig = field(default_factory=MLPConfig)
+    epochs: int = 8
+    batch_size: int = 1024
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    patience: int = 2
+    seed: int = 42
+    device: str = "auto"
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Inputs:
+    """Feature rows as tensors, split for the towers and the MLP."""
+
+    def __init__(self, rows: pl.DataFrame, prep: Preprocessor, text: dict[str, np.ndarray], cfg: DeepConfig):
+        dense, codes = prep.dense(rows)
+        names = prep.numeric + [f"{c}_missing" for c in prep.numeric]
+        user_cols = [i for i, n in enumerate(names) if n.startswith("u_")]
+        track_cols = [i for i, n in enumerate(names) if n.startswith("t_")]
+        other_cols = [i for i, n in enumerate(names) if i not in set(user_cols) | set(track_cols)]
+        mlp_cats = [i for i, c in enumerate(prep.categorical) if c not in HIGH_CARDINALITY]
+        genre = codes[:, prep.categorical.index("t_genre")] if "t_genre" in prep.categorical else np.zeros(rows.height, dtype=np.int64)
+        dim = cfg.tower.text_dim
+        track_ids = rows["track_id"].to_list()
+        zero = np.zeros(dim, dtype=np.float32)
+        self.t = {
+            "user_bucket": torch.from_numpy(hash_ids(rows["user_id"].to_list(), cfg.tower.user_buckets)),
+            "track_bucket": torch.from_numpy(hash_ids(track_ids, cfg.tower.track_buckets)),
+            "genre": torch.from_numpy(np.minimum(genre, cfg.tower.n_genres - 1).astype(np.int64)),
+            "user_x": torch.from_numpy(dense[:, user_cols]),
+            "track_x": torch.from_numpy(dense[:, track_cols]),
+            "dense": torch.from_numpy(dense[:, other_cols]),
+            "cats": torch.from_numpy(codes[:, mlp_cats].astype(np.int64)),
+            "label": torch.from_numpy(rows["label"].to_numpy().astype(np.float32)) if "label" in rows.columns else torch.zeros(rows.height),
+        }
+        # one text vector per distinct track, gathered per batch (not copied per row)
+        uniq, inverse = np.unique(np.asarray(track_ids, dtype=object), return_inverse=True)
+        self.text_table = torch.from_numpy(np.stack([text.get(u, zero) for u in uniq]) if len(uniq) else np.zeros((0, dim), np.float32))
+        self.t["text_index"] = torch.from_numpy(inverse.astype(np.int64))
+        self.n = rows.height
+        self.sizes = {"user_features": len(user_cols), "track_features": len(track_cols), "n_dense": len(other_cols)}
+        self.cat_sizes = [len(prep.vocab[prep.categorical[i]]) + 1 for i in mlp_cats]
+
+    def batch(self, idx: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
+        b = {k: v[idx].to(device) for k, v in self.t.items() if k != "text_index"}
+        b["text"] = self.text_table[self.t["text_index"][idx]].to(device)
+        return b
+
+
+def _batches(n: int, size: int, shuffle: bool, gen: torch.Generator | None = None):
+    order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+    for lo in range(0, n, size):
+        yield order[lo : lo + size]
+
+
+@torch.no_grad()
+def _tower_vectors(towers: TwoTower, data: Inputs, device: torch.device, size: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    towers.eval()
+    us, ts = [], []
+    for idx in _batches(data.n, size, shuffle=False):
+        u, t = towers(data.batch(idx, device))
+        us.append(u.cpu())
+        ts.append(t.cpu())
+    return torch.cat(us), torch.cat(ts)
+
+
+def _fit(step_loss, params, valid_loss, cfg: DeepConfig, n: int, gen: torch.Generator, name: str, modules: list[nn.Module]):
+    """AdamW with early stopping on validation loss; restores the best weights."""
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best, best_state, bad = float("inf"), None, 0
+    for epoch in range(cfg.epochs):
+        t0 = time.perf_counter()
+        for m in modules:
+            m.train()
+        total = 0.0
+        for idx in _batches(n, cfg.batch_size, shuffle=True, gen=gen):
+            opt.zero_grad()
+            loss = step_loss(idx)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        for m in modules:
+            m.eval()
+        v = valid_loss()
+        logger.info("%s epoch %d: train loss %.4f, valid loss %.4f (%.1fs)", name, epoch + 1, total / n, v, time.perf_counter() - t0)
+        if v < best - 1e-4:
+            best, best_state, bad = v, [copy.deepcopy(m.state_dict()) for m in modules], 0
+        else:
+            bad += 1
+            if bad >= cfg.patience:
+                break
+    for m, state in zip(modules, best_state or []):
+        m.load_state_dict(state)
+    return best
+
+
+@dataclass
+class DeepModel:
+    towers: TwoTower
+    mlp: DislikeMLP
+    prep: Preprocessor
+    text: dict[str, np.ndarray]
+    config: DeepConfig
+    temperature: float = 1.0
+    seconds: float = 0.0
+
+    @torch.no_grad()
+    def predict(self, rows: pl.DataFrame, device: str = "cpu") -> np.ndarray:
+        """Calibrated dislike probability for feature rows."""
+        dev = torch.device(device)
+        self.towers.to(dev)
+        self.mlp.to(dev).eval()
+        data = Inputs(rows, self.prep, self.text, self.config)
+        u, t = _tower_vectors(self.towers, data, dev)
+        out = []
+        for idx in _batches(data.n, 8192, shuffle=False):
+            b = data.batch(idx, dev)
+            out.append(torch.sigmoid(self.mlp(u[idx].to(dev), t[idx].to(dev), b["dense"], b["cats"])).squeeze(1).cpu())
+        return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
+
+
+def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndarray], cfg: DeepConfig | None = None) -> DeepModel:
+    """Two-tower, then MLP on its frozen vectors, then temperature on validation.
+
+    Args:
+        train, valid: feature rows with ``label`` (time splits).
+        text: track_id -> MiniLM vector (missing tracks get zeros).
+        cfg: training configuration.
+    """
+    cfg = copy.deepcopy(cfg or DeepConfig())
+    t_start = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    prep = Preprocessor.fit(train)
+    tr, va = Inputs(train, prep, text, cfg), Inputs(valid, prep, text, cfg)
+    cfg.tower.user_features, cfg.tower.track_features = tr.sizes["user_features"], tr.sizes["track_features"]
+    cfg.mlp.n_dense, cfg.mlp.cat_sizes, cfg.mlp.tower_dim = tr.sizes["n_dense"], tr.cat_sizes, cfg.tower.dim
+
+    # start both outputs at the base rate, so early epochs learn signal rather than the mean
+    rate = float(tr.t["label"].mean().clamp(1e-3, 1 - 1e-3))
+    base_logit = float(np.log(rate / (1 - rate)))
+
+    # stage 1: two-tower on the dislike objective
+    towers = TwoTower(cfg.tower).to(device)
+    with torch.no_grad():
+        towers.bias.fill_(base_logit)
+    task = TwoTowerTask(towers).to(device)
+
+    @torch.no_grad()
+    def tower_valid() -> float:
+        task.eval()
+        losses = [float(task(va.batch(idx, device))) * len(idx) for idx in _batches(va.n, 8192, shuffle=False)]
+        return sum(losses) / va.n
+
+    _fit(lambda idx: task(tr.batch(idx, device)), task.parameters(), tower_valid, cfg, tr.n, gen, "two-tower", [task])
+
+    # stage 2: MLP over frozen tower vectors and the tabular features
+    u_tr, t_tr = _tower_vectors(towers, tr, device)
+    u_va, t_va = _tower_vectors(towers, va, device)
+    mlp = DislikeMLP(cfg.mlp).to(device)
+    with torch.no_grad():
+        mlp.body[-1].bias.fill_(base_logit)
+    loss_fn = nn.BCEWithLogitsLoss()
+
+    def mlp_loss(idx: torch.Tensor) -> torch.Tensor:
+        b = tr.batch(idx, device)
+        return loss_fn(mlp(u_tr[idx].to(device), t_tr[idx].to(device), b["dense"], b["cats"]).squeeze(1), b["label"])
+
+    @torch.no_grad()
+    def valid_logits() -> torch.Tensor:
+        mlp.eval()
+        out = []
+        for idx in _batches(va.n, 8192, shuffle=False):
+            b = va.batch(idx, device)
+            out.append(mlp(u_va[idx].to(device), t_va[idx].to(device), b["dense"], b["cats"]).squeeze(1).cpu())
+        return torch.cat(out)
+
+    def mlp_valid() -> float:
+        return float(loss_fn(valid_logits(), va.t["label"]))
+
+    _fit(mlp_loss, mlp.parameters(), mlp_valid, cfg, tr.n, gen, "mlp", [mlp])
+    temperature = mlp.fit_temperature(valid_logits(), va.t["label"])
+    seconds = time.perf_counter() - t_start
+    logger.info("deep model: temperature %.3f, %.1fs on %s", temperature, seconds, device)
+    return DeepModel(towers.cpu(), mlp.cpu(), prep, text, cfg, temperature, seconds)
+
+
+def config_dict(cfg: DeepConfig) -> dict:
+    """Plain-JSON form of a DeepConfig (saved with the weights)."""
+    return asdict(cfg)

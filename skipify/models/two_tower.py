@@ -1,0 +1,117 @@
+"""Two-tower network: a user tower and a track tower whose dot product scores a dislike.
+
+    user tower : hashed user id embedding  + user features            -> MLP -> d-dim vector
+    track tower: hashed track id embedding + track features
+                 + MiniLM text vector (projected) + genre embedding    -> MLP -> d-dim vector
+    logit = <user, track> + bias
+
+**Objective: a direct dislike objective on the dot product** (binary cross-entropy against the
+label), not in-batch softmax over played tracks. Softmax over plays learns what a listener *plays*,
+which mixes exposure (charts, rotation) with taste; Skipify needs vectors whose similarity says
+*will this listener dislike it*, and the same vectors serve candidate generation (tracks with the
+lowest predicted dislike that the listener has not played). The towers stay separate from the
+loss (``TwoTowerTask``), so the objective can change without touching them.
+
+**Cold start**: ids are hashed into buckets with bucket 0 meaning "unknown"; during training each
+id is replaced by 0 with probability ``id_dropout``, so a new user or track still gets a vector
+from its features alone.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class TwoTowerConfig:
+    """Sizes and training knobs, saved with the weights."""
+
+    dim: int = 32
+    hidden: int = 64
+    user_buckets: int = 50_000
+    track_buckets: int = 50_000
+    n_genres: int = 64
+    user_features: int = 0  # filled in from the data
+    track_features: int = 0
+    text_dim: int = 384
+    id_dropout: float = 0.15
+    dropout: float = 0.1
+
+
+def hash_ids(ids, buckets: int) -> np.ndarray:
+    """Stable id -> bucket in [1, buckets); None -> 0 (unknown). crc32 of each distinct id (Python's
+    hash() is salted per process, so it would not survive a restart)."""
+    uniq, inverse = np.unique(np.asarray([("" if i is None else str(i)) for i in ids], dtype=object), return_inverse=True)
+    codes = np.array([0 if u == "" else 1 + zlib.crc32(u.encode()) % (buckets - 1) for u in uniq], dtype=np.int64)
+    return codes[inverse] if len(uniq) else np.zeros(0, dtype=np.int64)
+
+
+def _mlp(inp: int, hidden: int, out: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(inp, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, out)
+    )
+
+
+class UserTower(nn.Module):
+    def __init__(self, cfg: TwoTowerConfig):
+        super().__init__()
+        self.ids = nn.Embedding(cfg.user_buckets, cfg.dim)
+        self.body = _mlp(cfg.dim + cfg.user_features, cfg.hidden, cfg.dim, cfg.dropout)
+
+    def forward(self, user_bucket: torch.Tensor, user_x: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([self.ids(user_bucket), user_x], dim=1))
+
+
+class TrackTower(nn.Module):
+    def __init__(self, cfg: TwoTowerConfig):
+        super().__init__()
+        self.ids = nn.Embedding(cfg.track_buckets, cfg.dim)
+        self.genres = nn.Embedding(cfg.n_genres, 8)
+        self.text = nn.Linear(cfg.text_dim, cfg.dim)
+        self.body = _mlp(cfg.dim + 8 + cfg.dim + cfg.track_features, cfg.hidden, cfg.dim, cfg.dropout)
+
+    def forward(self, track_bucket: torch.Tensor, genre: torch.Tensor, text: torch.Tensor, track_x: torch.Tensor) -> torch.Tensor:
+        parts = [self.ids(track_bucket), self.genres(genre), self.text(text), track_x]
+        return self.body(torch.cat(parts, dim=1))
+
+
+class TwoTower(nn.Module):
+    """The two encoders; ``score`` is the dot product plus a bias."""
+
+    def __init__(self, cfg: TwoTowerConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.user = UserTower(cfg)
+        self.track = TrackTower(cfg)
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        u = self.user(batch["user_bucket"], batch["user_x"])
+        t = self.track(batch["track_bucket"], batch["genre"], batch["text"], batch["track_x"])
+        return u, t
+
+    def score(self, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return (u * t).sum(dim=1) + self.bias
+
+
+class TwoTowerTask(nn.Module):
+    """The towers plus their training objective (dislike BCE on the dot product) and id dropout."""
+
+    def __init__(self, model: TwoTower):
+        super().__init__()
+        self.model = model
+        self.loss = nn.BCEWithLogitsLoss()
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.training and self.model.cfg.id_dropout > 0:
+            batch = dict(batch)
+            for key in ("user_bucket", "track_bucket"):
+                keep = torch.rand(batch[key].shape, device=batch[key].device) >= self.model.cfg.id_dropout
+                batch[key] = batch[key] * keep
+        u, t = self.model(batch)
+        return self.loss(self.model.score(u, t), batch["label"])
