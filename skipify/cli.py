@@ -129,6 +129,60 @@ def features(
 
 
 @app.command()
+def train(
+    as_of: Annotated[
+        Optional[datetime.datetime], typer.Option("--as-of", formats=["%Y-%m-%d"], help="Feature cut-off [default: the day after the last play].")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda, for the deep model.")] = "auto",
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per deep stage [config train_epochs].")] = None,
+) -> None:
+    """Train LightGBM and the deep model, evaluate on the test split, register the version, run the gate."""
+    from skipify.models.deep import DeepConfig
+    from skipify.train import train as run_train
+
+    cfg = load_config()
+    deep = DeepConfig(epochs=epochs or cfg.train_epochs, seed=cfg.seed)
+    r = run_train(as_of.date() if as_of else None, device=device, cfg=cfg, deep_config=deep)
+    typer.echo("stage seconds: " + ", ".join(f"{k} {v}" for k, v in r["stages"].items()))
+    typer.echo(_summary_text(r["evaluation"]))
+    typer.echo(f"version {r['version']}: {'PROMOTED to champion' if r['promoted'] else 'not promoted'} ({'; '.join(r['reasons'])})")
+
+
+def _summary_text(evaluation: dict) -> str:
+    s = evaluation["summary"]
+    lines = [f"test rows {s['n_test_rows']:,} ({s['test_from']} .. {s['test_to']}), oracle ROC AUC {s['oracle_roc_auc'] if s['oracle_roc_auc'] is None else round(s['oracle_roc_auc'], 4)}"]
+    lines.append(f"  {'model':<20} {'roc_auc':>8} {'pr_auc':>7} {'logloss':>8} {'ece':>6} {'recall':>7} {'fpr':>6} {'lift':>6}")
+    for name, m in evaluation["models"].items():
+        c = m["test"]
+        lift = c.get("lift_share")
+        lines.append(
+            f"  {name:<20} {c['roc_auc']:>8.4f} {c['pr_auc']:>7.4f} {c['log_loss']:>8.4f} {c['ece']:>6.3f} "
+            f"{c['recall']:>7.3f} {c['false_positive_rate']:>6.3f} {'' if lift is None else f'{lift:.3f}':>6}"
+        )
+    return "\n".join(lines)
+
+
+@app.command()
+def evaluate(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole evaluation as JSON.")] = False,
+    model: Annotated[Optional[str], typer.Option(help="Model version [default: the champion].")] = None,
+) -> None:
+    """Evaluate a registered model version (loaded from its artefacts) and the baselines on the test split."""
+    from skipify.train import evaluate_version
+
+    try:
+        out = evaluate_version(model, load_config())
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, default=float))
+    else:
+        typer.echo(f"model version {out['version']} ({out['status']})")
+        typer.echo(_summary_text(out))
+
+
+@app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """Row counts per table, batches, and quarantine counts by reason."""
     from skipify.status import format_status, warehouse_status

@@ -46,6 +46,10 @@ class Config:
     text_model_name: str = "all-MiniLM-L6-v2"
     text_batch_size: int = 128
 
+    # --- models ------------------------------------------------------------------------------
+    gate_tolerance: float = 0.005  # a challenger may trail the champion's test ROC AUC by at most this
+    train_epochs: int = 8
+
     # --- ingest -------------------------------------------------------------------------------
     ingest_min_ts: dt.date = dt.date(2000, 1, 1)  # events before this are quarantined
     ingest_max_future_hours: int = 24  # events later than now + this are quarantined
@@ -85,6 +89,16 @@ class Config:
         return self.home / "world"
 
     @property
+    def models_dir(self) -> Path:
+        """Model artefacts, one folder per version."""
+        return self.home / "models"
+
+    @property
+    def truth_path(self) -> Path:
+        """The generated world's truth file (evaluation against the oracle when it exists)."""
+        return self.world_dir / "truth" / "truth.parquet"
+
+    @property
     def extension_dir(self) -> Path:
         return self.home / ".duckdb_extensions"
 
@@ -93,7 +107,7 @@ class Config:
         out: dict[str, Any] = {}
         for f in fields(self):
             out[f.name] = _to_plain(getattr(self, f.name))
-        for name in ("lake_dir", "catalog_path", "data_path", "world_dir", "extension_dir"):
+        for name in ("lake_dir", "catalog_path", "data_path", "world_dir", "models_dir", "truth_path", "extension_dir"):
             out[name] = str(getattr(self, name))
         return out
 

@@ -228,3 +228,40 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
 def config_dict(cfg: DeepConfig) -> dict:
     """Plain-JSON form of a DeepConfig (saved with the weights)."""
     return asdict(cfg)
+
+
+def save_deep(model: DeepModel, folder) -> dict[str, str]:
+    """State dicts, configuration and preprocessing of a deep model (text vectors stay in the warehouse)."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "deep_towers": folder / "deep_towers.pt",
+        "deep_mlp": folder / "deep_mlp.pt",
+        "deep_config": folder / "deep_config.json",
+        "deep_preprocess": folder / "deep_preprocess.json",
+    }
+    torch.save(model.towers.state_dict(), paths["deep_towers"])
+    torch.save(model.mlp.state_dict(), paths["deep_mlp"])
+    paths["deep_config"].write_text(json.dumps(config_dict(model.config), indent=1))
+    model.prep.save(paths["deep_preprocess"])
+    return {k: str(v) for k, v in paths.items()}
+
+
+def load_deep(folder, text: dict[str, np.ndarray]) -> DeepModel:
+    """A saved deep model, ready to predict, without retraining."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    raw = json.loads((folder / "deep_config.json").read_text())
+    cfg = DeepConfig(**{**raw, "tower": TwoTowerConfig(**raw["tower"]), "mlp": MLPConfig(**raw["mlp"])})
+    towers, mlp = TwoTower(cfg.tower), DislikeMLP(cfg.mlp)
+    towers.load_state_dict(torch.load(folder / "deep_towers.pt", map_location="cpu"))
+    mlp.load_state_dict(torch.load(folder / "deep_mlp.pt", map_location="cpu"))
+    towers.eval()
+    mlp.eval()
+    prep = Preprocessor.load(folder / "deep_preprocess.json")
+    return DeepModel(towers, mlp, prep, text, cfg, float(mlp.log_temperature.exp()))

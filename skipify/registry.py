@@ -1,0 +1,73 @@
+"""The model registry (models.registry) and the champion gate.
+
+A challenger is promoted only if its deep model beats LightGBM on test ROC AUC and does not fall
+behind the current champion's deep test ROC AUC by more than ``gate_tolerance``; the verdict and
+its reasons are recorded either way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from skipify.warehouse import read_sql, run_sql
+
+
+@dataclass
+class Verdict:
+    promoted: bool
+    reasons: list[str]
+
+    @property
+    def text(self) -> str:
+        return "; ".join(self.reasons)
+
+
+def gate(challenger: dict, champion: dict | None, tolerance: float) -> Verdict:
+    """Decide on a challenger from the evaluation summaries (``evaluate()["summary"]``)."""
+    reasons = []
+    deep, lgbm = challenger.get("deep_roc_auc"), challenger.get("lightgbm_roc_auc")
+    ok = True
+    if deep is None or lgbm is None:
+        return Verdict(False, ["missing deep or LightGBM test ROC AUC"])
+    if deep > lgbm:
+        reasons.append(f"deep beats LightGBM on test ROC AUC ({deep:.4f} > {lgbm:.4f})")
+    else:
+        ok = False
+        reasons.append(f"deep does not beat LightGBM on test ROC AUC ({deep:.4f} <= {lgbm:.4f})")
+    if champion is None:
+        reasons.append("no champion yet")
+    else:
+        best = champion.get("deep_roc_auc")
+        if best is not None and deep < best - tolerance:
+            ok = False
+            reasons.append(f"deep falls behind the champion beyond tolerance ({deep:.4f} < {best:.4f} - {tolerance})")
+        elif best is not None:
+            reasons.append(f"deep within tolerance of or above the champion ({deep:.4f} vs {best:.4f}, tolerance {tolerance})")
+    return Verdict(ok, reasons)
+
+
+def champion(con) -> dict | None:
+    """The current champion's registry row (metrics parsed), or None."""
+    cur = run_sql(con, "models/champion")
+    row = cur.fetchone()
+    if row is None:
+        return None
+    out = dict(zip([d[0] for d in cur.description], row))
+    out["metrics"] = json.loads(out["metrics"])
+    return out
+
+
+def register(con, row: dict, verdict: Verdict) -> None:
+    """Insert a version; when promoted, the previous champion becomes a challenger (same transaction)."""
+    if verdict.promoted:
+        run_sql(con, "models/demote_champion")
+    run_sql(con, "models/register", {**row, "status": "champion" if verdict.promoted else "rejected",
+                                     "gate_verdict": "promoted" if verdict.promoted else "rejected",
+                                     "gate_reasons": verdict.text})
+
+
+def versions(con) -> list[dict]:
+    cur = con.execute(read_sql("models/versions"))
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]

@@ -1,0 +1,142 @@
+"""``skipify train``: features, LightGBM baseline, deep model, evaluation, registry and gate.
+
+    $ skipify train --as-of 2026-03-03 --device auto
+
+Each stage prints its time; the version's artefacts land in ``<SKIPIFY_HOME>/models/<version>/``
+and its row in models.registry, promoted to champion only if the gate says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from skipify.config import Config, load_config, logger
+from skipify.data import load_rows, time_splits
+from skipify.evaluate import evaluate
+from skipify.features import build_features, default_as_of
+from skipify.models.deep import DeepConfig, config_dict, load_deep, save_deep, train_deep
+from skipify.models.lgbm import LGBMConfig, LGBMModel, train_lgbm
+from skipify.registry import champion, gate, register
+from skipify.warehouse import connect, read_sql, transaction, with_retry
+
+
+def text_vectors(cfg: Config) -> dict[str, np.ndarray]:
+    """track_id -> MiniLM vector of its current text."""
+    con = connect(cfg, read_only=True)
+    try:
+        rows = con.execute(read_sql("models/track_text_vectors"), {"model_name": cfg.text_model_name}).fetchall()
+    finally:
+        con.close()
+    return {k: np.asarray(v, dtype=np.float32) for k, v in rows}
+
+
+def train(
+    as_of: dt.date | None = None,
+    device: str = "auto",
+    cfg: Config | None = None,
+    deep_config: DeepConfig | None = None,
+    lgbm_config: LGBMConfig | None = None,
+) -> dict:
+    """Train every model on the time splits, evaluate on test, register the version and run the gate.
+
+    Args:
+        as_of: feature cut-off (default: the day after the last play).
+        device: auto | cpu | cuda for the deep model.
+        cfg: configuration.
+        deep_config, lgbm_config: hyperparameters (defaults: the dataclasses' defaults, epochs from config).
+
+    Returns:
+        version, evaluation, gate verdict and reasons, seconds per stage.
+    """
+    cfg = cfg or load_config()
+    stages: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        stages[name] = round(time.perf_counter() - t, 2)
+        logger.info("stage %s: %.1fs", name, stages[name])
+        t = time.perf_counter()
+
+    as_of = as_of or default_as_of(cfg)
+    build_features(as_of, cfg)
+    lap("features")
+    splits = time_splits(load_rows(cfg), cfg)
+    text = text_vectors(cfg)
+    lap("load")
+    lgbm = train_lgbm(splits.train, splits.valid, lgbm_config or LGBMConfig(seed=cfg.seed, threads=cfg.duckdb_threads))
+    lap("lightgbm")
+    deep_config = deep_config or DeepConfig(epochs=cfg.train_epochs, seed=cfg.seed)
+    deep_config.device = device
+    deep = train_deep(splits.train, splits.valid, text, deep_config)
+    lap("deep")
+    valid = {"lightgbm": lgbm.predict(splits.valid), "deep": deep.predict(splits.valid)}
+    test = {"lightgbm": lgbm.predict(splits.test), "deep": deep.predict(splits.test)}
+    evaluation = evaluate(valid, test, splits, cfg.truth_path)
+    lap("evaluate")
+
+    version = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    folder = cfg.models_dir / version
+    artefacts = {**lgbm.save(folder), **save_deep(deep, folder)}
+    (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
+    params = {"lightgbm": asdict(lgbm.config), "lightgbm_best_iteration": lgbm.best_iteration, "deep": config_dict(deep.config),
+              "temperature": deep.temperature}
+    con = connect(cfg)
+    try:
+        def record():
+            with transaction(con):
+                current = champion(con)
+                verdict = gate(evaluation["summary"], current["metrics"]["summary"] if current else None, cfg.gate_tolerance)
+                d = splits.dates
+                register(con, {
+                    "version": version, "as_of": as_of, "train_from": d["train_from"], "valid_from": d["valid_from"],
+                    "test_from": d["test_from"], "test_to": d["test_to"], "params": json.dumps(params, default=str),
+                    "metrics": json.dumps(evaluation, default=float), "artefacts": json.dumps(artefacts),
+                }, verdict)
+                return verdict
+
+        verdict = with_retry(record)
+    finally:
+        con.close()
+    lap("register")
+    return {"version": version, "evaluation": evaluation, "promoted": verdict.promoted, "reasons": verdict.reasons,
+            "stages": stages, "folder": str(folder)}
+
+
+def evaluate_version(version: str | None = None, cfg: Config | None = None) -> dict:
+    """Load a registered version's artefacts and evaluate it on the current test split.
+
+    Args:
+        version: a registered version (default: the champion, else the newest).
+    """
+    from skipify.registry import versions
+
+    cfg = cfg or load_config()
+    con = connect(cfg, read_only=True)
+    try:
+        known = versions(con)
+    finally:
+        con.close()
+    if not known:
+        raise ValueError("no trained model yet: run `skipify train`")
+    if version is None:
+        chosen = next((v for v in known if v["status"] == "champion"), known[0])
+    else:
+        chosen = next((v for v in known if v["version"] == version), None)
+        if chosen is None:
+            raise ValueError(f"unknown model version {version!r}; known: {', '.join(v['version'] for v in known)}")
+    folder = cfg.models_dir / chosen["version"]
+    splits = time_splits(load_rows(cfg), cfg)
+    lgbm = LGBMModel.load(folder)
+    deep = load_deep(folder, text_vectors(cfg))
+    valid = {"lightgbm": lgbm.predict(splits.valid), "deep": deep.predict(splits.valid)}
+    test = {"lightgbm": lgbm.predict(splits.test), "deep": deep.predict(splits.test)}
+    out = evaluate(valid, test, splits, cfg.truth_path)
+    out["version"] = chosen["version"]
+    out["status"] = chosen["status"]
+    return out

@@ -1,0 +1,5 @@
+-- One trained version.
+insert into models.registry values (
+    $version, now(), $as_of, $train_from, $valid_from, $test_from, $test_to,
+    $params, $metrics, $artefacts, $status, $gate_verdict, $gate_reasons
+)

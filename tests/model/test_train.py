@@ -1,0 +1,82 @@
+"""`skipify train` end to end on a tiny world: registry, artefacts, evaluation, determinism."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skipify.config import load_config
+from skipify.generate import WorldParams, build_world, write_world
+from skipify.ingest import ingest_paths
+from skipify.models.deep import DeepConfig
+from skipify.models.lgbm import LGBMConfig
+from skipify.models.mlp import MLPConfig
+from skipify.models.two_tower import TwoTowerConfig
+from skipify.registry import versions
+from skipify.train import evaluate_version, train
+from skipify.warehouse import connect
+
+
+def tiny_deep() -> DeepConfig:
+    return DeepConfig(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16, user_buckets=1000, track_buckets=1000),
+                      mlp=MLPConfig(hidden=[32, 16]))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    home = tmp_path_factory.mktemp("train_home")
+    cfg = load_config(home=home, split_test_days=4, split_valid_days=3)
+    write_world(build_world(WorldParams(users=200, tracks=200, days=16, seed=5)), cfg.world_dir)
+    ingest_paths([cfg.world_dir / "landing"], cfg=cfg)
+    r1 = train(cfg=cfg, device="cpu", deep_config=tiny_deep(), lgbm_config=LGBMConfig(num_leaves=15, max_rounds=200))
+    return cfg, r1
+
+
+def test_train_registers_a_version_with_its_artefacts_and_oracle(trained):
+    cfg, r = trained
+    s = r["evaluation"]["summary"]
+    assert s["n_test_rows"] > 500 and 0.6 < s["lightgbm_roc_auc"] < s["oracle_roc_auc"] < 0.95
+    assert 0 < s["deep_lift_share"] < 1.05 and s["deep_roc_auc"] > 0.6
+    assert set(r["evaluation"]["models"]) >= {"deep", "lightgbm", "global_rate", "user_rate", "track_rate", "previous_in_session"}
+    assert set(r["evaluation"]["models"]["deep"]["segments"]) >= {"new_users", "light_users", "heavy_users"}
+    con = connect(cfg, read_only=True)
+    [row] = versions(con)
+    assert row["version"] == r["version"] and row["status"] in ("champion", "rejected")
+    assert row["gate_reasons"] and json.loads(row["metrics"])["summary"] == json.loads(json.dumps(s, default=float))
+    for path in json.loads(con.execute("SELECT artefacts FROM models.registry").fetchone()[0]).values():
+        assert Path(path).exists()
+
+
+def test_saved_models_score_as_the_trained_ones(trained):
+    cfg, r = trained
+    again = evaluate_version(r["version"], cfg)
+    for name in ("deep", "lightgbm"):
+        assert again["models"][name]["test"]["roc_auc"] == pytest.approx(r["evaluation"]["models"][name]["test"]["roc_auc"], abs=1e-9)
+        assert again["models"][name]["test"]["log_loss"] == pytest.approx(r["evaluation"]["models"][name]["test"]["log_loss"], abs=1e-7)
+
+
+def test_same_data_and_seed_give_the_same_metrics(trained):
+    cfg, r = trained
+    r2 = train(cfg=cfg, device="cpu", deep_config=tiny_deep(), lgbm_config=LGBMConfig(num_leaves=15, max_rounds=200))
+    for key in ("deep_roc_auc", "lightgbm_roc_auc", "deep_log_loss"):
+        assert r2["evaluation"]["summary"][key] == pytest.approx(r["evaluation"]["summary"][key], abs=1e-6)
+    con = connect(cfg, read_only=True)
+    statuses = [v["status"] for v in versions(con)]
+    assert len(statuses) == 2 and statuses.count("champion") <= 1
+
+
+def test_evaluate_cli_prints_the_summary(trained):
+    cfg, r = trained
+    proc = subprocess.run([str(Path(sys.executable).parent / "skipify"), "evaluate", "--json", "--model", r["version"]],
+                          capture_output=True, text=True, env={"SKIPIFY_HOME": str(cfg.home), "SKIPIFY_SPLIT_TEST_DAYS": "4",
+                                                               "SKIPIFY_SPLIT_VALID_DAYS": "3", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert {"deep_roc_auc", "lightgbm_roc_auc", "oracle_roc_auc", "deep_lift_share", "lightgbm_lift_share", "n_test_rows"} <= set(out["summary"])
+    bad = subprocess.run([str(Path(sys.executable).parent / "skipify"), "evaluate", "--model", "nope"], capture_output=True,
+                         text=True, env={"SKIPIFY_HOME": str(cfg.home), "PATH": "/usr/bin:/bin"})
+    assert bad.returncode == 2 and "unknown model version" in bad.stderr
