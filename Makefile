@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(SKIPIFY) generate --out "$$($(SKIPIFY) config --get world_dir)"
 	$(SKIPIFY) ingest "$$($(SKIPIFY) config --get world_dir)/landing"
 	$(SKIPIFY) features
+	$(SKIPIFY) train
 	$(SKIPIFY) status
 
 ## test: the whole suite on small generated data, each test in its own SKIPIFY_HOME.

@@ -31,7 +31,8 @@ def encode(model, texts: list[str], batch_size: int = 128) -> np.ndarray:
     """Normalised embeddings, float32, one row per text; a progress bar shows texts/s."""
     from tqdm import tqdm
 
-    out = np.empty((len(texts), model.get_sentence_embedding_dimension()), dtype=np.float32)
+    dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    out = np.empty((len(texts), dim()), dtype=np.float32)
     with tqdm(total=len(texts), unit="text", desc="encoding track texts", disable=not texts) as bar:
         for lo in range(0, len(texts), batch_size):
             chunk = texts[lo : lo + batch_size]
