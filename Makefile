@@ -29,10 +29,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## bench: ingest and feature benchmarks at 1M plays (ARGS="--events 1000000 10000000" for both sizes).
+## bench: ingest, feature and training benchmarks (ARGS="--events 1000000 10000000" for both sizes of the first two).
 bench: $(STAMP)
 	$(PY) bench/ingest.py $(ARGS)
 	$(PY) bench/features.py $(ARGS)
+	$(PY) bench/train.py
 
 clean-warehouse:
 	rm -rf warehouse/lake warehouse/world warehouse/.duckdb_extensions
