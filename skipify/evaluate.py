@@ -21,22 +21,27 @@ import polars as pl
 from skipify.data import Splits, segments
 from skipify.metrics import best_threshold, lift_share, roc_auc, scorecard
 
-# Simple baselines: a column of the feature rows used as the score (missing -> the global rate).
+# Simple baselines: a feature of the rows used as the score (missing -> the global rate), except
+# previous_in_session, which is fitted on the training rows: the dislike rate given the previous
+# play of the session (disliked, not disliked, no previous play).
 BASELINES = {
     "global_rate": "global_dislike_rate",
     "user_rate": "u_dislike_rate_all",
     "track_rate": "t_dislike_rate_all",
-    "previous_in_session": "s_prev_dislike",
 }
 
 
-def baseline_scores(rows: pl.DataFrame) -> dict[str, np.ndarray]:
-    """Scores of the simple baselines for feature rows."""
+def baseline_scores(rows: pl.DataFrame, train: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Scores of the simple baselines for feature rows (``train``: the rows they may be fitted on)."""
     glob = rows["global_dislike_rate"].to_numpy().astype(np.float64)
     out = {}
     for name, col in BASELINES.items():
         v = rows[col].cast(pl.Float64).to_numpy()
         out[name] = np.where(np.isnan(v), glob, v)
+    prev = train.group_by(pl.col("s_prev_dislike").fill_null(-1)).agg(pl.col("label").mean())
+    rate = dict(zip(prev["s_prev_dislike"].to_list(), prev["label"].to_list()))
+    keys = rows["s_prev_dislike"].fill_null(-1).to_list()
+    out["previous_in_session"] = np.array([rate.get(k, float(train["label"].mean())) for k in keys], dtype=np.float64)
     return out
 
 
@@ -63,8 +68,8 @@ def evaluate(
         splits: the time splits the models were trained on.
         truth_path: the world's truth file, if any.
     """
-    valid_preds = {**valid_preds, **baseline_scores(splits.valid)}
-    test_preds = {**test_preds, **baseline_scores(splits.test)}
+    valid_preds = {**valid_preds, **baseline_scores(splits.valid, splits.train)}
+    test_preds = {**test_preds, **baseline_scores(splits.test, splits.train)}
     y_valid = splits.valid["label"].to_numpy()
     y = splits.test["label"].to_numpy()
     segs = segments(splits.test, splits)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from skipify.registry import gate
 
 
@@ -23,3 +25,19 @@ def test_against_a_champion():
     worse = gate(s(0.79, 0.78), champ, 0.005)
     assert not worse.promoted and "falls behind the champion" in worse.text
     assert not gate(s(None, 0.78), champ, 0.005).promoted
+
+
+def test_previous_in_session_baseline_is_fitted_on_train(small_rows):
+    import numpy as np
+    import polars as pl
+
+    from skipify.config import load_config
+    from skipify.data import time_splits
+    from skipify.evaluate import baseline_scores
+
+    sp = time_splits(small_rows, load_config(split_test_days=4, split_valid_days=3))
+    p = baseline_scores(sp.test, sp.train)["previous_in_session"]
+    after_dislike = sp.train.filter(pl.col("s_prev_dislike") == 1)["label"].mean()
+    assert set(np.round(p, 12)) <= {round(v, 12) for v in sp.train.group_by(pl.col("s_prev_dislike").fill_null(-1)).agg(pl.col("label").mean())["label"]}
+    assert p[(sp.test["s_prev_dislike"] == 1).fill_null(False).to_numpy()].mean() == pytest.approx(after_dislike)
+    assert ((p > 0) & (p < 1)).all()
