@@ -85,31 +85,9 @@ def _prepare(con: duckdb.DuckDBPyConnection, cfg: Config, cutoff: dt.datetime, p
     return n
 
 
-def _last_build(con: duckdb.DuckDBPyConnection) -> tuple | None:
-    return con.execute("SELECT as_of, built_at FROM ops.feature_builds ORDER BY built_at DESC LIMIT 1").fetchone()
-
-
 def _rebuild_from(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dt.datetime | None:
-    """Earliest play whose feature row must be (re)built for this cut-off; None if up to date.
-
-    A row depends only on plays before it, so rows before the earliest play that is new since the
-    last build (or after its cut-off) stay as they are.
-    """
-    last = _last_build(con)
-    if last is None:
-        return con.execute("SELECT min(ts) FROM raw.events WHERE ts < $c", {"c": cutoff}).fetchone()[0]
-    last_as_of, built_at = last
-    candidates = [
-        con.execute(
-            "SELECT min(ts) FROM raw.events WHERE ts < $c AND ingested_at > $b", {"c": cutoff, "b": built_at}
-        ).fetchone()[0]
-    ]
-    if _cutoff(last_as_of) < cutoff:  # later days than the last build covered
-        candidates.append(
-            con.execute("SELECT min(ts) FROM raw.events WHERE ts >= $f AND ts < $c", {"f": _cutoff(last_as_of), "c": cutoff}).fetchone()[0]
-        )
-    found = [c for c in candidates if c is not None]
-    return min(found) if found else None
+    """Earliest play whose feature row must be (re)built for this cut-off; None if up to date."""
+    return run_sql(con, "features/rebuild_from", {"cutoff": cutoff}).fetchone()[0]
 
 
 def build_features(as_of: dt.date, cfg: Config | None = None, with_text: bool = True) -> FeatureReport:
@@ -155,16 +133,17 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
             f"WHERE is_event AND ts >= '{start.isoformat()}'::TIMESTAMPTZ"
         )
         logger.info("features: %s plays before %s, %s rows to build (%.1fs)", f"{n:,}", as_of, f"{_count(con, 'fx_rows_out'):,}", time.perf_counter() - t0)
+    # rows at or after the cut-off do not belong to this date; rows from `start` on are rebuilt
+    # (start, when there is one, is a play before the cut-off, so one delete covers both)
+    delete_from = start if start is not None else cutoff
     with transaction(con):
-        existing = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'features'").fetchall()}
-        for table in ("labels", *FAMILIES):  # rows at or after the cut-off do not belong to this date
+        existing = {r[0] for r in run_sql(con, "features/existing_tables").fetchall()}
+        for table in ("labels", *FAMILIES):
             if table in existing:
-                con.execute(f"DELETE FROM features.{table} WHERE ts >= $c", {"c": cutoff})
+                con.execute(f"DELETE FROM features.{table} WHERE ts >= $d", {"d": delete_from})
         if start is not None:
             for table in ("labels", *FAMILIES):
                 t1 = time.perf_counter()
-                if table in existing:
-                    con.execute(f"DELETE FROM features.{table} WHERE ts >= $s", {"s": start})
                 rows = insert_sql(con, f"features.{table}", f"features/{table}", _params(cfg, cutoff))
                 report.rows[table] = rows
                 report.seconds[table] = time.perf_counter() - t1
@@ -205,30 +184,9 @@ def default_as_of(cfg: Config | None = None) -> dt.date:
     """The day after the last play: every play gets a feature row."""
     con = connect(cfg or load_config(), read_only=True)
     try:
-        last = con.execute("SELECT max(ts) FROM raw.events").fetchone()[0]
+        last = run_sql(con, "features/last_play").fetchone()[0]
     finally:
         con.close()
     if last is None:
         raise ValueError("no plays in raw.events yet: run `skipify ingest` first")
     return last.astimezone(dt.UTC).date() + dt.timedelta(days=1)
-
-
-KEY_COLUMNS = ("play_id", "probe_id", "user_id", "track_id", "ts", "day", "label", "early_skip")
-
-
-def feature_matrix(df: pl.DataFrame) -> tuple["np.ndarray", list[str], list[int]]:
-    """Feature rows as a float matrix for tree models: text columns become category codes.
-
-    Returns:
-        (X, feature names, indices of the categorical columns). Codes are stable for one frame only;
-        models that must score later keep their own vocabulary (the models issue).
-    """
-    import numpy as np
-
-    names = [c for c in df.columns if c not in KEY_COLUMNS]
-    cats = [i for i, c in enumerate(names) if df.schema[c] in (pl.String, pl.Categorical)]
-    cols = [
-        pl.col(c).cast(pl.Categorical).to_physical().cast(pl.Float32) if i in cats else pl.col(c).cast(pl.Float32)
-        for i, c in enumerate(names)
-    ]
-    return df.select(cols).to_numpy().astype(np.float32), names, cats

@@ -30,7 +30,7 @@ def warehouse_status(cfg: Config | None = None) -> dict[str, Any]:
             {"table_name": t, "kind": k, "reason": r, "rows": n} for t, k, r, n in run_sql(con, "ops/status_quarantine").fetchall()
         ]
         unknown_track, unknown_user = run_sql(con, "ops/status_orphans").fetchone()
-        snapshot = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('lake')").fetchone()[0]
+        snapshot = run_sql(con, "ops/status_snapshot").fetchone()[0]
         return {
             "warehouse": str(cfg.lake_dir),
             "schema_version": schema_version(con),

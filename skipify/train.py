@@ -19,7 +19,8 @@ from skipify.config import Config, load_config, logger
 from skipify.data import load_rows, time_splits
 from skipify.evaluate import evaluate
 from skipify.features import build_features, default_as_of
-from skipify.models.deep import DeepConfig, config_dict, load_deep, save_deep, train_deep
+from skipify.data import Splits
+from skipify.models.deep import DeepConfig, DeepModel, load_deep, save_deep, train_deep
 from skipify.models.lgbm import LGBMConfig, LGBMModel, train_lgbm
 from skipify.registry import champion, gate, register
 from skipify.warehouse import connect, read_sql, transaction, with_retry
@@ -33,6 +34,13 @@ def text_vectors(cfg: Config) -> dict[str, np.ndarray]:
     finally:
         con.close()
     return {k: np.asarray(v, dtype=np.float32) for k, v in rows}
+
+
+def _evaluate_models(lgbm: LGBMModel, deep: DeepModel, splits: Splits, cfg: Config) -> dict:
+    """Both models (and the baselines) on validation (thresholds) and test."""
+    valid = {"lightgbm": lgbm.predict(splits.valid), "deep": deep.predict(splits.valid)}
+    test = {"lightgbm": lgbm.predict(splits.test), "deep": deep.predict(splits.test)}
+    return evaluate(valid, test, splits, cfg.truth_path)
 
 
 def train(
@@ -75,16 +83,14 @@ def train(
     deep_config.device = device
     deep = train_deep(splits.train, splits.valid, text, deep_config)
     lap("deep")
-    valid = {"lightgbm": lgbm.predict(splits.valid), "deep": deep.predict(splits.valid)}
-    test = {"lightgbm": lgbm.predict(splits.test), "deep": deep.predict(splits.test)}
-    evaluation = evaluate(valid, test, splits, cfg.truth_path)
+    evaluation = _evaluate_models(lgbm, deep, splits, cfg)
     lap("evaluate")
 
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     folder = cfg.models_dir / version
     artefacts = {**lgbm.save(folder), **save_deep(deep, folder)}
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
-    params = {"lightgbm": asdict(lgbm.config), "lightgbm_best_iteration": lgbm.best_iteration, "deep": config_dict(deep.config),
+    params = {"lightgbm": asdict(lgbm.config), "lightgbm_best_iteration": lgbm.best_iteration, "deep": asdict(deep.config),
               "temperature": deep.temperature}
     con = connect(cfg)
     try:
@@ -134,9 +140,7 @@ def evaluate_version(version: str | None = None, cfg: Config | None = None) -> d
     splits = time_splits(load_rows(cfg), cfg)
     lgbm = LGBMModel.load(folder)
     deep = load_deep(folder, text_vectors(cfg))
-    valid = {"lightgbm": lgbm.predict(splits.valid), "deep": deep.predict(splits.valid)}
-    test = {"lightgbm": lgbm.predict(splits.test), "deep": deep.predict(splits.test)}
-    out = evaluate(valid, test, splits, cfg.truth_path)
+    out = _evaluate_models(lgbm, deep, splits, cfg)
     out["version"] = chosen["version"]
     out["status"] = chosen["status"]
     return out

@@ -14,6 +14,7 @@ Per file and target table the steps are the same (SQL in ``sql/ingest/``)::
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +144,7 @@ def _unparsed_to_quarantine(con: duckdb.DuckDBPyConnection, params: dict, report
 def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, user: str | None, cfg: Config) -> list[BatchReport]:
     """Ingest one file inside the caller's transaction; returns one report per target table."""
     batch_id = sf.batch_id(user)
-    known = con.execute("SELECT DISTINCT table_name FROM ops.batches WHERE batch_id = $b", {"b": batch_id}).fetchall()
+    known = run_sql(con, "ingest/known_batch", {"batch_id": batch_id}).fetchall()
     if known:
         return [BatchReport(str(sf.path), t, batch_id, already_ingested=True) for (t,) in known]
 
@@ -155,11 +156,10 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, user: str | Non
         "source_file": str(sf.path),
         "source_format": sf.fmt,
         "min_ts": cfg.ingest_min_ts,
-        "max_ts": time.time() + cfg.ingest_max_future_hours * 3600,
+        "max_ts": dt.datetime.now(dt.UTC) + dt.timedelta(hours=cfg.ingest_max_future_hours),
         "skip_threshold_ms": cfg.label_skip_threshold_ms,
         "user": user,
     }
-    base["max_ts"] = con.execute("SELECT to_timestamp($s)", {"s": base["max_ts"]}).fetchone()[0]
 
     def make_report(table: str) -> BatchReport:
         return BatchReport(str(sf.path), table, batch_id, ignored_columns=ignored)

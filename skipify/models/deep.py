@@ -139,8 +139,12 @@ class DeepModel:
     prep: Preprocessor
     text: dict[str, np.ndarray]
     config: DeepConfig
-    temperature: float = 1.0
     seconds: float = 0.0
+
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature, kept in the MLP's state (so it is saved with its weights)."""
+        return float(self.mlp.log_temperature.exp())
 
     @torch.no_grad()
     def predict(self, rows: pl.DataFrame, device: str = "cpu") -> np.ndarray:
@@ -222,12 +226,7 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
     temperature = mlp.fit_temperature(valid_logits(), va.t["label"])
     seconds = time.perf_counter() - t_start
     logger.info("deep model: temperature %.3f, %.1fs on %s", temperature, seconds, device)
-    return DeepModel(towers.cpu(), mlp.cpu(), prep, text, cfg, temperature, seconds)
-
-
-def config_dict(cfg: DeepConfig) -> dict:
-    """Plain-JSON form of a DeepConfig (saved with the weights)."""
-    return asdict(cfg)
+    return DeepModel(towers.cpu(), mlp.cpu(), prep, text, cfg, seconds)
 
 
 def save_deep(model: DeepModel, folder) -> dict[str, str]:
@@ -245,7 +244,7 @@ def save_deep(model: DeepModel, folder) -> dict[str, str]:
     }
     torch.save(model.towers.state_dict(), paths["deep_towers"])
     torch.save(model.mlp.state_dict(), paths["deep_mlp"])
-    paths["deep_config"].write_text(json.dumps(config_dict(model.config), indent=1))
+    paths["deep_config"].write_text(json.dumps(asdict(model.config), indent=1))
     model.prep.save(paths["deep_preprocess"])
     return {k: str(v) for k, v in paths.items()}
 
@@ -264,4 +263,4 @@ def load_deep(folder, text: dict[str, np.ndarray]) -> DeepModel:
     towers.eval()
     mlp.eval()
     prep = Preprocessor.load(folder / "deep_preprocess.json")
-    return DeepModel(towers, mlp, prep, text, cfg, float(mlp.log_temperature.exp()))
+    return DeepModel(towers, mlp, prep, text, cfg)

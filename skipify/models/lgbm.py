@@ -17,9 +17,6 @@ import polars as pl
 from skipify.config import logger
 from skipify.models.preprocess import Preprocessor
 
-EMBEDDING_PREFIXES = ("emb_",)  # learned/text embedding columns are for the deep model only
-
-
 @dataclass
 class LGBMConfig:
     """Hyperparameters of the baseline (tuned on validation by `skipify tune`)."""
@@ -99,8 +96,7 @@ def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | No
 
     config = config or LGBMConfig()
     t0 = time.perf_counter()
-    tabular = [c for c in train.columns if not c.startswith(EMBEDDING_PREFIXES)]
-    prep = Preprocessor.fit(train.select(tabular))
+    prep = Preprocessor.fit(train)
     cats = list(range(len(prep.numeric), len(prep.features)))
     dtrain = lgb.Dataset(prep.tree_matrix(train), train["label"].to_numpy(), feature_name=prep.features,
                          categorical_feature=cats, free_raw_data=False)

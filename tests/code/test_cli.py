@@ -35,7 +35,7 @@ def test_config_prints_the_effective_configuration(cfg):
     assert values["home"] == str(cfg.home)
     assert values["label_skip_threshold_ms"] == 30000
     assert run("config", "--get", "world_dir").stdout.strip() == str(cfg.world_dir)
-    assert run("config", env={"SKIPIFY_SEED": "5"}).stdout.count("seed") == 1
+    assert json.loads(run("config", "--json", env={"SKIPIFY_SEED": "5"}).stdout)["seed"] == 5
     bad = run("config", "--get", "nope", check=False)
     assert bad.returncode != 0 and "unknown field" in bad.stderr
 

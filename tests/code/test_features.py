@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from skipify.config import load_config
-from skipify.features import build_features, feature_matrix, scoring_rows
+from skipify.features import build_features, scoring_rows
+from skipify.models.preprocess import Preprocessor
 from skipify.ingest import ingest_paths
 from skipify.warehouse import connect
 from tests.conftest import SMALL
@@ -124,5 +125,7 @@ def test_no_feature_reads_the_outcome_of_its_own_play(built):
     cols = {r[0] for r in con.execute("DESCRIBE features.training_rows").fetchall()}
     outcome = {r[0] for r in con.execute("SELECT column_name FROM ops.column_policy WHERE role = 'outcome'").fetchall()}
     assert not cols & outcome
-    X, names, cats = feature_matrix(con.execute("SELECT * FROM features.training_rows").pl())
+    rows = con.execute("SELECT * FROM features.training_rows").pl()
+    prep = Preprocessor.fit(rows)
+    X, names = prep.tree_matrix(rows), prep.features
     assert "label" not in names and "early_skip" not in names and X.shape[1] == len(names)

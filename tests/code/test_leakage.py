@@ -11,10 +11,11 @@ import polars as pl
 import pytest
 
 from skipify.config import load_config
-from skipify.features import build_features, feature_matrix
+from skipify.features import build_features
 from skipify.generate import WorldParams, build_world, write_world
 from skipify.metrics import roc_auc
 from skipify.ingest import ingest_paths
+from skipify.models.preprocess import Preprocessor
 from skipify.warehouse import connect
 
 PARAMS = WorldParams(users=300, tracks=250, days=21, seed=11)
@@ -36,6 +37,12 @@ def _features(world, home) -> pl.DataFrame:
     rows = con.execute("SELECT * FROM features.training_rows ORDER BY play_id").pl()
     con.close()
     return rows
+
+
+def feature_matrix(rows: pl.DataFrame) -> tuple[np.ndarray, list[str], list[int]]:
+    """The models' own tree input: (X, feature names, indices of the categorical columns)."""
+    prep = Preprocessor.fit(rows)
+    return prep.tree_matrix(rows), prep.features, list(range(len(prep.numeric), len(prep.features)))
 
 
 def _holdout_auc(rows: pl.DataFrame) -> float:
