@@ -74,6 +74,22 @@ def test_incremental_build_equals_a_build_from_scratch(small_world_dir, tmp_path
         assert inc[t].equals(full[t]), t
 
 
+def test_late_plays_before_the_cut_off_are_picked_up(small_world_dir, tmp_path, built):
+    cfg_full, _ = built
+    cfg = load_config(home=tmp_path / "late")
+    landing = small_world_dir / "landing"
+    days = sorted((landing / "events").glob("*.parquet"))
+    late = days[3]  # a day that arrives after the build that already covers it
+    ingest_paths([landing / "users", landing / "tracks", *[d for d in days if d != late]], cfg=cfg)
+    build_features(END, cfg, with_text=False)
+    ingest_paths([late], cfg=cfg)
+    again = build_features(END, cfg, with_text=False)
+    assert again.rebuilt_from is not None and again.rebuilt_from.date() <= SMALL.start + dt.timedelta(days=4)
+    late_state, full = _snapshot(cfg), _snapshot(cfg_full)
+    for t in TABLES:
+        assert late_state[t].equals(full[t]), t
+
+
 def test_an_earlier_date_removes_later_rows(small_world_dir, tmp_path):
     cfg = load_config(home=tmp_path / "h")
     ingest_paths([small_world_dir / "landing"], cfg=cfg)
