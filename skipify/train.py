@@ -16,10 +16,10 @@ from dataclasses import asdict
 import numpy as np
 
 from skipify.config import Config, load_config, logger
-from skipify.data import load_rows, time_splits
+from skipify.data import Splits, load_rows, time_splits
+from skipify.embeddings import tower_vectors, write_vectors
 from skipify.evaluate import evaluate
 from skipify.features import build_features, default_as_of
-from skipify.data import Splits
 from skipify.models.deep import DeepConfig, DeepModel, load_deep, save_deep, train_deep
 from skipify.models.lgbm import LGBMConfig, LGBMModel, train_lgbm
 from skipify.registry import champion, gate, register
@@ -85,6 +85,8 @@ def train(
     lap("deep")
     evaluation = _evaluate_models(lgbm, deep, splits, cfg)
     lap("evaluate")
+    user_vectors, track_vectors = tower_vectors(deep, as_of, cfg)
+    lap("vectors")
 
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     folder = cfg.models_dir / version
@@ -104,6 +106,7 @@ def train(
                     "test_from": d["test_from"], "test_to": d["test_to"], "params": json.dumps(params, default=str),
                     "metrics": json.dumps(evaluation, default=float), "artefacts": json.dumps(artefacts),
                 }, verdict)
+                write_vectors(con, version, as_of, user_vectors, track_vectors)
                 return verdict
 
         verdict = with_retry(record)

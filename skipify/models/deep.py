@@ -37,6 +37,7 @@ class DeepConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     patience: int = 2
+    tower_lr_scale: float = 0.3  # learning rate of the towers in stage 2, relative to lr
     seed: int = 42
     device: str = "auto"
 
@@ -64,6 +65,7 @@ class Inputs:
         self.t = {
             "user_bucket": torch.from_numpy(hash_ids(rows["user_id"].to_list(), cfg.tower.user_buckets)),
             "track_bucket": torch.from_numpy(hash_ids(track_ids, cfg.tower.track_buckets)),
+            "artist_bucket": torch.from_numpy(hash_ids([None if a == "?" else a for a in rows["t_artist"].to_list()], cfg.tower.artist_buckets)),
             "genre": torch.from_numpy(np.minimum(genre, cfg.tower.n_genres - 1).astype(np.int64)),
             "user_x": torch.from_numpy(dense[:, user_cols]),
             "track_x": torch.from_numpy(dense[:, track_cols]),
@@ -147,6 +149,13 @@ class DeepModel:
         return float(self.mlp.log_temperature.exp())
 
     @torch.no_grad()
+    def vectors(self, rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The two-tower user and track vectors of feature rows, shape (N, dim) each."""
+        data = Inputs(rows, self.prep, self.text, self.config)
+        u, t = _tower_vectors(self.towers.cpu(), data, torch.device("cpu"))
+        return u.numpy(), t.numpy()
+
+    @torch.no_grad()
     def predict(self, rows: pl.DataFrame, device: str = "cpu") -> np.ndarray:
         """Calibrated dislike probability for feature rows."""
         dev = torch.device(device)
@@ -188,7 +197,7 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
     towers = TwoTower(cfg.tower).to(device)
     with torch.no_grad():
         towers.bias.fill_(base_logit)
-    task = TwoTowerTask(towers).to(device)
+    task = TwoTowerTask(towers, sum(tr.sizes.values()), tr.cat_sizes).to(device)
 
     @torch.no_grad()
     def tower_valid() -> float:
@@ -198,31 +207,34 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
 
     _fit(lambda idx: task(tr.batch(idx, device)), task.parameters(), tower_valid, cfg, tr.n, gen, "two-tower", [task])
 
-    # stage 2: MLP over frozen tower vectors and the tabular features
-    u_tr, t_tr = _tower_vectors(towers, tr, device)
-    u_va, t_va = _tower_vectors(towers, va, device)
+    # stage 2: the MLP over the tower vectors and the tabular features, trained end to end (the towers
+    # keep learning, with id dropout, so the MLP never sees vectors that memorised its training rows)
     mlp = DislikeMLP(cfg.mlp).to(device)
     with torch.no_grad():
         mlp.body[-1].bias.fill_(base_logit)
     loss_fn = nn.BCEWithLogitsLoss()
 
     def mlp_loss(idx: torch.Tensor) -> torch.Tensor:
-        b = tr.batch(idx, device)
-        return loss_fn(mlp(u_tr[idx].to(device), t_tr[idx].to(device), b["dense"], b["cats"]).squeeze(1), b["label"])
+        b = task.drop_ids(tr.batch(idx, device))
+        u, t = towers(b)
+        return loss_fn(mlp(u, t, b["dense"], b["cats"]).squeeze(1), b["label"])
 
     @torch.no_grad()
     def valid_logits() -> torch.Tensor:
+        towers.eval()
         mlp.eval()
         out = []
         for idx in _batches(va.n, 8192, shuffle=False):
             b = va.batch(idx, device)
-            out.append(mlp(u_va[idx].to(device), t_va[idx].to(device), b["dense"], b["cats"]).squeeze(1).cpu())
+            u, t = towers(b)
+            out.append(mlp(u, t, b["dense"], b["cats"]).squeeze(1).cpu())
         return torch.cat(out)
 
     def mlp_valid() -> float:
         return float(loss_fn(valid_logits(), va.t["label"]))
 
-    _fit(mlp_loss, mlp.parameters(), mlp_valid, cfg, tr.n, gen, "mlp", [mlp])
+    params = [{"params": mlp.parameters()}, {"params": towers.parameters(), "lr": cfg.lr * cfg.tower_lr_scale}]
+    _fit(mlp_loss, params, mlp_valid, cfg, tr.n, gen, "mlp", [towers, mlp])
     temperature = mlp.fit_temperature(valid_logits(), va.t["label"])
     seconds = time.perf_counter() - t_start
     logger.info("deep model: temperature %.3f, %.1fs on %s", temperature, seconds, device)

@@ -1,6 +1,7 @@
 """Turn feature rows into model inputs, with statistics fitted on training rows only.
 
-Numbers are kept as they are for trees and standardised for networks; text columns become
+Numbers are kept as they are for trees; for networks, heavy-tailed non-negative counts (play
+counts, days since) are put on a log scale first, then everything is standardised and clipped; text columns become
 integer codes from a vocabulary fitted on the training rows (unknown values get code -1 for trees,
 a shared "unknown" slot for networks). Everything is saved as JSON with the model, so a model
 scores new rows exactly as it saw its training rows.
@@ -27,10 +28,12 @@ class Preprocessor:
     vocab: dict[str, list[str]] = field(default_factory=dict)  # column -> values, code = position
     mean: dict[str, float] = field(default_factory=dict)
     std: dict[str, float] = field(default_factory=dict)
+    log_scale: list[str] = field(default_factory=list)  # numeric columns taken as log1p for networks
 
     @classmethod
-    def fit(cls, rows: pl.DataFrame, max_categories: int = 200) -> "Preprocessor":
-        """Learn the feature list, vocabularies (the most frequent values) and moments from training rows."""
+    def fit(cls, rows: pl.DataFrame, max_categories: int = 200, skew_limit: float = 2.0) -> "Preprocessor":
+        """Learn the feature list, vocabularies (the most frequent values), which counts to log-scale
+        (non-negative, skewness above ``skew_limit``) and moments from training rows."""
         feats = [c for c in rows.columns if c not in NOT_FEATURES]
         cat = [c for c in feats if rows.schema[c] in (pl.String, pl.Categorical, pl.Enum)]
         num = [c for c in feats if c not in cat]
@@ -38,13 +41,23 @@ class Preprocessor:
         for c in cat:
             counts = rows[c].cast(pl.String).drop_nulls().value_counts(sort=True)
             vocab[c] = counts[c].head(max_categories).sort().to_list()
-        stats = rows.select(
-            [pl.col(c).cast(pl.Float64).mean().alias(f"m_{c}") for c in num]
-            + [pl.col(c).cast(pl.Float64).std().alias(f"s_{c}") for c in num]
+        shape = rows.select(
+            [pl.col(c).cast(pl.Float64).min().alias(f"min_{c}") for c in num]
+            + [pl.col(c).cast(pl.Float64).skew().alias(f"skew_{c}") for c in num]
         ).row(0, named=True)
-        mean = {c: float(stats[f"m_{c}"] or 0.0) for c in num}
-        std = {c: float(stats[f"s_{c}"] or 1.0) or 1.0 for c in num}
-        return cls(num, cat, vocab, mean, std)
+        log_scale = [c for c in num if (shape[f"min_{c}"] or 0) >= 0 and (shape[f"skew_{c}"] or 0) > skew_limit]
+        prep = cls(num, cat, vocab, {}, {}, log_scale)
+        x = prep._numbers(rows)
+        prep.mean = {c: float(np.nanmean(x[:, i])) if np.isfinite(x[:, i]).any() else 0.0 for i, c in enumerate(num)}
+        prep.std = {c: float(np.nanstd(x[:, i])) or 1.0 if np.isfinite(x[:, i]).any() else 1.0 for i, c in enumerate(num)}
+        return prep
+
+    def _numbers(self, rows: pl.DataFrame) -> np.ndarray:
+        """Numeric columns for networks, log1p where the training rows were heavy-tailed (NaN = missing)."""
+        logged = set(self.log_scale)
+        return rows.select(
+            [(pl.col(c).cast(pl.Float64).log1p() if c in logged else pl.col(c).cast(pl.Float64)) for c in self.numeric]
+        ).to_numpy()
 
     @property
     def features(self) -> list[str]:
@@ -66,13 +79,13 @@ class Preprocessor:
         return np.hstack([num, cats]).astype(np.float32)
 
     def dense(self, rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """For networks: standardised numbers (missing -> 0 plus a missing flag) and category codes
-        shifted by one (0 = unknown)."""
-        num = rows.select([pl.col(c).cast(pl.Float64) for c in self.numeric]).to_numpy()
+        """For networks: standardised numbers clipped to [-5, 5] (missing -> 0 plus a missing flag) and
+        category codes shifted by one (0 = unknown)."""
+        num = self._numbers(rows)
         mu = np.array([self.mean[c] for c in self.numeric])
         sd = np.array([self.std[c] for c in self.numeric])
         missing = np.isnan(num)
-        z = np.where(missing, 0.0, (num - mu) / sd)
+        z = np.where(missing, 0.0, np.clip((num - mu) / sd, -5, 5))
         x = np.hstack([z, missing.astype(np.float64)]).astype(np.float32)
         codes = np.stack([self._codes(rows, c) + 1 for c in self.categorical], axis=1) if self.categorical else np.zeros((rows.height, 0), dtype=np.int64)
         return x, codes

@@ -35,6 +35,7 @@ class TwoTowerConfig:
     hidden: int = 64
     user_buckets: int = 50_000
     track_buckets: int = 50_000
+    artist_buckets: int = 20_000
     n_genres: int = 64
     user_features: int = 0  # filled in from the data
     track_features: int = 0
@@ -71,12 +72,15 @@ class TrackTower(nn.Module):
     def __init__(self, cfg: TwoTowerConfig):
         super().__init__()
         self.ids = nn.Embedding(cfg.track_buckets, cfg.dim)
+        self.artists = nn.Embedding(cfg.artist_buckets, cfg.dim)
         self.genres = nn.Embedding(cfg.n_genres, 8)
         self.text = nn.Linear(cfg.text_dim, cfg.dim)
-        self.body = _mlp(cfg.dim + 8 + cfg.dim + cfg.track_features, cfg.hidden, cfg.dim, cfg.dropout)
+        self.body = _mlp(2 * cfg.dim + 8 + cfg.dim + cfg.track_features, cfg.hidden, cfg.dim, cfg.dropout)
 
-    def forward(self, track_bucket: torch.Tensor, genre: torch.Tensor, text: torch.Tensor, track_x: torch.Tensor) -> torch.Tensor:
-        parts = [self.ids(track_bucket), self.genres(genre), self.text(text), track_x]
+    def forward(
+        self, track_bucket: torch.Tensor, artist_bucket: torch.Tensor, genre: torch.Tensor, text: torch.Tensor, track_x: torch.Tensor
+    ) -> torch.Tensor:
+        parts = [self.ids(track_bucket), self.artists(artist_bucket), self.genres(genre), self.text(text), track_x]
         return self.body(torch.cat(parts, dim=1))
 
 
@@ -92,7 +96,7 @@ class TwoTower(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         u = self.user(batch["user_bucket"], batch["user_x"])
-        t = self.track(batch["track_bucket"], batch["genre"], batch["text"], batch["track_x"])
+        t = self.track(batch["track_bucket"], batch["artist_bucket"], batch["genre"], batch["text"], batch["track_x"])
         return u, t
 
     def score(self, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -100,18 +104,40 @@ class TwoTower(nn.Module):
 
 
 class TwoTowerTask(nn.Module):
-    """The towers plus their training objective (dislike BCE on the dot product) and id dropout."""
+    """The towers plus their training objective and id dropout.
 
-    def __init__(self, model: TwoTower):
+    logit = <user, track> + wide(features) + bias, trained with binary cross-entropy on the dislike
+    label. The wide part (a linear term over every tabular feature and a scalar per category) takes
+    the main effects (a picky listener, a weak track, a late-night shuffle), so the dot product is
+    left with what only the pair explains: this listener's taste against this track's style. Only
+    the towers are kept after training; the wide part is scaffolding.
+    """
+
+    def __init__(self, model: TwoTower, n_wide: int, cat_sizes: list[int]):
         super().__init__()
         self.model = model
+        self.wide = nn.Linear(n_wide, 1)
+        self.wide_cats = nn.ModuleList(nn.Embedding(n, 1) for n in cat_sizes)
         self.loss = nn.BCEWithLogitsLoss()
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.training and self.model.cfg.id_dropout > 0:
-            batch = dict(batch)
-            for key in ("user_bucket", "track_bucket"):
-                keep = torch.rand(batch[key].shape, device=batch[key].device) >= self.model.cfg.id_dropout
-                batch[key] = batch[key] * keep
+    def logit(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         u, t = self.model(batch)
-        return self.loss(self.model.score(u, t), batch["label"])
+        wide = self.wide(torch.cat([batch["user_x"], batch["track_x"], batch["dense"]], dim=1)).squeeze(1)
+        for i, emb in enumerate(self.wide_cats):
+            wide = wide + emb(batch["cats"][:, i]).squeeze(1)
+        return self.model.score(u, t) + wide
+
+    def drop_ids(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The batch with each id replaced by 0 (unknown) with probability ``id_dropout``."""
+        if self.model.cfg.id_dropout <= 0:
+            return batch
+        batch = dict(batch)
+        for key in ("user_bucket", "track_bucket", "artist_bucket"):
+            keep = torch.rand(batch[key].shape, device=batch[key].device) >= self.model.cfg.id_dropout
+            batch[key] = batch[key] * keep
+        return batch
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.training:
+            batch = self.drop_ids(batch)
+        return self.loss(self.logit(batch), batch["label"])

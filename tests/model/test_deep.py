@@ -74,11 +74,14 @@ def test_hashing_is_stable_and_unknown_is_zero():
 
 
 def test_id_dropout_gives_unknown_ids_a_vector_from_features():
-    cfg = TwoTowerConfig(dim=4, hidden=8, user_buckets=10, track_buckets=10, user_features=2, track_features=3, id_dropout=1.0)
+    cfg = TwoTowerConfig(dim=4, hidden=8, user_buckets=10, track_buckets=10, artist_buckets=10, user_features=2,
+                         track_features=3, id_dropout=1.0)
     model = TwoTower(cfg)
-    batch = {"user_bucket": torch.tensor([3, 4]), "track_bucket": torch.tensor([5, 6]), "genre": torch.tensor([1, 2]),
-             "text": torch.randn(2, 384), "user_x": torch.randn(2, 2), "track_x": torch.randn(2, 3), "label": torch.tensor([0.0, 1.0])}
-    loss = TwoTowerTask(model).train()(batch)
+    batch = {"user_bucket": torch.tensor([3, 4]), "track_bucket": torch.tensor([5, 6]), "artist_bucket": torch.tensor([7, 8]),
+             "genre": torch.tensor([1, 2]), "text": torch.randn(2, 384), "user_x": torch.randn(2, 2), "track_x": torch.randn(2, 3),
+             "dense": torch.randn(2, 4), "cats": torch.tensor([[1], [2]]), "label": torch.tensor([0.0, 1.0])}
+    loss = TwoTowerTask(model, n_wide=2 + 3 + 4, cat_sizes=[3]).train()(batch)
     loss.backward()
-    assert model.user.ids.weight.grad[3:5].abs().sum() == 0  # ids dropped: only the unknown slot learns
-    assert model.user.ids.weight.grad[0].abs().sum() > 0
+    for emb, used in ((model.user.ids, [3, 4]), (model.track.ids, [5, 6]), (model.track.artists, [7, 8])):
+        assert emb.weight.grad[used].abs().sum() == 0  # ids dropped: only the unknown slot learns
+        assert emb.weight.grad[0].abs().sum() > 0

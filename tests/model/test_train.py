@@ -51,6 +51,18 @@ def test_train_registers_a_version_with_its_artefacts_and_oracle(trained):
         assert Path(path).exists()
 
 
+def test_tower_vectors_are_written_per_version_for_every_known_id(trained):
+    cfg, r = trained
+    con = connect(cfg, read_only=True)
+    n_users = con.execute("SELECT count(*) FROM (SELECT user_id FROM raw.users UNION SELECT user_id FROM raw.events)").fetchone()[0]
+    n_tracks = con.execute("SELECT count(*) FROM (SELECT track_id FROM raw.tracks UNION SELECT track_id FROM raw.events)").fetchone()[0]
+    for table, key, n in (("user_vectors", "user_id", n_users), ("track_vectors", "track_id", n_tracks)):
+        rows, ids, dims, finite = con.execute(
+            f"SELECT count(*), count(DISTINCT {key}), min(len(vector)), bool_and(list_sum(list_transform(vector, x -> isfinite(x)::int)) = len(vector)) "
+            f"FROM embeddings.{table} WHERE model_version = $v", {"v": r["version"]}).fetchone()
+        assert rows == ids == n and dims == tiny_deep().tower.dim and finite
+
+
 def test_saved_models_score_as_the_trained_ones(trained):
     cfg, r = trained
     again = evaluate_version(r["version"], cfg)
