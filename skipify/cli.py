@@ -137,15 +137,34 @@ def train(
     epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per deep stage [config train_epochs].")] = None,
 ) -> None:
     """Train LightGBM and the deep model, evaluate on the test split, register the version, run the gate."""
-    from skipify.models.deep import DeepConfig
     from skipify.train import train as run_train
 
-    cfg = load_config()
-    deep = DeepConfig(epochs=epochs or cfg.train_epochs, seed=cfg.seed)
-    r = run_train(as_of.date() if as_of else None, device=device, cfg=cfg, deep_config=deep)
+    r = run_train(as_of.date() if as_of else None, device=device, cfg=load_config(), epochs=epochs)
     typer.echo("stage seconds: " + ", ".join(f"{k} {v}" for k, v in r["stages"].items()))
     typer.echo(_summary_text(r["evaluation"]))
     typer.echo(f"version {r['version']}: {'PROMOTED to champion' if r['promoted'] else 'not promoted'} ({'; '.join(r['reasons'])})")
+
+
+@app.command()
+def tune(
+    model: Annotated[Optional[list[str]], typer.Option(help="lightgbm and/or deep (repeat the option) [both].")] = None,
+    trials: Annotated[Optional[int], typer.Option(help="Trials per model [config tune_trials].")] = None,
+    timeout: Annotated[Optional[int], typer.Option(help="Seconds per model [config tune_timeout_s].")] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda, for the deep model.")] = "auto",
+) -> None:
+    """Search hyperparameters on the validation split; `skipify train` then uses the chosen values."""
+    from skipify.tune import MODELS, tune as run_tune
+
+    t0 = time.perf_counter()
+    try:
+        r = run_tune(tuple(model or MODELS), trials=trials, timeout_s=timeout, device=device, cfg=load_config())
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    for name, b in r["best"].items():
+        typer.echo(f"{name}: best valid ROC AUC {b['valid_roc_auc']:.4f} (trial {b['trial']} of {b['trials']})")
+    typer.echo(f"tuning run {r['run_id']} recorded in models.tuning; `skipify train` uses its chosen values")
+    _done(t0, "tuning done")
 
 
 def _summary_text(evaluation: dict) -> str:

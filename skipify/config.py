@@ -49,6 +49,8 @@ class Config:
     # --- models ------------------------------------------------------------------------------
     gate_tolerance: float = 0.005  # a challenger may trail the champion's test ROC AUC by at most this
     train_epochs: int = 8
+    tune_trials: int = 12  # `skipify tune`: trials per model ...
+    tune_timeout_s: int = 900  # ... and seconds per model, whichever ends first
 
     # --- ingest -------------------------------------------------------------------------------
     ingest_min_ts: dt.date = dt.date(2000, 1, 1)  # events before this are quarantined

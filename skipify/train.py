@@ -8,6 +8,7 @@ and its row in models.registry, promoted to champion only if the gate says so.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import time
@@ -23,6 +24,7 @@ from skipify.features import build_features, default_as_of
 from skipify.models.deep import DeepConfig, DeepModel, load_deep, save_deep, train_deep
 from skipify.models.lgbm import LGBMConfig, LGBMModel, train_lgbm
 from skipify.registry import champion, gate, register
+from skipify.tune import tuned_configs
 from skipify.warehouse import connect, read_sql, transaction, with_retry
 
 
@@ -49,6 +51,7 @@ def train(
     cfg: Config | None = None,
     deep_config: DeepConfig | None = None,
     lgbm_config: LGBMConfig | None = None,
+    epochs: int | None = None,
 ) -> dict:
     """Train every model on the time splits, evaluate on test, register the version and run the gate.
 
@@ -56,7 +59,9 @@ def train(
         as_of: feature cut-off (default: the day after the last play).
         device: auto | cpu | cuda for the deep model.
         cfg: configuration.
-        deep_config, lgbm_config: hyperparameters (defaults: the dataclasses' defaults, epochs from config).
+        deep_config, lgbm_config: hyperparameters (default: the chosen values of the latest
+            `skipify tune` run, else the dataclasses' defaults with epochs from the config).
+        epochs: maximum epochs per deep stage, overriding the deep configuration's.
 
     Returns:
         version, evaluation, gate verdict and reasons, seconds per stage.
@@ -77,10 +82,18 @@ def train(
     splits = time_splits(load_rows(cfg), cfg)
     text = text_vectors(cfg)
     lap("load")
-    lgbm = train_lgbm(splits.train, splits.valid, lgbm_config or LGBMConfig(seed=cfg.seed, threads=cfg.duckdb_threads))
-    lap("lightgbm")
-    deep_config = deep_config or DeepConfig(epochs=cfg.train_epochs, seed=cfg.seed)
+    tuned = tuned_configs(cfg)
+    tuning = {m: tuned[m][0] if m in tuned and c is None else None for m, c in (("lightgbm", lgbm_config), ("deep", deep_config))}
+    if lgbm_config is None:
+        lgbm_config = tuned["lightgbm"][1] if "lightgbm" in tuned else LGBMConfig(seed=cfg.seed, threads=cfg.duckdb_threads)
+    if deep_config is None:
+        deep_config = tuned["deep"][1] if "deep" in tuned else DeepConfig(epochs=cfg.train_epochs, seed=cfg.seed)
+    deep_config = copy.deepcopy(deep_config)
     deep_config.device = device
+    if epochs:
+        deep_config.epochs = epochs
+    lgbm = train_lgbm(splits.train, splits.valid, lgbm_config)
+    lap("lightgbm")
     deep = train_deep(splits.train, splits.valid, text, deep_config)
     lap("deep")
     evaluation = _evaluate_models(lgbm, deep, splits, cfg)
@@ -93,7 +106,7 @@ def train(
     artefacts = {**lgbm.save(folder), **save_deep(deep, folder)}
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
     params = {"lightgbm": asdict(lgbm.config), "lightgbm_best_iteration": lgbm.best_iteration, "deep": asdict(deep.config),
-              "temperature": deep.temperature}
+              "temperature": deep.temperature, "tuning_run": tuning}
     con = connect(cfg)
     try:
         def record():

@@ -41,6 +41,11 @@ class DeepConfig:
     seed: int = 42
     device: str = "auto"
 
+    @classmethod
+    def from_dict(cls, raw: dict) -> "DeepConfig":
+        """Back from ``asdict`` (deep_config.json, models.tuning)."""
+        return cls(**{**raw, "tower": TwoTowerConfig(**raw["tower"]), "mlp": MLPConfig(**raw["mlp"])})
+
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
@@ -267,8 +272,7 @@ def load_deep(folder, text: dict[str, np.ndarray]) -> DeepModel:
     from pathlib import Path
 
     folder = Path(folder)
-    raw = json.loads((folder / "deep_config.json").read_text())
-    cfg = DeepConfig(**{**raw, "tower": TwoTowerConfig(**raw["tower"]), "mlp": MLPConfig(**raw["mlp"])})
+    cfg = DeepConfig.from_dict(json.loads((folder / "deep_config.json").read_text()))
     towers, mlp = TwoTower(cfg.tower), DislikeMLP(cfg.mlp)
     towers.load_state_dict(torch.load(folder / "deep_towers.pt", map_location="cpu"))
     mlp.load_state_dict(torch.load(folder / "deep_mlp.pt", map_location="cpu"))

@@ -92,3 +92,30 @@ def test_evaluate_cli_prints_the_summary(trained):
     bad = subprocess.run([str(Path(sys.executable).parent / "skipify"), "evaluate", "--model", "nope"], capture_output=True,
                          text=True, env={"SKIPIFY_HOME": str(cfg.home), "PATH": "/usr/bin:/bin"})
     assert bad.returncode == 2 and "unknown model version" in bad.stderr
+    bad = subprocess.run([str(Path(sys.executable).parent / "skipify"), "tune", "--model", "forest"], capture_output=True,
+                         text=True, env={"SKIPIFY_HOME": str(cfg.home), "PATH": "/usr/bin:/bin"})
+    assert bad.returncode == 2 and "unknown model(s) ['forest']" in bad.stderr
+
+
+def test_tune_records_every_trial_and_train_uses_the_chosen_values(trained):
+    from skipify.tune import tune, tuned_configs
+
+    cfg, _ = trained
+    r = tune(("lightgbm",), trials=3, timeout_s=300, cfg=cfg)
+    con = connect(cfg, read_only=True)
+    trials = con.execute("SELECT trial, valid_roc_auc, chosen, params FROM models.tuning WHERE run_id = $r ORDER BY trial",
+                         {"r": r["run_id"]}).fetchall()
+    con.close()
+    assert [t[0] for t in trials] == [0, 1, 2] and sum(t[2] for t in trials) == 1
+    best = max(trials, key=lambda t: t[1])
+    assert best[2] and r["best"]["lightgbm"]["valid_roc_auc"] == pytest.approx(best[1])
+    assert len({t[3] for t in trials}) == 3  # three different configurations were tried
+    run_id, conf = tuned_configs(cfg)["lightgbm"]
+    assert run_id == r["run_id"] and json.loads(best[3])["num_leaves"] == conf.num_leaves
+
+    out = train(cfg=cfg, device="cpu", deep_config=tiny_deep())
+    con = connect(cfg, read_only=True)
+    params = json.loads(con.execute("SELECT params FROM models.registry WHERE version = $v", {"v": out["version"]}).fetchone()[0])
+    con.close()
+    assert params["tuning_run"] == {"lightgbm": r["run_id"], "deep": None}
+    assert params["lightgbm"]["num_leaves"] == conf.num_leaves
