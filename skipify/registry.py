@@ -71,3 +71,23 @@ def versions(con) -> list[dict]:
     cur = con.execute(read_sql("models/versions"))
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def version_table(cfg=None):
+    """Every version as a Polars table: status, the gate's verdict and reasons, deep and LightGBM test ROC AUC."""
+    import polars as pl
+
+    from skipify.config import load_config
+    from skipify.warehouse import connect
+
+    con = connect(cfg or load_config(), read_only=True)
+    try:
+        rows = versions(con)
+    finally:
+        con.close()
+    return pl.DataFrame([
+        {"version": r["version"], "status": r["status"], "gate_verdict": r["gate_verdict"],
+         "deep_roc_auc": json.loads(r["metrics"])["summary"]["deep_roc_auc"],
+         "lightgbm_roc_auc": json.loads(r["metrics"])["summary"]["lightgbm_roc_auc"], "gate_reasons": r["gate_reasons"]}
+        for r in rows
+    ])

@@ -15,11 +15,12 @@ import time
 from dataclasses import asdict
 
 import numpy as np
+import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.data import Splits, load_rows, time_splits
+from skipify.data import Splits, load_rows, segments, time_splits
 from skipify.embeddings import tower_vectors, write_vectors
-from skipify.evaluate import evaluate
+from skipify.evaluate import baseline_scores, evaluate, truth_for
 from skipify.features import build_features, default_as_of
 from skipify.models.deep import DeepConfig, DeepModel, load_deep, save_deep, train_deep
 from skipify.models.lgbm import LGBMConfig, LGBMModel, train_lgbm
@@ -130,11 +131,14 @@ def train(
             "stages": stages, "folder": str(folder)}
 
 
-def evaluate_version(version: str | None = None, cfg: Config | None = None) -> dict:
-    """Load a registered version's artefacts and evaluate it on the current test split.
+def load_version(version: str | None = None, cfg: Config | None = None) -> tuple[dict, LGBMModel, DeepModel]:
+    """A registered version's registry row and its two models, loaded from the artefacts.
 
     Args:
         version: a registered version (default: the champion, else the newest).
+
+    Raises:
+        ValueError: no version trained yet, or an unknown version.
     """
     from skipify.registry import versions
 
@@ -153,10 +157,37 @@ def evaluate_version(version: str | None = None, cfg: Config | None = None) -> d
         if chosen is None:
             raise ValueError(f"unknown model version {version!r}; known: {', '.join(v['version'] for v in known)}")
     folder = cfg.models_dir / chosen["version"]
+    return chosen, LGBMModel.load(folder), load_deep(folder, text_vectors(cfg))
+
+
+def evaluate_version(version: str | None = None, cfg: Config | None = None) -> dict:
+    """Load a registered version's artefacts and evaluate it on the current test split.
+
+    Args:
+        version: a registered version (default: the champion, else the newest).
+    """
+    cfg = cfg or load_config()
+    chosen, lgbm, deep = load_version(version, cfg)
     splits = time_splits(load_rows(cfg), cfg)
-    lgbm = LGBMModel.load(folder)
-    deep = load_deep(folder, text_vectors(cfg))
     out = _evaluate_models(lgbm, deep, splits, cfg)
     out["version"] = chosen["version"]
     out["status"] = chosen["status"]
     return out
+
+
+def test_predictions(version: str | None = None, cfg: Config | None = None) -> pl.DataFrame:
+    """The test rows with every model's and baseline's score (and ``p_true`` when a truth file exists).
+
+    Columns: user_id, track_id, ts, label, segment flags, one column per model, p_true.
+    """
+    cfg = cfg or load_config()
+    _, lgbm, deep = load_version(version, cfg)
+    splits = time_splits(load_rows(cfg), cfg)
+    test = splits.test
+    scores = {"deep": deep.predict(test), "lightgbm": lgbm.predict(test), **baseline_scores(test, splits.train)}
+    out = test.select("user_id", "track_id", "ts", "label").with_columns(
+        *[pl.Series(name, p) for name, p in scores.items()],
+        *[pl.Series(s, m) for s, m in segments(test, splits).items()],
+    )
+    p_true = truth_for(test, cfg.truth_path)
+    return out.with_columns(pl.Series("p_true", p_true) if p_true is not None else pl.lit(None, pl.Float64).alias("p_true"))

@@ -109,8 +109,9 @@ def _tower_vectors(towers: TwoTower, data: Inputs, device: torch.device, size: i
     return torch.cat(us), torch.cat(ts)
 
 
-def _fit(step_loss, params, valid_loss, cfg: DeepConfig, n: int, gen: torch.Generator, name: str, modules: list[nn.Module]):
-    """AdamW with early stopping on validation loss; restores the best weights."""
+def _fit(step_loss, params, valid_loss, cfg: DeepConfig, n: int, gen: torch.Generator, name: str, modules: list[nn.Module],
+         history: list[dict]):
+    """AdamW with early stopping on validation loss; restores the best weights; one history row per epoch."""
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_state, bad = float("inf"), None, 0
     for epoch in range(cfg.epochs):
@@ -128,6 +129,8 @@ def _fit(step_loss, params, valid_loss, cfg: DeepConfig, n: int, gen: torch.Gene
             m.eval()
         v = valid_loss()
         logger.info("%s epoch %d: train loss %.4f, valid loss %.4f (%.1fs)", name, epoch + 1, total / n, v, time.perf_counter() - t0)
+        history.append({"stage": name, "epoch": epoch + 1, "train_loss": total / n, "valid_loss": v,
+                        "seconds": round(time.perf_counter() - t0, 2)})
         if v < best - 1e-4:
             best, best_state, bad = v, [copy.deepcopy(m.state_dict()) for m in modules], 0
         else:
@@ -147,6 +150,7 @@ class DeepModel:
     text: dict[str, np.ndarray]
     config: DeepConfig
     seconds: float = 0.0
+    history: list[dict] = field(default_factory=list)  # per epoch: stage, epoch, train_loss, valid_loss, seconds
 
     @property
     def temperature(self) -> float:
@@ -198,6 +202,8 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
     rate = float(tr.t["label"].mean().clamp(1e-3, 1 - 1e-3))
     base_logit = float(np.log(rate / (1 - rate)))
 
+    history: list[dict] = []
+
     # stage 1: two-tower on the dislike objective
     towers = TwoTower(cfg.tower).to(device)
     with torch.no_grad():
@@ -210,7 +216,7 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
         losses = [float(task(va.batch(idx, device))) * len(idx) for idx in _batches(va.n, 8192, shuffle=False)]
         return sum(losses) / va.n
 
-    _fit(lambda idx: task(tr.batch(idx, device)), task.parameters(), tower_valid, cfg, tr.n, gen, "two-tower", [task])
+    _fit(lambda idx: task(tr.batch(idx, device)), task.parameters(), tower_valid, cfg, tr.n, gen, "two-tower", [task], history)
 
     # stage 2: the MLP over the tower vectors and the tabular features, trained end to end (the towers
     # keep learning, with id dropout, so the MLP never sees vectors that memorised its training rows)
@@ -239,11 +245,11 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
         return float(loss_fn(valid_logits(), va.t["label"]))
 
     params = [{"params": mlp.parameters()}, {"params": towers.parameters(), "lr": cfg.lr * cfg.tower_lr_scale}]
-    _fit(mlp_loss, params, mlp_valid, cfg, tr.n, gen, "mlp", [towers, mlp])
+    _fit(mlp_loss, params, mlp_valid, cfg, tr.n, gen, "mlp", [towers, mlp], history)
     temperature = mlp.fit_temperature(valid_logits(), va.t["label"])
     seconds = time.perf_counter() - t_start
     logger.info("deep model: temperature %.3f, %.1fs on %s", temperature, seconds, device)
-    return DeepModel(towers.cpu(), mlp.cpu(), prep, text, cfg, seconds)
+    return DeepModel(towers.cpu(), mlp.cpu(), prep, text, cfg, seconds, history)
 
 
 def save_deep(model: DeepModel, folder) -> dict[str, str]:
@@ -258,11 +264,13 @@ def save_deep(model: DeepModel, folder) -> dict[str, str]:
         "deep_mlp": folder / "deep_mlp.pt",
         "deep_config": folder / "deep_config.json",
         "deep_preprocess": folder / "deep_preprocess.json",
+        "deep_history": folder / "deep_history.json",
     }
     torch.save(model.towers.state_dict(), paths["deep_towers"])
     torch.save(model.mlp.state_dict(), paths["deep_mlp"])
     paths["deep_config"].write_text(json.dumps(asdict(model.config), indent=1))
     model.prep.save(paths["deep_preprocess"])
+    paths["deep_history"].write_text(json.dumps(model.history, indent=1))
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -279,4 +287,5 @@ def load_deep(folder, text: dict[str, np.ndarray]) -> DeepModel:
     towers.eval()
     mlp.eval()
     prep = Preprocessor.load(folder / "deep_preprocess.json")
-    return DeepModel(towers, mlp, prep, text, cfg)
+    history = json.loads((folder / "deep_history.json").read_text()) if (folder / "deep_history.json").exists() else []
+    return DeepModel(towers, mlp, prep, text, cfg, history=history)

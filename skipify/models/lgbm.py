@@ -61,6 +61,11 @@ class LGBMModel:
     best_iteration: int
     seconds: float
 
+    def importance(self) -> pl.DataFrame:
+        """Total split gain per feature, largest first."""
+        gain = self.booster.feature_importance(importance_type="gain", iteration=self.best_iteration)
+        return pl.DataFrame({"feature": self.prep.features, "gain": gain.astype(np.float64)}).sort("gain", descending=True)
+
     def predict(self, rows: pl.DataFrame) -> np.ndarray:
         """Dislike probability for feature rows."""
         return self.booster.predict(self.prep.tree_matrix(rows), num_iteration=self.best_iteration)
