@@ -21,11 +21,18 @@ def warehouse(small_world_dir, tmp_path_factory):
 
     from tests.data.files import event, write
 
+    from skipify.models.deep import DeepConfig
+    from skipify.models.lgbm import LGBMConfig
+    from skipify.models.two_tower import TwoTowerConfig
+    from skipify.train import train
+
     home = tmp_path_factory.mktemp("docs_home")
-    cfg = load_config(home=home)
+    cfg = load_config(home=home, split_test_days=3, split_valid_days=3)
     bad = write([event(ts="not a time"), event(user="u000001", track="t999999")], home / "extra" / "events_extra.csv")
     ingest_paths([small_world_dir / "landing", bad], cfg=cfg)
     build_features(default_as_of(cfg), cfg)  # features and text embeddings too
+    train(cfg=cfg, device="cpu", deep_config=DeepConfig(epochs=1, tower=TwoTowerConfig(dim=4, hidden=8)),
+          lgbm_config=LGBMConfig(num_leaves=7, max_rounds=20))  # a registered version and its vectors
     con = connect(cfg, read_only=True)
     yield con
     con.close()

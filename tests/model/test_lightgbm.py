@@ -41,6 +41,19 @@ def test_preprocessor_handles_unknown_and_missing_values(splits):
     assert np.isfinite(dense).all() and (codes[:, prep.categorical.index("c_context_type")] == 0).all()
 
 
+def test_networks_get_heavy_tailed_counts_on_a_log_scale(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = pl.DataFrame({"plays": rng.pareto(1.5, 2000) * 10, "hour": rng.uniform(0, 24, 2000), "delta": rng.normal(0, 1, 2000)})
+    prep = Preprocessor.fit(rows)
+    assert prep.log_scale == ["plays"]  # skewed and non-negative; the others are left as they are
+    dense, _ = prep.dense(rows.with_columns(pl.col("plays") * 1e6))
+    assert np.abs(dense).max() <= 5  # clipped, even far outside the training range
+    z = dense[:, prep.numeric.index("plays")]
+    assert np.corrcoef(np.log1p(rows["plays"].to_numpy()), prep.dense(rows)[0][:, 0])[0, 1] > 0.999 and z.max() == 5
+    prep.save(tmp_path / "p.json")
+    assert Preprocessor.load(tmp_path / "p.json").log_scale == ["plays"]
+
+
 def test_lightgbm_learns_is_deterministic_and_round_trips(splits, tmp_path):
     cfg = LGBMConfig(num_leaves=15, max_rounds=300, early_stopping_rounds=20, min_data_in_leaf=20)
     model = train_lgbm(splits.train, splits.valid, cfg)
