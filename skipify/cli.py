@@ -167,6 +167,49 @@ def tune(
     _done(t0, "tuning done")
 
 
+@app.command()
+def nightly(
+    date: Annotated[datetime.datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="The night to run (scores for that day).")],
+) -> None:
+    """One night end to end: ingest, features, candidates, scoring, checks, atomic publish."""
+    from skipify.nightly import NightFailed, run_night
+
+    t0 = time.perf_counter()
+    try:
+        report = run_night(date.date(), load_config())
+    except NightFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    for line in report.lines():
+        typer.echo(line)
+    _done(t0, "night done")
+
+
+@app.command()
+def backfill(
+    start: Annotated[datetime.datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First night.")],
+    end: Annotated[datetime.datetime, typer.Option("--end", formats=["%Y-%m-%d"], help="Last night (inclusive).")],
+) -> None:
+    """Run the nights start..end in order (each as `skipify nightly`); stops at the first failure."""
+    from skipify.nightly import NightFailed, backfill as run_backfill
+
+    t0 = time.perf_counter()
+    try:
+        reports = run_backfill(start.date(), end.date(), load_config())
+    except NightFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    for r in reports:
+        typer.echo(r.lines()[0])
+    _done(t0, f"{len(reports)} nights done")
+
+
 def _summary_text(evaluation: dict) -> str:
     s = evaluation["summary"]
     lines = [f"test rows {s['n_test_rows']:,} ({s['test_from']} .. {s['test_to']}), oracle ROC AUC {s['oracle_roc_auc'] if s['oracle_roc_auc'] is None else round(s['oracle_roc_auc'], 4)}"]

@@ -19,6 +19,8 @@ import os
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+import types
+import typing
 from typing import Any, get_type_hints
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +53,19 @@ class Config:
     train_epochs: int = 8
     tune_trials: int = 12  # `skipify tune`: trials per model ...
     tune_timeout_s: int = 900  # ... and seconds per model, whichever ends first
+
+    # --- the nightly run (skipify nightly / backfill, the Airflow DAGs) ------------------------
+    landing_dir: Path | None = None  # landing files the night ingests [default: <home>/world/landing]
+    active_days: int = 30  # listeners with a play in these days before the night are scored
+    candidates_k: int = 40  # per listener: tracks nearest to their taste (two-tower) not played recently ...
+    candidates_fresh_days: int = 14  # ... "recently" meaning in these days
+    rotation_k: int = 20  # ... plus their most played tracks of the last candidates_fresh_days
+    scoring_batch_rows: int = 100_000  # rows scored per batch (progress is logged per batch)
+    nightly_shards: int = 4  # user shards scored separately (Airflow maps one task per shard)
+    risk_threshold: float | None = None  # at risk when p_dislike >= this [default: the deep model's validation threshold]
+    row_count_min_ratio: float = 0.5  # a night's row count must lie within these ratios ...
+    row_count_max_ratio: float = 2.0  # ... of the previous published night's, or the night fails its checks
+    profile_min_listeners: int = 5  # tracks with fewer candidate listeners are categorised "niche"
 
     # --- ingest -------------------------------------------------------------------------------
     ingest_min_ts: dt.date = dt.date(2000, 1, 1)  # events before this are quarantined
@@ -101,6 +116,11 @@ class Config:
         return self.world_dir / "truth" / "truth.parquet"
 
     @property
+    def landing(self) -> Path:
+        """Where the nightly run looks for landing files."""
+        return self.landing_dir or self.world_dir / "landing"
+
+    @property
     def extension_dir(self) -> Path:
         return self.home / ".duckdb_extensions"
 
@@ -109,7 +129,7 @@ class Config:
         out: dict[str, Any] = {}
         for f in fields(self):
             out[f.name] = _to_plain(getattr(self, f.name))
-        for name in ("lake_dir", "catalog_path", "data_path", "world_dir", "models_dir", "truth_path", "extension_dir"):
+        for name in ("lake_dir", "catalog_path", "data_path", "world_dir", "models_dir", "truth_path", "extension_dir", "landing"):
             out[name] = str(getattr(self, name))
         return out
 
@@ -122,6 +142,8 @@ def _to_plain(value: Any) -> Any:
 
 def _parse(raw: str, typ: Any, name: str) -> Any:
     """Turn an environment string into the field's type, with a clear error."""
+    if typing.get_origin(typ) in (typing.Union, types.UnionType):  # `X | None`: parse as X
+        typ = next(a for a in typing.get_args(typ) if a is not type(None))
     try:
         if typ is Path:
             return Path(raw).expanduser().resolve()

@@ -1,0 +1,398 @@
+"""The nightly run: ingest, features, candidates, scoring by user shard, checked atomic publish.
+
+    $ skipify nightly --date 2026-03-02
+    $ skipify backfill --start 2026-02-20 --end 2026-03-02
+
+Night D scores what listeners may meet on day D, with everything known before D 00:00 UTC:
+
+1. ``ingest_landing``   landing files dated before D (already-ingested batches are skipped);
+2. ``build_night_features``   features as of D, MiniLM vectors for new track texts only;
+3. ``make_candidates``  the supplied candidates for D, else per active listener the ``candidates_k``
+   tracks nearest to their taste (lowest two-tower dislike interaction) not played in the last
+   ``candidates_fresh_days`` days, plus their ``rotation_k`` most played tracks of those days; each
+   listener falls in one of ``nightly_shards`` shards;
+4. ``score_shard``      per shard: the champion's deep model and its LightGBM, in batches, into
+   scores.staged_scores (each shard its own partition: Airflow runs them as mapped tasks);
+5. ``publish``          checks on the staged night; if they pass, one transaction replaces the night
+   in scores.dislike_scores / track_dislike_profile / user_risk and records it in ops.runs; if not,
+   the previous night stays, the run is recorded as failed with the reason, and NightFailed is raised.
+
+``run_night`` is the five in order (``skipify nightly``); the Airflow DAG calls the same functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from skipify.config import Config, load_config, logger
+from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
+
+DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+class NightFailed(RuntimeError):
+    """A night did not pass its checks (or a stage failed); the previous night stays published."""
+
+
+@dataclass
+class NightReport:
+    run_id: str
+    run_date: dt.date
+    status: str
+    model_version: str | None
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+
+    def lines(self) -> list[str]:
+        out = [f"night {self.run_date}: {self.status} (run {self.run_id}, model {self.model_version})"]
+        out += [f"  {k:<24} {v:>11,}" for k, v in self.rows.items()]
+        out.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in self.seconds.items()))
+        if self.reason:
+            out.append(f"  reason: {self.reason}")
+        return out
+
+
+def cutoff_of(run_date: dt.date) -> dt.datetime:
+    return dt.datetime.combine(run_date, dt.time(), dt.UTC)
+
+
+def shard_of(user_id: str, shards: int) -> int:
+    """Stable user -> shard (crc32; Python's hash() changes between processes)."""
+    return zlib.crc32(user_id.encode()) % shards
+
+
+# --- 1. ingest --------------------------------------------------------------------------------
+
+
+def landing_files(run_date: dt.date, cfg: Config) -> list[Path]:
+    """Landing files for night D: those dated (in their name) before D, and any without a date."""
+    if not cfg.landing.exists():
+        return []
+    out = []
+    for path in sorted(p for p in cfg.landing.rglob("*") if p.is_file()):
+        m = DATE_IN_NAME.search(path.name)
+        if m is None or dt.date.fromisoformat(m.group(1)) < run_date:
+            out.append(path)
+    return out
+
+
+def ingest_landing(run_date: dt.date, cfg: Config | None = None) -> int:
+    """Ingest the night's landing files; returns rows loaded (0 when all were ingested before)."""
+    from skipify.ingest import ingest_paths
+
+    cfg = cfg or load_config()
+    files = landing_files(run_date, cfg)
+    if not files:
+        logger.info("night %s: no landing files under %s", run_date, cfg.landing)
+        return 0
+    reports = ingest_paths(files, cfg=cfg)
+    loaded = sum(r.rows_loaded for r in reports)
+    logger.info("night %s: %d landing files, %d rows loaded", run_date, len(files), loaded)
+    return loaded
+
+
+# --- 2. features ------------------------------------------------------------------------------
+
+
+def build_night_features(run_date: dt.date, cfg: Config | None = None) -> None:
+    from skipify.features import build_features
+
+    build_features(run_date, cfg or load_config())
+
+
+# --- 3. candidates ----------------------------------------------------------------------------
+
+
+def champion_models(cfg: Config):
+    """(registry row, LightGBM, deep) of the champion, else of the newest version (logged)."""
+    from skipify.train import load_version
+
+    chosen, lgbm, deep = load_version(None, cfg)
+    if chosen["status"] != "champion":
+        logger.warning("no champion yet (the gate promoted no version): scoring with the newest version %s", chosen["version"])
+    return chosen, lgbm, deep
+
+
+def taste_candidates(users: pl.DataFrame, tracks: pl.DataFrame, recent: pl.DataFrame, k: int) -> pl.DataFrame:
+    """Per user, the k tracks with the lowest dislike interaction ⟨user, track⟩ not in ``recent``.
+
+    Args:
+        users, tracks: id and ``vector`` columns (two-tower vectors as of the night).
+        recent: user_id, track_id pairs to leave out.
+    """
+    import torch
+
+    if users.is_empty() or tracks.is_empty() or k <= 0:
+        return pl.DataFrame(schema={"user_id": pl.String, "track_id": pl.String})
+    U = torch.tensor(np.stack(users["vector"].to_numpy()), dtype=torch.float32)
+    T = torch.tensor(np.stack(tracks["vector"].to_numpy()), dtype=torch.float32)
+    u_index = {u: i for i, u in enumerate(users["user_id"].to_list())}
+    t_index = {t: i for i, t in enumerate(tracks["track_id"].to_list())}
+    pairs = recent.filter(pl.col("user_id").is_in(list(u_index)) & pl.col("track_id").is_in(list(t_index)))
+    ru = np.array([u_index[u] for u in pairs["user_id"].to_list()], dtype=np.int64)
+    rt = np.array([t_index[t] for t in pairs["track_id"].to_list()], dtype=np.int64)
+    k = min(k, T.shape[0])
+    picked_u, picked_t = [], []
+    chunk = 2048
+    for lo in range(0, U.shape[0], chunk):
+        scores = U[lo : lo + chunk] @ T.T
+        m = (ru >= lo) & (ru < lo + chunk)
+        scores[torch.from_numpy(ru[m] - lo), torch.from_numpy(rt[m])] = float("inf")
+        top = torch.topk(scores, k, dim=1, largest=False)
+        ok = torch.isfinite(top.values)
+        rows = torch.arange(lo, lo + scores.shape[0]).unsqueeze(1).expand_as(top.indices)
+        picked_u.append(rows[ok].numpy())
+        picked_t.append(top.indices[ok].numpy())
+    uid = np.asarray(users["user_id"].to_list(), dtype=object)[np.concatenate(picked_u)]
+    tid = np.asarray(tracks["track_id"].to_list(), dtype=object)[np.concatenate(picked_t)]
+    return pl.DataFrame({"user_id": uid.tolist(), "track_id": tid.tolist()}, schema={"user_id": pl.String, "track_id": pl.String})
+
+
+def make_candidates(run_date: dt.date, cfg: Config | None = None) -> int:
+    """Write the night's candidates (one shard per listener) to scores.candidates; returns their count."""
+    from skipify.embeddings import tower_vectors
+
+    cfg = cfg or load_config()
+    cutoff = cutoff_of(run_date)
+    params = {"run_date": run_date, "cutoff": cutoff, "active_days": cfg.active_days, "fresh_days": cfg.candidates_fresh_days}
+    con = connect(cfg, read_only=True)
+    try:
+        supplied = run_sql(con, "nightly/supplied_candidates", params).pl()
+        if supplied.is_empty():
+            active = run_sql(con, "nightly/active_users", params).pl()
+            recent = run_sql(con, "nightly/recent_pairs", params).pl().filter(pl.col("user_id").is_in(active["user_id"].implode()))
+    finally:
+        con.close()
+    if not supplied.is_empty():
+        cands = supplied.with_columns(pl.lit("supplied").alias("source"))
+        logger.info("night %s: %d supplied candidates", run_date, cands.height)
+    else:
+        _, _, deep = champion_models(cfg)
+        users, tracks = tower_vectors(deep, run_date, cfg)
+        users = users.filter(pl.col("user_id").is_in(active["user_id"].implode()))
+        taste = taste_candidates(users, tracks, recent, cfg.candidates_k).with_columns(pl.lit("taste").alias("source"))
+        rotation = (
+            recent.sort(["user_id", "plays", "last_ts", "track_id"], descending=[False, True, True, False])
+            .group_by("user_id", maintain_order=True).head(cfg.rotation_k)
+            .select("user_id", "track_id", pl.lit("rotation").alias("source"))
+        )
+        cands = pl.concat([taste, rotation]).unique(["user_id", "track_id"], keep="first", maintain_order=True)
+        logger.info("night %s: %d active listeners, %d taste + %d rotation candidates", run_date, active.height, taste.height, rotation.height)
+    cands = cands.with_columns(pl.col("user_id").map_elements(lambda u: shard_of(u, cfg.nightly_shards), return_dtype=pl.Int32).alias("shard"))
+    con = connect(cfg)
+    try:
+        con.register("new_candidates", cands.select("shard", "user_id", "track_id", "source").to_arrow())
+
+        def write():
+            with transaction(con):
+                run_sql(con, "nightly/delete_candidates", params)
+                run_sql(con, "nightly/insert_candidates", params)
+
+        with_retry(write)
+    finally:
+        con.close()
+    return cands.height
+
+
+# --- 4. scoring -------------------------------------------------------------------------------
+
+
+def score_rows(rows: pl.DataFrame, lgbm, deep, batch_rows: int, label: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Deep and LightGBM probabilities for feature rows, in batches, logging progress."""
+    p_deep, p_base = [], []
+    t0 = time.perf_counter()
+    for lo in range(0, rows.height, batch_rows):
+        part = rows.slice(lo, batch_rows)
+        p_deep.append(deep.predict(part))
+        p_base.append(lgbm.predict(part))
+        done = min(lo + batch_rows, rows.height)
+        logger.info("%sscored %d/%d rows (%.0f rows/s)", label, done, rows.height, done / max(time.perf_counter() - t0, 1e-9))
+    if not p_deep:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(p_deep), np.concatenate(p_base)
+
+
+def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None) -> int:
+    """Score one shard's candidates into scores.staged_scores (replacing that shard); returns rows."""
+    from skipify.features import scoring_rows
+
+    cfg = cfg or load_config()
+    cutoff = cutoff_of(run_date)
+    params = {"run_date": run_date, "shard": shard, "cutoff": cutoff, "active_days": cfg.active_days}
+    chosen, lgbm, deep = champion_models(cfg)
+    con = connect(cfg, read_only=True)
+    try:
+        probes = run_sql(con, "nightly/shard_probes", params).pl()
+        rows = scoring_rows(con, probes.drop("source"), cutoff, cfg) if probes.height else None
+    finally:
+        con.close()
+    if rows is None:
+        out = pl.DataFrame(schema={"user_id": pl.String, "track_id": pl.String, "source": pl.String,
+                                   "p_dislike": pl.Float64, "p_dislike_baseline": pl.Float64})
+    else:
+        p_deep, p_base = score_rows(rows, lgbm, deep, cfg.scoring_batch_rows, f"night {run_date} shard {shard}: ")
+        out = rows.select("probe_id", "user_id", "track_id").join(probes.select("probe_id", "source"), on="probe_id").with_columns(
+            pl.Series("p_dislike", p_deep), pl.Series("p_dislike_baseline", p_base)).drop("probe_id")
+    con = connect(cfg)
+    try:
+        con.register("new_scores", out.to_arrow())
+
+        def write():
+            with transaction(con):
+                run_sql(con, "nightly/delete_staged", params)
+                run_sql(con, "nightly/insert_staged", {**params, "model_version": chosen["version"]})
+
+        with_retry(write)
+    finally:
+        con.close()
+    return out.height
+
+
+# --- 5. publish -------------------------------------------------------------------------------
+
+
+def risk_threshold(cfg: Config, version: dict) -> float:
+    """At-risk threshold: the config's, else the deep model's threshold chosen on validation."""
+    if cfg.risk_threshold is not None:
+        return cfg.risk_threshold
+    return float(json.loads(version["metrics"])["models"]["deep"]["threshold"])
+
+
+def night_checks(con, run_date: dt.date, cfg: Config) -> list[str]:
+    """The failed checks of the staged night, as 'name: detail' (empty: all passed)."""
+    rows = run_sql(con, "nightly/checks", {"run_date": run_date, "min_ratio": cfg.row_count_min_ratio,
+                                           "max_ratio": cfg.row_count_max_ratio}).fetchall()
+    return [f"{name}: {detail}" for name, failed, detail in rows if failed]
+
+
+def _record_run(con, report: NightReport, started_at: dt.datetime) -> None:
+    run_sql(con, "nightly/record_run", {
+        "run_id": report.run_id, "run_date": report.run_date, "started_at": started_at, "status": report.status,
+        "model_version": report.model_version, "rows": json.dumps(report.rows), "seconds": json.dumps(report.seconds),
+        "reason": report.reason,
+    })
+
+
+def record_failure(run_date: dt.date, reason: str, cfg: Config, run_id: str | None = None,
+                   started_at: dt.datetime | None = None, seconds: dict | None = None) -> NightReport:
+    """Record a failed attempt in ops.runs (the published night is left as it was)."""
+    report = NightReport(run_id or uuid.uuid4().hex[:12], run_date, "failed", None, {}, seconds or {}, reason)
+    con = connect(cfg)
+    try:
+        def write():
+            with transaction(con):
+                _record_run(con, report, started_at or dt.datetime.now(dt.UTC))
+
+        with_retry(write)
+    finally:
+        con.close()
+    return report
+
+
+def publish(run_date: dt.date, cfg: Config | None = None, run_id: str | None = None,
+            started_at: dt.datetime | None = None, seconds: dict | None = None) -> NightReport:
+    """Check the staged night and, if it passes, replace the published night in one transaction.
+
+    Raises:
+        NightFailed: a check failed; the run is recorded as failed in ops.runs, nothing else changes.
+    """
+    cfg = cfg or load_config()
+    run_id = run_id or uuid.uuid4().hex[:12]
+    started_at = started_at or dt.datetime.now(dt.UTC)
+    seconds = dict(seconds or {})
+    t0 = time.perf_counter()
+    chosen, _, _ = champion_models(cfg)
+    params = {"run_date": run_date, "cutoff": cutoff_of(run_date), "threshold": risk_threshold(cfg, chosen),
+              "min_listeners": cfg.profile_min_listeners}
+    con = connect(cfg)
+    try:
+        failed = night_checks(con, run_date, cfg)
+        if failed:
+            reason = "; ".join(failed)
+            report = NightReport(run_id, run_date, "failed", chosen["version"], {}, seconds, reason)
+
+            def write_failure():
+                with transaction(con):
+                    _record_run(con, report, started_at)
+
+            with_retry(write_failure)
+            logger.error("night %s failed its checks: %s", run_date, reason)
+            raise NightFailed(f"night {run_date} not published: {reason}")
+
+        def write():
+            with transaction(con):
+                for table in ("dislike_scores", "track_dislike_profile", "user_risk"):
+                    run_sql(con, f"nightly/delete_{table}", params)
+                for table in ("dislike_scores", "track_dislike_profile", "user_risk"):
+                    insert_sql(con, f"scores.{table}", f"nightly/publish_{table}", params)
+                counts = run_sql(con, "nightly/night_counts", params).pl().row(0, named=True)
+                run_sql(con, "nightly/clear_staging", params)
+                seconds["publish"] = round(time.perf_counter() - t0, 2)
+                report = NightReport(run_id, run_date, "published", chosen["version"], counts, seconds)
+                _record_run(con, report, started_at)
+                return report
+
+        report = with_retry(write)
+    finally:
+        con.close()
+    logger.info("night %s published: %s", run_date, report.rows)
+    return report
+
+
+# --- the whole night ------------------------------------------------------------------------
+
+
+def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
+    """One night end to end (``skipify nightly``); a failure is recorded in ops.runs and re-raised."""
+    cfg = cfg or load_config()
+    run_id = uuid.uuid4().hex[:12]
+    started_at = dt.datetime.now(dt.UTC)
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        seconds[name] = round(time.perf_counter() - t, 2)
+        logger.info("night %s stage %s: %.1fs", run_date, name, seconds[name])
+        t = time.perf_counter()
+
+    try:
+        ingest_landing(run_date, cfg)
+        lap("ingest")
+        build_night_features(run_date, cfg)
+        lap("features")
+        make_candidates(run_date, cfg)
+        lap("candidates")
+        for shard in range(cfg.nightly_shards):
+            score_shard(run_date, shard, cfg)
+        lap("score")
+    except NightFailed:
+        raise
+    except Exception as exc:
+        record_failure(run_date, f"{type(exc).__name__}: {exc}", cfg, run_id, started_at, seconds)
+        raise
+    return publish(run_date, cfg, run_id, started_at, seconds)
+
+
+def backfill(start: dt.date, end: dt.date, cfg: Config | None = None) -> list[NightReport]:
+    """Nights start..end (inclusive) in order; stops at the first failure."""
+    if end < start:
+        raise ValueError(f"backfill end {end} is before its start {start}")
+    cfg = cfg or load_config()
+    out = []
+    day = start
+    while day <= end:
+        out.append(run_night(day, cfg))
+        day += dt.timedelta(days=1)
+    return out

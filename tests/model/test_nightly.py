@@ -1,0 +1,175 @@
+"""The nightly run on a tiny world: candidates, scores, checks, atomic and repeatable publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from skipify.config import load_config
+from skipify.generate import WorldParams, build_world, write_world
+from skipify.models.deep import DeepConfig
+from skipify.models.lgbm import LGBMConfig
+from skipify.models.mlp import MLPConfig
+from skipify.models.two_tower import TwoTowerConfig
+from skipify.nightly import NightFailed, backfill, ingest_landing, run_night, taste_candidates
+from skipify.train import train
+from skipify.warehouse import connect
+
+START = dt.date(2026, 1, 1)
+NIGHT = START + dt.timedelta(days=14)
+SETTINGS = {"split_test_days": 3, "split_valid_days": 3, "candidates_k": 8, "rotation_k": 4, "nightly_shards": 3}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("nightly_home")
+    cfg = load_config(home=home, **SETTINGS)
+    write_world(build_world(WorldParams(users=150, tracks=150, days=17, seed=11, start=START)), cfg.world_dir)
+    ingest_landing(NIGHT, cfg)
+    train(NIGHT, cfg=cfg, device="cpu", lgbm_config=LGBMConfig(num_leaves=15, max_rounds=100),
+          deep_config=DeepConfig(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16), mlp=MLPConfig(hidden=[32, 16])))
+    run_night(NIGHT, cfg)
+    return home
+
+
+def night(con, table: str, day: dt.date) -> pl.DataFrame:
+    return con.execute(f"SELECT * FROM scores.{table} WHERE run_date = $d ORDER BY ALL", {"d": day}).pl()
+
+
+def test_a_night_scores_every_candidate_once_with_ranks_and_summaries(home):
+    cfg = load_config(home=home, **SETTINGS)
+    con = connect(cfg, read_only=True)
+    scores = night(con, "dislike_scores", NIGHT)
+    cands = con.execute("SELECT * FROM scores.candidates WHERE run_date = $d", {"d": NIGHT}).pl()
+    assert scores.height == cands.height > 0
+    assert scores.select("user_id", "track_id").is_duplicated().sum() == 0
+    assert scores["p_dislike"].is_between(0, 1).all() and scores["p_dislike_baseline"].is_between(0, 1).all()
+    assert set(scores["source"]) <= {"taste", "rotation"} and set(cands["shard"]) == {0, 1, 2}
+    ranks = scores.group_by("user_id").agg(pl.col("rank_in_user").sort(), pl.len())
+    assert all(r == list(range(1, n + 1)) for r, n in zip(ranks["rank_in_user"].to_list(), ranks["len"].to_list()))
+    top = scores.filter(pl.col("rank_in_user") == 1).join(scores.group_by("user_id").agg(pl.col("p_dislike").max().alias("m")), on="user_id")
+    assert (top["p_dislike"] == top["m"]).all()
+    # taste candidates were not played in the fresh window; rotation candidates were
+    recent = con.execute("SELECT DISTINCT user_id, track_id FROM raw.events WHERE ts >= $c - INTERVAL 14 DAY AND ts < $c",
+                         {"c": dt.datetime.combine(NIGHT, dt.time(), dt.UTC)}).pl()
+    assert scores.filter(pl.col("source") == "taste").join(recent, on=["user_id", "track_id"]).is_empty()
+    assert scores.filter(pl.col("source") == "rotation").join(recent, on=["user_id", "track_id"]).height == (scores["source"] == "rotation").sum()
+
+    risk = night(con, "user_risk", NIGHT)
+    assert risk.height == scores["user_id"].n_unique() and risk["n_candidates"].sum() == scores.height
+    assert risk["n_at_risk"].sum() == scores["at_risk"].sum()
+    profile = night(con, "track_dislike_profile", NIGHT)
+    assert profile.height == scores["track_id"].n_unique()
+    assert set(profile["category"]) <= {"niche", "broad_dislike", "polarising", "mixed", "safe"}
+    assert (profile.filter(pl.col("n_listeners") < cfg.profile_min_listeners)["category"] == "niche").all()
+    [run] = con.execute("SELECT status, rows, model_version FROM ops.runs WHERE run_date = $d", {"d": NIGHT}).fetchall()
+    assert run[0] == "published" and json.loads(run[1])["dislike_scores"] == scores.height
+    assert con.execute("SELECT count(*) FROM scores.staged_scores").fetchone()[0] == 0  # staging cleared
+    latest = con.execute("SELECT count(*) FROM scores.latest_dislike_scores").fetchone()[0]
+    assert latest == scores.height
+
+
+def test_running_a_night_again_gives_identical_tables(home):
+    cfg = load_config(home=home, **SETTINGS)
+    con = connect(cfg, read_only=True)
+    before = {t: night(con, t, NIGHT) for t in ("dislike_scores", "track_dislike_profile", "user_risk")}
+    con.close()
+    run_night(NIGHT, cfg)
+    con = connect(cfg, read_only=True)
+    for table, frame in before.items():
+        after = night(con, table, NIGHT)
+        diff = [c for c in frame.columns if not after[c].equals(frame[c])]
+        assert after.equals(frame), (table, diff)
+    assert con.execute("SELECT count(*) FROM ops.runs WHERE run_date = $d AND status = 'published'", {"d": NIGHT}).fetchone()[0] == 2
+
+
+def test_a_night_that_fails_its_checks_leaves_the_previous_night_and_exits_non_zero(home):
+    day = NIGHT + dt.timedelta(days=1)
+    env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_ROW_COUNT_MIN_RATIO": "50",
+           **{f"SKIPIFY_{k.upper()}": str(v) for k, v in SETTINGS.items()}}
+    proc = subprocess.run([str(Path(sys.executable).parent / "skipify"), "nightly", "--date", str(day)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and "row_count_within_bounds" in proc.stderr
+    con = connect(load_config(home=home), read_only=True)
+    assert con.execute("SELECT count(*) FROM scores.dislike_scores WHERE run_date = $d", {"d": day}).fetchone()[0] == 0
+    assert con.execute("SELECT max(run_date) FROM scores.latest_dislike_scores").fetchone()[0] == NIGHT
+    [(status, reason)] = con.execute("SELECT status, reason FROM ops.runs WHERE run_date = $d", {"d": day}).fetchall()
+    assert status == "failed" and "row_count_within_bounds" in reason
+
+
+READER = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from skipify.config import load_config
+    from skipify.warehouse import connect
+
+    ready, stop, day = sys.argv[1], sys.argv[2], sys.argv[3]
+    con = connect(load_config(), read_only=True)
+    seen = []
+    con.execute("BEGIN TRANSACTION")  # an analyst holding a read transaction open all along
+    open(ready, "w").close()
+    while not os.path.exists(stop):
+        seen.append(con.execute("SELECT count(*) FROM scores.dislike_scores WHERE run_date = $d", {"d": day}).fetchone()[0])
+        time.sleep(0.05)
+    con.execute("COMMIT")
+    fresh = connect(load_config(), read_only=True)
+    seen.append(fresh.execute("SELECT count(*) FROM scores.dislike_scores WHERE run_date = $d", {"d": day}).fetchone()[0])
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_an_analyst_holding_the_warehouse_open_never_fails_the_night_nor_sees_half(home, tmp_path):
+    day = NIGHT + dt.timedelta(days=2)
+    cfg = load_config(home=home, **SETTINGS)
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(ready), str(stop), str(day)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env={**os.environ, "SKIPIFY_HOME": str(home)})
+    deadline = time.time() + 60
+    while not ready.exists():
+        assert reader.poll() is None, reader.stderr.read()
+        assert time.time() < deadline
+        time.sleep(0.05)
+    report = run_night(day, cfg)
+    stop.touch()
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    seen = json.loads(out)
+    n = report.rows["dislike_scores"]
+    assert n > 0 and set(seen[:-1]) == {0} and seen[-1] == n  # old snapshot while held, the whole night after
+
+
+def test_supplied_candidates_are_scored_instead_and_backfill_runs_in_order(home):
+    cfg = load_config(home=home, **SETTINGS)
+    day = NIGHT + dt.timedelta(days=3)
+    supplied = pl.DataFrame({"run_date": [day] * 3, "user_id": ["u000001", "u000002", "u000003"],
+                             "track_id": ["t000010", "t000011", "t000012"]})
+    folder = cfg.world_dir / "landing" / "candidates"
+    folder.mkdir(parents=True, exist_ok=True)
+    supplied.write_parquet(folder / "candidates_extra.parquet")  # no date in the name: ingested on every night
+    reports = backfill(day - dt.timedelta(days=1), day, load_config(home=home, **SETTINGS, row_count_min_ratio=0.0))
+    assert [r.run_date for r in reports] == [day - dt.timedelta(days=1), day]
+    con = connect(cfg, read_only=True)
+    scores = night(con, "dislike_scores", day)
+    assert scores.select("user_id", "track_id").sort("user_id").equals(supplied.select("user_id", "track_id"))
+    assert set(scores["source"]) == {"supplied"}
+
+
+def test_taste_candidates_take_the_lowest_interaction_and_skip_recent_plays():
+    users = pl.DataFrame({"user_id": ["a", "b"], "vector": [[1.0, 0.0], [0.0, 1.0]]})
+    tracks = pl.DataFrame({"track_id": ["x", "y", "z"], "vector": [[-1.0, 0.0], [0.0, -1.0], [0.5, 0.5]]})
+    recent = pl.DataFrame({"user_id": ["a"], "track_id": ["x"]})
+    out = taste_candidates(users, tracks, recent, 1)
+    assert dict(zip(out["user_id"], out["track_id"])) == {"a": "y", "b": "y"}  # a's best, x, was played recently
+    assert taste_candidates(users, tracks, recent, 5).height == 2 + 3  # never a recent pair, never beyond the catalogue
+    assert np.isin(["a"], taste_candidates(users, tracks, recent, 5)["user_id"]).all()
