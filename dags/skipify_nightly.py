@@ -1,0 +1,91 @@
+"""skipify_nightly: one night of dislike scores, every day at 02:00 UTC (after the day's landing files).
+
+ingest -> features -> candidates -> score (one mapped task per user shard) -> publish
+
+The night scored is the run's logical date (UTC): the run of 2026-03-02 02:00 scores 2026-03-02 with
+everything known before 2026-03-02 00:00. catchup=True, so `airflow backfill create --dag-id
+skipify_nightly --from-date D1 --to-date D2` (or past dates after a pause) runs the missed nights, one
+at a time, in order. Each task is one call into `skipify.nightly`; the package is imported inside the
+task so this file parses in milliseconds. The same functions run `skipify nightly`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import CronTriggerTimetable, dag, task
+
+RETRIES = {
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": dt.timedelta(minutes=20),
+    "execution_timeout": dt.timedelta(minutes=45),  # one stage; the reference night takes ~15 min in all
+}
+
+
+def _night(logical_date) -> dt.date:
+    return logical_date.astimezone(dt.timezone.utc).date()
+
+
+def _record_failure(context) -> None:
+    """A task that fails for good marks the night failed in ops.runs (publish records its own checks)."""
+    from skipify.config import load_config
+    from skipify.nightly import record_failure
+
+    ti = context["ti"]
+    record_failure(_night(context["logical_date"]), f"airflow task {ti.task_id} failed: {context.get('exception')}", load_config())
+
+
+@dag(
+    dag_id="skipify_nightly",
+    schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    catchup=True,
+    max_active_runs=1,  # nights in order: each night's row-count check compares with the previous one
+    dagrun_timeout=dt.timedelta(hours=3),
+    default_args={**RETRIES, "on_failure_callback": _record_failure},
+    tags=["skipify"],
+    doc_md=__doc__,
+)
+def skipify_nightly():
+    @task
+    def ingest(logical_date=None) -> int:
+        from skipify.nightly import ingest_landing
+
+        return ingest_landing(_night(logical_date))
+
+    @task
+    def features(logical_date=None) -> None:
+        from skipify.nightly import build_night_features
+
+        build_night_features(_night(logical_date))
+
+    @task
+    def candidates(logical_date=None) -> list[int]:
+        """Writes the night's candidates; returns the shard numbers to map over."""
+        from skipify.config import load_config
+        from skipify.nightly import make_candidates
+
+        make_candidates(_night(logical_date))
+        return list(range(load_config().nightly_shards))
+
+    @task(max_active_tis_per_dagrun=4)
+    def score(shard: int, logical_date=None) -> int:
+        from skipify.nightly import score_shard
+
+        return score_shard(_night(logical_date), shard)
+
+    @task
+    def publish(logical_date=None) -> dict:
+        from skipify.nightly import publish as publish_night
+
+        report = publish_night(_night(logical_date))
+        return {"status": report.status, "rows": report.rows, "model_version": report.model_version}
+
+    shards = candidates()
+    ingest() >> features() >> shards
+    score.expand(shard=shards) >> publish()
+
+
+skipify_nightly()

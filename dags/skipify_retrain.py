@@ -1,0 +1,55 @@
+"""skipify_retrain: weekly (Sunday 03:00 UTC) train, evaluate and gate a new model version.
+
+features -> train (LightGBM + deep, evaluation on the test split, tower vectors, registry, gate) -> report
+
+The champion only changes when the gate says so (docs/models.md); the next night scores with it.
+Each task is one call into the `skipify` package, imported inside the task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import CronTriggerTimetable, dag, task
+
+
+@dag(
+    dag_id="skipify_retrain",
+    schedule=CronTriggerTimetable("0 3 * * 0", timezone="UTC"),
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    catchup=False,  # only the latest data matters for a new model
+    max_active_runs=1,
+    dagrun_timeout=dt.timedelta(hours=2),
+    default_args={"retries": 1, "retry_delay": dt.timedelta(minutes=10), "execution_timeout": dt.timedelta(minutes=60)},
+    tags=["skipify"],
+    doc_md=__doc__,
+)
+def skipify_retrain():
+    @task
+    def features(logical_date=None) -> str:
+        from skipify.features import build_features
+
+        as_of = logical_date.astimezone(dt.timezone.utc).date()
+        build_features(as_of)
+        return str(as_of)
+
+    @task
+    def train(as_of: str) -> dict:
+        from skipify.train import train as run_train
+
+        r = run_train(dt.date.fromisoformat(as_of))
+        return {"version": r["version"], "promoted": r["promoted"], "reasons": r["reasons"], "summary": r["evaluation"]["summary"]}
+
+    @task
+    def report(result: dict) -> str:
+        verdict = "promoted to champion" if result["promoted"] else "not promoted"
+        s = result["summary"]
+        line = (f"version {result['version']} {verdict}: deep ROC AUC {s['deep_roc_auc']:.4f}, "
+                f"LightGBM {s['lightgbm_roc_auc']:.4f}; {'; '.join(result['reasons'])}")
+        print(line)
+        return line
+
+    report(train(features()))
+
+
+skipify_retrain()
