@@ -4,6 +4,10 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 SKIPIFY := $(VENV)/bin/skipify
 STAMP := $(VENV)/.installed
+# Airflow inside the repo (ignored by git), on SQLite, reading dags/
+AIRFLOW_HOME_DIR := $(CURDIR)/airflow_home
+AIRFLOW := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(AIRFLOW_HOME_DIR)/airflow.db $(VENV)/bin/airflow
 
 .PHONY: install demo test bench clean-warehouse
 
@@ -16,14 +20,22 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
-## demo: generate the default planted-truth world, ingest it into the warehouse, print the status.
+## demo: generate the default planted-truth world, ingest it, then through Airflow (`airflow dags test`)
+## retrain (features, LightGBM + deep, evaluation, gate) and one night (candidates, scores, publish);
+## print the status and three analyst queries with their answers.
 demo: $(STAMP)
 	$(SKIPIFY) migrate
 	$(SKIPIFY) generate --out "$$($(SKIPIFY) config --get world_dir)"
 	$(SKIPIFY) ingest "$$($(SKIPIFY) config --get world_dir)/landing"
-	$(SKIPIFY) features
-	$(SKIPIFY) train
+	@mkdir -p $(AIRFLOW_HOME_DIR)
+	$(AIRFLOW) db migrate > $(AIRFLOW_HOME_DIR)/migrate.log 2>&1 || (tail -40 $(AIRFLOW_HOME_DIR)/migrate.log; exit 1)
+	@echo "airflow: skipify_retrain for $$($(SKIPIFY) default-date) (log: airflow_home/retrain.log) ..."
+	$(AIRFLOW) dags test skipify_retrain "$$($(SKIPIFY) default-date)" > $(AIRFLOW_HOME_DIR)/retrain.log 2>&1 || (tail -60 $(AIRFLOW_HOME_DIR)/retrain.log; exit 1)
+	@grep -o "version [0-9-]* .*promoted[^\"]*" $(AIRFLOW_HOME_DIR)/retrain.log | head -1
+	@echo "airflow: skipify_nightly for $$($(SKIPIFY) default-date) (log: airflow_home/nightly.log) ..."
+	$(AIRFLOW) dags test skipify_nightly "$$($(SKIPIFY) default-date)" > $(AIRFLOW_HOME_DIR)/nightly.log 2>&1 || (tail -60 $(AIRFLOW_HOME_DIR)/nightly.log; exit 1)
 	$(SKIPIFY) status
+	$(SKIPIFY) night-report
 
 ## test: the whole suite on small generated data, each test in its own SKIPIFY_HOME.
 test: $(STAMP)
@@ -36,4 +48,4 @@ bench: $(STAMP)
 	$(PY) bench/train.py
 
 clean-warehouse:
-	rm -rf warehouse/lake warehouse/world warehouse/.duckdb_extensions
+	rm -rf warehouse/lake warehouse/world warehouse/models warehouse/.duckdb_extensions airflow_home

@@ -188,6 +188,39 @@ def nightly(
     _done(t0, "night done")
 
 
+ANALYST_QUERIES = ("riskiest_tracks", "user_at_risk", "model_disagreement")
+
+
+@app.command("night-report")
+def night_report() -> None:
+    """The latest published night: three example queries an analyst can paste, with their answers."""
+    from skipify.warehouse import connect, read_sql
+
+    con = connect(load_config(), read_only=True)
+    try:
+        for name in ANALYST_QUERIES:
+            text = read_sql(f"analyst/{name}")
+            cur = con.execute(text)
+            rows, cols = cur.fetchmany(5), [d[0] for d in cur.description]
+            typer.echo(f"\n{text.strip()}\n")
+            typer.echo("  " + " | ".join(cols))
+            for r in rows:
+                typer.echo("  " + " | ".join(str(v) for v in r))
+            if not rows:
+                typer.echo("  (no rows: no night published yet — run `skipify nightly --date D`)")
+    finally:
+        con.close()
+    typer.echo("\nPaste any of them into `.venv/bin/duckdb -init warehouse/attach.sql`; more in docs/warehouse.md.")
+
+
+@app.command("default-date")
+def default_date() -> None:
+    """The day after the last play: the night `make demo` scores and the default training cut-off."""
+    from skipify.features import default_as_of
+
+    typer.echo(str(default_as_of(load_config())))
+
+
 @app.command()
 def backfill(
     start: Annotated[datetime.datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First night.")],

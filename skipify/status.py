@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from skipify.config import Config, load_config
@@ -31,6 +32,9 @@ def warehouse_status(cfg: Config | None = None) -> dict[str, Any]:
         ]
         unknown_track, unknown_user = run_sql(con, "ops/status_orphans").fetchone()
         snapshot = run_sql(con, "ops/status_snapshot").fetchone()[0]
+        cur = run_sql(con, "ops/latest_runs", {"limit": 5})
+        cols = [d[0] for d in cur.description]
+        runs = [{k: (str(v) if k in ("run_date", "finished_at") else v) for k, v in zip(cols, r)} for r in cur.fetchall()]
         return {
             "warehouse": str(cfg.lake_dir),
             "schema_version": schema_version(con),
@@ -41,6 +45,7 @@ def warehouse_status(cfg: Config | None = None) -> dict[str, Any]:
             "quarantine_total": counts.get("quarantine.rows", 0),
             "events_unknown_track": unknown_track,
             "events_unknown_user": unknown_user,
+            "nights": runs,
         }
     finally:
         con.close()
@@ -70,4 +75,11 @@ def format_status(s: dict[str, Any]) -> str:
             f"events of unknown tracks: {s['events_unknown_track']:,}   of unknown users: {s['events_unknown_user']:,}"
             "  (loaded; they resolve when the tracks/users files arrive)",
         ]
+    lines += ["", "nightly runs (latest first):"]
+    if not s.get("nights"):
+        lines.append("  none yet: run `skipify nightly --date D`")
+    for r in s.get("nights", []):
+        rows = json.loads(r["rows"] or "{}")
+        lines.append(f"  {r['run_date']}  {r['status']:<9} model {r['model_version']}  scores {rows.get('dislike_scores', 0):,}  "
+                     f"at risk {rows.get('at_risk', 0):,}" + (f"  reason: {r['reason']}" if r["reason"] else ""))
     return "\n".join(lines)

@@ -24,6 +24,7 @@ def warehouse(small_world_dir, tmp_path_factory):
     from skipify.models.deep import DeepConfig
     from skipify.models.lgbm import LGBMConfig
     from skipify.models.two_tower import TwoTowerConfig
+    from skipify.nightly import run_night
     from skipify.train import train
 
     home = tmp_path_factory.mktemp("docs_home")
@@ -33,6 +34,7 @@ def warehouse(small_world_dir, tmp_path_factory):
     build_features(default_as_of(cfg), cfg)  # features and text embeddings too
     train(cfg=cfg, device="cpu", deep_config=DeepConfig(epochs=1, tower=TwoTowerConfig(dim=4, hidden=8)),
           lgbm_config=LGBMConfig(num_leaves=7, max_rounds=20))  # a registered version and its vectors
+    run_night(default_as_of(cfg), cfg)  # a published night for the score queries
     con = connect(cfg, read_only=True)
     yield con
     con.close()
@@ -54,3 +56,8 @@ def test_batch_row_outcomes_add_up(warehouse):
         "WHERE rows_read <> rows_loaded + rows_duplicate + rows_quarantined + rows_excluded"
     ).fetchone()[0]
     assert bad == 0
+
+
+def test_the_analyst_files_are_the_queries_of_this_page():
+    for path in sorted((DOC.parents[1] / "sql" / "analyst").glob("*.sql")):
+        assert path.read_text().strip() in DOC.read_text(), f"{path.name} differs from docs/warehouse.md"
