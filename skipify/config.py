@@ -53,6 +53,9 @@ class Config:
     train_epochs: int = 8
     tune_trials: int = 12  # `skipify tune`: trials per model ...
     tune_timeout_s: int = 900  # ... and seconds per model, whichever ends first
+    shap_sample: int = 1000  # test rows explained when a version is trained (global SHAP importances) ...
+    shap_background: int = 200  # ... against this many training rows (the deep model's background)
+    shap_night_sample: int = 400  # scored pairs explained per night (local reasons, shown by the app)
 
     # --- the nightly run (skipify nightly / backfill, the Airflow DAGs) ------------------------
     landing_dir: Path | None = None  # landing files the night ingests [default: <home>/world/landing]
@@ -66,6 +69,10 @@ class Config:
     row_count_min_ratio: float = 0.5  # a night's row count must lie within these ratios ...
     row_count_max_ratio: float = 2.0  # ... of the previous published night's, or the night fails its checks
     profile_min_listeners: int = 5  # tracks with fewer candidate listeners are categorised "niche"
+
+    # --- the Streamlit app (skipify app) ------------------------------------------------------
+    app_port: int = 8501
+    app_cache_ttl_s: int = 30  # the app re-reads the warehouse at most this often: a new night appears by itself
 
     # --- ingest -------------------------------------------------------------------------------
     ingest_min_ts: dt.date = dt.date(2000, 1, 1)  # events before this are quarantined

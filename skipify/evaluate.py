@@ -6,7 +6,8 @@ The result (also what ``skipify evaluate --json`` prints and models.registry sto
     {"summary": {"deep_roc_auc", "lightgbm_roc_auc", "oracle_roc_auc", "deep_lift_share",
                  "lightgbm_lift_share", "n_test_rows", ...},
      "models": {name: {"threshold", "test": scorecard, "segments": {segment: scorecard}}},
-     "oracle": {"test": roc_auc, "segments": {...}} | null}
+     "oracle": {"test": roc_auc, "segments": {...}} | null,
+     "curves": {"deep" | "lightgbm" | "oracle": {"roc", "pr", "calibration"}}}
 
 docs/models.md describes every field.
 """
@@ -19,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from skipify.data import Splits, segments
-from skipify.metrics import best_threshold, lift_share, roc_auc, scorecard
+from skipify.metrics import best_threshold, curves, lift_share, roc_auc, scorecard
 
 # Simple baselines: a feature of the rows used as the score (missing -> the global rate), except
 # previous_in_session, which is fitted on the training rows: the dislike rate given the previous
@@ -104,4 +105,7 @@ def evaluate(
         "n_train_rows": int(splits.train.height),
         **splits.dates,
     }
-    return {"summary": summary, "models": models, "oracle": oracle}
+    plotted = {name: curves(y, test_preds[name]) for name in ("deep", "lightgbm") if name in test_preds}
+    if p_true is not None:
+        plotted["oracle"] = curves(y, p_true)
+    return {"summary": summary, "models": models, "oracle": oracle, "curves": plotted}

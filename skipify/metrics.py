@@ -106,3 +106,20 @@ def scorecard(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float
         "ece": ece(y, p),
         **at_threshold(y, p, threshold),
     }
+
+
+def curves(y: np.ndarray, p: np.ndarray, points: int = 101, bins: int = 15) -> dict[str, list]:
+    """Small, plottable curves: ROC [[fpr, tpr]], PR [[recall, precision]] at ``points`` score
+    quantiles, and calibration [[mean p, dislike rate, rows]] per equal-width bin."""
+    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    n_pos, n_neg = max(y.sum(), 1.0), max((1 - y).sum(), 1.0)
+    cuts = np.unique(np.quantile(p, np.linspace(0, 1, points)))[::-1]
+    roc, pr = [[0.0, 0.0]], []
+    for c in cuts:
+        hit = p >= c
+        tp, fp = float(y[hit].sum()), float((1 - y)[hit].sum())
+        roc.append([fp / n_neg, tp / n_pos])
+        pr.append([tp / n_pos, tp / max(tp + fp, 1.0)])
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    calibration = [[float(p[idx == b].mean()), float(y[idx == b].mean()), int((idx == b).sum())] for b in range(bins) if (idx == b).any()]
+    return {"roc": roc, "pr": pr, "calibration": calibration}

@@ -37,6 +37,7 @@ import polars as pl
 from skipify.config import Config, load_config, logger
 from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
 
+PUBLISHED = ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")  # the tables a night replaces
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
@@ -189,7 +190,10 @@ def make_candidates(run_date: dt.date, cfg: Config | None = None) -> int:
         )
         cands = pl.concat([taste, rotation]).unique(["user_id", "track_id"], keep="first", maintain_order=True)
         logger.info("night %s: %d active listeners, %d taste + %d rotation candidates", run_date, active.height, taste.height, rotation.height)
-    cands = cands.with_columns(pl.col("user_id").map_elements(lambda u: shard_of(u, cfg.nightly_shards), return_dtype=pl.Int32).alias("shard"))
+    users_of = cands["user_id"].unique()
+    shards = pl.DataFrame({"user_id": users_of, "shard": [shard_of(u, cfg.nightly_shards) for u in users_of.to_list()]},
+                          schema={"user_id": pl.String, "shard": pl.Int32})
+    cands = cands.join(shards, on="user_id", how="left")
     con = connect(cfg)
     try:
         con.register("new_candidates", cands.select("shard", "user_id", "track_id", "source").to_arrow())
@@ -223,6 +227,25 @@ def score_rows(rows: pl.DataFrame, lgbm, deep, batch_rows: int, label: str = "")
     return np.concatenate(p_deep), np.concatenate(p_base)
 
 
+SHAP_SCHEMA = {"user_id": pl.String, "track_id": pl.String, "model": pl.String, "rank": pl.Int64, "block": pl.String, "shap": pl.Float64}
+
+
+def explain_sample(rows: pl.DataFrame | None, lgbm, deep, k: int, seed: int, top: int = 10) -> pl.DataFrame:
+    """SHAP reasons (top blocks per pair, both models) for a seeded sample of k scored rows; the
+    background of the deep model's explainer is another seeded sample of the same rows."""
+    from skipify.explain import explain_deep, explain_lightgbm, local_reasons
+
+    if rows is None or rows.is_empty() or k <= 0:
+        return pl.DataFrame(schema=SHAP_SCHEMA)
+    rng = np.random.default_rng(seed)
+    sample = rows[np.sort(rng.choice(rows.height, min(k, rows.height), replace=False))]
+    background = rows[np.sort(rng.choice(rows.height, min(100, rows.height), replace=False))]
+    keys = sample.select("user_id", "track_id")
+    parts = [local_reasons(*explain_deep(deep, sample, background, seed=seed), keys, top).with_columns(pl.lit("deep").alias("model")),
+             local_reasons(*explain_lightgbm(lgbm, sample), keys, top).with_columns(pl.lit("lightgbm").alias("model"))]
+    return pl.concat(parts).select(list(SHAP_SCHEMA)).cast(SHAP_SCHEMA)
+
+
 def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None) -> int:
     """Score one shard's candidates into scores.staged_scores (replacing that shard); returns rows."""
     from skipify.features import scoring_rows
@@ -244,14 +267,18 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None) -> int
         p_deep, p_base = score_rows(rows, lgbm, deep, cfg.scoring_batch_rows, f"night {run_date} shard {shard}: ")
         out = rows.select("probe_id", "user_id", "track_id").join(probes.select("probe_id", "source"), on="probe_id").with_columns(
             pl.Series("p_dislike", p_deep), pl.Series("p_dislike_baseline", p_base)).drop("probe_id")
+    reasons = explain_sample(rows, lgbm, deep, -(-cfg.shap_night_sample // cfg.nightly_shards), seed=cfg.seed + shard)
     con = connect(cfg)
     try:
         con.register("new_scores", out.to_arrow())
+        con.register("new_shap", reasons.to_arrow())
 
         def write():
             with transaction(con):
                 run_sql(con, "nightly/delete_staged", params)
                 run_sql(con, "nightly/insert_staged", {**params, "model_version": chosen["version"]})
+                run_sql(con, "nightly/delete_staged_shap", params)
+                run_sql(con, "nightly/insert_staged_shap", params)
 
         with_retry(write)
     finally:
@@ -332,12 +359,13 @@ def publish(run_date: dt.date, cfg: Config | None = None, run_id: str | None = N
 
         def write():
             with transaction(con):
-                for table in ("dislike_scores", "track_dislike_profile", "user_risk"):
+                for table in PUBLISHED:
                     run_sql(con, f"nightly/delete_{table}", params)
-                for table in ("dislike_scores", "track_dislike_profile", "user_risk"):
+                for table in PUBLISHED:
                     insert_sql(con, f"scores.{table}", f"nightly/publish_{table}", params)
                 counts = run_sql(con, "nightly/night_counts", params).pl().row(0, named=True)
                 run_sql(con, "nightly/clear_staging", params)
+                run_sql(con, "nightly/clear_staged_shap", params)
                 seconds["publish"] = round(time.perf_counter() - t0, 2)
                 report = NightReport(run_id, run_date, "published", chosen["version"], counts, seconds)
                 _record_run(con, report, started_at)

@@ -26,7 +26,7 @@ from skipify.models.deep import DeepConfig, DeepModel, load_deep, save_deep, tra
 from skipify.models.lgbm import LGBMConfig, LGBMModel, train_lgbm
 from skipify.registry import champion, gate, register
 from skipify.tune import tuned_configs
-from skipify.warehouse import connect, read_sql, transaction, with_retry
+from skipify.warehouse import connect, read_sql, run_sql, transaction, with_retry
 
 
 def text_vectors(cfg: Config) -> dict[str, np.ndarray]:
@@ -37,6 +37,21 @@ def text_vectors(cfg: Config) -> dict[str, np.ndarray]:
     finally:
         con.close()
     return {k: np.asarray(v, dtype=np.float32) for k, v in rows}
+
+
+def shap_importance(lgbm: LGBMModel, deep: DeepModel, splits: Splits, cfg: Config) -> pl.DataFrame:
+    """Global SHAP importances of both models on a seeded sample of test rows (model, rank, block, mean_abs_shap)."""
+    from skipify.explain import explain_deep, explain_lightgbm, global_importance
+
+    sample = splits.test.sample(min(cfg.shap_sample, splits.test.height), seed=cfg.seed)
+    background = splits.train.sample(min(cfg.shap_background, splits.train.height), seed=cfg.seed)
+    t0 = time.perf_counter()
+    out = []
+    for name, (blocks, values) in (("deep", explain_deep(deep, sample, background, seed=cfg.seed)),
+                                   ("lightgbm", explain_lightgbm(lgbm, sample))):
+        out.append(global_importance(blocks, values).with_columns(pl.lit(name).alias("model")))
+    logger.info("SHAP importances of both models on %d test rows (%.1fs)", sample.height, time.perf_counter() - t0)
+    return pl.concat(out).select("model", "rank", "block", "mean_abs_shap")
 
 
 def _evaluate_models(lgbm: LGBMModel, deep: DeepModel, splits: Splits, cfg: Config) -> dict:
@@ -101,6 +116,8 @@ def train(
     lap("evaluate")
     user_vectors, track_vectors = tower_vectors(deep, as_of, cfg)
     lap("vectors")
+    importance = shap_importance(lgbm, deep, splits, cfg)
+    lap("shap")
 
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     folder = cfg.models_dir / version
@@ -109,6 +126,7 @@ def train(
     params = {"lightgbm": asdict(lgbm.config), "lightgbm_best_iteration": lgbm.best_iteration, "deep": asdict(deep.config),
               "temperature": deep.temperature, "tuning_run": tuning}
     con = connect(cfg)
+    con.register("new_shap_global", importance.to_arrow())
     try:
         def record():
             with transaction(con):
@@ -121,6 +139,7 @@ def train(
                     "metrics": json.dumps(evaluation, default=float), "artefacts": json.dumps(artefacts),
                 }, verdict)
                 write_vectors(con, version, as_of, user_vectors, track_vectors)
+                run_sql(con, "models/insert_shap_global", {"version": version})
                 return verdict
 
         verdict = with_retry(record)

@@ -27,7 +27,8 @@ from skipify.warehouse import connect
 
 START = dt.date(2026, 1, 1)
 NIGHT = START + dt.timedelta(days=14)
-SETTINGS = {"split_test_days": 3, "split_valid_days": 3, "candidates_k": 8, "rotation_k": 4, "nightly_shards": 3}
+SETTINGS = {"split_test_days": 3, "split_valid_days": 3, "candidates_k": 8, "rotation_k": 4, "nightly_shards": 3,
+            "shap_night_sample": 60}
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +78,19 @@ def test_a_night_scores_every_candidate_once_with_ranks_and_summaries(home):
     assert con.execute("SELECT count(*) FROM scores.staged_scores").fetchone()[0] == 0  # staging cleared
     latest = con.execute("SELECT count(*) FROM scores.latest_dislike_scores").fetchone()[0]
     assert latest == scores.height
+    reasons = night(con, "shap_local", NIGHT)
+    pairs = reasons.select("user_id", "track_id").unique()
+    assert pairs.height == min(cfg.shap_night_sample, scores.height) == json.loads(run[1])["explained_pairs"]
+    assert pairs.join(scores, on=["user_id", "track_id"]).height == pairs.height  # explained pairs were scored
+    per_pair = reasons.group_by("user_id", "track_id", "model").agg(pl.col("rank").sort(), pl.col("shap").abs().alias("a"))
+    assert set(reasons["model"]) == {"deep", "lightgbm"} and all(r == list(range(1, 11)) for r in per_pair["rank"].to_list())
+    assert all(a == sorted(a, reverse=True) for a in per_pair.sort("user_id")["a"].to_list()[:20])  # ranked by |SHAP|
 
 
 def test_running_a_night_again_gives_identical_tables(home):
     cfg = load_config(home=home, **SETTINGS)
     con = connect(cfg, read_only=True)
-    before = {t: night(con, t, NIGHT) for t in ("dislike_scores", "track_dislike_profile", "user_risk")}
+    before = {t: night(con, t, NIGHT) for t in ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")}
     con.close()
     run_night(NIGHT, cfg)
     con = connect(cfg, read_only=True)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from skipify.config import load_config
@@ -119,3 +120,37 @@ def test_tune_records_every_trial_and_train_uses_the_chosen_values(trained):
     con.close()
     assert params["tuning_run"] == {"lightgbm": r["run_id"], "deep": None}
     assert params["lightgbm"]["num_leaves"] == conf.num_leaves
+
+
+def test_global_shap_importances_are_stored_per_version_with_readable_blocks(trained):
+    cfg, r = trained
+    con = connect(cfg, read_only=True)
+    rows = con.execute("SELECT model, rank, block, mean_abs_shap FROM models.shap_global WHERE model_version = $v ORDER BY model, rank",
+                       {"v": r["version"]}).pl()
+    con.close()
+    deep, lgbm = rows.filter(pl.col("model") == "deep"), rows.filter(pl.col("model") == "lightgbm")
+    assert {"user embedding", "track embedding", "artist embedding", "text embedding", "t_genre", "s_prev_dislike"} <= set(deep["block"])
+    assert not any(b.endswith("_missing") for b in deep["block"])  # a value and its missing flag are one block
+    assert deep["rank"].to_list() == list(range(1, deep.height + 1)) and deep["mean_abs_shap"].is_sorted(descending=True)
+    assert lgbm.height > 20 and "t_genre" in set(lgbm["block"])
+    assert (rows["mean_abs_shap"] >= 0).all() and rows["mean_abs_shap"].max() > 0
+
+
+def test_shap_values_add_up_to_the_models_logits(trained):
+    import numpy as np
+
+    from skipify.data import load_rows, time_splits
+    from skipify.explain import explain_deep, explain_lightgbm
+    from skipify.train import load_version
+
+    cfg, r = trained
+    _, lgbm, deep = load_version(r["version"], cfg)
+    splits = time_splits(load_rows(cfg), cfg)
+    rows, background = splits.test.head(40), splits.train.sample(100, seed=1)
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    names, values = explain_lightgbm(lgbm, rows)  # exact TreeSHAP: values + base = logit, row by row
+    base = logit(lgbm.predict(rows)) - values.sum(axis=1)
+    assert len(names) == values.shape[1] and np.allclose(base, base[0], atol=1e-6)
+    names, values = explain_deep(deep, rows, background, nsamples=200)  # expected gradients: additive on average
+    gap = logit(deep.predict(rows)) - logit(deep.predict(background)).mean()
+    assert np.corrcoef(values.sum(axis=1), gap)[0, 1] > 0.9

@@ -1,0 +1,139 @@
+"""Why a score: SHAP values of both models, grouped into blocks that read as features.
+
+    blocks, values = explain_deep(model, rows, background)   # values: (rows, blocks), log-odds
+    blocks, values = explain_lightgbm(model, rows)
+
+Both explain the **logit** (log-odds of a dislike), so their values add up and compare.
+
+* LightGBM: ``shap.TreeExplainer`` (exact TreeSHAP), one block per feature.
+* Deep model: ``shap.GradientExplainer`` (expected gradients) on a float-only view of the whole
+  network (``FlatDeep``): the id embeddings are looked up first (SHAP cannot take gradients through
+  integer inputs), then everything from the towers to the calibrated MLP output is differentiable.
+  Its inputs are grouped into blocks: ``user embedding`` (the listener's id vector), ``track
+  embedding`` (the track's id vector), ``artist embedding``, ``genre``, ``text embedding`` (the 384
+  MiniLM dimensions), one block per tabular feature (a value and its missing flag together) and
+  one per categorical context feature. A block's value is the sum of its dimensions' values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+
+from skipify.models.deep import DeepModel, Inputs
+from skipify.models.lgbm import LGBMModel
+
+
+class FlatDeep(nn.Module):
+    """The deep model as a function of one float matrix (ids already embedded); output (N, 1) logits."""
+
+    def __init__(self, model: DeepModel, data: Inputs):
+        super().__init__()
+        self.towers, self.mlp = model.towers.eval(), model.mlp.eval()
+        cfg = model.config.tower
+        widths = [
+            ("user embedding", cfg.dim), ("user features", data.sizes["user_features"]),
+            ("track embedding", cfg.dim), ("artist embedding", cfg.dim), ("genre", self.towers.track.genres.embedding_dim),
+            ("text embedding", cfg.text_dim), ("track features", data.sizes["track_features"]),
+            ("dense", data.sizes["n_dense"]), ("cats", model.mlp.cfg.cat_dim * len(model.mlp.cfg.cat_sizes)),
+        ]
+        self.slices: dict[str, slice] = {}
+        lo = 0
+        for name, width in widths:
+            self.slices[name] = slice(lo, lo + width)
+            lo += width
+        self.width = lo
+
+    @torch.no_grad()
+    def inputs(self, data: Inputs) -> torch.Tensor:
+        """The float matrix for the rows of ``data``."""
+        b = data.batch(torch.arange(data.n), torch.device("cpu"))
+        u, t = self.towers.user, self.towers.track
+        cats = [emb(b["cats"][:, i]) for i, emb in enumerate(self.mlp.cats)]
+        parts = [u.ids(b["user_bucket"]), b["user_x"], t.ids(b["track_bucket"]), t.artists(b["artist_bucket"]),
+                 t.genres(b["genre"]), b["text"], b["track_x"], b["dense"]] + cats
+        return torch.cat(parts, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.slices
+        user = self.towers.user.body(torch.cat([x[:, s["user embedding"]], x[:, s["user features"]]], dim=1))
+        track = self.towers.track.body(torch.cat([
+            x[:, s["track embedding"]], x[:, s["artist embedding"]], x[:, s["genre"]],
+            self.towers.track.text(x[:, s["text embedding"]]), x[:, s["track features"]]], dim=1))
+        head = torch.cat([user, track, user * track, x[:, s["dense"]], x[:, s["cats"]]], dim=1)
+        return self.mlp.body(head) / self.mlp.log_temperature.exp()
+
+
+def deep_blocks(model: DeepModel, flat: FlatDeep) -> dict[str, list[int]]:
+    """Block name -> column indices of FlatDeep's input."""
+    prep = model.prep
+    names = prep.numeric + [f"{c}_missing" for c in prep.numeric]
+    user_cols = [n for n in names if n.startswith("u_")]
+    track_cols = [n for n in names if n.startswith("t_")]
+    dense_cols = [n for n in names if not n.startswith(("u_", "t_"))]
+    blocks: dict[str, list[int]] = {}
+
+    def add(feature: str, index: int) -> None:
+        blocks.setdefault(feature.removesuffix("_missing"), []).append(index)
+
+    s = flat.slices
+    for name in ("user embedding", "track embedding", "artist embedding", "genre", "text embedding"):
+        blocks[name] = list(range(s[name].start, s[name].stop))
+    for group, cols in (("user features", user_cols), ("track features", track_cols), ("dense", dense_cols)):
+        for i, col in enumerate(cols):
+            add(col, s[group].start + i)
+    mlp_cats = [c for c in prep.categorical if c != "t_artist"]
+    width = model.mlp.cfg.cat_dim
+    for i, col in enumerate(mlp_cats):
+        blocks[col] = list(range(s["cats"].start + i * width, s["cats"].start + (i + 1) * width))
+    if "t_genre" in blocks:  # the genre reaches the network twice (track tower and MLP): one block
+        blocks["t_genre"] = blocks.pop("genre") + blocks["t_genre"]
+    return blocks
+
+
+def explain_deep(model: DeepModel, rows: pl.DataFrame, background: pl.DataFrame, seed: int = 0,
+                 nsamples: int = 100) -> tuple[list[str], np.ndarray]:
+    """SHAP values of the deep model's logit per block: (block names, array rows x blocks)."""
+    import shap
+
+    data, bg = Inputs(rows, model.prep, model.text, model.config), Inputs(background, model.prep, model.text, model.config)
+    flat = FlatDeep(model, data)
+    x, x_bg = flat.inputs(data), flat.inputs(bg)
+    torch.manual_seed(seed)
+    values = shap.GradientExplainer(flat, x_bg).shap_values(x, nsamples=nsamples, rseed=seed)
+    values = np.asarray(values).reshape(x.shape[0], x.shape[1])
+    blocks = deep_blocks(model, flat)
+    return list(blocks), np.stack([values[:, idx].sum(axis=1) for idx in blocks.values()], axis=1)
+
+
+def explain_lightgbm(model: LGBMModel, rows: pl.DataFrame) -> tuple[list[str], np.ndarray]:
+    """TreeSHAP values of LightGBM's logit per feature: (feature names, array rows x features)."""
+    import shap
+
+    values = shap.TreeExplainer(model.booster).shap_values(model.prep.tree_matrix(rows))
+    values = np.asarray(values[1] if isinstance(values, list) else values)
+    return list(model.prep.features), values.reshape(rows.height, len(model.prep.features))
+
+
+def global_importance(blocks: list[str], values: np.ndarray) -> pl.DataFrame:
+    """Mean |SHAP| per block, largest first, with its rank (1 = most important)."""
+    return (
+        pl.DataFrame({"block": blocks, "mean_abs_shap": np.abs(values).mean(axis=0).astype(np.float64)})
+        .sort(["mean_abs_shap", "block"], descending=[True, False])
+        .with_row_index("rank", offset=1)
+    )
+
+
+def local_reasons(blocks: list[str], values: np.ndarray, keys: pl.DataFrame, top: int = 10) -> pl.DataFrame:
+    """Per row of ``keys`` (user_id, track_id): its ``top`` blocks by |SHAP|, with the value and rank."""
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :top]
+    n = values.shape[0]
+    return pl.DataFrame({
+        "user_id": np.repeat(keys["user_id"].to_numpy(), order.shape[1]),
+        "track_id": np.repeat(keys["track_id"].to_numpy(), order.shape[1]),
+        "rank": np.tile(np.arange(1, order.shape[1] + 1), n),
+        "block": np.asarray(blocks, dtype=object)[order].ravel(),
+        "shap": np.take_along_axis(values, order, axis=1).ravel().astype(np.float64),
+    })
