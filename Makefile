@@ -9,7 +9,7 @@ AIRFLOW_HOME_DIR := $(CURDIR)/airflow_home
 AIRFLOW := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(AIRFLOW_HOME_DIR)/airflow.db $(VENV)/bin/airflow
 
-.PHONY: install demo test bench clean-warehouse
+.PHONY: install demo test browser bench app clean-warehouse
 
 install: $(STAMP)
 
@@ -36,16 +36,27 @@ demo: $(STAMP)
 	$(AIRFLOW) dags test skipify_nightly "$$($(SKIPIFY) default-date)" > $(AIRFLOW_HOME_DIR)/nightly.log 2>&1 || (tail -60 $(AIRFLOW_HOME_DIR)/nightly.log; exit 1)
 	$(SKIPIFY) status
 	$(SKIPIFY) night-report
+	@echo ""
+	@echo "Open the app: make app   (then http://localhost:8501)"
 
-## test: the whole suite on small generated data, each test in its own SKIPIFY_HOME.
+## test: the whole suite on small generated data, each test in its own SKIPIFY_HOME; the app's
+## browser test needs Debian's chromium and chromium-driver, installed here when missing.
 test: $(STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) --no-print-directory browser
 	$(PY) -m pytest -q
+
+browser:
+	$$(command -v sudo) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$(command -v sudo) apt-get install -y -qq chromium chromium-driver > /dev/null
 
 ## bench: ingest, feature and training benchmarks (ARGS="--events 1000000 10000000" for both sizes of the first two).
 bench: $(STAMP)
 	$(PY) bench/ingest.py $(ARGS)
 	$(PY) bench/features.py $(ARGS)
 	$(PY) bench/train.py
+
+## app: the Streamlit app on http://localhost:8501 (SKIPIFY_APP_PORT moves it).
+app: $(STAMP)
+	$(SKIPIFY) app
 
 clean-warehouse:
 	rm -rf warehouse/lake warehouse/world warehouse/models warehouse/.duckdb_extensions airflow_home

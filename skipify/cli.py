@@ -213,6 +213,26 @@ def night_report() -> None:
     typer.echo("\nPaste any of them into `.venv/bin/duckdb -init warehouse/attach.sql`; more in docs/warehouse.md.")
 
 
+@app.command("app")
+def run_app(
+    port: Annotated[Optional[int], typer.Option(help="Port [config app_port].")] = None,
+) -> None:
+    """Start the Streamlit app for product managers (reads the warehouse of SKIPIFY_HOME, read-only)."""
+    import os
+    import subprocess
+    import sys
+
+    from skipify.config import REPO_ROOT
+
+    cfg = load_config()
+    port = port or cfg.app_port
+    script = REPO_ROOT / "app" / "skipify_app.py"
+    typer.echo(f"Skipify app on http://localhost:{port}  (warehouse {cfg.home}; Ctrl-C stops it)", err=True)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port), "--server.headless", "true",
+           "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(cmd, env={**os.environ, "SKIPIFY_HOME": str(cfg.home)}))
+
+
 @app.command("default-date")
 def default_date() -> None:
     """The day after the last play: the night `make demo` scores and the default training cut-off."""

@@ -1,0 +1,62 @@
+"""What the Streamlit app reads: one function per question, SQL in ``sql/app/``, read-only.
+
+Every call opens a read-only connection, runs one query and closes it, so the app never holds the
+warehouse (the nightly run is never blocked) and a new night is visible on the next read. The app
+caches the results for ``app_cache_ttl_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+
+from skipify.config import Config, load_config
+from skipify.warehouse import WarehouseError, connect, run_sql
+
+
+class NoWarehouse(RuntimeError):
+    """There is no warehouse (or no such table) yet: the app shows what to run."""
+
+
+def query(name: str, cfg: Config | None = None, **params) -> pl.DataFrame:
+    """Rows of ``sql/app/<name>.sql`` as Polars."""
+    cfg = cfg or load_config()
+    try:
+        con = connect(cfg, read_only=True)
+    except WarehouseError as exc:
+        raise NoWarehouse(str(exc)) from exc
+    try:
+        return run_sql(con, f"app/{name}", params).pl()
+    finally:
+        con.close()
+
+
+def nights(cfg: Config | None = None) -> pl.DataFrame:
+    return query("nights", cfg)
+
+
+def versions(cfg: Config | None = None) -> list[dict]:
+    """Registered versions, newest first, metrics parsed."""
+    out = []
+    for row in query("versions", cfg).iter_rows(named=True):
+        out.append({**row, "metrics": json.loads(row["metrics"])})
+    return out
+
+
+def scorecard(version: dict) -> pl.DataFrame:
+    """One row per model of a version: its test metrics (lift share when truth existed)."""
+    from skipify.report import scorecard_table
+
+    return scorecard_table(version["metrics"])
+
+
+def segments(version: dict) -> pl.DataFrame:
+    from skipify.report import segment_table
+
+    return segment_table(version["metrics"])
+
+
+def cutoff(run_date: dt.date) -> dt.datetime:
+    return dt.datetime.combine(run_date, dt.time(), dt.UTC)

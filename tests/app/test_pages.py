@@ -1,0 +1,81 @@
+"""Every page of the Streamlit app on a small warehouse (Streamlit's AppTest): no exception, and the
+numbers it shows are the warehouse's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from skipify.config import load_config
+from skipify.warehouse import connect, migrate
+
+APP = Path(__file__).resolve().parents[2] / "app" / "skipify_app.py"
+
+
+def open_page(page: str, monkeypatch, home: Path) -> AppTest:
+    monkeypatch.setenv("SKIPIFY_HOME", str(home))
+    st.cache_data.clear()  # caches outlive one AppTest
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["page"] = page
+    return at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.mark.parametrize("page", ["tonight", "listener", "why", "scorecard"])
+def test_every_page_runs_without_an_exception(page, app_home, monkeypatch):
+    at = open_page(page, monkeypatch, app_home)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.header and at.header[0].value.split(":")[0] in {"Tonight's risks", "Listener view", "Why", "Scorecard"}
+
+
+def test_tonight_shows_the_warehouse_numbers(app_home, monkeypatch, night):
+    at = open_page("tonight", monkeypatch, app_home)
+    con = connect(load_config(home=app_home), read_only=True)
+    at_risk, listeners = con.execute("SELECT sum(at_risk::int), count(DISTINCT user_id) FILTER (WHERE at_risk) "
+                                     "FROM scores.dislike_scores WHERE run_date = $d", {"d": night}).fetchone()
+    assert metric(at, "At-risk pairs") == f"{at_risk:,}" and metric(at, "Listeners at risk") == f"{listeners:,}"
+    assert str(night) in at.header[0].value
+    top = con.execute("SELECT track_id FROM scores.track_dislike_profile WHERE run_date = $d AND category <> 'niche' "
+                      "ORDER BY share_at_risk DESC, mean_p_dislike DESC, track_id LIMIT 1", {"d": night}).fetchone()[0]
+    assert at.dataframe[0].value["track_id"][0] == top
+
+
+def test_listener_shows_the_chosen_listeners_candidates(app_home, monkeypatch, night):
+    at = open_page("listener", monkeypatch, app_home)
+    user = at.sidebar.selectbox(key="listener").value
+    con = connect(load_config(home=app_home), read_only=True)
+    n, risky = con.execute("SELECT count(*), sum(at_risk::int) FROM scores.dislike_scores WHERE run_date = $d AND user_id = $u",
+                           {"d": night, "u": user}).fetchone()
+    assert metric(at, "Candidates tonight") == f"{n:,}" and metric(at, "At risk") == f"{risky:,}"
+    assert len(at.dataframe[0].value) == n  # the candidates table
+    assert len(at.dataframe[2].value) == 15  # nearest 10 + furthest 5 in the two-tower space
+
+
+def test_why_and_scorecard_show_shap_and_metrics_of_the_version(app_home, monkeypatch):
+    at = open_page("why", monkeypatch, app_home)
+    assert not at.exception and len(at.get("plotly_chart")) == 4  # two global bar charts, two waterfalls
+    at = open_page("scorecard", monkeypatch, app_home)
+    con = connect(load_config(home=app_home), read_only=True)
+    import json
+
+    summary = json.loads(con.execute("SELECT metrics FROM models.registry").fetchone()[0])["summary"]
+    assert metric(at, "Deep ROC AUC") == f"{summary['deep_roc_auc']:.4f}"
+    assert metric(at, "Oracle ROC AUC") == f"{summary['oracle_roc_auc']:.4f}"
+    assert len(at.get("plotly_chart")) == 3  # ROC, PR, calibration
+
+
+def test_empty_states_say_what_to_run(tmp_path, monkeypatch):
+    at = open_page("tonight", monkeypatch, tmp_path / "none")
+    assert not at.exception and "No warehouse yet" in at.info[0].value
+    migrate(load_config(home=tmp_path / "empty"))
+    at = open_page("tonight", monkeypatch, tmp_path / "empty")
+    assert "No night published yet" in at.info[0].value
+    at = open_page("scorecard", monkeypatch, tmp_path / "empty")
+    assert "No model trained yet" in at.info[0].value
