@@ -34,6 +34,11 @@ def versions() -> list[dict]:
     return app_data.versions(CFG)
 
 
+@st.cache_data(ttl=CFG.app_cache_ttl_s, show_spinner=False)
+def night_outcomes() -> pl.DataFrame:
+    return app_data.night_outcomes(CFG)
+
+
 def empty(message: str) -> None:
     st.info(message)
     st.stop()
@@ -181,6 +186,12 @@ def page_scorecard() -> None:
                 fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="diagonal", line=dict(dash="dot", color="grey")))
             col.plotly_chart(fig.update_layout(title=kind.upper() if kind != "calibration" else "Calibration",
                                                xaxis_title=xt, yaxis_title=yt, height=380, margin=dict(t=40)), use_container_width=True)
+    st.subheader("Per night: the scored pairs that were then played")
+    outcomes = night_outcomes()
+    if outcomes.is_empty():
+        st.info("No scored pair has been played yet: a night's outcomes arrive with the next day's landing files.")
+    else:
+        st.dataframe(outcomes, hide_index=True, use_container_width=True)
     st.subheader("Versions and the gate's verdicts")
     st.dataframe(pl.DataFrame([{"version": x["version"], "status": x["status"], "gate": x["gate_verdict"],
                                 "deep_roc_auc": x["metrics"]["summary"]["deep_roc_auc"],

@@ -60,3 +60,21 @@ def segments(version: dict) -> pl.DataFrame:
 
 def cutoff(run_date: dt.date) -> dt.datetime:
     return dt.datetime.combine(run_date, dt.time(), dt.UTC)
+
+
+def night_outcomes(cfg: Config | None = None) -> pl.DataFrame:
+    """Per published night: its scored pairs that were then played that day, their dislike rate,
+    and both models' ROC AUC on them (null while the day's plays have not arrived)."""
+    from skipify.metrics import roc_auc
+
+    cfg = cfg or load_config()
+    rows = query("night_outcomes", cfg, threshold_ms=cfg.label_skip_threshold_ms)
+    out = []
+    for (day,), g in rows.group_by("run_date", maintain_order=True):
+        y = g["label"].to_numpy()
+        out.append({"run_date": day, "pairs_played": g.height, "dislike_rate": float(y.mean()),
+                    "deep_roc_auc": roc_auc(y, g["p_dislike"].to_numpy()),
+                    "lightgbm_roc_auc": roc_auc(y, g["p_dislike_baseline"].to_numpy())})
+    schema = {"run_date": pl.Date, "pairs_played": pl.Int64, "dislike_rate": pl.Float64, "deep_roc_auc": pl.Float64,
+              "lightgbm_roc_auc": pl.Float64}
+    return pl.DataFrame(out, schema=schema).sort("run_date", descending=True).fill_nan(None)

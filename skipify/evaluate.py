@@ -41,8 +41,10 @@ def baseline_scores(rows: pl.DataFrame, train: pl.DataFrame) -> dict[str, np.nda
         out[name] = np.where(np.isnan(v), glob, v)
     prev = train.group_by(pl.col("s_prev_dislike").fill_null(-1)).agg(pl.col("label").mean())
     rate = dict(zip(prev["s_prev_dislike"].to_list(), prev["label"].to_list()))
-    keys = rows["s_prev_dislike"].fill_null(-1).to_list()
-    out["previous_in_session"] = np.array([rate.get(k, float(train["label"].mean())) for k in keys], dtype=np.float64)
+    fallback = float(train["label"].mean())  # once: inside the lookup it cost a pass over train per row
+    out["previous_in_session"] = (
+        rows["s_prev_dislike"].fill_null(-1).replace_strict(rate, default=fallback, return_dtype=pl.Float64).to_numpy()
+    )
     return out
 
 

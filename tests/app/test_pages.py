@@ -58,7 +58,7 @@ def test_listener_shows_the_chosen_listeners_candidates(app_home, monkeypatch, n
     assert len(at.dataframe[2].value) == 15  # nearest 10 + furthest 5 in the two-tower space
 
 
-def test_why_and_scorecard_show_shap_and_metrics_of_the_version(app_home, monkeypatch):
+def test_why_and_scorecard_show_shap_and_metrics_of_the_version(app_home, monkeypatch, night):
     at = open_page("why", monkeypatch, app_home)
     assert not at.exception and len(at.get("plotly_chart")) == 4  # two global bar charts, two waterfalls
     at = open_page("scorecard", monkeypatch, app_home)
@@ -69,6 +69,12 @@ def test_why_and_scorecard_show_shap_and_metrics_of_the_version(app_home, monkey
     assert metric(at, "Deep ROC AUC") == f"{summary['deep_roc_auc']:.4f}"
     assert metric(at, "Oracle ROC AUC") == f"{summary['oracle_roc_auc']:.4f}"
     assert len(at.get("plotly_chart")) == 3  # ROC, PR, calibration
+    per_night = at.dataframe[2].value  # scored pairs later played: only the earlier night's day has its plays in
+    assert len(per_night) == 1 and str(per_night["run_date"][0])[:10] == str(night - dt.timedelta(days=1))
+    assert (per_night["pairs_played"] > 0).all()
+    played = con.execute("SELECT count(*) FROM scores.dislike_scores AS s JOIN raw.events AS e USING (user_id, track_id) "
+                         "WHERE s.run_date = $d AND e.ts::date = s.run_date", {"d": per_night["run_date"][0]}).fetchone()[0]
+    assert per_night["pairs_played"][0] == played
 
 
 def test_empty_states_say_what_to_run(tmp_path, monkeypatch):
