@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import time
@@ -167,6 +168,19 @@ def tune(
     _done(t0, "tuning done")
 
 
+@contextlib.contextmanager
+def _night_errors(night_failed: type[Exception]):
+    """A night that failed its checks exits 1, a bad argument 2, each with the reason on stderr."""
+    try:
+        yield
+    except night_failed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+
+
 @app.command()
 def nightly(
     date: Annotated[datetime.datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="The night to run (scores for that day).")],
@@ -175,14 +189,8 @@ def nightly(
     from skipify.nightly import NightFailed, run_night
 
     t0 = time.perf_counter()
-    try:
+    with _night_errors(NightFailed):
         report = run_night(date.date(), load_config())
-    except NightFailed as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
     for line in report.lines():
         typer.echo(line)
     _done(t0, "night done")
@@ -250,14 +258,8 @@ def backfill(
     from skipify.nightly import NightFailed, backfill as run_backfill
 
     t0 = time.perf_counter()
-    try:
+    with _night_errors(NightFailed):
         reports = run_backfill(start.date(), end.date(), load_config())
-    except NightFailed as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
     for r in reports:
         typer.echo(r.lines()[0])
     _done(t0, f"{len(reports)} nights done")

@@ -73,6 +73,24 @@ def shard_of(user_id: str, shards: int) -> int:
     return zlib.crc32(user_id.encode()) % shards
 
 
+def _replace(cfg: Config, frames: dict[str, pl.DataFrame], statements: list[tuple[str, dict]]) -> None:
+    """Register ``frames`` under their names, then run the SQL files in one retried transaction
+    (a delete of what is being rewritten, then its insert from the frames)."""
+    con = connect(cfg)
+    try:
+        for name, frame in frames.items():
+            con.register(name, frame.to_arrow())
+
+        def write():
+            with transaction(con):
+                for sql_name, params in statements:
+                    run_sql(con, sql_name, params)
+
+        with_retry(write)
+    finally:
+        con.close()
+
+
 # --- 1. ingest --------------------------------------------------------------------------------
 
 
@@ -194,18 +212,8 @@ def make_candidates(run_date: dt.date, cfg: Config | None = None) -> int:
     shards = pl.DataFrame({"user_id": users_of, "shard": [shard_of(u, cfg.nightly_shards) for u in users_of.to_list()]},
                           schema={"user_id": pl.String, "shard": pl.Int32})
     cands = cands.join(shards, on="user_id", how="left")
-    con = connect(cfg)
-    try:
-        con.register("new_candidates", cands.select("shard", "user_id", "track_id", "source").to_arrow())
-
-        def write():
-            with transaction(con):
-                run_sql(con, "nightly/delete_candidates", params)
-                run_sql(con, "nightly/insert_candidates", params)
-
-        with_retry(write)
-    finally:
-        con.close()
+    _replace(cfg, {"new_candidates": cands.select("shard", "user_id", "track_id", "source")},
+             [("nightly/delete_candidates", params), ("nightly/insert_candidates", params)])
     return cands.height
 
 
@@ -268,21 +276,9 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None) -> int
         out = rows.select("probe_id", "user_id", "track_id").join(probes.select("probe_id", "source"), on="probe_id").with_columns(
             pl.Series("p_dislike", p_deep), pl.Series("p_dislike_baseline", p_base)).drop("probe_id")
     reasons = explain_sample(rows, lgbm, deep, -(-cfg.shap_night_sample // cfg.nightly_shards), seed=cfg.seed + shard)
-    con = connect(cfg)
-    try:
-        con.register("new_scores", out.to_arrow())
-        con.register("new_shap", reasons.to_arrow())
-
-        def write():
-            with transaction(con):
-                run_sql(con, "nightly/delete_staged", params)
-                run_sql(con, "nightly/insert_staged", {**params, "model_version": chosen["version"]})
-                run_sql(con, "nightly/delete_staged_shap", params)
-                run_sql(con, "nightly/insert_staged_shap", params)
-
-        with_retry(write)
-    finally:
-        con.close()
+    _replace(cfg, {"new_scores": out, "new_shap": reasons},
+             [("nightly/delete_staged", params), ("nightly/insert_staged", {**params, "model_version": chosen["version"]}),
+              ("nightly/delete_staged_shap", params), ("nightly/insert_staged_shap", params)])
     return out.height
 
 
@@ -339,7 +335,9 @@ def publish(run_date: dt.date, cfg: Config | None = None, run_id: str | None = N
     started_at = started_at or dt.datetime.now(dt.UTC)
     seconds = dict(seconds or {})
     t0 = time.perf_counter()
-    chosen, _, _ = champion_models(cfg)
+    from skipify.train import find_version
+
+    chosen = find_version(None, cfg)  # the registry row is enough: the models were used by the shards
     params = {"run_date": run_date, "cutoff": cutoff_of(run_date), "threshold": risk_threshold(cfg, chosen),
               "min_listeners": cfg.profile_min_listeners}
     con = connect(cfg)

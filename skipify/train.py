@@ -150,11 +150,8 @@ def train(
             "stages": stages, "folder": str(folder)}
 
 
-def load_version(version: str | None = None, cfg: Config | None = None) -> tuple[dict, LGBMModel, DeepModel]:
-    """A registered version's registry row and its two models, loaded from the artefacts.
-
-    Args:
-        version: a registered version (default: the champion, else the newest).
+def find_version(version: str | None = None, cfg: Config | None = None) -> dict:
+    """A registered version's registry row (default: the champion, else the newest).
 
     Raises:
         ValueError: no version trained yet, or an unknown version.
@@ -170,11 +167,17 @@ def load_version(version: str | None = None, cfg: Config | None = None) -> tuple
     if not known:
         raise ValueError("no trained model yet: run `skipify train`")
     if version is None:
-        chosen = next((v for v in known if v["status"] == "champion"), known[0])
-    else:
-        chosen = next((v for v in known if v["version"] == version), None)
-        if chosen is None:
-            raise ValueError(f"unknown model version {version!r}; known: {', '.join(v['version'] for v in known)}")
+        return next((v for v in known if v["status"] == "champion"), known[0])
+    chosen = next((v for v in known if v["version"] == version), None)
+    if chosen is None:
+        raise ValueError(f"unknown model version {version!r}; known: {', '.join(v['version'] for v in known)}")
+    return chosen
+
+
+def load_version(version: str | None = None, cfg: Config | None = None) -> tuple[dict, LGBMModel, DeepModel]:
+    """A registered version's registry row and its two models, loaded from the artefacts (see find_version)."""
+    cfg = cfg or load_config()
+    chosen = find_version(version, cfg)
     folder = cfg.models_dir / chosen["version"]
     return chosen, LGBMModel.load(folder), load_deep(folder, text_vectors(cfg))
 
