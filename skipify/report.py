@@ -18,6 +18,7 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from skipify.data import Splits
+from skipify.metrics import curves
 
 MODEL_ORDER = ("deep", "lightgbm", "previous_in_session", "user_rate", "track_rate", "global_rate")
 METRICS = ("roc_auc", "lift_share", "pr_auc", "log_loss", "brier", "ece", "threshold", "recall", "false_positive_rate")
@@ -107,14 +108,6 @@ def segment_table(evaluation: dict, metric: str = "roc_auc") -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def _roc_points(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-p, kind="stable")
-    y = y[order]
-    tpr = np.concatenate([[0.0], np.cumsum(y) / max(y.sum(), 1)])
-    fpr = np.concatenate([[0.0], np.cumsum(1 - y) / max((1 - y).sum(), 1)])
-    return fpr, tpr
-
-
 def plot_roc(preds: pl.DataFrame, models: tuple[str, ...] = ("deep", "lightgbm", "previous_in_session", "user_rate")) -> Figure:
     """ROC curves on the test rows, with the oracle (true probability) when the truth is known."""
     y = preds["label"].to_numpy()
@@ -124,7 +117,8 @@ def plot_roc(preds: pl.DataFrame, models: tuple[str, ...] = ("deep", "lightgbm",
     if preds["p_true"].null_count() == 0:
         shown.append("p_true")
     for name in shown:
-        fpr, tpr = _roc_points(y, preds[name].to_numpy())
+        roc = np.asarray(curves(y, preds[name].to_numpy())["roc"])
+        fpr, tpr = roc[:, 0], roc[:, 1]
         ax.plot(fpr, tpr, label="oracle" if name == "p_true" else name, linestyle="--" if name == "p_true" else "-")
     ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
     ax.set_xlabel("false positive rate")
