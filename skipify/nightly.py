@@ -35,7 +35,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
+from skipify.warehouse import connect, create_temp, insert_sql, run_sql, transaction, with_retry
 
 PUBLISHED = ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")  # the tables a night replaces
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -264,6 +264,7 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None) -> int
     chosen, lgbm, deep = champion_models(cfg)
     con = connect(cfg, read_only=True)
     try:
+        create_temp(con, "habits", "features/habits", params)
         probes = run_sql(con, "nightly/shard_probes", params).pl()
         rows = scoring_rows(con, probes.drop("source"), cutoff, cfg) if probes.height else None
     finally:

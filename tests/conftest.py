@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from skipify.config import Config, load_config
 from skipify.generate import WorldParams, build_world, write_world
+from tests.scored import NIGHT, SCORED_SETTINGS, START, tiny_deep_config
 
 SMALL = WorldParams(users=150, tracks=200, days=14, seed=7)
 
@@ -43,3 +47,46 @@ def small_rows(small_world_dir, tmp_path_factory):
     ingest_paths([small_world_dir / "landing"], cfg=cfg)
     build_features(default_as_of(cfg), cfg, with_text=False)
     return load_rows(cfg)
+
+
+# --- a trained, scored tiny warehouse, built once for the session --------------------------------
+# The nightly, app and API tests all need a registered version and published nights; training and
+# scoring once (rather than per module) keeps the suite inside its time budget. Read-only users take
+# `scored_home`; tests that write (re-run nights, train again) take a copy from `copy_scored_home`.
+# World and settings: tests/scored.py.
+
+
+@pytest.fixture(scope="session")
+def scored_home(tmp_path_factory) -> Path:
+    """A warehouse (150 listeners, 150 tracks, 17 days) with one trained version and the nights
+    NIGHT - 1 and NIGHT published. Shared: never write to it (copy it with ``copy_scored_home``)."""
+    from skipify.models.lgbm import LGBMConfig
+    from skipify.nightly import ingest_landing, run_night
+    from skipify.train import train
+
+    home = tmp_path_factory.mktemp("scored_home")
+    cfg = load_config(home=home, **SCORED_SETTINGS)
+    write_world(build_world(WorldParams(users=150, tracks=150, days=17, seed=11, start=START)), cfg.world_dir)
+    ingest_landing(NIGHT, cfg)
+    train(NIGHT, cfg=cfg, device="cpu", lgbm_config=LGBMConfig(num_leaves=15, max_rounds=100), deep_config=tiny_deep_config())
+    run_night(NIGHT - dt.timedelta(days=1), cfg)
+    run_night(NIGHT, cfg)
+    return home
+
+
+@pytest.fixture(scope="session")
+def copy_scored_home(scored_home, tmp_path_factory):
+    """A function that returns a private, writable copy of ``scored_home``."""
+
+    def copy(name: str) -> Path:
+        target = tmp_path_factory.mktemp(name) / "home"
+        shutil.copytree(scored_home, target, ignore=shutil.ignore_patterns(".tmp"))
+        # DuckLake keeps its data path in the catalog (file paths are relative to it): point it here
+        cfg = load_config(home=target)
+        with sqlite3.connect(cfg.catalog_path) as catalog:
+            changed = catalog.execute("UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'",
+                                      (f"{cfg.data_path}/",)).rowcount
+        assert changed == 1, "DuckLake catalog without a data_path"
+        return target
+
+    return copy

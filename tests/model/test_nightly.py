@@ -16,31 +16,17 @@ import polars as pl
 import pytest
 
 from skipify.config import load_config
-from skipify.generate import WorldParams, build_world, write_world
-from skipify.models.deep import DeepConfig
-from skipify.models.lgbm import LGBMConfig
-from skipify.models.mlp import MLPConfig
-from skipify.models.two_tower import TwoTowerConfig
-from skipify.nightly import NightFailed, backfill, ingest_landing, run_night, taste_candidates
-from skipify.train import train
+from skipify.nightly import NightFailed, backfill, run_night, taste_candidates
 from skipify.warehouse import connect
+from tests.scored import NIGHT, SCORED_SETTINGS
 
-START = dt.date(2026, 1, 1)
-NIGHT = START + dt.timedelta(days=14)
-SETTINGS = {"split_test_days": 3, "split_valid_days": 3, "candidates_k": 8, "rotation_k": 4, "nightly_shards": 3,
-            "shap_night_sample": 60}
+SETTINGS = SCORED_SETTINGS
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("nightly_home")
-    cfg = load_config(home=home, **SETTINGS)
-    write_world(build_world(WorldParams(users=150, tracks=150, days=17, seed=11, start=START)), cfg.world_dir)
-    ingest_landing(NIGHT, cfg)
-    train(NIGHT, cfg=cfg, device="cpu", lgbm_config=LGBMConfig(num_leaves=15, max_rounds=100),
-          deep_config=DeepConfig(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16), mlp=MLPConfig(hidden=[32, 16])))
-    run_night(NIGHT, cfg)
-    return home
+def home(copy_scored_home):
+    """A private copy of the shared warehouse: these tests run and re-run nights in it."""
+    return copy_scored_home("nightly_home")
 
 
 def night(con, table: str, day: dt.date) -> pl.DataFrame:
