@@ -28,7 +28,7 @@ probe_rows as (
 select
     r.*,
     -- days since 1970-01-01: history features are as of the start of this day (UTC)
-    (epoch(r.ts) // 86400)::int as day,
+    floor(epoch(r.ts) / 86400)::int as day,  -- floor: a cast of the quotient would round (noon boundaries)
     coalesce(t.artist, '?') as artist,
     coalesce(t.genres[1], '?') as genre
 from (select * from events union all select * from probe_rows) as r

@@ -145,3 +145,19 @@ def test_no_feature_reads_the_outcome_of_its_own_play(built):
     prep = Preprocessor.fit(rows)
     X, names = prep.tree_matrix(rows), prep.features
     assert "label" not in names and "early_skip" not in names and X.shape[1] == len(names)
+
+
+def test_days_start_at_midnight_utc_so_a_late_evening_play_is_history_the_next_morning(tmp_path):
+    from tests.data.files import event, write
+
+    cfg = load_config(home=tmp_path / "home")
+    plays = [event(ts="2026-01-04T23:30:00Z", session_id="s1", feedback="dislike"),
+             event(ts="2026-01-05T01:00:00Z", session_id="s2", track="t2"),
+             event(ts="2026-01-05T13:00:00Z", session_id="s3", track="t3")]
+    ingest_paths([write(plays, tmp_path / "landing" / "events.jsonl")], cfg=cfg)
+    build_features(dt.date(2026, 1, 6), cfg, with_text=False)
+    con = connect(cfg, read_only=True)
+    rows = dict(con.execute("SELECT track_id, u_plays_all FROM features.training_rows").fetchall())
+    # the 23:30 play is on 4 January: both plays of the 5th see it (a rounded day would hide it from 01:00
+    # and count the 13:00 play as the 6th); the plays of the 5th do not see each other
+    assert rows == {"t1": 0, "t2": 1, "t3": 1}
