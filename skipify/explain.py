@@ -137,3 +137,38 @@ def local_reasons(blocks: list[str], values: np.ndarray, keys: pl.DataFrame, top
         "block": np.asarray(blocks, dtype=object)[order].ravel(),
         "shap": np.take_along_axis(values, order, axis=1).ravel().astype(np.float64),
     })
+
+
+class DeepReasons:
+    """Integrated gradients of the deep model's logit per block, from the mean background input.
+
+        reasons = DeepReasons(model, background_rows)
+        blocks, values, logits = reasons(rows)       # values: (rows, blocks); sum = logit - reasons.reference_logit
+    """
+
+    def __init__(self, model: DeepModel, background: pl.DataFrame, steps: int = 16):
+        data = Inputs(background, model.prep, model.text, model.config)
+        self.model, self.steps = model, steps
+        self.flat = FlatDeep(model, data)
+        self.reference = self.flat.inputs(data).mean(dim=0, keepdim=True)
+        with torch.no_grad():
+            self.reference_logit = float(self.flat(self.reference)[0, 0])
+        blocks = deep_blocks(model, self.flat)
+        self.blocks = list(blocks)
+        self.members = torch.zeros(self.flat.width, len(blocks))  # input column -> its block
+        for j, idx in enumerate(blocks.values()):
+            self.members[idx, j] = 1.0
+
+    def __call__(self, rows: pl.DataFrame, data: Inputs | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(block names, values rows x blocks, logits of the rows); ``data``: the rows' Inputs, when built."""
+        x = self.flat.inputs(data or self.model.inputs(rows))
+        n, width = x.shape
+        alphas = (torch.arange(self.steps, dtype=x.dtype) + 0.5) / self.steps  # midpoint rule
+        delta = x - self.reference
+        path = (self.reference + alphas[:, None, None] * delta[None]).reshape(-1, width).requires_grad_(True)
+        out = self.flat(path)
+        (grad,) = torch.autograd.grad(out.sum(), path)
+        values = (grad.reshape(self.steps, n, width).mean(dim=0) * delta) @ self.members
+        with torch.no_grad():
+            logits = self.flat(x)[:, 0]
+        return self.blocks, values.detach().numpy().astype(np.float64), logits.numpy().astype(np.float64)

@@ -85,6 +85,12 @@ def _prepare(con: duckdb.DuckDBPyConnection, cfg: Config, cutoff: dt.datetime, p
     return n
 
 
+def prepare_history(con: duckdb.DuckDBPyConnection, cfg: Config, cutoff: dt.datetime) -> int:
+    """Temp table ``fx_rows``: every play before ``cutoff`` with its label, day, artist and genre (the
+    input of every feature SQL; the serving snapshot folds it). Returns its row count."""
+    return _prepare(con, cfg, cutoff, probes=None)
+
+
 def _rebuild_from(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dt.datetime | None:
     """Earliest play whose feature row must be (re)built for this cut-off; None if up to date."""
     return run_sql(con, "features/rebuild_from", {"cutoff": cutoff}).fetchone()[0]

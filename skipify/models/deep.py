@@ -157,6 +157,10 @@ class DeepModel:
         """The calibration temperature, kept in the MLP's state (so it is saved with its weights)."""
         return float(self.mlp.log_temperature.exp())
 
+    def inputs(self, rows: pl.DataFrame) -> Inputs:
+        """Feature rows as this model's input tensors."""
+        return Inputs(rows, self.prep, self.text, self.config)
+
     @torch.no_grad()
     def vectors(self, rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The two-tower user and track vectors of feature rows, shape (N, dim) each."""
@@ -165,12 +169,12 @@ class DeepModel:
         return u.numpy(), t.numpy()
 
     @torch.no_grad()
-    def predict(self, rows: pl.DataFrame, device: str = "cpu") -> np.ndarray:
-        """Calibrated dislike probability for feature rows."""
+    def predict(self, rows: pl.DataFrame, device: str = "cpu", data: Inputs | None = None) -> np.ndarray:
+        """Calibrated dislike probability for feature rows (``data``: their Inputs, when already built)."""
         dev = torch.device(device)
         self.towers.to(dev)
         self.mlp.to(dev).eval()
-        data = Inputs(rows, self.prep, self.text, self.config)
+        data = data or self.inputs(rows)
         u, t = _tower_vectors(self.towers, data, dev)
         out = []
         for idx in _batches(data.n, 8192, shuffle=False):

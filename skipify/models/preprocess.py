@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+SMALL_FRAME = 256  # rows; below this, category codes are looked up in Python
 NOT_FEATURES = ("user_id", "track_id", "ts", "day", "label", "early_skip", "probe_id", "play_id")
 
 
@@ -63,10 +65,17 @@ class Preprocessor:
     def features(self) -> list[str]:
         return self.numeric + self.categorical
 
+    @cached_property
+    def _lookups(self) -> dict[str, dict[str, int]]:
+        return {c: {v: i for i, v in enumerate(values)} for c, values in self.vocab.items()}
+
     def _codes(self, rows: pl.DataFrame, c: str) -> np.ndarray:
-        lookup = {v: i for i, v in enumerate(self.vocab[c])}
-        codes = rows[c].cast(pl.String).replace_strict(lookup, default=-1, return_dtype=pl.Int64)
-        return codes.fill_null(-1).to_numpy()
+        """Vocabulary positions of a text column (-1: unknown or missing)."""
+        lookup = self._lookups[c]
+        values = rows[c].cast(pl.String)
+        if rows.height <= SMALL_FRAME:  # a few rows (the API): a dict lookup beats building polars' mapping
+            return np.fromiter((lookup.get(v, -1) for v in values.to_list()), dtype=np.int64, count=rows.height)
+        return values.replace_strict(lookup, default=-1, return_dtype=pl.Int64).fill_null(-1).to_numpy()
 
     def tree_matrix(self, rows: pl.DataFrame) -> np.ndarray:
         """Numbers as they are (NaN for missing), categories as codes (NaN when unknown)."""

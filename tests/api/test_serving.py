@@ -1,0 +1,98 @@
+"""The API's in-memory feature snapshot and reasons, against the batch path they must agree with."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from skipify.config import load_config
+from skipify.explain import DeepReasons
+from skipify.features import scoring_rows
+from skipify.serving import Snapshot, request_frame
+from skipify.train import load_version
+from skipify.warehouse import connect, create_temp
+from tests.scored import NIGHT, SCORED_SETTINGS
+
+CUTOFF = dt.datetime.combine(NIGHT, dt.time(), dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def cfg(scored_home):
+    return load_config(home=scored_home, **SCORED_SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def snapshot(cfg):
+    return Snapshot.load(NIGHT, cfg)
+
+
+@pytest.fixture(scope="module")
+def pairs(cfg) -> pl.DataFrame:
+    """Played pairs, never-played pairs of known ids, and unknown listeners and tracks, in the
+    listener's habitual context (what the nightly probes use)."""
+    con = connect(cfg, read_only=True)
+    try:
+        played = con.execute("SELECT DISTINCT user_id, track_id FROM raw.events WHERE ts < $c ORDER BY ALL LIMIT 150",
+                             {"c": CUTOFF}).pl()
+        users = con.execute("SELECT user_id FROM raw.users ORDER BY user_id LIMIT 30").pl()
+        tracks = con.execute("SELECT track_id FROM raw.tracks ORDER BY track_id DESC LIMIT 10").pl()
+        create_temp(con, "habits", "features/habits", {"cutoff": CUTOFF, "active_days": cfg.active_days})
+        habits = con.execute("SELECT * FROM habits").pl()
+    finally:
+        con.close()
+    unknown = pl.DataFrame({"user_id": ["nobody", "nobody", "u000001"], "track_id": ["t000001", "t_none", "t_none"]})
+    out = pl.concat([played, users.join(tracks, how="cross"), unknown]).unique(maintain_order=True)
+    return out.join(habits, on="user_id", how="left", maintain_order="left")
+
+
+def test_snapshot_rows_equal_the_batch_rows_column_for_column(cfg, snapshot, pairs):
+    probes = pairs.with_row_index("probe_id").with_columns(
+        (pl.lit(CUTOFF) + pl.duration(hours=pl.col("hour").fill_null(12))).alias("ts"), pl.lit(1).alias("session_position"))
+    con = connect(cfg, read_only=True)
+    try:
+        batch = scoring_rows(con, probes.drop("hour"), CUTOFF, cfg).sort("probe_id").drop("probe_id")
+    finally:
+        con.close()
+    served, flags = snapshot.rows(request_frame(pairs.select("user_id", "track_id").to_dicts()))  # context: the habit
+    assert sorted(served.columns) == sorted(batch.columns) and served.height == batch.height == pairs.height
+    for col in batch.columns:
+        a, b = batch[col], served[col]
+        if a.dtype == pl.String or a.dtype.is_temporal():
+            assert a.cast(pl.String).equals(b.cast(pl.String)), col
+        else:
+            x, y = a.cast(pl.Float64).to_numpy(), b.cast(pl.Float64).to_numpy()
+            assert np.array_equal(np.isnan(x), np.isnan(y)) and np.allclose(x, y, rtol=0, atol=1e-12, equal_nan=True), col
+    # the cases are all there: history and none, known and unknown ids
+    assert flags["user_new"].any() and flags["track_new"].any() and not flags["user_new"].all()
+    assert flags.filter(pl.Series(pairs["user_id"] == "nobody"))["user_unknown"].all()
+    assert (served["ut_replays"] > 0).any() and (served["ut_replays"] == 0).any()
+
+
+def test_a_later_day_counts_day_distances_to_that_day_with_the_history_of_the_cut_off(snapshot, pairs):
+    played = pairs.head(5).select("user_id", "track_id").to_dicts()
+    same, later = (snapshot.rows(request_frame([{**p, "ts": CUTOFF + dt.timedelta(days=d, hours=9)} for p in played]))[0]
+                   for d in (0, 3))
+    assert (later["ut_days_since_last"] - same["ut_days_since_last"] == 3).all()
+    assert (later["u_days_since_first_play"] - same["u_days_since_first_play"] == 3).all()
+    assert later["u_plays_all"].equals(same["u_plays_all"]) and later["ut_replays"].equals(same["ut_replays"])
+    assert (later["c_weekday"] != same["c_weekday"]).all() and (later["c_hour"] == 9).all()
+
+
+def test_reasons_add_up_to_the_deep_models_logit_and_match_its_score(cfg, snapshot, pairs):
+    _, _, deep = load_version(None, cfg)
+    con = connect(cfg, read_only=True)
+    try:
+        background = con.execute("SELECT * FROM features.training_rows ORDER BY play_id LIMIT 100").pl()
+    finally:
+        con.close()
+    reasons = DeepReasons(deep, background, steps=32)
+    rows, _ = snapshot.rows(request_frame(pairs.head(40).select("user_id", "track_id").to_dicts()))
+    blocks, values, logits = reasons(rows)
+    assert values.shape == (40, len(blocks)) and {"user embedding", "u_dislike_rate_30d", "c_platform"} <= set(blocks)
+    # completeness of integrated gradients: the blocks share out logit(row) - logit(reference)
+    gap = logits - reasons.reference_logit
+    assert np.abs(values.sum(axis=1) - gap).max() < 0.02 * max(1.0, np.abs(gap).max())
+    assert np.allclose(1 / (1 + np.exp(-logits)), deep.predict(rows), atol=1e-5)
