@@ -241,6 +241,26 @@ def run_app(
     raise typer.Exit(subprocess.call(cmd, env={**os.environ, "SKIPIFY_HOME": str(cfg.home)}))
 
 
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Interface [config serve_host].")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port [config serve_port].")] = None,
+    as_of: Annotated[Optional[datetime.datetime], typer.Option("--as-of", formats=["%Y-%m-%d"],
+                     help="Features as of this day [default: the latest published night].")] = None,
+    reload_s: Annotated[Optional[float], typer.Option("--reload-s", help="Seconds between checks for a new champion or night; 0 never [config serve_reload_s].")] = None,
+) -> None:
+    """The prediction API (FastAPI on uvicorn; docs at /docs): POST /v1/predict, GET /v1/users/{id}/at-risk,
+    GET /v1/model, GET /healthz. Loads the served version and its features once; never holds the warehouse."""
+    from skipify.api import serve as run_server
+    from skipify.warehouse import WarehouseError
+
+    try:
+        run_server(load_config(), host, port, as_of.date() if as_of else None, reload_s)
+    except (WarehouseError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command("default-date")
 def default_date() -> None:
     """The day after the last play: the night `make demo` scores and the default training cut-off."""

@@ -74,6 +74,14 @@ class Config:
     app_port: int = 8501
     app_cache_ttl_s: int = 30  # the app re-reads the warehouse at most this often: a new night appears by itself
 
+    # --- the prediction API (skipify serve) ----------------------------------------------------
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8000
+    serve_max_batch: int = 1000  # pairs per POST /v1/predict; more is answered 413
+    serve_reload_s: float = 30.0  # how often the server looks for a new champion or night (0: never)
+    serve_threads: int = 1  # torch threads per request (one request is small; concurrency comes from requests)
+    serve_access_log: bool = True
+
     # --- ingest -------------------------------------------------------------------------------
     ingest_min_ts: dt.date = dt.date(2000, 1, 1)  # events before this are quarantined
     ingest_max_future_hours: int = 24  # events later than now + this are quarantined

@@ -7,45 +7,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from skipify.config import load_config
 from skipify.warehouse import connect
+from tests.servers import free_port, running
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(app_home):
     port = free_port()
-    proc = subprocess.Popen([str(BIN / "skipify"), "app", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "SKIPIFY_HOME": str(app_home)})
-    deadline = time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None, proc.stdout.read()
-        assert time.time() < deadline, "the app did not start"
-        time.sleep(0.3)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    cmd = [str(BIN / "skipify"), "app", "--port", str(port)]
+    with running(cmd, {**os.environ, "SKIPIFY_HOME": str(app_home)}, f"http://127.0.0.1:{port}/_stcore/health", expect=b"ok"):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,196 @@
+"""`skipify serve` for real: uvicorn on a free loopback port, over a private copy of the scored
+warehouse; every endpoint, every error code, consistency with the nightly batch, hot reload."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+import pytest
+
+from skipify.config import load_config
+from skipify.warehouse import connect, create_temp
+from tests.scored import NIGHT, SCORED_SETTINGS, tiny_deep_config
+from tests.servers import free_port, running
+
+BIN = Path(sys.executable).parent
+MAX_BATCH = 50
+
+
+@pytest.fixture(scope="module")
+def home(copy_scored_home):
+    return copy_scored_home("api_home")  # the hot-reload test trains a new version in it
+
+
+@pytest.fixture(scope="module")
+def api(home):
+    port = free_port()
+    env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_MAX_BATCH": str(MAX_BATCH),
+           **{f"SKIPIFY_{k.upper()}": str(v) for k, v in SCORED_SETTINGS.items()}}
+    cmd = [str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "1"]
+    with running(cmd, env, f"http://127.0.0.1:{port}/healthz"):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+
+
+def query(home: Path, sql: str, params: dict | None = None) -> pl.DataFrame:
+    con = connect(load_config(home=home), read_only=True)
+    try:
+        return con.execute(sql, params or {}).pl()
+    finally:
+        con.close()
+
+
+def test_health_model_and_docs_describe_what_is_served(api, home):
+    health = api.get("/healthz").json()
+    [(version, metrics)] = query(home, "SELECT version, metrics FROM models.registry").rows()
+    assert health["status"] == "ok" and health["model_version"] == version
+    assert health["features_as_of"] == health["night"] == str(NIGHT)
+    model = api.get("/v1/model").json()
+    assert model["version"] == version and model["training"]["as_of"] == str(NIGHT)
+    summary = json.loads(metrics)["summary"]
+    assert model["test_metrics"]["deep_roc_auc"] == pytest.approx(summary["deep_roc_auc"])
+    assert model["test_metrics"]["lightgbm_roc_auc"] == pytest.approx(summary["lightgbm_roc_auc"])
+    assert model["training"]["train_from"] == summary["train_from"] and model["training"]["test_to"] == summary["test_to"]
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {"/v1/predict", "/v1/users/{user_id}/at-risk", "/v1/model", "/healthz"} <= set(paths)
+    assert api.get("/docs").status_code == 200
+
+
+def test_predictions_equal_the_published_nights_scores(api, home):
+    night = query(home, "SELECT user_id, track_id, p_dislike, p_dislike_baseline, model_version FROM scores.dislike_scores "
+                        "WHERE run_date = $d ORDER BY hash(user_id, track_id) LIMIT 40", {"d": NIGHT})
+    pairs = night.select("user_id", "track_id").to_dicts()
+    # the night's context: each listener's habit, given explicitly ...
+    con = connect(load_config(home=home, **SCORED_SETTINGS), read_only=True)
+    try:
+        create_temp(con, "habits", "features/habits", {"cutoff": dt.datetime.combine(NIGHT, dt.time(), dt.UTC), "active_days": 30})
+        habits = {r["user_id"]: r for r in con.execute("SELECT * FROM habits").pl().to_dicts()}
+    finally:
+        con.close()
+    explicit = [{**p, "context": {k: habits[p["user_id"]][k] for k in ("hour", "platform", "shuffle", "context_type", "reason_start")}}
+                for p in pairs]
+    for items in (explicit, pairs):  # ... and left out (the server fills in the same habit)
+        resp = api.post("/v1/predict", json={"items": items})
+        assert resp.status_code == 200, resp.text
+        cols = ("user_id", "track_id", "p_dislike", "p_dislike_baseline", "model_version")
+        got = pl.DataFrame([{c: p[c] for c in cols} for p in resp.json()["predictions"]])
+        assert got.select("user_id", "track_id").equals(night.select("user_id", "track_id"))  # in request order
+        assert np.abs(got["p_dislike"].to_numpy() - night["p_dislike"].to_numpy()).max() < 1e-6
+        assert np.abs(got["p_dislike_baseline"].to_numpy() - night["p_dislike_baseline"].to_numpy()).max() < 1e-6
+        assert got["model_version"].equals(night["model_version"])
+
+
+def test_each_prediction_has_three_reasons_largest_first(api):
+    resp = api.post("/v1/predict", json={"items": [{"user_id": "u000003", "track_id": "t000007", "context": {"platform": "web", "hour": 22}}]})
+    [pred] = resp.json()["predictions"]
+    reasons = pred["reasons"]
+    assert len(reasons) == 3 and all(r["feature"] for r in reasons)
+    sizes = [abs(r["contribution"]) for r in reasons]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 0
+    # a feature's value comes with it (the context given here, when it is among the reasons)
+    for r in reasons:
+        if r["feature"] == "c_platform":
+            assert r["value"] == "web"
+        if r["feature"] == "c_hour":
+            assert r["value"] == 22
+
+
+def test_unknown_listeners_and_tracks_take_the_cold_start_path(api):
+    items = [{"user_id": "never-seen", "track_id": "t000001"}, {"user_id": "u000001", "track_id": "not-a-track"},
+             {"user_id": "never-seen", "track_id": "not-a-track", "context": {"ts": "2026-01-15T21:00:00+01:00"}}]
+    resp = api.post("/v1/predict", json={"items": items})
+    assert resp.status_code == 200, resp.text
+    preds = resp.json()["predictions"]
+    assert [p["cold_start"]["unknown_user"] for p in preds] == [True, False, True]
+    assert [p["cold_start"]["unknown_track"] for p in preds] == [False, True, True]
+    assert all(p["cold_start"]["user"] for p in preds if p["cold_start"]["unknown_user"])
+    assert all(0 < p["p_dislike"] < 1 and 0 < p["p_dislike_baseline"] < 1 for p in preds)
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"items": [{"track_id": "t000001"}]}, "items[0].user_id"),
+    ({"items": [{"user_id": "", "track_id": "t000001"}]}, "items[0].user_id"),
+    ({"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"shuffle": "maybe"}}]}, "items[0].context.shuffle"),
+    ({"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"hour": 25}}]}, "items[0].context.hour"),
+    ({"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"ts": "2026-01-15T10:00:00"}}]}, "items[0].context.ts"),
+    ({"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"ts": "2026-01-15T10:00:00Z", "hour": 3}}]}, "items[0].context"),
+    ({"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"plaform": "ios"}}]}, "items[0].context.plaform"),
+    ({"items": []}, "items"),
+    ({"pairs": []}, "items"),
+])
+def test_a_malformed_body_is_422_naming_the_field(api, body, field):
+    resp = api.post("/v1/predict", json=body)
+    assert resp.status_code == 422
+    assert field in resp.json()["fields"] and field in resp.json()["detail"]
+
+
+def test_a_body_that_is_not_json_is_422(api):
+    resp = api.post("/v1/predict", content=b"{not json", headers={"content-type": "application/json"})
+    assert resp.status_code == 422 and resp.json()["fields"]
+
+
+def test_a_batch_over_the_limit_is_413_and_the_limit_itself_is_served(api):
+    item = {"user_id": "u000001", "track_id": "t000001"}
+    assert api.post("/v1/predict", json={"items": [item] * MAX_BATCH}).status_code == 200
+    resp = api.post("/v1/predict", json={"items": [item] * (MAX_BATCH + 1)})
+    assert resp.status_code == 413 and str(MAX_BATCH) in resp.json()["detail"]
+
+
+def test_at_risk_lists_equal_the_nights_table(api, home):
+    for day, params in ((NIGHT, {}), (NIGHT - dt.timedelta(days=1), {"date": str(NIGHT - dt.timedelta(days=1))})):
+        table = query(home, "SELECT user_id, track_id, rank_in_user, p_dislike FROM scores.dislike_scores "
+                            "WHERE run_date = $d AND at_risk ORDER BY user_id, rank_in_user", {"d": day})
+        user = table["user_id"][0]
+        body = api.get(f"/v1/users/{user}/at-risk", params=params).json()
+        mine = table.filter(pl.col("user_id") == user)
+        assert body["run_date"] == str(day) and body["n_at_risk"] == mine.height > 0
+        assert [t["track_id"] for t in body["tracks"]] == mine["track_id"].to_list()
+        assert [t["p_dislike"] for t in body["tracks"]] == pytest.approx(mine["p_dislike"].to_list())
+    quiet = api.get("/v1/users/never-seen/at-risk").json()
+    assert quiet["n_at_risk"] == 0 and quiet["tracks"] == []
+    assert api.get("/v1/users/u000001/at-risk", params={"date": "2025-01-01"}).status_code == 404
+    resp = api.get("/v1/users/u000001/at-risk", params={"date": "yesterday"})
+    assert resp.status_code == 422 and resp.json()["fields"] == ["date"]
+
+
+def test_a_new_version_is_swapped_in_without_a_restart_or_a_failed_request(api, home):
+    from skipify.models.lgbm import LGBMConfig
+    from skipify.train import train
+
+    before = api.get("/v1/model").json()["version"]
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:  # requests in flight all along
+        while not stop.is_set():
+            statuses.append(api.post("/v1/predict", json={"items": [{"user_id": "u000002", "track_id": "t000005"}]}).status_code)
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    try:
+        cfg = load_config(home=home, **SCORED_SETTINGS)
+        time.sleep(1)  # a version registered within the same second would share the old one's name
+        new = train(NIGHT, cfg=cfg, device="cpu", lgbm_config=LGBMConfig(num_leaves=7, max_rounds=30),
+                    deep_config=tiny_deep_config())["version"]
+        assert new != before
+        deadline = time.time() + 60
+        while api.get("/v1/model").json()["version"] != new:
+            assert time.time() < deadline, "the server never picked up the new version"
+            time.sleep(0.3)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        worker.join()
+    assert len(statuses) > 5 and set(statuses) == {200}
+    resp = api.post("/v1/predict", json={"items": [{"user_id": "u000002", "track_id": "t000005"}]}).json()
+    assert resp["model_version"] == resp["predictions"][0]["model_version"] == new
+    assert api.get("/healthz").json()["reloads"] >= 1
