@@ -9,7 +9,7 @@ AIRFLOW_HOME_DIR := $(CURDIR)/airflow_home
 AIRFLOW := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(AIRFLOW_HOME_DIR)/airflow.db $(VENV)/bin/airflow
 
-.PHONY: install demo test browser bench app clean-warehouse
+.PHONY: install demo test browser bench app serve clean-warehouse
 
 install: $(STAMP)
 
@@ -57,6 +57,10 @@ bench: $(STAMP)
 ## app: the Streamlit app on http://localhost:8501 (SKIPIFY_APP_PORT moves it).
 app: $(STAMP)
 	$(SKIPIFY) app
+
+## serve: the prediction API on http://127.0.0.1:8000 (docs at /docs; SKIPIFY_SERVE_PORT moves it).
+serve: $(STAMP)
+	$(SKIPIFY) serve
 
 clean-warehouse:
 	rm -rf warehouse/lake warehouse/world warehouse/models warehouse/.duckdb_extensions airflow_home

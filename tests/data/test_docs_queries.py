@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from skipify.features import build_features, default_as_of
 from skipify.ingest import ingest_paths
 from skipify.warehouse import connect
 
@@ -16,25 +15,16 @@ QUERIES = re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S)
 
 
 @pytest.fixture(scope="module")
-def warehouse(small_world_dir, tmp_path_factory):
+def warehouse(copy_scored_home):
+    """The session's scored warehouse (a version, its vectors, published nights), plus a batch with
+    a bad row and an unknown track, so the quarantine examples have something to show."""
     from skipify.config import load_config
-
     from tests.data.files import event, write
 
-    from skipify.models.deep import DeepConfig
-    from skipify.models.lgbm import LGBMConfig
-    from skipify.models.two_tower import TwoTowerConfig
-    from skipify.nightly import run_night
-    from skipify.train import train
-
-    home = tmp_path_factory.mktemp("docs_home")
-    cfg = load_config(home=home, split_test_days=3, split_valid_days=3)
+    home = copy_scored_home("docs_home")
+    cfg = load_config(home=home)
     bad = write([event(ts="not a time"), event(user="u000001", track="t999999")], home / "extra" / "events_extra.csv")
-    ingest_paths([small_world_dir / "landing", bad], cfg=cfg)
-    build_features(default_as_of(cfg), cfg)  # features and text embeddings too
-    train(cfg=cfg, device="cpu", deep_config=DeepConfig(epochs=1, tower=TwoTowerConfig(dim=4, hidden=8)),
-          lgbm_config=LGBMConfig(num_leaves=7, max_rounds=20))  # a registered version and its vectors
-    run_night(default_as_of(cfg), cfg)  # a published night for the score queries
+    ingest_paths([bad], cfg=cfg)
     con = connect(cfg, read_only=True)
     yield con
     con.close()

@@ -1,0 +1,175 @@
+"""Benchmark: `skipify serve` on the loopback, a bounded load run: latency (p50, p99) and requests/s
+for single-pair and 100-pair requests, then single-pair requests from concurrent clients.
+
+    $ .venv/bin/python bench/api.py                       # the demo's warehouse (after `make demo`)
+    $ .venv/bin/python bench/api.py --home /some/home     # another warehouse with a model and a night
+
+Without a trained model and a published night in the warehouse, a demo-sized world is set up first
+in bench/out/api (not timed: generate, ingest, a quick model, one night). The server runs in its
+own process with the access log off and no reload watcher; the client keeps one HTTP connection per
+thread (http.client), sends a fixed number of requests and stops. Pairs are drawn from the latest
+night's scored pairs, each request with a context (hour and platform) as a caller would send.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import free_port, running  # noqa: E402
+
+
+def has_model_and_night(home: Path) -> bool:
+    from skipify.api import read_marks
+    from skipify.config import load_config
+
+    try:
+        marks = read_marks(load_config(home=home))
+    except Exception:
+        return False
+    return marks.version is not None and marks.night is not None
+
+
+def set_up(home: Path) -> None:
+    """A demo-sized world with a quickly trained model and one published night (not timed)."""
+    from skipify.config import load_config
+    from skipify.features import default_as_of
+    from skipify.generate import WorldParams, generate
+    from skipify.ingest import ingest_paths
+    from skipify.models.deep import DeepConfig
+    from skipify.models.lgbm import LGBMConfig
+    from skipify.nightly import run_night
+    from skipify.train import train
+
+    cfg = load_config(home=home)
+    generate(cfg.world_dir, WorldParams(users=cfg.world_users, tracks=cfg.world_tracks, days=cfg.world_days, seed=cfg.seed,
+                                        start=cfg.world_start))
+    ingest_paths([cfg.world_dir / "landing"], cfg=cfg)
+    night = default_as_of(cfg)
+    train(night, cfg=cfg, device="cpu", deep_config=DeepConfig(epochs=1, seed=cfg.seed), lgbm_config=LGBMConfig(max_rounds=100))
+    run_night(night, cfg)
+
+
+def sample_pairs(home: Path, n: int, seed: int) -> list[dict]:
+    from skipify.config import load_config
+    from skipify.warehouse import connect
+
+    con = connect(load_config(home=home), read_only=True)
+    try:
+        pairs = con.execute("SELECT user_id, track_id FROM scores.latest_dislike_scores ORDER BY hash(user_id, track_id, $s) LIMIT $n",
+                            {"s": seed, "n": n}).fetchall()
+    finally:
+        con.close()
+    rng = random.Random(seed)
+    platforms = ["ios", "android", "web", "desktop"]
+    return [{"user_id": u, "track_id": t, "context": {"hour": rng.randrange(24), "platform": rng.choice(platforms)}} for u, t in pairs]
+
+
+def timed_requests(port: int, bodies: list[bytes]) -> list[float]:
+    """Send the bodies one after another over one keep-alive connection; seconds per request."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    out = []
+    for body in bodies:
+        t0 = time.perf_counter()
+        conn.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        payload = resp.read()
+        out.append(time.perf_counter() - t0)
+        if resp.status != 200:
+            raise SystemExit(f"request failed ({resp.status}): {payload[:500]!r}")
+    conn.close()
+    return out
+
+
+def report(name: str, lat: list[float], wall: float, pairs_per_request: int) -> dict:
+    lat = sorted(lat)
+    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1e3  # noqa: E731
+    r = {"case": name, "requests": len(lat), "p50_ms": p(0.50), "p99_ms": p(0.99), "max_ms": lat[-1] * 1e3,
+         "mean_ms": statistics.fmean(lat) * 1e3, "requests_per_s": len(lat) / wall, "pairs_per_s": len(lat) * pairs_per_request / wall}
+    print(f"  {name:<34} {r['requests']:>6,} req  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
+          f"max {r['max_ms']:6.1f} ms  {r['requests_per_s']:7.1f} req/s  {r['pairs_per_s']:9,.0f} pairs/s", flush=True)
+    return r
+
+
+def main() -> None:
+    from skipify.config import load_config
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--home", type=Path, default=None, help="warehouse [default: SKIPIFY_HOME, else bench/out/api]")
+    ap.add_argument("--single", type=int, default=2000, help="single-pair requests")
+    ap.add_argument("--batches", type=int, default=300, help="100-pair requests")
+    ap.add_argument("--clients", type=int, default=4, help="concurrent clients in the last case")
+    ap.add_argument("--per-client", type=int, default=500, help="single-pair requests per concurrent client")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+
+    home = a.home or load_config().home
+    if not has_model_and_night(home):
+        home = ROOT / "bench" / "out" / "api"
+        if not has_model_and_night(home):
+            shutil.rmtree(home, ignore_errors=True)
+            t0 = time.perf_counter()
+            print(f"no model and night in the warehouse: setting up a demo-sized world in {home} (not timed) ...", flush=True)
+            set_up(home)
+            print(f"  set up in {time.perf_counter() - t0:.0f}s", flush=True)
+    pairs = sample_pairs(home, 20_000, a.seed)
+    rng = random.Random(a.seed)
+
+    port = free_port()
+    env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_ACCESS_LOG": "false", "SKIPIFY_LOG_LEVEL": "WARNING"}
+    t0 = time.perf_counter()
+    with running([str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0"], env,
+                 f"http://127.0.0.1:{port}/healthz", timeout_s=600) as proc:
+        started = time.perf_counter() - t0
+        import psutil
+
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("GET", "/healthz")
+        health = json.loads(conn.getresponse().read())
+        conn.close()
+        print(f"skipify serve: version {health['model_version']}, features as of {health['features_as_of']}, "
+              f"up in {started:.1f}s (process start, imports, models and snapshot), {len(pairs):,} pairs to draw from", flush=True)
+
+        def bodies(n: int, size: int) -> list[bytes]:
+            return [json.dumps({"items": rng.sample(pairs, size)}).encode() for _ in range(n)]
+
+        timed_requests(port, bodies(50, 1) + bodies(10, 100))  # warm-up
+        results = []
+        t0 = time.perf_counter()
+        lat = timed_requests(port, bodies(a.single, 1))
+        results.append(report("1 pair, one client", lat, time.perf_counter() - t0, 1))
+        t0 = time.perf_counter()
+        lat = timed_requests(port, bodies(a.batches, 100))
+        results.append(report("100 pairs, one client", lat, time.perf_counter() - t0, 100))
+
+        work = [bodies(a.per_client, 1) for _ in range(a.clients)]
+        lats: list[list[float]] = [[] for _ in range(a.clients)]
+        threads = [threading.Thread(target=lambda i=i: lats[i].extend(timed_requests(port, work[i]))) for i in range(a.clients)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        results.append(report(f"1 pair, {a.clients} concurrent clients", [x for l in lats for x in l], time.perf_counter() - t0, 1))
+        rss = psutil.Process(proc.pid).memory_info().rss / 2**20
+        print(f"  server memory (RSS) after the run: {rss:,.0f} MiB; machine: {os.cpu_count()} cores")
+    print(json.dumps({"started_s": started, "rss_mb": rss, "results": results, "at": dt.datetime.now(dt.UTC).isoformat()}))
+
+
+if __name__ == "__main__":
+    main()
