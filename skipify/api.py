@@ -40,6 +40,14 @@ from skipify.warehouse import connect, run_sql
 TOP_REASONS = 3
 
 
+class BadItems(ValueError):
+    """Items the model cannot answer for (answered 422, like a malformed body)."""
+
+    def __init__(self, fields: list[str], message: str):
+        super().__init__(message)
+        self.fields, self.message = fields, message
+
+
 # --- what is loaded ----------------------------------------------------------------------------
 
 
@@ -165,6 +173,11 @@ class Service:
         from skipify.serving import request_frame
 
         served = self.served  # this request's bundle, whatever a reload does meanwhile
+        cutoff = served.snapshot.cutoff
+        early = [i for i, item in enumerate(items) if item.get("ts") is not None and item["ts"] < cutoff]
+        if early:
+            raise BadItems([f"items[{i}].context.ts" for i in early],
+                           f"before the features' cut-off {cutoff:%Y-%m-%d %H:%M} UTC: the snapshot has no history as of then")
         rows, flags = served.snapshot.rows(request_frame(items))
         data = served.deep.inputs(rows)
         p_deep = served.deep.predict(rows, data=data)
@@ -306,6 +319,11 @@ def create_app(service: Service) -> FastAPI:
         fields = [_field(tuple(e["loc"])) for e in errors]
         message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors))
         return JSONResponse(status_code=422, content={"detail": message, "fields": fields, "errors": jsonable_encoder(errors)})
+
+    @api.exception_handler(BadItems)
+    def bad_items(request: Request, exc: BadItems) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": "; ".join(f"{f}: {exc.message}" for f in exc.fields),
+                                                      "fields": exc.fields, "errors": []})
 
     @api.post("/v1/predict", response_model=PredictResponse)
     def predict(body: PredictRequest) -> dict:

@@ -124,6 +124,8 @@ def test_unknown_listeners_and_tracks_take_the_cold_start_path(api):
     ({"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"ts": "2026-01-15T10:00:00"}}]}, "items[0].context.ts"),
     ({"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"ts": "2026-01-15T10:00:00Z", "hour": 3}}]}, "items[0].context"),
     ({"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"plaform": "ios"}}]}, "items[0].context.plaform"),
+    ({"items": [{"user_id": "u000001", "track_id": "t000001"}, {"user_id": "u000001", "track_id": "t000001",
+                                                                 "context": {"ts": "2026-01-14T23:00:00Z"}}]}, "items[1].context.ts"),
     ({"items": []}, "items"),
     ({"pairs": []}, "items"),
 ])
