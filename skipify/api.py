@@ -24,7 +24,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import polars as pl
@@ -37,7 +37,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from skipify.config import Config, load_config, logger
 from skipify.warehouse import connect, run_sql
 
+if TYPE_CHECKING:  # heavy imports stay out of module import (the CLI imports this lazily anyway)
+    from skipify.explain import DeepReasons
+    from skipify.models.deep import DeepModel
+    from skipify.models.lgbm import LGBMModel
+    from skipify.serving import Snapshot
+
 TOP_REASONS = 3
+MAX_ITEM_BYTES = 1024  # an item with 128-character ids and a full context stays well under this
 
 
 class BadItems(ValueError):
@@ -73,11 +80,11 @@ def read_marks(cfg: Config) -> Marks:
 class Served:
     """Everything a request reads, loaded together and swapped whole."""
 
-    version: dict
-    lgbm: object
-    deep: object
-    reasons: object
-    snapshot: object
+    version: dict  # the registry row
+    lgbm: LGBMModel
+    deep: DeepModel
+    reasons: DeepReasons
+    snapshot: Snapshot
     marks: Marks
     at_risk: pl.DataFrame  # the latest night's at-risk pairs, sorted by user and rank
     at_risk_rows: dict[str, tuple[int, int]]  # user -> (first row, end row) in at_risk
@@ -312,6 +319,17 @@ def create_app(service: Service) -> FastAPI:
     """The FastAPI application over a loaded :class:`Service`."""
     api = FastAPI(title="Skipify prediction API", version="1",
                   description="Which tracks a listener is about to dislike, from the served model version.")
+
+    max_bytes = service.cfg.serve_max_batch * MAX_ITEM_BYTES
+
+    @api.middleware("http")
+    async def refuse_huge_bodies(request: Request, call_next):
+        """413 before parsing a body too large to hold serve_max_batch items (the count is checked after)."""
+        size = request.headers.get("content-length")
+        if size and size.isdigit() and int(size) > max_bytes:
+            return JSONResponse(status_code=413, content={
+                "detail": f"body of {int(size):,} bytes; at most {max_bytes:,} ({service.cfg.serve_max_batch} items, serve_max_batch)"})
+        return await call_next(request)
 
     @api.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -145,6 +145,8 @@ def test_a_batch_over_the_limit_is_413_and_the_limit_itself_is_served(api):
     assert api.post("/v1/predict", json={"items": [item] * MAX_BATCH}).status_code == 200
     resp = api.post("/v1/predict", json={"items": [item] * (MAX_BATCH + 1)})
     assert resp.status_code == 413 and str(MAX_BATCH) in resp.json()["detail"]
+    huge = api.post("/v1/predict", json={"items": [item] * 5000})  # refused before it is parsed
+    assert huge.status_code == 413 and "bytes" in huge.json()["detail"]
 
 
 def test_at_risk_lists_equal_the_nights_table(api, home):
