@@ -227,7 +227,6 @@ def run_app(
 ) -> None:
     """Start the Streamlit app for product managers (reads the warehouse of SKIPIFY_HOME, read-only)."""
     import os
-    import subprocess
     import sys
 
     from skipify.config import REPO_ROOT
@@ -238,7 +237,9 @@ def run_app(
     typer.echo(f"Skipify app on http://localhost:{port}  (warehouse {cfg.home}; Ctrl-C stops it)", err=True)
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port), "--server.headless", "true",
            "--browser.gatherUsageStats", "false"]
-    raise typer.Exit(subprocess.call(cmd, env={**os.environ, "SKIPIFY_HOME": str(cfg.home)}))
+    # exec, not a child process: a signal to `skipify app` (Ctrl-C, a test's terminate) reaches Streamlit itself
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, {**os.environ, "SKIPIFY_HOME": str(cfg.home)})
 
 
 @app.command()
