@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -198,3 +199,14 @@ def test_a_new_version_is_swapped_in_without_a_restart_or_a_failed_request(api, 
     resp = api.post("/v1/predict", json={"items": [{"user_id": "u000002", "track_id": "t000005"}]}).json()
     assert resp["model_version"] == resp["predictions"][0]["model_version"] == new
     assert api.get("/healthz").json()["reloads"] >= 1
+
+
+def test_serve_without_a_model_exits_2_saying_what_to_run(tmp_path):
+    env = {**os.environ, "SKIPIFY_HOME": str(tmp_path / "home")}
+    for setup in ([], [str(BIN / "skipify"), "migrate"]):
+        if setup:
+            subprocess.run(setup, env=env, check=True, capture_output=True)
+        proc = subprocess.run([str(BIN / "skipify"), "serve", "--port", str(free_port())], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 2
+        assert ("skipify migrate" in proc.stderr) if not setup else ("skipify train" in proc.stderr), proc.stderr[-500:]
