@@ -11,7 +11,7 @@ import pytest
 
 from skipify.config import Config, load_config
 from skipify.generate import WorldParams, build_world, write_world
-from tests.scored import NIGHT, SCORED_SETTINGS, START, tiny_deep_config
+from tests.scored import NIGHT, SCORED_SETTINGS, START, tiny_deep_config, tiny_lgbm_config
 
 SMALL = WorldParams(users=150, tracks=200, days=14, seed=7)
 
@@ -60,7 +60,6 @@ def small_rows(small_world_dir, tmp_path_factory):
 def scored_home(tmp_path_factory) -> Path:
     """A warehouse (150 listeners, 150 tracks, 17 days) with one trained version and the nights
     NIGHT - 1 and NIGHT published. Shared: never write to it (copy it with ``copy_scored_home``)."""
-    from skipify.models.lgbm import LGBMConfig
     from skipify.nightly import ingest_landing, run_night
     from skipify.train import train
 
@@ -68,7 +67,7 @@ def scored_home(tmp_path_factory) -> Path:
     cfg = load_config(home=home, **SCORED_SETTINGS)
     write_world(build_world(WorldParams(users=150, tracks=150, days=17, seed=11, start=START)), cfg.world_dir)
     ingest_landing(NIGHT, cfg)
-    train(NIGHT, cfg=cfg, device="cpu", lgbm_config=LGBMConfig(num_leaves=15, max_rounds=100), deep_config=tiny_deep_config())
+    train(NIGHT, cfg=cfg, device="cpu", lgbm_config=tiny_lgbm_config(), deep_config=tiny_deep_config())
     run_night(NIGHT - dt.timedelta(days=1), cfg)
     run_night(NIGHT, cfg)
     return home

@@ -16,3 +16,9 @@ def tiny_deep_config():
     from skipify.models.two_tower import TwoTowerConfig
 
     return DeepConfig(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16), mlp=MLPConfig(hidden=[32, 16]))
+
+
+def tiny_lgbm_config():
+    from skipify.models.lgbm import LGBMConfig
+
+    return LGBMConfig(num_leaves=15, max_rounds=100)

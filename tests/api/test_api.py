@@ -210,3 +210,24 @@ def test_serve_without_a_model_exits_2_saying_what_to_run(tmp_path):
                               text=True, timeout=120)
         assert proc.returncode == 2
         assert ("skipify migrate" in proc.stderr) if not setup else ("skipify train" in proc.stderr), proc.stderr[-500:]
+
+
+def test_a_promoted_champion_is_served_over_a_newer_version(api, home):
+    """Runs after the hot-reload test (two versions now): promoting the older one, as the gate does
+    (demote the champion, mark the winner), makes the server swap back to it."""
+    from skipify.warehouse import transaction
+
+    versions = query(home, "SELECT version FROM models.registry ORDER BY created_at")["version"].to_list()
+    assert len(versions) == 2 and api.get("/v1/model").json()["version"] == versions[1]
+    con = connect(load_config(home=home))
+    try:
+        with transaction(con):
+            con.execute("UPDATE models.registry SET status = 'challenger' WHERE status = 'champion'")
+            con.execute("UPDATE models.registry SET status = 'champion' WHERE version = $v", {"v": versions[0]})
+    finally:
+        con.close()
+    deadline = time.time() + 30
+    while (model := api.get("/v1/model").json())["version"] != versions[0]:
+        assert time.time() < deadline, "the promoted champion was never served"
+        time.sleep(0.3)
+    assert model["status"] == "champion"

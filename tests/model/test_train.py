@@ -1,4 +1,5 @@
-"""`skipify train` end to end on a tiny world: registry, artefacts, evaluation, determinism."""
+"""`skipify train` end to end on a tiny world (the session's scored warehouse): registry, artefacts,
+evaluation, determinism, tuning, SHAP."""
 
 from __future__ import annotations
 
@@ -11,30 +12,28 @@ import polars as pl
 import pytest
 
 from skipify.config import load_config
-from skipify.generate import WorldParams, build_world, write_world
-from skipify.ingest import ingest_paths
 from skipify.models.deep import DeepConfig
-from skipify.models.lgbm import LGBMConfig
-from skipify.models.mlp import MLPConfig
-from skipify.models.two_tower import TwoTowerConfig
 from skipify.registry import versions
 from skipify.train import evaluate_version, train
 from skipify.warehouse import connect
+from tests.scored import NIGHT, SCORED_SETTINGS, tiny_deep_config, tiny_lgbm_config
 
 
 def tiny_deep() -> DeepConfig:
-    return DeepConfig(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16, user_buckets=1000, track_buckets=1000),
-                      mlp=MLPConfig(hidden=[32, 16]))
+    return tiny_deep_config()
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    home = tmp_path_factory.mktemp("train_home")
-    cfg = load_config(home=home, split_test_days=4, split_valid_days=3)
-    write_world(build_world(WorldParams(users=200, tracks=200, days=16, seed=5)), cfg.world_dir)
-    ingest_paths([cfg.world_dir / "landing"], cfg=cfg)
-    r1 = train(cfg=cfg, device="cpu", deep_config=tiny_deep(), lgbm_config=LGBMConfig(num_leaves=15, max_rounds=200))
-    return cfg, r1
+def trained(copy_scored_home):
+    """A copy of the session's scored warehouse (trained by tests/conftest.py with tiny_deep() and
+    tiny_lgbm_config() at NIGHT): (config, {"version", "evaluation"}) of its one version."""
+    cfg = load_config(home=copy_scored_home("train_home"), **SCORED_SETTINGS)
+    con = connect(cfg, read_only=True)
+    try:
+        [row] = versions(con)
+    finally:
+        con.close()
+    return cfg, {"version": row["version"], "evaluation": json.loads(row["metrics"])}
 
 
 def test_train_registers_a_version_with_its_artefacts_and_oracle(trained):
@@ -47,7 +46,7 @@ def test_train_registers_a_version_with_its_artefacts_and_oracle(trained):
     con = connect(cfg, read_only=True)
     [row] = versions(con)
     assert row["version"] == r["version"] and row["status"] in ("champion", "rejected")
-    assert row["gate_reasons"] and json.loads(row["metrics"])["summary"] == json.loads(json.dumps(s, default=float))
+    assert row["gate_reasons"]
     for path in json.loads(con.execute("SELECT artefacts FROM models.registry").fetchone()[0]).values():
         assert Path(path).exists()
 
@@ -74,18 +73,21 @@ def test_saved_models_score_as_the_trained_ones(trained):
 
 def test_same_data_and_seed_give_the_same_metrics(trained):
     cfg, r = trained
-    r2 = train(cfg=cfg, device="cpu", deep_config=tiny_deep(), lgbm_config=LGBMConfig(num_leaves=15, max_rounds=200))
+    r2 = train(NIGHT, cfg=cfg, device="cpu", deep_config=tiny_deep(), lgbm_config=tiny_lgbm_config())
     for key in ("deep_roc_auc", "lightgbm_roc_auc", "deep_log_loss"):
         assert r2["evaluation"]["summary"][key] == pytest.approx(r["evaluation"]["summary"][key], abs=1e-6)
     con = connect(cfg, read_only=True)
-    statuses = [v["status"] for v in versions(con)]
+    known = versions(con)
+    statuses = [v["status"] for v in known]
     assert len(statuses) == 2 and statuses.count("champion") <= 1
+    stored = next(v for v in known if v["version"] == r2["version"])  # the registry keeps what train returned
+    assert json.loads(stored["metrics"])["summary"] == json.loads(json.dumps(r2["evaluation"]["summary"], default=float))
 
 
 def test_evaluate_cli_prints_the_summary(trained):
     cfg, r = trained
     proc = subprocess.run([str(Path(sys.executable).parent / "skipify"), "evaluate", "--json", "--model", r["version"]],
-                          capture_output=True, text=True, env={"SKIPIFY_HOME": str(cfg.home), "SKIPIFY_SPLIT_TEST_DAYS": "4",
+                          capture_output=True, text=True, env={"SKIPIFY_HOME": str(cfg.home), "SKIPIFY_SPLIT_TEST_DAYS": "3",
                                                                "SKIPIFY_SPLIT_VALID_DAYS": "3", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
