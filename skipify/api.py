@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import threading
 import time
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
@@ -199,7 +200,7 @@ class Service:
                 name = blocks[j]
                 value = rows[name][i] if name in rows.columns else None
                 reasons.append({"feature": name, "contribution": float(values[i, j]),
-                                "value": float(value) if isinstance(value, (int, float)) else value})
+                                "value": float(value) if isinstance(value, (int, float, Decimal)) else value})
             f = flags.row(i, named=True)
             out.append({"user_id": item["user_id"], "track_id": item["track_id"], "p_dislike": float(p_deep[i]),
                         "p_dislike_baseline": float(p_base[i]), "model_version": version,
