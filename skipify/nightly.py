@@ -35,7 +35,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.warehouse import connect, create_temp, insert_sql, run_sql, transaction, with_retry
+from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
 
 PUBLISHED = ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")  # the tables a night replaces
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -255,27 +255,32 @@ def explain_sample(rows: pl.DataFrame | None, lgbm, deep, k: int, seed: int, top
 
 
 def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None) -> int:
-    """Score one shard's candidates into scores.staged_scores (replacing that shard); returns rows."""
-    from skipify.features import scoring_rows
+    """Score one shard's candidates into scores.staged_scores (replacing that shard); returns rows.
+
+    Feature rows come from the serving snapshot as of the night (skipify.serving, what the API
+    uses): the history folded once, each candidate in the listener's habitual context as the first
+    play of a session on the night's day. They equal the training SQL's rows for the same probes
+    (tests/api/test_serving.py).
+    """
+    from skipify.serving import Snapshot, request_frame
 
     cfg = cfg or load_config()
-    cutoff = cutoff_of(run_date)
-    params = {"run_date": run_date, "shard": shard, "cutoff": cutoff, "active_days": cfg.active_days}
+    params = {"run_date": run_date, "shard": shard}
     chosen, lgbm, deep = champion_models(cfg)
     con = connect(cfg, read_only=True)
     try:
-        create_temp(con, "habits", "features/habits", params)
-        probes = run_sql(con, "nightly/shard_probes", params).pl()
-        rows = scoring_rows(con, probes.drop("source"), cutoff, cfg) if probes.height else None
+        cands = run_sql(con, "nightly/shard_candidates", params).pl()
     finally:
         con.close()
+    rows = None
+    if cands.height:
+        rows, _ = Snapshot.load(run_date, cfg).rows(request_frame(cands.select("user_id", "track_id")))
     if rows is None:
         out = pl.DataFrame(schema={"user_id": pl.String, "track_id": pl.String, "source": pl.String,
                                    "p_dislike": pl.Float64, "p_dislike_baseline": pl.Float64})
     else:
         p_deep, p_base = score_rows(rows, lgbm, deep, cfg.scoring_batch_rows, f"night {run_date} shard {shard}: ")
-        out = rows.select("probe_id", "user_id", "track_id").join(probes.select("probe_id", "source"), on="probe_id").with_columns(
-            pl.Series("p_dislike", p_deep), pl.Series("p_dislike_baseline", p_base)).drop("probe_id")
+        out = cands.with_columns(pl.Series("p_dislike", p_deep), pl.Series("p_dislike_baseline", p_base))
     reasons = explain_sample(rows, lgbm, deep, -(-cfg.shap_night_sample // cfg.nightly_shards), seed=cfg.seed + shard)
     _replace(cfg, {"new_scores": out, "new_shap": reasons},
              [("nightly/delete_staged", params), ("nightly/insert_staged", {**params, "model_version": chosen["version"]}),

@@ -39,8 +39,11 @@ REQUEST_SCHEMA = {
 LEVELS = {"track": ("track_id", "ut"), "artist": ("t_artist", "ua"), "genre": ("t_genre", "ug")}
 
 
-def request_frame(items: list[dict]) -> pl.DataFrame:
-    """Requests as a frame of REQUEST_SCHEMA (a missing key is null: the default applies)."""
+def request_frame(items: list[dict] | pl.DataFrame) -> pl.DataFrame:
+    """Requests (dicts, or a frame with some of the columns) as a frame of REQUEST_SCHEMA; a missing
+    key or column is null: the default applies."""
+    if isinstance(items, pl.DataFrame):
+        return items.select([(pl.col(c) if c in items.columns else pl.lit(None)).cast(t).alias(c) for c, t in REQUEST_SCHEMA.items()])
     return pl.DataFrame({c: [item.get(c) for item in items] for c in REQUEST_SCHEMA}, schema=REQUEST_SCHEMA)
 
 
@@ -54,6 +57,11 @@ class _Index:
     def __call__(self, ids: list) -> np.ndarray:
         get = self.rows.get
         return np.fromiter((get(i, 0) for i in ids), dtype=np.int64, count=len(ids))
+
+
+def _plain_ints(frame: pl.DataFrame) -> pl.DataFrame:
+    """DuckDB's HUGEINT sums arrive as Decimal(38, 0): counts, held as Int64 (faster to convert to floats)."""
+    return frame.with_columns([pl.col(c).cast(pl.Int64) for c, t in frame.schema.items() if isinstance(t, pl.Decimal) and t.scale == 0])
 
 
 def _with_null_row(frame: pl.DataFrame, **fill) -> pl.DataFrame:
@@ -134,6 +142,7 @@ class Snapshot:
             habits = run_sql(con, "features/habits", params).pl()
         finally:
             con.close()
+        frames = {name: _plain_ints(f) for name, f in frames.items()}
         user_history, track_history = frames["user_history"], frames["track_history"]
         profiles = _with_null_row(frames["users"])
         catalogue = _with_null_row(frames["tracks"], t_artist="?", t_genre="?")
@@ -211,4 +220,4 @@ class Snapshot:
         ).drop("u_first_day", "t_first_day", "signup_date", "birth_year", "release_year", "session_position",
                *CONTEXT, *[f"{p}_last_day" for _, p in LEVELS.values()])
         flags = pl.DataFrame({"user_new": uh == 0, "track_new": th == 0, "user_unknown": up == 0, "track_unknown": tc == 0})
-        return rows, flags
+        return rows.rechunk(), flags
