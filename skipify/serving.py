@@ -1,11 +1,11 @@
-"""The feature snapshot behind the prediction API: feature rows for any (user, track, context) in
-microseconds, equal to the nightly batch's rows.
+"""The feature snapshot behind the prediction API and the nightly scores: feature rows for any
+(user, track, context) in microseconds, equal to the training SQL's rows.
 
     snap = Snapshot.load(as_of, cfg)          # reads the warehouse once, then never again
     rows, flags = snap.rows(requests)         # requests: user_id, track_id (+ context columns)
 
-The batch builds feature rows with the point-in-time SQL of ``sql/features/`` (one pass over the
-whole history per call). A server cannot afford that per request, so at load time the history
+Training rows come from the point-in-time SQL of ``sql/features/`` (one pass over the whole
+history per call). A server cannot afford that per request, so at load time the history
 before the cut-off is folded into small tables (``sql/serving/``): per listener and per track the
 history features exactly as a row on the cut-off's day sees them, per (listener, track / artist /
 genre) the plays, smoothed dislike rate and last day, the listener profiles, the catalogue and each
@@ -13,7 +13,7 @@ listener's habitual context. A request then costs a few dictionary and binary-se
 
 What depends on the request itself is computed here: the day-relative features (days since the
 first play / the last play of the pair, tenure, age, years since release) from the request's
-``ts``, and the context features. A request on the cut-off's day gets exactly the batch's row
+``ts``, and the context features. A request on the cut-off's day gets exactly the SQL's row
 (tests/api/test_serving.py compares every column with ``features.scoring_rows``); a request on a
 later day sees the history as of the snapshot with day distances counted to its own day.
 """
