@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.warehouse import connect, run_sql
+from skipify.warehouse import connect, create_temp, run_sql
 
 CONTEXT = ("platform", "context_type", "shuffle", "reason_start")
 SESSION_NULLS = ("s_dislike_share_before", "s_prev_dislike", "s_prev_early_skip", "s_minutes_since_prev")
@@ -137,6 +137,7 @@ class Snapshot:
         con = connect(cfg, read_only=True)
         try:
             plays = prepare_history(con, cfg, cutoff)
+            create_temp(con, "serving_prior", "serving/prior", params)
             frames = {name: run_sql(con, f"serving/{name}", params).pl()
                       for name in ("user_history", "track_history", "pair_history", "users", "tracks")}
             habits = run_sql(con, "features/habits", params).pl()

@@ -7,10 +7,6 @@ with track_day as (
     group by track_id, day
 ),
 
-prior as (
-    select coalesce((sum(label) + 0.3 * $smoothing) / (count(*) + $smoothing), 0.3) as prior from fx_rows
-),
-
 hist as (
     select
         track_id,
@@ -37,5 +33,5 @@ select
     (h.plays_7d / 7.0 + 0.1) / (h.plays_30d / 30.0 + 0.1) as t_trend,
     h.listener_days_30d as t_listener_days_30d,
     h.first_day as t_first_day
-from hist as h, prior as g
+from hist as h, serving_prior as g
 order by h.track_id nulls first

@@ -1,16 +1,11 @@
 -- Serving snapshot, listeners: the history features of features/user_history.sql as a row on the
 -- cut-off's day ($day, days since 1970; the temp table fx_rows holds every play before $cutoff)
--- sees them, one row per listener with plays, plus one row with user_id null: what a listener
+-- sees them (smoothed towards the temp table serving_prior, prior.sql), one row per listener with plays, plus one row with user_id null: what a listener
 -- without history gets. first_day is left for the request's day (u_days_since_first_play).
 with user_day as (
     select user_id, day, count(*) as plays, sum(label) as dislikes, sum(early_skip) as early
     from fx_rows
     group by user_id, day
-),
-
-prior as (
-    -- features/fx_global_prior.sql at $day: every play before the cut-off
-    select coalesce((sum(label) + 0.3 * $smoothing) / (count(*) + $smoothing), 0.3) as prior from fx_rows
 ),
 
 hist as (
@@ -47,5 +42,5 @@ select
     h.active_days_30d as u_active_days_30d,
     h.first_day as u_first_day,
     g.prior as global_dislike_rate
-from hist as h, prior as g
+from hist as h, serving_prior as g
 order by h.user_id nulls first
