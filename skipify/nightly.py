@@ -254,19 +254,20 @@ def explain_sample(rows: pl.DataFrame | None, lgbm, deep, k: int, seed: int, top
     return pl.concat(parts).select(list(SHAP_SCHEMA)).cast(SHAP_SCHEMA)
 
 
-def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None) -> int:
+def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapshot=None, models=None) -> int:
     """Score one shard's candidates into scores.staged_scores (replacing that shard); returns rows.
 
     Feature rows come from the serving snapshot as of the night (skipify.serving, what the API
     uses): the history folded once, each candidate in the listener's habitual context as the first
     play of a session on the night's day. They equal the training SQL's rows for the same probes
-    (tests/api/test_serving.py).
+    (tests/api/test_serving.py). ``snapshot`` and ``models`` (champion_models' triple): already
+    loaded by the caller for every shard of the night (run_night); an Airflow task loads its own.
     """
     from skipify.serving import Snapshot, request_frame
 
     cfg = cfg or load_config()
     params = {"run_date": run_date, "shard": shard}
-    chosen, lgbm, deep = champion_models(cfg)
+    chosen, lgbm, deep = models or champion_models(cfg)
     con = connect(cfg, read_only=True)
     try:
         cands = run_sql(con, "nightly/shard_candidates", params).pl()
@@ -274,7 +275,7 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None) -> int
         con.close()
     rows = None
     if cands.height:
-        rows, _ = Snapshot.load(run_date, cfg).rows(request_frame(cands.select("user_id", "track_id")))
+        rows, _ = (snapshot or Snapshot.load(run_date, cfg)).rows(request_frame(cands.select("user_id", "track_id")))
     if rows is None:
         out = pl.DataFrame(schema={"user_id": pl.String, "track_id": pl.String, "source": pl.String,
                                    "p_dislike": pl.Float64, "p_dislike_baseline": pl.Float64})
@@ -406,8 +407,11 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
         lap("features")
         make_candidates(run_date, cfg)
         lap("candidates")
+        from skipify.serving import Snapshot
+
+        snapshot, models = Snapshot.load(run_date, cfg), champion_models(cfg)  # once for all shards
         for shard in range(cfg.nightly_shards):
-            score_shard(run_date, shard, cfg)
+            score_shard(run_date, shard, cfg, snapshot, models)
         lap("score")
     except NightFailed:
         raise
