@@ -19,21 +19,24 @@ Endpoints are plain ``def``: CPU inference in an ``async def`` would block the e
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import polars as pl
 from fastapi import FastAPI, HTTPException, Path, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt,
+                      StringConstraints, model_validator)
 
 from skipify.config import Config, load_config, logger
 from skipify.warehouse import connect, run_sql
@@ -77,6 +80,24 @@ def read_marks(cfg: Config) -> Marks:
     return Marks(version, night)
 
 
+@dataclass(frozen=True)
+class NightAtRisk:
+    """One published night's at-risk pairs, sorted by listener and rank, with each listener's rows."""
+
+    frame: pl.DataFrame
+    rows: dict[str, tuple[int, int]]  # user -> (first row, end row) in frame
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame) -> "NightAtRisk":
+        counts = frame.group_by("user_id", maintain_order=True).len()
+        ends = np.cumsum(counts["len"].to_numpy())
+        return cls(frame, {u: (int(e - n), int(e)) for u, n, e in zip(counts["user_id"].to_list(), counts["len"].to_list(), ends)})
+
+    def user(self, user_id: str) -> pl.DataFrame:
+        lo, hi = self.rows.get(user_id, (0, 0))
+        return self.frame[lo:hi]
+
+
 @dataclass
 class Served:
     """Everything a request reads, loaded together and swapped whole."""
@@ -87,16 +108,9 @@ class Served:
     reasons: DeepReasons
     snapshot: Snapshot
     marks: Marks
-    at_risk: pl.DataFrame  # the latest night's at-risk pairs, sorted by user and rank
-    at_risk_rows: dict[str, tuple[int, int]]  # user -> (first row, end row) in at_risk
+    nights: dict[dt.date, NightAtRisk]  # the at-risk lists of the latest serve_nights_in_memory published nights
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     seconds: float = 0.0
-
-
-def _by_user(frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
-    counts = frame.group_by("user_id", maintain_order=True).len()
-    ends = np.cumsum(counts["len"].to_numpy())
-    return {u: (int(e - n), int(e)) for u, n, e in zip(counts["user_id"].to_list(), counts["len"].to_list(), ends)}
 
 
 def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None = None) -> Served:
@@ -126,12 +140,13 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
         background = run_sql(con, "serving/background", {
             "train_from": dt.date.fromisoformat(summary["train_from"]), "valid_from": dt.date.fromisoformat(summary["valid_from"]),
             "n": cfg.shap_background, "seed": cfg.seed}).pl()
-        at_risk = run_sql(con, "serving/at_risk", {"run_date": marks.night, "user_id": None}).pl()
+        days = [d for (d,) in run_sql(con, "serving/recent_nights", {"n": cfg.serve_nights_in_memory}).fetchall()]
+        nights = {d: NightAtRisk.of(run_sql(con, "serving/at_risk", {"run_date": d, "user_id": None}).pl()) for d in days}
     finally:
         con.close()
     if background.is_empty():
         raise ValueError(f"no training rows of version {marks.version} in features.training_rows: run `skipify features`")
-    served = Served(chosen, lgbm, deep, DeepReasons(deep, background), snapshot, marks, at_risk, _by_user(at_risk))
+    served = Served(chosen, lgbm, deep, DeepReasons(deep, background), snapshot, marks, nights)
     served.seconds = time.perf_counter() - t0
     logger.info("serving version %s (%s), features as of %s, night %s: loaded in %.1fs", marks.version, chosen["status"],
                 snapshot.as_of, marks.night, served.seconds)
@@ -148,6 +163,10 @@ class Service:
         self.reloads = 0
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        # nights older than those in memory: read from the warehouse by a few workers of their own,
+        # so that a burst of them never takes the threads /v1/predict and /healthz run on
+        self._history = ThreadPoolExecutor(self.cfg.serve_history_workers, thread_name_prefix="skipify-history")
+        self._history_waiting = 0  # touched on the event loop's thread only
 
     # hot reload
     def reload_if_changed(self) -> bool:
@@ -175,6 +194,7 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
+        self._history.shutdown(wait=False, cancel_futures=True)
 
     # endpoints
     def predict(self, items: list[dict]) -> dict:
@@ -186,6 +206,14 @@ class Service:
         if early:
             raise BadItems([f"items[{i}].context.ts" for i in early],
                            f"before the features' cut-off {cutoff:%Y-%m-%d %H:%M} UTC: the snapshot has no history as of then")
+        # as ingest refuses plays more than ingest_max_future_hours ahead, a request may not reach further
+        # past the snapshot's history than that (a ts in year 9999 is a mistake, not a question)
+        latest = cutoff + dt.timedelta(hours=self.cfg.ingest_max_future_hours)
+        late = [i for i, item in enumerate(items) if item.get("ts") is not None and item["ts"] > latest]
+        if late:
+            raise BadItems([f"items[{i}].context.ts" for i in late],
+                           f"after {latest:%Y-%m-%d %H:%M} UTC, the features' cut-off plus ingest_max_future_hours "
+                           f"({self.cfg.ingest_max_future_hours} h)")
         rows, flags = served.snapshot.rows(request_frame(items))
         data = served.deep.inputs(rows)
         p_deep = served.deep.predict(rows, data=data)
@@ -199,8 +227,7 @@ class Service:
             for j in top[i]:
                 name = blocks[j]
                 value = rows[name][i] if name in rows.columns else None
-                reasons.append({"feature": name, "contribution": float(values[i, j]),
-                                "value": float(value) if isinstance(value, (int, float, Decimal)) else value})
+                reasons.append({"feature": name, "contribution": float(values[i, j]), "value": _plain(value)})
             f = flags.row(i, named=True)
             out.append({"user_id": item["user_id"], "track_id": item["track_id"], "p_dislike": float(p_deep[i]),
                         "p_dislike_baseline": float(p_base[i]), "model_version": version,
@@ -209,26 +236,33 @@ class Service:
                         "reasons": reasons})
         return {"model_version": version, "features_as_of": served.snapshot.as_of, "predictions": out}
 
-    def at_risk(self, user_id: str, day: dt.date | None) -> dict:
+    async def at_risk(self, user_id: str, day: dt.date | None) -> dict:
+        """A night's at-risk list: from memory for the latest ``serve_nights_in_memory`` nights, else read
+        by the history workers (at most ``serve_history_queue`` waiting; more is answered 503)."""
         served = self.served
         day = day or served.marks.night
         if day is None:
             raise HTTPException(404, "no night has been published yet: run `skipify nightly`")
-        if day == served.marks.night:
-            lo, hi = served.at_risk_rows.get(user_id, (0, 0))
-            rows = served.at_risk[lo:hi]
-        else:
-            con = connect(self.cfg, read_only=True)
-            try:
-                if not run_sql(con, "serving/night_published", {"run_date": day}).fetchone()[0]:
-                    raise HTTPException(404, f"no published night on {day}")
-                rows = run_sql(con, "serving/at_risk", {"run_date": day, "user_id": user_id}).pl()
-            finally:
-                con.close()
-        tracks = rows.select("track_id", "rank_in_user", "p_dislike", "p_dislike_baseline", "source").to_dicts()
-        versions = rows["model_version"].unique().to_list()
-        return {"user_id": user_id, "run_date": day, "model_version": versions[0] if versions else None,
-                "n_at_risk": len(tracks), "tracks": tracks}
+        if day in served.nights:
+            return _at_risk_body(user_id, day, served.nights[day].user(user_id))
+        if self._history_waiting >= self.cfg.serve_history_queue:
+            raise HTTPException(503, f"{self._history_waiting} reads of older nights are waiting (serve_history_queue); "
+                                     "try again shortly", headers={"Retry-After": "1"})
+        self._history_waiting += 1
+        try:
+            rows = await asyncio.wrap_future(self._history.submit(self._read_night, user_id, day))
+        finally:
+            self._history_waiting -= 1
+        return _at_risk_body(user_id, day, rows)
+
+    def _read_night(self, user_id: str, day: dt.date) -> pl.DataFrame:
+        con = connect(self.cfg, read_only=True)
+        try:
+            if not run_sql(con, "serving/night_published", {"run_date": day}).fetchone()[0]:
+                raise HTTPException(404, f"no published night on {day}")
+            return run_sql(con, "serving/at_risk", {"run_date": day, "user_id": user_id}).pl()
+        finally:
+            con.close()
 
     def model(self) -> dict:
         served = self.served
@@ -246,19 +280,50 @@ class Service:
         }
 
 
+def _at_risk_body(user_id: str, day: dt.date, rows: pl.DataFrame) -> dict:
+    tracks = rows.select("track_id", "rank_in_user", "p_dislike", "p_dislike_baseline", "source").to_dicts()
+    versions = rows["model_version"].unique().to_list()
+    return {"user_id": user_id, "run_date": day, "model_version": versions[0] if versions else None,
+            "n_at_risk": len(tracks), "tracks": tracks}
+
+
+def _plain(value: Any) -> Any:
+    """A feature value as JSON can carry it: numbers as floats, NaN and infinities as null."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
+
+
 # --- HTTP ----------------------------------------------------------------------------------------
 
 
+def _iso_text(value: Any) -> Any:
+    """A ts must be written as text: a number would otherwise be read as seconds since 1970."""
+    if not isinstance(value, str):
+        raise ValueError("ts must be an ISO 8601 string with a time zone, e.g. 2026-03-02T21:00:00Z")
+    return value
+
+
+# Constrained strings: pydantic-core also refuses text it cannot read as Unicode (a lone surrogate, "\\ud800")
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Label = Annotated[str, StringConstraints(max_length=64)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+
 class Context(BaseModel):
-    """Where the track would play. Left out: the listener's habit, as the nightly scores use."""
+    """Where the track would play. Left out: the listener's habit, as the nightly scores use.
+
+    Types are strict: ``"hour": "21"`` or ``true`` is not an hour, ``"shuffle": 1`` not a boolean."""
 
     model_config = ConfigDict(extra="forbid")
-    ts: AwareDatetime | None = Field(None, description="when it would play (with a time zone); default: the features' day")
-    hour: int | None = Field(None, ge=0, le=23, description="hour (UTC) on the features' day, instead of ts")
-    platform: str | None = Field(None, max_length=64)
-    shuffle: bool | None = None
-    context_type: str | None = Field(None, max_length=64)
-    reason_start: str | None = Field(None, max_length=64)
+    ts: Timestamp | None = Field(None, description="when it would play (ISO 8601 with a time zone), from the features' "
+                                                   "cut-off to ingest_max_future_hours after it; default: the features' day")
+    hour: StrictInt | None = Field(None, ge=0, le=23, description="hour (UTC) on the features' day, instead of ts")
+    platform: Label | None = None
+    shuffle: StrictBool | None = None
+    context_type: Label | None = None
+    reason_start: Label | None = None
 
     @model_validator(mode="after")
     def _one_time(self) -> "Context":
@@ -269,8 +334,8 @@ class Context(BaseModel):
 
 class Pair(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(min_length=1, max_length=128)
-    track_id: str = Field(min_length=1, max_length=128)
+    user_id: Id
+    track_id: Id
     context: Context = Field(default_factory=Context)
 
 
@@ -308,12 +373,67 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
+def _printable(text: str) -> str:
+    """Text safe to put in a JSON reply: a lone surrogate (from the client's own JSON) as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _field(loc: tuple) -> str:
     """('body', 'items', 0, 'user_id') -> 'items[0].user_id'."""
     out = ""
     for part in loc[1:] if loc and loc[0] in ("body", "query", "path") else loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{_printable(str(part))}" if out else _printable(str(part)))
     return out or "body"
+
+
+def _refuse(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": detail, **extra})
+
+
+class BodyLimit:
+    """ASGI middleware: a request body larger than ``max_bytes`` is answered 413 as soon as it is known,
+    from its Content-Length or, for a chunked body, while it streams in (reading stops at the limit).
+
+    The body is read here, at most ``max_bytes`` of it, and handed on to the application whole.
+    """
+
+    def __init__(self, app, max_bytes: int, items: int):
+        self.app, self.max_bytes, self.items = app, max_bytes, items
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._too_large(scope, receive, send, f"body of {int(declared):,} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return await self._too_large(scope, receive, send, f"body over {self.max_bytes:,} bytes (stopped reading there)")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body, handed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal handed
+            if not handed:
+                handed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+    async def _too_large(self, scope, receive, send, what: str) -> None:
+        response = _refuse(413, f"{what}; at most {self.max_bytes:,} ({self.items} items, serve_max_batch)",
+                           fields=["body"], errors=[])
+        response.headers["connection"] = "close"  # the rest of the body is never read
+        await response(scope, receive, send)
 
 
 def create_app(service: Service) -> FastAPI:
@@ -321,28 +441,22 @@ def create_app(service: Service) -> FastAPI:
     api = FastAPI(title="Skipify prediction API", version="1",
                   description="Which tracks a listener is about to dislike, from the served model version.")
 
-    max_bytes = service.cfg.serve_max_batch * MAX_ITEM_BYTES
-
-    @api.middleware("http")
-    async def refuse_huge_bodies(request: Request, call_next):
-        """413 before parsing a body too large to hold serve_max_batch items (the count is checked after)."""
-        size = request.headers.get("content-length")
-        if size and size.isdigit() and int(size) > max_bytes:
-            return JSONResponse(status_code=413, content={
-                "detail": f"body of {int(size):,} bytes; at most {max_bytes:,} ({service.cfg.serve_max_batch} items, serve_max_batch)"})
-        return await call_next(request)
+    # 413 before parsing a body too large to hold serve_max_batch items (the count is checked after)
+    api.add_middleware(BodyLimit, max_bytes=service.cfg.serve_max_batch * MAX_ITEM_BYTES, items=service.cfg.serve_max_batch)
 
     @api.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
+        """422 naming each bad field. The client's input is never echoed: it may hold NaN, Infinity or a lone
+        surrogate, which a JSON reply cannot carry (and echoing it is what turned these into 500s)."""
+        errors = [{"type": e["type"], "loc": [p if isinstance(p, int) else _printable(str(p)) for p in e["loc"]],
+                   "msg": _printable(e["msg"])} for e in exc.errors()]
         fields = [_field(tuple(e["loc"])) for e in errors]
         message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors))
-        return JSONResponse(status_code=422, content={"detail": message, "fields": fields, "errors": jsonable_encoder(errors)})
+        return _refuse(422, message, fields=fields, errors=errors)
 
     @api.exception_handler(BadItems)
     def bad_items(request: Request, exc: BadItems) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": "; ".join(f"{f}: {exc.message}" for f in exc.fields),
-                                                      "fields": exc.fields, "errors": []})
+        return _refuse(422, "; ".join(f"{f}: {exc.message}" for f in exc.fields), fields=exc.fields, errors=[])
 
     @api.post("/v1/predict", response_model=PredictResponse)
     def predict(body: PredictRequest) -> dict:
@@ -355,10 +469,12 @@ def create_app(service: Service) -> FastAPI:
         return service.predict(items)
 
     @api.get("/v1/users/{user_id}/at-risk")
-    def at_risk(user_id: Annotated[str, Path(min_length=1, max_length=128)],
-                date: Annotated[dt.date | None, Query(description="a published night (default: the latest)")] = None) -> dict:
-        """A night's at-risk tracks of one listener, most at risk first (scores.dislike_scores)."""
-        return service.at_risk(user_id, date)
+    async def at_risk(user_id: Annotated[str, Path(min_length=1, max_length=128)],
+                      date: Annotated[dt.date | None, Query(description="a published night (default: the latest)")] = None) -> dict:
+        """A night's at-risk tracks of one listener, most at risk first (scores.dislike_scores). The latest
+        serve_nights_in_memory nights answer from memory; older ones are read by serve_history_workers
+        workers of their own (503 when serve_history_queue reads already wait)."""
+        return await service.at_risk(user_id, date)
 
     @api.get("/v1/model")
     def model() -> dict:
@@ -366,7 +482,7 @@ def create_app(service: Service) -> FastAPI:
         return service.model()
 
     @api.get("/healthz")
-    def healthz() -> dict:
+    async def healthz() -> dict:  # async: answered on the event loop, never queued behind busy worker threads
         s = service.served
         return {"status": "ok", "model_version": s.marks.version, "features_as_of": s.snapshot.as_of, "night": s.marks.night,
                 "loaded_at": s.loaded_at, "reloads": service.reloads}

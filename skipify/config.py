@@ -81,6 +81,9 @@ class Config:
     serve_reload_s: float = 30.0  # how often the server looks for a new champion or night (0: never)
     serve_threads: int = 1  # torch threads per request (one request is small; concurrency comes from requests)
     serve_access_log: bool = True
+    serve_nights_in_memory: int = 7  # at-risk lists of the latest nights kept in memory; older ones are read on request ...
+    serve_history_workers: int = 2  # ... by this many workers of their own ...
+    serve_history_queue: int = 32  # ... with at most this many reads waiting (more: 503, Retry-After)
 
     # --- ingest -------------------------------------------------------------------------------
     ingest_min_ts: dt.date = dt.date(2000, 1, 1)  # events before this are quarantined

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import polars as pl
+import psutil
 import pytest
 
 from skipify.config import load_config
@@ -31,15 +33,25 @@ def home(copy_scored_home):
     return copy_scored_home("api_home")  # the hot-reload test trains a new version in it
 
 
+HISTORY_QUEUE = 4
+
+
 @pytest.fixture(scope="module")
-def api(home):
+def server(home):
+    """The server process and its port. One night in memory: the night before NIGHT is read on request."""
     port = free_port()
     env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_MAX_BATCH": str(MAX_BATCH),
+           "SKIPIFY_SERVE_NIGHTS_IN_MEMORY": "1", "SKIPIFY_SERVE_HISTORY_QUEUE": str(HISTORY_QUEUE),
            **{f"SKIPIFY_{k.upper()}": str(v) for k, v in SCORED_SETTINGS.items()}}
     cmd = [str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "1"]
-    with running(cmd, env, f"http://127.0.0.1:{port}/healthz"):
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
+    with running(cmd, env, f"http://127.0.0.1:{port}/healthz") as proc:
+        yield proc, port
+
+
+@pytest.fixture(scope="module")
+def api(server):
+    with httpx.Client(base_url=f"http://127.0.0.1:{server[1]}", timeout=30) as client:
+        yield client
 
 
 def query(home: Path, sql: str, params: dict | None = None) -> pl.DataFrame:
@@ -136,6 +148,88 @@ def test_a_malformed_body_is_422_naming_the_field(api, body, field):
     assert field in resp.json()["fields"] and field in resp.json()["detail"]
 
 
+# Python's json module reads NaN, Infinity and lone surrogates; a reply that echoed them could not be encoded (500)
+@pytest.mark.parametrize(("raw", "field"), [
+    (b'{"items":[{"user_id":"u000042","track_id":"t000137","context":{"hour":NaN}}]}', "items[0].context.hour"),
+    (b'{"items":[{"user_id":"u000042","track_id":"t000137","context":{"hour":Infinity}}]}', "items[0].context.hour"),
+    (b'{"items":[{"user_id":"u000042","track_id":"t000137","context":{"shuffle":-Infinity}}]}', "items[0].context.shuffle"),
+    (b'{"items":[{"user_id":"u000042","track_id":"t000137","context":{"ts":NaN}}]}', "items[0].context.ts"),
+    (b'{"items":[{"user_id":NaN,"track_id":"t000137"}]}', "items[0].user_id"),
+    (b'{"items":[{"user_id":"\\ud800","track_id":"t000137"}]}', "items[0].user_id"),
+    (b'{"items":[{"user_id":"u000042","track_id":"t000137","context":{"platform":"\\udfff"}}]}', "items[0].context.platform"),
+    (b'{"items":[{"user_id":"u000042","track_id":"t000137","\\ud800":1}]}', "items[0]"),  # a key that is not Unicode text
+    (b'{"items":[NaN]}', "items[0]"),
+    (b'{"items":[{"user_id":"u000042","track_id":"t000137"}],"extra":Infinity}', "extra"),
+])
+def test_nan_infinity_and_lone_surrogates_are_422_naming_the_field(api, raw, field):
+    resp = api.post("/v1/predict", content=raw, headers={"content-type": "application/json"})
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert field in body["fields"] and field in body["detail"]
+    assert all("input" not in e for e in body["errors"])  # never echoed
+
+
+@pytest.mark.parametrize(("context", "field"), [
+    ({"hour": True}, "items[0].context.hour"),
+    ({"hour": "21"}, "items[0].context.hour"),
+    ({"hour": 21.0}, "items[0].context.hour"),
+    ({"shuffle": 1}, "items[0].context.shuffle"),
+    ({"shuffle": "true"}, "items[0].context.shuffle"),
+    ({"ts": 1768500000}, "items[0].context.ts"),  # seconds since 1970 are not an ISO time
+    ({"ts": "9999-01-01T00:00:00Z"}, "items[0].context.ts"),
+    ({"ts": (dt.datetime.combine(NIGHT, dt.time(), dt.UTC) + dt.timedelta(hours=24, seconds=1)).isoformat()}, "items[0].context.ts"),
+])
+def test_types_are_strict_and_a_ts_past_the_cutoff_plus_the_future_bound_is_refused(api, context, field):
+    resp = api.post("/v1/predict", json={"items": [{"user_id": "u000001", "track_id": "t000001", "context": context}]})
+    assert resp.status_code == 422, resp.text
+    assert field in resp.json()["fields"]
+
+
+def test_a_ts_within_the_future_bound_is_scored(api):
+    last = (dt.datetime.combine(NIGHT, dt.time(), dt.UTC) + dt.timedelta(hours=24)).isoformat()  # ingest_max_future_hours
+    resp = api.post("/v1/predict", json={"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"ts": last}}]})
+    assert resp.status_code == 200, resp.text
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def test_a_chunked_body_over_the_limit_is_413_before_it_ends_and_is_never_held(server):
+    """Transfer-Encoding: chunked carries no Content-Length: the limit must hold while the body streams in."""
+    proc, port = server
+    limit = MAX_BATCH * 1024
+    head = (b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    piece = b'{"items": [' + b" " * (16 * 1024 - 11)
+
+    def upload(total: int) -> tuple[bytes, int]:
+        """Send just past the limit, read the answer (the body's last chunk is never sent), then try to send
+        on up to ``total`` bytes: the server has closed the connection by then and never reads them."""
+        sent = 0
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(head)
+            while sent <= limit:
+                s.sendall(_chunk(piece))
+                sent += len(piece)
+            answer = s.recv(65536)
+            try:
+                while sent < total:
+                    s.sendall(_chunk(piece * 64))
+                    sent += 64 * len(piece)
+            except OSError:
+                pass
+        return answer, sent
+
+    answer, _ = upload(0)  # once, so that the first answer's own allocations are not counted
+    assert answer.startswith(b"HTTP/1.1 413") and b"bytes" in answer and b"serve_max_batch" in answer, answer[:300]
+    before = psutil.Process(proc.pid).memory_info().rss
+    answer, sent = upload(55 * 1024 * 1024)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    grown = psutil.Process(proc.pid).memory_info().rss - before
+    assert grown <= limit, f"RSS grew by {grown:,} bytes after a {sent:,}-byte chunked upload (limit {limit:,})"
+
+
 def test_a_body_that_is_not_json_is_422(api):
     resp = api.post("/v1/predict", content=b"{not json", headers={"content-type": "application/json"})
     assert resp.status_code == 422 and resp.json()["fields"]
@@ -165,6 +259,38 @@ def test_at_risk_lists_equal_the_nights_table(api, home):
     assert api.get("/v1/users/u000001/at-risk", params={"date": "2025-01-01"}).status_code == 404
     resp = api.get("/v1/users/u000001/at-risk", params={"date": "yesterday"})
     assert resp.status_code == 422 and resp.json()["fields"] == ["date"]
+
+
+def test_reads_of_older_nights_never_hold_up_health_or_predict(api, home):
+    """The night before NIGHT is not in memory (serve_nights_in_memory 1): 40 requests for it at once are
+    read by the history workers, HISTORY_QUEUE at most waiting (the rest 503); /healthz and /v1/predict
+    answer while they are still being read."""
+    older = NIGHT - dt.timedelta(days=1)
+    table = query(home, "SELECT user_id, track_id FROM scores.dislike_scores WHERE run_date = $d AND at_risk "
+                        "ORDER BY user_id, rank_in_user", {"d": older})
+    user = table["user_id"][0]
+    done: list[tuple[str, int, float]] = []
+
+    def ask(path: str, params: dict | None = None) -> None:
+        r = api.get(path, params=params)
+        done.append((path, r.status_code, time.perf_counter()))
+        if path != "/healthz" and r.status_code == 200:
+            assert [t["track_id"] for t in r.json()["tracks"]] == table.filter(pl.col("user_id") == user)["track_id"].to_list()
+
+    burst = [threading.Thread(target=ask, args=(f"/v1/users/{user}/at-risk", {"date": str(older)})) for _ in range(40)]
+    for t in burst:
+        t.start()
+    time.sleep(0.2)
+    ask("/healthz")
+    resp = api.post("/v1/predict", json={"items": [{"user_id": user, "track_id": "t000001"}]})
+    answered = time.perf_counter()
+    for t in burst:
+        t.join()
+    statuses = [code for path, code, _ in done if path != "/healthz"]
+    assert resp.status_code == 200 and ("/healthz", 200) in [(p, c) for p, c, _ in done]
+    assert set(statuses) == {200, 503} and statuses.count(200) >= HISTORY_QUEUE
+    last_read = max(at for path, code, at in done if path != "/healthz" and code == 200)
+    assert answered < last_read, "health and predict waited for the older nights' reads"
 
 
 def test_a_new_version_is_swapped_in_without_a_restart_or_a_failed_request(api, home):
