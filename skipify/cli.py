@@ -339,17 +339,39 @@ def sql(
     query: Annotated[Optional[str], typer.Argument(help="SQL to run read-only against the warehouse.")] = None,
     attach: Annotated[bool, typer.Option(help="Print the SQL that opens the warehouse in the duckdb CLI instead.")] = False,
 ) -> None:
-    """Query the warehouse read-only (never blocks the nightly writer)."""
-    from skipify.warehouse import attach_sql, connect
+    """Query the warehouse read-only (never blocks the nightly writer).
+
+    Only queries run: statements that would write, attach, detach or change settings, file access
+    (COPY ... TO, read_text(), read_csv() of other files) and functions that open files by themselves
+    are refused with one line saying what and why (exit 2); a query DuckDB rejects prints its message (exit 1).
+    """
+    import duckdb
+
+    from skipify.warehouse import QueryRefused, WarehouseError, attach_sql, check_query, connect
 
     if attach:
         typer.echo(attach_sql(load_config(), read_only=True))
         return
     if not query:
         raise typer.BadParameter("give a query, or --attach")
-    con = connect(load_config(), read_only=True)
     try:
-        con.sql(query).show(max_rows=50)
+        con = connect(load_config(), read_only=True)
+    except WarehouseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        check_query(con, query)
+        result = con.sql(query)
+        if result is None:
+            typer.echo("(the statement returned no rows)")
+        else:
+            result.show(max_rows=50)
+    except QueryRefused as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except duckdb.Error as exc:
+        typer.echo(f"error: {str(exc).strip().splitlines()[0]}", err=True)
+        raise typer.Exit(1) from exc
     finally:
         con.close()
 

@@ -10,13 +10,17 @@ docs/warehouse.md has the measurements behind the choice.
 Every process opens the lake the same way, through :func:`connect`::
 
     con = connect()                   # writer (one at a time)
-    con = connect(read_only=True)     # analysts, the app, the API
+    con = connect(read_only=True)     # analysts, the app, the API: locked down, see attach_sql
+
+The data path is always the warehouse's own ``lake/data`` (``OVERRIDE_DATA_PATH``), not the absolute
+path DuckLake stored when the lake was created: a warehouse folder can be moved or copied as a whole.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 import shutil
 import time
@@ -62,20 +66,38 @@ def _extension_files(cfg: Config) -> tuple[Path, Path]:
     return ducklake, sqlite
 
 
+def quote(text: str | Path) -> str:
+    """A SQL string literal: a path with an apostrophe (/data/o'brien) must not end the string."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def lock_down_sql(cfg: Config) -> str:
+    """After a read-only attach: no file outside the lake's data folder can be read or written (COPY ... TO,
+    read_text(), ATTACH of a DuckDB file, INSTALL/LOAD), and no setting can be changed back in the session."""
+    return (f"SET allowed_directories = [{quote(f'{cfg.data_path}/')}];\n"
+            "SET enable_external_access = false;\n"
+            "SET lock_configuration = true;\n")
+
+
 def attach_sql(cfg: Config | None = None, read_only: bool = True) -> str:
-    """The SQL that opens this warehouse in any DuckDB 1.5.5 session (the CLI included)."""
+    """The SQL that opens this warehouse in any DuckDB 1.5.5 session (the CLI included).
+
+    Read-only sessions are locked down after the attach (lock_down_sql); what that leaves open is closed
+    for analysts' queries by :func:`check_query`.
+    """
     cfg = cfg or load_config()
     ducklake, sqlite = _extension_files(cfg)
     mode = ", READ_ONLY" if read_only else ""
     return (
         "SET autoinstall_known_extensions = false;\n"
         "SET autoload_known_extensions = false;\n"
-        f"LOAD '{ducklake}';\n"
-        f"LOAD '{sqlite}';\n"
+        f"LOAD {quote(ducklake)};\n"
+        f"LOAD {quote(sqlite)};\n"
         "SET TimeZone = 'UTC';\n"
-        f"ATTACH 'ducklake:sqlite:{cfg.catalog_path}' AS {CATALOG} "
-        f"(DATA_PATH '{cfg.data_path}/', META_JOURNAL_MODE 'wal'{mode});\n"
+        f"ATTACH {quote(f'ducklake:sqlite:{cfg.catalog_path}')} AS {CATALOG} "
+        f"(DATA_PATH {quote(f'{cfg.data_path}/')}, OVERRIDE_DATA_PATH true, META_JOURNAL_MODE 'wal'{mode});\n"
         f"USE {CATALOG};\n"
+        + (lock_down_sql(cfg) if read_only else "")
     )
 
 
@@ -107,7 +129,80 @@ def connect(cfg: Config | None = None, read_only: bool = False) -> duckdb.DuckDB
         }
     )
     con.execute(attach_sql(cfg, read_only=read_only))
+    if cfg.catalog_path.exists():
+        write_attach_file(cfg)
     return con
+
+
+def write_attach_file(cfg: Config) -> Path:
+    """``<home>/attach.sql``, for analysts: ``duckdb -init <home>/attach.sql`` opens the warehouse read-only.
+
+    Rewritten when its text is stale (the warehouse folder was moved or copied, the extensions moved).
+    """
+    path = cfg.home / "attach.sql"
+    text = attach_sql(cfg, read_only=True)
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_suffix(f".tmp{time.monotonic_ns()}")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
+
+
+# --- analysts' queries (skipify sql) ----------------------------------------------------------
+
+# Functions an analyst's query may not call, though DuckDB's lock-down lets them through: the sqlite
+# extension opens any SQLite file by itself (sqlite_scan, sqlite_attach), the ducklake extension's
+# maintenance functions delete files, and query() runs SQL given as a string. DuckLake's read-only
+# metadata functions stay allowed.
+REFUSED_PREFIXES = ("sqlite_", "ducklake_")
+ALLOWED_METADATA = frozenset({
+    "ducklake_snapshots", "ducklake_current_snapshot", "ducklake_last_committed_snapshot", "ducklake_table_info",
+    "ducklake_list_files", "ducklake_table_changes", "ducklake_table_insertions", "ducklake_table_deletions",
+})
+RUNS_SQL_TEXT = frozenset({"query", "json_execute_serialized_sql"})
+QUERY_KINDS = "SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE or SUMMARIZE"
+
+
+class QueryRefused(ValueError):
+    """An analyst's query that would change the warehouse or reach outside it."""
+
+
+def _function_names(node) -> set[str]:
+    """Every function named anywhere in a parse tree (json_serialize_sql's JSON)."""
+    if isinstance(node, dict):
+        own = {node["function_name"].lower()} if isinstance(node.get("function_name"), str) else set()
+        return own.union(*(_function_names(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_function_names(v) for v in node))
+    return set()
+
+
+def check_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    """Refuse anything but read-only queries of the warehouse (``skipify sql``).
+
+    On top of the read-only, locked-down connection: only SELECT-type statements (ATTACH, DETACH, USE,
+    COPY, SET, DELETE, CREATE, ... are refused by their kind), and none of the functions that open
+    files by themselves or run SQL text (REFUSED_PREFIXES, RUNS_SQL_TEXT).
+
+    Raises:
+        QueryRefused: with what was refused and why.
+        duckdb.ParserException: the query does not parse.
+    """
+    kinds = [st.type.name for st in con.extract_statements(query)]
+    if not kinds:
+        raise QueryRefused("no statement to run")
+    other = sorted(set(kinds) - {"SELECT"})
+    if other:
+        raise QueryRefused(f"{', '.join(other)} statements are refused: the warehouse is read-only here; "
+                           f"run queries ({QUERY_KINDS})")
+    tree = json.loads(con.execute("SELECT json_serialize_sql($q)", {"q": query}).fetchone()[0])
+    if tree.get("error"):
+        raise QueryRefused(f"only plain queries are run ({QUERY_KINDS}): {tree.get('error_message')}")
+    names = _function_names(tree["statements"])
+    refused = sorted(n for n in names if n in RUNS_SQL_TEXT or (n.startswith(REFUSED_PREFIXES) and n not in ALLOWED_METADATA))
+    if refused:
+        raise QueryRefused(f"{', '.join(refused)}: functions that open files by themselves, change the lake or run "
+                           "SQL text are refused")
 
 
 def read_sql(name: str) -> str:
@@ -225,8 +320,6 @@ def migrate(cfg: Config | None = None) -> list[int]:
             with_retry(apply)
             logger.info("applied migration %03d_%s", version, name)
             done.append(version)
-        # for analysts: `duckdb -init <home>/attach.sql` opens the warehouse read-only
-        (cfg.home / "attach.sql").write_text(attach_sql(cfg, read_only=True))
         return done
     finally:
         con.close()

@@ -195,10 +195,33 @@ def _chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-def test_a_chunked_body_over_the_limit_is_413_before_it_ends_and_is_never_held(server):
+def _read_response(s: socket.socket) -> bytes:
+    """One HTTP/1.1 response with a Content-Length, read from a raw socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += s.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+@pytest.fixture(scope="module")
+def quiet_server(home):
+    """A second server with the default batch limit (1,000 items: a 1,024,000-byte body limit) and no reload
+    watcher, so that its memory moves only with what a request makes it hold."""
+    port = free_port()
+    env = {**os.environ, "SKIPIFY_HOME": str(home), **{f"SKIPIFY_{k.upper()}": str(v) for k, v in SCORED_SETTINGS.items()}}
+    with running([str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0"], env,
+                 f"http://127.0.0.1:{port}/healthz") as proc:
+        yield proc, port
+
+
+def test_a_chunked_body_over_the_limit_is_413_before_it_ends_and_is_never_held(quiet_server):
     """Transfer-Encoding: chunked carries no Content-Length: the limit must hold while the body streams in."""
-    proc, port = server
-    limit = MAX_BATCH * 1024
+    proc, port = quiet_server
+    limit = load_config().serve_max_batch * 1024
     head = (b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n")
     piece = b'{"items": [' + b" " * (16 * 1024 - 11)
@@ -212,7 +235,7 @@ def test_a_chunked_body_over_the_limit_is_413_before_it_ends_and_is_never_held(s
             while sent <= limit:
                 s.sendall(_chunk(piece))
                 sent += len(piece)
-            answer = s.recv(65536)
+            answer = _read_response(s)
             try:
                 while sent < total:
                     s.sendall(_chunk(piece * 64))
@@ -225,8 +248,9 @@ def test_a_chunked_body_over_the_limit_is_413_before_it_ends_and_is_never_held(s
     assert answer.startswith(b"HTTP/1.1 413") and b"bytes" in answer and b"serve_max_batch" in answer, answer[:300]
     before = psutil.Process(proc.pid).memory_info().rss
     answer, sent = upload(55 * 1024 * 1024)
-    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
     grown = psutil.Process(proc.pid).memory_info().rss - before
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert sent < 16 * 1024 * 1024, f"the server read {sent:,} bytes of a body it had refused"
     assert grown <= limit, f"RSS grew by {grown:,} bytes after a {sent:,}-byte chunked upload (limit {limit:,})"
 
 

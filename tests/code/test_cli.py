@@ -81,3 +81,34 @@ def test_analyst_duckdb_cli_reads_the_warehouse(cfg, small_world_dir):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "150"
+
+
+def test_sql_is_read_only_and_reaches_no_file_outside_the_warehouse(cfg, small_world_dir, tmp_path):
+    """The escapes a hostile user found: each refused in one line, the warehouse unchanged."""
+    run("ingest", str(small_world_dir / "landing" / "users"))
+    lake = cfg.lake_dir
+    escapes = [
+        f"USE memory; DETACH lake; ATTACH 'ducklake:sqlite:{lake}/meta.sqlite' AS w (DATA_PATH '{lake}/data/'); "
+        "DELETE FROM w.raw.users WHERE user_id = 'u000005'",
+        f"ATTACH '{tmp_path}/other.duckdb' AS other",
+        f"COPY (SELECT * FROM raw.users) TO '{tmp_path}/users.csv'",
+        "SELECT * FROM read_text('/etc/passwd')",
+        "DELETE FROM raw.users",
+        f"SELECT * FROM sqlite_scan('{lake}/meta.sqlite', 'ducklake_metadata')",
+        f"SELECT * FROM sqlite_attach('{tmp_path}/new.sqlite')",
+        "SELECT * FROM ducklake_cleanup_old_files('lake', cleanup_all => true)",
+        "SELECT * FROM query('SELECT 1')",
+    ]
+    for statement in escapes:
+        proc = run("sql", statement, check=False)
+        assert proc.returncode in (1, 2), (statement, proc.stdout)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(("refused:", "error:")), (statement, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    assert "disabled by configuration" in run("sql", escapes[3], check=False).stderr
+    assert not any(tmp_path.glob("*.csv")) and not any(tmp_path.glob("*.duckdb")) and not any(tmp_path.glob("*.sqlite"))
+    assert "150" in run("sql", "SELECT count(*) FROM raw.users").stdout  # nothing deleted
+    assert run("sql", "SELECT * FROM raw.users WHERE false").returncode == 0  # no rows: no crash
+    assert "1" in run("sql", "SELECT count(*) FROM ducklake_snapshots('lake') WHERE snapshot_id = 0").stdout
+    missing = run("sql", "SELECT * FROM raw.nope", check=False)
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1 and "nope does not exist" in missing.stderr

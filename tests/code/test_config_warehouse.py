@@ -76,3 +76,56 @@ def test_home_moves_everything(cfg, tmp_path):
     written = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*")}
     assert cfg.catalog_path.exists() and cfg.data_path.is_dir()
     assert written == {"home"}  # nothing outside SKIPIFY_HOME
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT * FROM read_text('/etc/passwd')",
+    "COPY (SELECT 1) TO '{tmp}/out.csv'",
+    "ATTACH '{tmp}/other.duckdb' AS other",
+    "SET enable_external_access = true",
+    "SET memory_limit = '100GB'",
+])
+def test_read_only_connections_cannot_reach_files_or_unlock_themselves(cfg, tmp_path, statement):
+    """What the app and the API open: locked down after the attach (the lake stays readable)."""
+    import duckdb
+
+    migrate(cfg)
+    con = connect(cfg, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM ops.schema_version").fetchone()[0] > 0
+        with pytest.raises(duckdb.Error, match="disabled by configuration|configuration has been locked"):
+            con.execute(statement.format(tmp=tmp_path))
+    finally:
+        con.close()
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
+
+
+def test_a_moved_warehouse_opens_where_it_now_is_even_with_an_apostrophe(cfg, small_world_dir, tmp_path):
+    """The data path DuckLake stored is the old folder's: the warehouse follows its folder instead."""
+    import shutil
+    import subprocess
+    import sys
+
+    from skipify.ingest import ingest_paths
+
+    home = tmp_path / "o'brien's lake" / "home"
+    first = load_config(home=home)
+    ingest_paths([small_world_dir / "landing" / "users"], cfg=first)
+    moved = tmp_path / "moved, it's here" / "home"
+    moved.parent.mkdir()
+    shutil.move(home, moved)
+    assert not home.exists()
+    cfg = load_config(home=moved)
+    ingest_paths([small_world_dir / "landing" / "tracks"], cfg=cfg)  # a writer, in the new place
+    con = connect(cfg, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM raw.users").fetchone()[0] == 150
+        assert con.execute("SELECT count(*) FROM raw.tracks").fetchone()[0] == 200
+    finally:
+        con.close()
+    assert not home.exists()  # nothing was written to the old place
+    # the analysts' attach file follows the move too
+    bin_dir = Path(sys.executable).parent
+    proc = subprocess.run([str(bin_dir / "duckdb"), "-csv", "-c", (moved / "attach.sql").read_text() + "SELECT count(*) FROM raw.users;"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "150", proc.stderr
