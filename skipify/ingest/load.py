@@ -23,7 +23,7 @@ import duckdb
 
 from skipify.config import Config, load_config, logger
 from skipify.ingest.sources import CONTRACT_COLUMNS, KNOWN_COLUMNS, SPOTIFY_PERSONAL, IngestError, SourceFile, discover, read_src
-from skipify.warehouse import connect, create_temp, migrate, run_sql, transaction, with_retry
+from skipify.warehouse import connect, create_temp, migrate, read_sql, run_sql, transaction, with_retry
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, user: str | Non
         return [BatchReport(str(sf.path), t, batch_id, already_ingested=True) for (t,) in known]
 
     drop = SPOTIFY_PERSONAL if sf.kind == "spotify_history" else []
-    cols = read_src(con, sf, drop=drop)
+    cols = read_src(con, sf, drop=drop, tmp_dir=cfg.home / ".tmp")
     ignored = sorted(set(cols) - set(KNOWN_COLUMNS[sf.kind]))
     base = {
         "batch_id": batch_id,
@@ -211,6 +211,9 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, user: str | Non
         reports.append(load("events"))
     elif sf.kind == "mssd_log":
         src_columns(KNOWN_COLUMNS["mssd_log"])
+        form = run_sql(con, "ingest/mssd_date_form").pl().row(0, named=True)
+        base.update(form)  # the file's date form, for the events and the side table
+        logger.info("%s: dates read as %s (%d of them)", sf.path.name, form["date_form"], form["n_read"])
         events = load("events", "ingest/mssd_log_events")
         reports = [
             events,
@@ -259,6 +262,7 @@ def ingest_paths(
     files = discover(paths, fmt)
     migrate(cfg)
     con = connect(cfg)
+    con.execute(read_sql("ingest/macros"))  # how text, numbers and dates of landing files are read
     t0 = time.perf_counter()
 
     def run() -> list[BatchReport]:

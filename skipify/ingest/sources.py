@@ -3,21 +3,32 @@
 Every reader produces the temp table ``src``: one row per record, ``record_number`` (1-based
 position in the file), then the file's columns. Text formats (CSV, JSON) are read as text so that
 a bad value becomes a quarantine row with its reason instead of failing the whole file. Records
-that cannot be parsed at all (a broken JSON line, a CSV line with the wrong number of fields) go to
-the temp table ``unparsed`` (record_number, reason, line).
+that cannot be parsed at all (a broken JSON line, a CSV line with the wrong number of fields or over
+DuckDB's line size limit) go to the temp table ``unparsed`` (record_number, reason, line).
+
+Any of these may be gzip-compressed (``events.csv.gz``; a compressed file is known by its first bytes,
+whatever its name) and may start with a UTF-8 byte-order mark.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import fnmatch
+import gzip
 import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 FORMATS = ("contract", "spotify-history", "mssd")
-DATA_SUFFIXES = (".parquet", ".csv", ".json", ".jsonl", ".ndjson")
+DATA_SUFFIXES = (".parquet", ".csv", ".json", ".jsonl", ".ndjson")  # each may be followed by .gz
+GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 CONTRACT_KINDS = ("users", "tracks", "events", "candidates")  # also the order files are loaded in
 
 # Columns of the data contract (DESIGN.md); the first ones of each table are required.
@@ -89,9 +100,19 @@ class SourceFile:
         return h.hexdigest()[:24]
 
 
+def plain_name(path: Path) -> str:
+    """The file's name without a trailing .gz: events.csv.gz -> events.csv."""
+    return path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+
+
+def data_suffix(path: Path) -> str:
+    """The suffix of the data in the file, compressed or not: '.csv' for events.csv and events.csv.gz."""
+    return Path(plain_name(path)).suffix.lower()
+
+
 def _contract_kind(path: Path) -> str | None:
     """A contract file says its table by its name or its folder's: events_2026-01-01.parquet, users/x.csv."""
-    for name in (path.stem.lower(), path.parent.name.lower()):
+    for name in (Path(plain_name(path)).stem.lower(), path.parent.name.lower()):
         for kind in CONTRACT_KINDS:
             if name.startswith(kind):
                 return kind
@@ -99,13 +120,13 @@ def _contract_kind(path: Path) -> str | None:
 
 
 def _detect(path: Path, fmt: str | None) -> SourceFile:
-    name = path.name
+    name, suffix = plain_name(path), data_suffix(path)
     if fmt in (None, "spotify-history") and (
         fnmatch.fnmatch(name, "Streaming_History_Audio_*.json") or fnmatch.fnmatch(name, "endsong*.json")
-        or (fmt == "spotify-history" and path.suffix == ".json")
+        or (fmt == "spotify-history" and suffix == ".json")
     ):
         return SourceFile(path, "spotify-history", "spotify_history")
-    if fmt in (None, "mssd") and path.suffix == ".csv":
+    if fmt in (None, "mssd") and suffix == ".csv":
         if name.startswith("log_"):
             return SourceFile(path, "mssd", "mssd_log")
         if name.startswith("tf_"):
@@ -137,9 +158,9 @@ def discover(paths: list[Path], fmt: str | None = None) -> list[SourceFile]:
         if not p.exists():
             raise IngestError(f"{p}: no such file or folder")
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in DATA_SUFFIXES)
+            found = sorted(f for f in p.rglob("*") if f.is_file() and data_suffix(f) in DATA_SUFFIXES)
             if not found:
-                raise IngestError(f"{p}: folder holds no data files ({', '.join(DATA_SUFFIXES)})")
+                raise IngestError(f"{p}: folder holds no data files ({', '.join(DATA_SUFFIXES)}, or those .gz)")
             files.extend(found)
         else:
             files.append(p)
@@ -168,8 +189,12 @@ def _number_rows(con: duckdb.DuckDBPyConnection, table: str, into: str) -> None:
     )
 
 
-def _json_records_to_src(con: duckdb.DuckDBPyConnection, drop: list[str]) -> None:
-    """From temp table ``records(record_number, line)``: valid objects to ``src``, the rest to ``unparsed``."""
+def _json_records_to_src(con: duckdb.DuckDBPyConnection, drop: list[str], path: Path) -> None:
+    """From temp table ``records(record_number, line)``: valid objects to ``src``, the rest to ``unparsed``.
+
+    Raises:
+        IngestError: two keys that differ only in case (ts and TS): DuckDB's column names are case-insensitive.
+    """
     con.execute(
         "CREATE OR REPLACE TEMP TABLE unparsed AS SELECT record_number, "
         "CASE WHEN NOT json_valid(line) THEN 'invalid JSON' ELSE 'not a JSON object' END AS reason, line "
@@ -183,6 +208,13 @@ def _json_records_to_src(con: duckdb.DuckDBPyConnection, drop: list[str]) -> Non
         ).fetchall()
         if r[0] not in drop
     ]
+    by_case: dict[str, list[str]] = {}
+    for k in keys:
+        by_case.setdefault(k.lower(), []).append(k)
+    clashes = [" and ".join(sorted(names)) for names in by_case.values() if len(names) > 1]
+    if clashes:
+        raise IngestError(f"{path}: keys {'; '.join(clashes)} differ only in case; column names must differ in more "
+                          "than case: keep one of each")
     cols = ", ".join(f"json_extract_string(line, {_json_path(k)}) AS {_ident(k)}" for k in keys)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE src AS SELECT record_number{', ' + cols if cols else ''} FROM records "
@@ -198,31 +230,105 @@ def _json_path(key: str) -> str:
     return "'$.\"" + key.replace("'", "''").replace('"', '\\"') + "\"'"
 
 
-def read_src(con: duckdb.DuckDBPyConnection, sf: SourceFile, drop: list[str] | None = None) -> list[str]:
+@contextlib.contextmanager
+def _readable(path: Path, tmp_dir: Path | None) -> Iterator[Path]:
+    """The file to read: ``path`` itself, or when it is gzip-compressed (whatever its name says), its content
+    decompressed into a temporary file (streamed: memory stays flat), removed afterwards."""
+    with path.open("rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    if not compressed:
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(dir=tmp_dir, suffix=data_suffix(path), delete=False) as out:
+        plain = Path(out.name)
+        try:
+            with gzip.open(path, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except (OSError, EOFError) as exc:
+            plain.unlink(missing_ok=True)
+            raise IngestError(f"{path}: gzip-compressed, but it cannot be decompressed ({exc})") from exc
+    try:
+        yield plain
+    finally:
+        plain.unlink(missing_ok=True)
+
+
+CSV_OPTIONS = ("all_varchar = true, header = true, store_rejects = true, rejects_table = 'csv_rejects', "
+               "rejects_scan = 'csv_reject_scans'")
+
+
+def _csv_header(path: Path) -> tuple[str, list[str]]:
+    """The delimiter and column names of a CSV file's first line (the most frequent of , ; tab |)."""
+    with path.open("rb") as f:
+        first = f.readline(1 << 20).removeprefix(UTF8_BOM).decode("utf-8", "replace").rstrip("\r\n")
+    delim = max([",", ";", "\t", "|"], key=first.count)
+    return delim, next(csv.reader([first], delimiter=delim))
+
+
+def _sniffable(path: Path) -> bool:
+    """Whether DuckDB's CSV sniffer can read the file's sample: it fails on a line over max_line_size
+    (2,000,000 bytes). Tried on a throwaway connection: a failed statement would abort the ingest's transaction."""
+    probe = duckdb.connect()
+    try:
+        probe.execute("SELECT * FROM sniff_csv($p)", {"p": str(path)}).fetchall()
+        return True
+    except duckdb.InvalidInputException as exc:
+        if "max_line_size" in str(exc):
+            return False
+        raise
+    finally:
+        probe.close()
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """``src0`` from a CSV file, its malformed lines in ``csv_rejects``.
+
+    When a line over DuckDB's max_line_size stops the sniffer, the file is read with its header's columns and
+    delimiter and no sniffing instead: the long line becomes a rejected line (quarantined, the limit named in
+    its reason) like any other, rather than failing the whole file.
+    """
+    if _sniffable(path):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE src0 AS SELECT * FROM read_csv($p, {CSV_OPTIONS})", {"p": str(path)})
+        return
+    delim, names = _csv_header(path)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE src0 AS SELECT * FROM read_csv($p, {CSV_OPTIONS}, auto_detect = false, "
+        "delim = $d, quote = '\"', escape = '\"', columns = $c)",
+        {"p": str(path), "d": delim, "c": {n: "VARCHAR" for n in names}},
+    )
+
+
+def read_src(con: duckdb.DuckDBPyConnection, sf: SourceFile, drop: list[str] | None = None,
+             tmp_dir: Path | None = None) -> list[str]:
     """Read ``sf`` into temp tables ``src`` and ``unparsed``; return the file's column names.
+
+    Args:
+        tmp_dir: where a compressed file is decompressed to (default: the system's temp folder).
 
     Raises:
         IngestError: empty, unreadable or corrupt file.
     """
-    drop = drop or []
-    path = str(sf.path)
     if sf.path.stat().st_size == 0:
         raise IngestError(f"{sf.path}: file is empty")
-    suffix = sf.path.suffix.lower()
+    with _readable(sf.path, tmp_dir) as path:
+        return _read(con, sf, path, drop or [])
+
+
+def _read(con: duckdb.DuckDBPyConnection, sf: SourceFile, path: Path, drop: list[str]) -> list[str]:
+    """read_src of the plain (decompressed) file ``path``."""
+    if path.stat().st_size == 0:
+        raise IngestError(f"{sf.path}: file is empty")
+    suffix = data_suffix(sf.path)
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE unparsed (record_number BIGINT, reason VARCHAR, line VARCHAR)")
         if suffix == ".parquet":
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE src AS SELECT file_row_number + 1 AS record_number, "
                 "* EXCLUDE (file_row_number) FROM read_parquet($p, file_row_number = true)",
-                {"p": path},
+                {"p": str(path)},
             )
         elif suffix == ".csv":
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE src0 AS SELECT * FROM read_csv($p, all_varchar = true, header = true, "
-                "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans')",
-                {"p": path},
-            )
+            _read_csv(con, path)
             _number_rows(con, "src0", "src")
             con.execute(
                 "INSERT INTO unparsed SELECT line - 1, 'malformed CSV line: ' || min(error_message), min(csv_line) "
@@ -235,24 +341,25 @@ def read_src(con: duckdb.DuckDBPyConnection, sf: SourceFile, drop: list[str] | N
             con.execute("DROP TABLE IF EXISTS csv_rejects")
             con.execute("DROP TABLE IF EXISTS csv_reject_scans")
         elif suffix in (".json", ".jsonl", ".ndjson"):
-            head = sf.path.open("rb").read(4096).lstrip()
+            with path.open("rb") as f:
+                head = f.read(4096).removeprefix(UTF8_BOM).lstrip()
             if head.startswith(b"["):  # a JSON array of records (Spotify exports, some contract files)
                 con.execute(
                     "CREATE OR REPLACE TEMP TABLE records0 AS SELECT json AS line "
                     "FROM read_json_objects($p, format = 'array')",
-                    {"p": path},
+                    {"p": str(path)},
                 )
                 _number_rows(con, "records0", "records")
                 con.execute("DROP TABLE records0")
-            else:  # JSON lines: split by hand to keep line numbers and catch each broken line
+            else:  # JSON lines: split by hand to keep line numbers and catch each broken line (a BOM dropped first)
                 con.execute(
                     "CREATE OR REPLACE TEMP TABLE records AS "
                     "SELECT generate_subscripts(parts, 1) AS record_number, unnest(parts) AS line "
-                    "FROM (SELECT string_split(content, chr(10)) AS parts FROM read_text($p))",
-                    {"p": path},
+                    "FROM (SELECT string_split(ltrim(content, chr(65279)), chr(10)) AS parts FROM read_text($p))",
+                    {"p": str(path)},
                 )
                 con.execute("DELETE FROM records WHERE trim(line) = ''")
-            _json_records_to_src(con, drop)
+            _json_records_to_src(con, drop, sf.path)
             con.execute("DROP TABLE records")
         else:
             raise IngestError(f"{sf.path}: unsupported file type {suffix!r}")

@@ -3,9 +3,9 @@
 select
     record_number,
     track_id,
-    cast(round(try_cast(duration as double) * 1000) as bigint) as duration_ms,
+    cast(round(real_number(duration) * 1000) as bigint) as duration_ms,
     release_year,
     acousticness, danceability, energy, instrumentalness, key, liveness, loudness,
-    case lower(trim(mode)) when 'major' then '1' when 'minor' then '0' else mode end as mode,
+    case lower(clean_text(mode)) when 'major' then '1' when 'minor' then '0' else mode end as mode,
     speechiness, tempo, time_signature, valence
 from src

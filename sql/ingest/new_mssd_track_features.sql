@@ -1,17 +1,17 @@
 -- The MSSD-only track columns, for tracks of this batch that passed the checks and are not stored yet.
 select
     c.track_id,
-    try_cast(s.us_popularity_estimate as double) as us_popularity_estimate,
-    try_cast(s.beat_strength as double) as beat_strength,
-    try_cast(s.bounciness as double) as bounciness,
-    try_cast(s.dyn_range_mean as double) as dyn_range_mean,
-    try_cast(s.flatness as double) as flatness,
-    try_cast(s.mechanism as double) as mechanism,
-    try_cast(s.organism as double) as organism,
-    [try_cast(s.acoustic_vector_0 as double), try_cast(s.acoustic_vector_1 as double),
-     try_cast(s.acoustic_vector_2 as double), try_cast(s.acoustic_vector_3 as double),
-     try_cast(s.acoustic_vector_4 as double), try_cast(s.acoustic_vector_5 as double),
-     try_cast(s.acoustic_vector_6 as double), try_cast(s.acoustic_vector_7 as double)] as acoustic_vector,
+    real_number(s.us_popularity_estimate) as us_popularity_estimate,
+    real_number(s.beat_strength) as beat_strength,
+    real_number(s.bounciness) as bounciness,
+    real_number(s.dyn_range_mean) as dyn_range_mean,
+    real_number(s.flatness) as flatness,
+    real_number(s.mechanism) as mechanism,
+    real_number(s.organism) as organism,
+    [real_number(s.acoustic_vector_0), real_number(s.acoustic_vector_1),
+     real_number(s.acoustic_vector_2), real_number(s.acoustic_vector_3),
+     real_number(s.acoustic_vector_4), real_number(s.acoustic_vector_5),
+     real_number(s.acoustic_vector_6), real_number(s.acoustic_vector_7)] as acoustic_vector,
     $batch_id as batch_id,
     now() as ingested_at
 from src as s

@@ -5,8 +5,8 @@ with typed as (
     select
         record_number,
         try_cast(run_date as date) as run_date,
-        nullif(trim(cast(user_id as varchar)), '') as user_id,
-        nullif(trim(cast(track_id as varchar)), '') as track_id,
+        clean_text(user_id) as user_id,
+        clean_text(track_id) as track_id,
         cast(run_date as varchar) as run_date_raw
     from stage
 ),

@@ -2,11 +2,11 @@
 with typed as (
     select
         record_number,
-        nullif(trim(cast(user_id as varchar)), '') as user_id,
-        upper(nullif(trim(cast(country as varchar)), '')) as country,
-        try_cast(birth_year as integer) as birth_year,
-        nullif(trim(cast(age_band as varchar)), '') as age_band,
-        lower(nullif(trim(cast(product as varchar)), '')) as product,
+        clean_text(user_id) as user_id,
+        upper(clean_text(country)) as country,
+        try_cast(whole_number(birth_year) as integer) as birth_year,
+        clean_text(age_band) as age_band,
+        lower(clean_text(product)) as product,
         try_cast(signup_date as date) as signup_date,
         cast(birth_year as varchar) as birth_year_raw,
         cast(signup_date as varchar) as signup_date_raw

@@ -170,3 +170,93 @@ def test_format_option_overrides_detection(cfg, tmp_path):
         ingest_paths([events], fmt="mssd", cfg=cfg)
     with pytest.raises(IngestError, match="unknown format 'xml'"):
         ingest_paths([events], fmt="xml", cfg=cfg)
+
+
+# --- what a hostile new user broke (issue 12) ------------------------------------------------
+
+
+def test_whitespace_of_any_kind_around_ids_is_trimmed_so_stored_plays_are_not_new(cfg, tmp_path):
+    plays = [event("u1", "t1", ts="2026-01-05T10:00:00Z"), event("u2", "t2", ts="2026-01-05T10:05:00Z"),
+             event("u3", "t3", ts="2026-01-05T10:10:00Z")]
+    ingest_paths([write(plays, tmp_path / "a" / "events_1.csv")], cfg=cfg)
+    padded = [dict(plays[0], user_id="\tu1", track_id="t1\t"), dict(plays[1], user_id="u2\u00a0", track_id=" \tt2\r"),
+              dict(plays[2], user_id="\u3000u3", track_id="t3\ufeff")]
+    [r] = ingest_paths([write(padded, tmp_path / "b" / "events_2.jsonl")], cfg=cfg)
+    assert (r.rows_loaded, r.rows_duplicate, r.rows_quarantined) == (0, 3, 0)
+    con = connect(cfg, read_only=True)
+    assert sorted(con.execute("SELECT user_id, track_id FROM raw.events").fetchall()) == [("u1", "t1"), ("u2", "t2"), ("u3", "t3")]
+
+
+@pytest.mark.parametrize("value", ["0x10", "15000.7", "1e4", "16 s", "0b101", "nan", "99999999999999999999"])
+def test_a_number_not_written_as_a_whole_decimal_is_quarantined(cfg, tmp_path, value):
+    rows = [event("u1", "t1", ms_played="15000.0"), event("u1", "t2", ts="2026-01-05T10:01:00Z", ms_played=value),
+            event("u1", "t3", ts="2026-01-05T10:02:00Z", session_position=f"{value}")]
+    [r] = ingest_paths([write(rows, tmp_path / "events_x.csv")], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, 2)
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT ms_played FROM raw.events").fetchone()[0] == 15000  # '15000.0' is a whole number
+    assert [x for (x,) in con.execute("SELECT reason FROM quarantine.rows ORDER BY record_number").fetchall()] == [
+        f"ms_played is not an integer: {value}", f"session_position is not an integer: {value}"]
+
+
+def test_audio_features_that_are_not_finite_decimals_are_quarantined(cfg, tmp_path):
+    rows = [track("t1", tempo="1.2e2"), track("t2", tempo="0x10"), track("t3", energy="nan"), track("t4", release_year="2020.5")]
+    [r] = ingest_paths([write(rows, tmp_path / "tracks.csv")], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, 3)
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT tempo FROM raw.tracks").fetchone()[0] == 120.0
+    assert [x for (x,) in con.execute("SELECT reason FROM quarantine.rows ORDER BY record_number").fetchall()] == [
+        "not a number: tempo", "not a number: energy", "release_year is not an integer"]
+
+
+def test_a_byte_order_mark_is_accepted_in_json_arrays_and_json_lines(cfg, tmp_path):
+    from tests.data.test_spotify_history import play
+
+    export = tmp_path / "Streaming_History_Audio_2024_0.json"
+    export.write_bytes(b"\xef\xbb\xbf" + json.dumps([play("2024-01-01T10:03:00Z"), play("2024-01-01T10:09:00Z")]).encode())
+    lines = tmp_path / "events_bom.jsonl"
+    lines.write_bytes(b"\xef\xbb\xbf" + "\n".join(json.dumps(event(track=f"t{i}")) for i in range(3)).encode())
+    reports = ingest_paths([export, lines], cfg=cfg)
+    loaded = {(Path(r.source_file).name, r.table_name): (r.rows_loaded, r.rows_quarantined) for r in reports}
+    assert loaded[(export.name, "raw.events")] == (2, 0)
+    assert loaded[(lines.name, "raw.events")] == (3, 0)
+
+
+def test_gzip_files_are_read_whatever_their_name_and_a_corrupt_one_is_named(cfg, tmp_path):
+    import gzip
+
+    csv_gz = tmp_path / "land" / "events_1.csv.gz"
+    csv_gz.parent.mkdir()
+    plain = write([event("u1", "t1"), event("u1", "t2", ts="2026-01-05T10:01:00Z")], tmp_path / "events_tmp.csv")
+    csv_gz.write_bytes(gzip.compress(plain.read_bytes()))
+    misnamed = tmp_path / "land" / "events_2.csv"  # gzip inside a .csv name
+    misnamed.write_bytes(gzip.compress(write([event("u2", "t3")], tmp_path / "e.csv").read_bytes()))
+    lines_gz = tmp_path / "land" / "events_3.jsonl.gz"
+    lines_gz.write_bytes(gzip.compress((json.dumps(event("u3", "t4")) + "\n").encode()))
+    reports = ingest_paths([tmp_path / "land"], cfg=cfg)  # .gz files are found in folders too
+    assert sorted((Path(r.source_file).name, r.rows_loaded) for r in reports) == [
+        ("events_1.csv.gz", 2), ("events_2.csv", 1), ("events_3.jsonl.gz", 1)]
+    broken = tmp_path / "events_4.csv.gz"
+    broken.write_bytes(gzip.compress(plain.read_bytes())[:30])
+    with pytest.raises(IngestError, match="events_4.csv.gz: gzip-compressed, but it cannot be decompressed"):
+        ingest_paths([broken], cfg=cfg)
+    assert not any((cfg.home / ".tmp").glob("*.csv"))  # decompressed copies are removed
+
+
+def test_a_csv_line_over_duckdbs_line_limit_is_quarantined_not_the_file(cfg, tmp_path):
+    f = tmp_path / "events_x.csv"
+    f.write_text("user_id,track_id,ts\nu1,t1,2026-01-05T10:00:00Z\nu1," + "x" * 3_000_000 + ",2026-01-05T10:01:00Z\n"
+                 "u1,t3,2026-01-05T10:02:00Z\n")
+    [r] = ingest_paths([f], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (2, 1)
+    con = connect(cfg, read_only=True)
+    record_number, reason = con.execute("SELECT record_number, reason FROM quarantine.rows").fetchone()
+    assert record_number == 2 and "Maximum line size" in reason
+    assert sorted(t for (t,) in con.execute("SELECT track_id FROM raw.events").fetchall()) == ["t1", "t3"]
+
+
+def test_json_keys_that_differ_only_in_case_are_named(cfg, tmp_path):
+    f = tmp_path / "events_x.jsonl"
+    f.write_text(json.dumps({**event(), "TS": "2026-01-05T11:00:00Z"}) + "\n")
+    with pytest.raises(IngestError, match="events_x.jsonl: keys TS and ts differ only in case"):
+        ingest_paths([f], cfg=cfg)

@@ -103,3 +103,21 @@ def test_mssd_log_missing_label_column_is_an_error(cfg, tmp_path):
     bad.write_text(LOG_HEADER.replace(",skip_2", "") + "\n" + LOG_ROWS[0].replace(",false,false,false,true", ",false,false,true", 1) + "\n")
     with pytest.raises(IngestError, match="log_1.csv: missing required column\\(s\\) skip_2"):
         ingest_paths([bad], cfg=cfg)
+
+
+def test_day_month_year_dates_are_read_per_file_and_a_stray_date_is_named(cfg, tmp_path):
+    """A public copy of MSSD writes 15-07-18 for 15 July 2018; read as ISO it was the year 15."""
+    d = tmp_path / "dmy"
+    d.mkdir()
+    rows = [r.replace("2018-07-15", "15-07-18").replace("2018-07-16", "16-07-18") for r in LOG_ROWS]
+    rows[3] = rows[3].replace("16-07-18", "2018-07-16")  # one row in another form than the file's
+    (d / "log_1_20180715_000000000000.csv").write_text("\n".join([LOG_HEADER, *rows]) + "\n")
+    [events, *_] = ingest_paths([d], cfg=cfg)
+    assert (events.rows_loaded, events.rows_quarantined) == (3, 2)  # the stray date, and hour 25 as before
+    con = connect(cfg, read_only=True)
+    days = {r[0] for r in con.execute("SELECT DISTINCT CAST(ts AS DATE) FROM raw.events").fetchall()}
+    assert days == {dt.date(2018, 7, 15)}
+    reasons = [r for (r,) in con.execute("SELECT reason FROM quarantine.rows ORDER BY record_number").fetchall()]
+    assert "date=2018-07-16 (expected DD-MM-YY, the form of this file's dates)" in reasons[0]
+    logs = con.execute("SELECT DISTINCT date FROM raw.mssd_session_logs").fetchall()
+    assert logs == [(dt.date(2018, 7, 15),)]
