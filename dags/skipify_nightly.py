@@ -1,12 +1,16 @@
 """skipify_nightly: one night of dislike scores, every day at 02:00 UTC (after the day's landing files).
 
-ingest -> features -> candidates -> score (one mapped task per user shard) -> publish
+ingest -> features -> candidates -> score (one mapped task per user shard) -> publish -> maintain
 
 The night scored is the run's logical date (UTC): the run of 2026-03-02 02:00 scores 2026-03-02 with
 everything known before 2026-03-02 00:00. catchup=True, so `airflow backfill create --dag-id
 skipify_nightly --from-date D1 --to-date D2` (or past dates after a pause) runs the missed nights, one
 at a time, in order. Each task is one call into `skipify.nightly`; the package is imported inside the
 task so this file parses in milliseconds. The same functions run `skipify nightly`.
+
+The night is recorded in ops.runs under the DAG run's id, owned by this DAG: the first task records it
+running, publish (or the failure callback) records its end; a DAG run that died on the way is marked
+abandoned when the next one starts (max_active_runs=1: runs never overlap).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ RETRIES = {
 }
 
 
+OWNER = "airflow:skipify_nightly"  # the owner of the night in ops.runs (see skipify.nightly.begin_run)
+
+
 def _night(logical_date) -> dt.date:
     return logical_date.astimezone(dt.timezone.utc).date()
 
@@ -34,7 +41,8 @@ def _record_failure(context) -> None:
     from skipify.nightly import record_failure
 
     ti = context["ti"]
-    record_failure(_night(context["logical_date"]), f"airflow task {ti.task_id} failed: {context.get('exception')}", load_config())
+    record_failure(_night(context["logical_date"]), f"airflow task {ti.task_id} failed: {context.get('exception')}", load_config(),
+                   run_id=context["run_id"])
 
 
 @dag(
@@ -50,9 +58,11 @@ def _record_failure(context) -> None:
 )
 def skipify_nightly():
     @task
-    def ingest(logical_date=None) -> int:
-        from skipify.nightly import ingest_landing
+    def ingest(logical_date=None, run_id=None) -> int:
+        """Records the night as running (marking a dead earlier run abandoned), then ingests its landing files."""
+        from skipify.nightly import begin_run, ingest_landing
 
+        begin_run(_night(logical_date), run_id, OWNER)
         return ingest_landing(_night(logical_date))
 
     @task
@@ -77,15 +87,22 @@ def skipify_nightly():
         return score_shard(_night(logical_date), shard)
 
     @task
-    def publish(logical_date=None) -> dict:
+    def publish(logical_date=None, run_id=None) -> dict:
         from skipify.nightly import publish as publish_night
 
-        report = publish_night(_night(logical_date))
+        report = publish_night(_night(logical_date), run_id=run_id)
         return {"status": report.status, "rows": report.rows, "model_version": report.model_version}
+
+    @task
+    def maintain() -> dict:
+        """Deletes data files left by killed writers, expires old snapshots and their files."""
+        from skipify.warehouse import maintain as maintain_lake
+
+        return maintain_lake()
 
     shards = candidates()
     ingest() >> features() >> shards
-    score.expand(shard=shards) >> publish()
+    score.expand(shard=shards) >> publish() >> maintain()
 
 
 skipify_nightly()

@@ -262,6 +262,17 @@ def serve(
         raise typer.Exit(2) from exc
 
 
+@app.command()
+def maintain() -> None:
+    """Delete data files no snapshot references (left by a killed writer), expire old snapshots and their files."""
+    from skipify.warehouse import maintain as run_maintain
+
+    t0 = time.perf_counter()
+    out = run_maintain(load_config())
+    typer.echo(", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in out.items()))
+    _done(t0, "maintenance done")
+
+
 @app.command("default-date")
 def default_date() -> None:
     """The day after the last play: the night `make demo` scores and the default training cut-off."""

@@ -85,6 +85,10 @@ class Config:
     serve_history_workers: int = 2  # ... by this many workers of their own ...
     serve_history_queue: int = 32  # ... with at most this many reads waiting (more: 503, Retry-After)
 
+    # --- maintenance (skipify maintain; the nightly DAG's last task) ---------------------------------
+    maintain_orphan_age_hours: float = 24.0  # data files no snapshot references, older than this, are deleted ...
+    maintain_keep_snapshots_days: int = 7  # ... and snapshots older than this expired, with the files only they used
+
     # --- ingest -------------------------------------------------------------------------------
     ingest_min_ts: dt.date = dt.date(2000, 1, 1)  # events before this are quarantined
     ingest_max_future_hours: int = 24  # events later than now + this are quarantined

@@ -18,13 +18,20 @@ Night D scores what listeners may meet on day D, with everything known before D 
    the previous night stays, the run is recorded as failed with the reason, and NightFailed is raised.
 
 ``run_night`` is the five in order (``skipify nightly``); the Airflow DAG calls the same functions.
+
+A night is recorded in ops.runs as ``running`` when it starts (:func:`begin_run`), with its owner (this
+process, or the Airflow DAG); its end replaces that row (published, failed). A night killed on the way
+(kill -9, a lost machine) leaves its row ``running``: the next night to start marks it ``abandoned``, once
+its owner is known to be gone, and clears what it had staged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import socket
 import time
 import uuid
 import zlib
@@ -62,6 +69,70 @@ class NightReport:
         if self.reason:
             out.append(f"  reason: {self.reason}")
         return out
+
+
+def this_process() -> str:
+    """The owner of a night run from this process (``skipify nightly``): 'pid:<host>:<pid>'."""
+    return f"pid:{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_gone(owner: str | None, me: str) -> bool:
+    """Whether the owner of a running night can no longer finish it.
+
+    A process on this host that no longer exists; an Airflow DAG run when another run of the same DAG starts
+    (max_active_runs=1: runs of skipify_nightly never overlap). A process on another host, a night without
+    an owner, or an Airflow run seen from the CLI: not known, left running.
+    """
+    if not owner:
+        return False
+    if owner.startswith("pid:"):
+        _, host, pid = owner.split(":", 2)
+        if host != socket.gethostname():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, someone else's
+            return False
+        return False
+    return owner.startswith("airflow:") and owner == me
+
+
+def begin_run(run_date: dt.date, run_id: str, owner: str, cfg: Config | None = None,
+              started_at: dt.datetime | None = None) -> list[str]:
+    """Record a night as running; first mark abandoned the running nights whose owner is gone, clearing
+    their staged scores. Starting again with the same run_id (an Airflow retry) changes nothing.
+
+    Returns:
+        The run ids marked abandoned.
+    """
+    cfg = cfg or load_config()
+    con = connect(cfg)
+    try:
+        def write() -> list[str]:
+            abandoned = []
+            with transaction(con):
+                for other, other_date, other_start, other_owner in run_sql(con, "nightly/running_runs", {"run_id": run_id}).fetchall():
+                    if not _owner_gone(other_owner, owner):
+                        logger.warning("night %s (run %s, %s) is still running or cannot be checked; left as it is",
+                                       other_date, other, other_owner)
+                        continue
+                    reason = f"abandoned: started {other_start:%Y-%m-%d %H:%M} UTC by {other_owner}, which is gone; found by run {run_id}"
+                    run_sql(con, "nightly/abandon_run", {"run_id": other, "reason": reason})
+                    run_sql(con, "nightly/clear_staging", {"run_date": other_date})
+                    run_sql(con, "nightly/clear_staged_shap", {"run_date": other_date})
+                    abandoned.append(other)
+                run_sql(con, "nightly/start_run", {"run_id": run_id, "run_date": run_date, "owner": owner,
+                                                   "started_at": started_at or dt.datetime.now(dt.UTC)})
+            return abandoned
+
+        abandoned = with_retry(write)
+    finally:
+        con.close()
+    for other in abandoned:
+        logger.warning("night run %s was interrupted (its owner is gone): recorded as abandoned, its staging cleared", other)
+    return abandoned
 
 
 def cutoff_of(run_date: dt.date) -> dt.datetime:
@@ -307,11 +378,13 @@ def night_checks(con, run_date: dt.date, cfg: Config) -> list[str]:
 
 
 def _record_run(con, report: NightReport, started_at: dt.datetime) -> None:
+    """The end of a run: its final row replaces its running row (same transaction as the caller's)."""
     run_sql(con, "nightly/record_run", {
         "run_id": report.run_id, "run_date": report.run_date, "started_at": started_at, "status": report.status,
         "model_version": report.model_version, "rows": json.dumps(report.rows), "seconds": json.dumps(report.seconds),
         "reason": report.reason,
     })
+    run_sql(con, "nightly/end_running", {"run_id": report.run_id})
 
 
 def record_failure(run_date: dt.date, reason: str, cfg: Config, run_id: str | None = None,
@@ -401,6 +474,7 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
         t = time.perf_counter()
 
     try:
+        begin_run(run_date, run_id, this_process(), cfg, started_at)
         ingest_landing(run_date, cfg)
         lap("ingest")
         build_night_features(run_date, cfg)

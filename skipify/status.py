@@ -34,7 +34,7 @@ def warehouse_status(cfg: Config | None = None) -> dict[str, Any]:
         snapshot = run_sql(con, "ops/status_snapshot").fetchone()[0]
         cur = run_sql(con, "ops/latest_runs", {"limit": 5})
         cols = [d[0] for d in cur.description]
-        runs = [{k: (str(v) if k in ("run_date", "finished_at") else v) for k, v in zip(cols, r)} for r in cur.fetchall()]
+        runs = [{k: (str(v) if k in ("run_date", "started_at", "finished_at") else v) for k, v in zip(cols, r)} for r in cur.fetchall()]
         return {
             "warehouse": str(cfg.lake_dir),
             "schema_version": schema_version(con),

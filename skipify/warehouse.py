@@ -272,6 +272,35 @@ def with_retry(fn: Callable[[], T], attempts: int = 5, wait_s: float = 0.5) -> T
     raise AssertionError("unreachable")
 
 
+# --- maintenance -------------------------------------------------------------------------------
+
+
+def maintain(cfg: Config | None = None) -> dict[str, int]:
+    """Keep the lake's folder to what its snapshots need (``skipify maintain``, the nightly DAG's last task).
+
+    Deletes the data files no snapshot references once older than ``maintain_orphan_age_hours`` (a writer
+    killed before its commit leaves its files behind: kill -9 of an ingest or a night), expires snapshots
+    older than ``maintain_keep_snapshots_days`` and deletes the files only they used (each night replaces
+    its tables; without this the folder keeps every version). DuckLake's own functions do the work.
+
+    Returns:
+        Counts: orphaned_files, expired_snapshots, old_files.
+    """
+    cfg = cfg or load_config()
+    con = connect(cfg)
+    try:
+        orphans = run_sql(con, "ops/delete_orphaned_files", {"hours": cfg.maintain_orphan_age_hours}).fetchall()
+        expired = run_sql(con, "ops/expire_snapshots", {"days": cfg.maintain_keep_snapshots_days}).fetchall()
+        old = run_sql(con, "ops/cleanup_old_files").fetchall()
+    finally:
+        con.close()
+    out = {"orphaned_files": len(orphans), "expired_snapshots": len(expired), "old_files": len(old)}
+    logger.info("maintenance: %d orphaned files deleted (older than %s h), %d snapshots expired (older than %d days), "
+                "%d files of expired snapshots deleted", out["orphaned_files"], cfg.maintain_orphan_age_hours,
+                out["expired_snapshots"], cfg.maintain_keep_snapshots_days, out["old_files"])
+    return out
+
+
 # --- migrations ----------------------------------------------------------------------------
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -98,3 +100,46 @@ def test_reader_in_another_process_never_blocks_the_writer_nor_sees_half_a_run(c
     seen = json.loads(out)
     assert set(seen["held"]) == {before}  # the open transaction kept its snapshot
     assert set(seen["polled"]) == {after}  # later reads see the whole run, never a part of it
+
+
+KILLED_INGEST = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import skipify.ingest.load as load
+    from skipify.ingest import ingest_paths
+
+    def die(*args, **kwargs):  # the run's last step inside its transaction: every file written, nothing committed
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    load._note_orphans = die
+    ingest_paths([Path(p) for p in sys.argv[1:]])
+    """
+)
+
+
+def test_files_of_an_ingest_killed_mid_run_are_deleted_by_maintenance(cfg, small_world_dir):
+    """kill -9 of an ingest leaves the Parquet files it wrote, referenced by no snapshot: `skipify maintain`
+    deletes them once older than maintain_orphan_age_hours (a live writer's files are young), nothing else."""
+    ingest_paths([small_world_dir / "landing" / "users", small_world_dir / "landing" / "tracks"], cfg=cfg)
+    kept = set(cfg.data_path.rglob("*.parquet"))
+    days = [str(f) for f in _day_files(small_world_dir, 3)]
+    killed = subprocess.run([sys.executable, "-c", KILLED_INGEST, *days], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    left = set(cfg.data_path.rglob("*.parquet")) - kept
+    assert left, "the killed ingest wrote no file (nothing to test)"
+    con = connect(cfg, read_only=True)
+    assert count(con, "raw.events") == 0  # nothing committed
+    con.close()
+
+    skipify = [str(Path(sys.executable).parent / "skipify"), "maintain"]
+    young = subprocess.run(skipify, capture_output=True, text=True)  # default: 24 h, so these are left
+    assert young.returncode == 0 and "orphaned files 0" in young.stdout, young.stderr[-2000:]
+    assert left <= set(cfg.data_path.rglob("*.parquet"))
+    aged = subprocess.run(skipify, capture_output=True, text=True, env={**os.environ, "SKIPIFY_MAINTAIN_ORPHAN_AGE_HOURS": "0"})
+    assert aged.returncode == 0 and f"orphaned files {len(left)}" in aged.stdout, aged.stdout + aged.stderr[-2000:]
+    assert set(cfg.data_path.rglob("*.parquet")) == kept
+    loaded = sum(r.rows_loaded for r in ingest_paths([Path(d) for d in days], cfg=cfg))  # the same files, again
+    con = connect(cfg, read_only=True)
+    assert count(con, "raw.users") == 150 and count(con, "raw.events") == loaded > 0
+    con.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ import polars as pl
 import pytest
 
 from skipify.config import load_config
-from skipify.nightly import NightFailed, backfill, run_night, taste_candidates
+from skipify.nightly import NightFailed, backfill, begin_run, run_night, taste_candidates, this_process
 from skipify.warehouse import connect
 from tests.scored import NIGHT, SCORED_SETTINGS
 
@@ -167,3 +168,51 @@ def test_taste_candidates_take_the_lowest_interaction_and_skip_recent_plays():
     assert dict(zip(out["user_id"], out["track_id"])) == {"a": "y", "b": "y"}  # a's best, x, was played recently
     assert taste_candidates(users, tracks, recent, 5).height == 2 + 3  # never a recent pair, never beyond the catalogue
     assert np.isin(["a"], taste_candidates(users, tracks, recent, 5)["user_id"]).all()
+
+
+KILLED_NIGHT = textwrap.dedent(
+    """
+    import datetime as dt, os, signal, sys
+    import skipify.nightly as nightly
+    from skipify.config import load_config
+
+    def die(*args, **kwargs):  # kill -9 once every shard is staged, before the publish
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    nightly.publish = die
+    nightly.run_night(dt.date.fromisoformat(sys.argv[1]), load_config())
+    """
+)
+
+
+def test_a_killed_night_is_recorded_abandoned_by_the_next_run_and_its_staging_cleared(home):
+    env = {**os.environ, "SKIPIFY_HOME": str(home), **{f"SKIPIFY_{k.upper()}": str(v) for k, v in SETTINGS.items()}}
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_NIGHT, str(NIGHT)], stderr=subprocess.PIPE, text=True, env=env)
+    _, err = killed.communicate(timeout=300)
+    assert killed.returncode == -9, err[-2000:]
+    cfg = load_config(home=home, **SETTINGS)
+    con = connect(cfg, read_only=True)
+    [(run_id, owner)] = con.execute("SELECT run_id, owner FROM ops.runs WHERE status = 'running'").fetchall()
+    assert owner == f"pid:{socket.gethostname()}:{killed.pid}"
+    assert con.execute("SELECT count(*) FROM scores.staged_scores WHERE run_date = $d", {"d": NIGHT}).fetchone()[0] > 0
+    con.close()
+
+    # the next night to start (another date: nothing else would clear this one's staging) finds it
+    assert begin_run(NIGHT + dt.timedelta(days=4), "next-night", this_process(), cfg) == [run_id]
+    con = connect(cfg, read_only=True)
+    status, reason, finished = con.execute("SELECT status, reason, finished_at FROM ops.runs WHERE run_id = $r", {"r": run_id}).fetchone()
+    assert status == "abandoned" and owner in reason and "next-night" in reason and finished is not None
+    assert con.execute("SELECT count(*) FROM scores.staged_scores WHERE run_date = $d", {"d": NIGHT}).fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM scores.staged_shap WHERE run_date = $d", {"d": NIGHT}).fetchone()[0] == 0
+    assert con.execute("SELECT run_id FROM ops.runs WHERE status = 'running'").fetchall() == [("next-night",)]
+    con.close()
+
+
+def test_a_night_still_running_is_not_abandoned(home):
+    """A running night whose process is alive (this one) is left running by a night that starts beside it."""
+    cfg = load_config(home=home, **SETTINGS)
+    begin_run(NIGHT, "alive-run", this_process(), cfg)  # (as "next-night" above: this process is alive)
+    assert begin_run(NIGHT + dt.timedelta(days=1), "another-run", "pid:elsewhere:1", cfg) == []
+    con = connect(cfg, read_only=True)
+    rows = dict(con.execute("SELECT run_id, status FROM ops.runs WHERE run_id IN ('alive-run', 'another-run')").fetchall())
+    assert rows == {"alive-run": "running", "another-run": "running"}
