@@ -300,6 +300,9 @@ def backfill(
 def _summary_text(evaluation: dict) -> str:
     s = evaluation["summary"]
     lines = [f"test rows {s['n_test_rows']:,} ({s['test_from']} .. {s['test_to']}), oracle ROC AUC {s['oracle_roc_auc'] if s['oracle_roc_auc'] is None else round(s['oracle_roc_auc'], 4)}"]
+    lines += [f"  ({note})" for note in s.get("split_notes") or []]
+    if s.get("oracle_error"):
+        lines.append(f"  (no oracle comparison: {s['oracle_error']})")
     lines.append(f"  {'model':<20} {'roc_auc':>8} {'pr_auc':>7} {'logloss':>8} {'ece':>6} {'recall':>7} {'fpr':>6} {'lift':>6}")
     for name, m in evaluation["models"].items():
         c = m["test"]

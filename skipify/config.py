@@ -42,6 +42,8 @@ class Config:
     # --- time-based splits (train < validation < test), counted back from the last event day
     split_test_days: int = 7
     split_valid_days: int = 7
+    split_min_test_rows: int = 1000  # each window is extended back by whole days until it holds this many plays
+    split_min_valid_rows: int = 1000
 
     # --- features ---------------------------------------------------------------------------
     feature_smoothing: float = 10.0  # pseudo-plays pulling dislike rates towards the global rate
@@ -50,6 +52,7 @@ class Config:
 
     # --- models ------------------------------------------------------------------------------
     gate_tolerance: float = 0.005  # a challenger may trail the champion's test ROC AUC by at most this
+    gate_min_test_rows: int = 1000  # the gate does not decide on fewer test rows (the version stays a challenger)
     train_epochs: int = 8
     tune_trials: int = 12  # `skipify tune`: trials per model ...
     tune_timeout_s: int = 900  # ... and seconds per model, whichever ends first

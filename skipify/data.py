@@ -2,18 +2,21 @@
 
     train  <  validation (the `split_valid_days` before the test days)  <  test (the last `split_test_days`)
 
-Listeners and tracks first seen in validation or test stay there: they are the cold-start segments.
+Each window is whole days, extended back a day at a time until it holds at least `split_min_test_rows` /
+`split_min_valid_rows` plays: on a listener's own export, seven days may hold a few dozen plays, too few
+to measure anything. Listeners and tracks first seen in validation or test stay there: they are the
+cold-start segments. A registered version is evaluated again on its own days (:func:`version_splits`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from skipify.config import Config, load_config
+from skipify.config import Config, load_config, logger
 from skipify.warehouse import connect, read_sql
 
 
@@ -26,17 +29,15 @@ class Splits:
     test: pl.DataFrame
     valid_start: int
     test_start: int
+    notes: list[str] = field(default_factory=list)  # how the windows were chosen, when not as configured
 
     @property
     def dates(self) -> dict[str, str]:
-        def day(d: int) -> str:
-            return str(dt.date(1970, 1, 1) + dt.timedelta(days=int(d)))
-
         return {
-            "train_from": day(self.train["day"].min()),
-            "valid_from": day(self.valid_start),
-            "test_from": day(self.test_start),
-            "test_to": day(self.test["day"].max()),
+            "train_from": str(_day(self.train["day"].min())),
+            "valid_from": str(_day(self.valid_start)),
+            "test_from": str(_day(self.test_start)),
+            "test_to": str(_day(self.test["day"].max())),
         }
 
 
@@ -49,25 +50,73 @@ def load_rows(cfg: Config | None = None) -> pl.DataFrame:
         con.close()
 
 
+def _day(d: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(d))
+
+
+def _by_day(rows: pl.DataFrame, train_end: int, valid_end: int, notes: list[str] | None = None) -> Splits:
+    """Rows before ``train_end`` (a day number) are train, then validation up to ``valid_end``, test after."""
+    return Splits(rows.filter(pl.col("day") < train_end),
+                  rows.filter((pl.col("day") >= train_end) & (pl.col("day") < valid_end)),
+                  rows.filter(pl.col("day") >= valid_end), train_end, valid_end, notes or [])
+
+
+def _extend_back(counts: dict[int, int], end: int, start: int, first: int, min_rows: int) -> int:
+    """The latest start day <= ``start`` for which the days start..end-1 hold at least ``min_rows`` plays
+    (or the first day, when no start does)."""
+    n = sum(counts.get(d, 0) for d in range(start, end))
+    while n < min_rows and start > first:
+        start -= 1
+        n += counts.get(start, 0)
+    return start
+
+
 def time_splits(rows: pl.DataFrame, cfg: Config | None = None) -> Splits:
-    """Split by day: the last ``split_test_days`` days are test, the ``split_valid_days`` before validation.
+    """Split by day: the last ``split_test_days`` days are test, the ``split_valid_days`` before validation,
+    each extended back by whole days until it holds ``split_min_test_rows`` / ``split_min_valid_rows``.
 
     Raises:
-        ValueError: too few days for three non-empty splits.
+        ValueError: too few plays or days for three splits of those sizes.
     """
     cfg = cfg or load_config()
-    last = int(rows["day"].max())
-    test_start = last - cfg.split_test_days + 1
-    valid_start = test_start - cfg.split_valid_days
-    train = rows.filter(pl.col("day") < valid_start)
-    valid = rows.filter((pl.col("day") >= valid_start) & (pl.col("day") < test_start))
-    test = rows.filter(pl.col("day") >= test_start)
-    if not (train.height and valid.height and test.height):
+    counts = dict(rows.group_by("day").len().iter_rows())
+    first, last = min(counts), max(counts)
+    test_start = _extend_back(counts, last + 1, last - cfg.split_test_days + 1, first, cfg.split_min_test_rows)
+    valid_start = _extend_back(counts, test_start, test_start - cfg.split_valid_days, first, cfg.split_min_valid_rows)
+    notes = []
+    for name, start, end, days, minimum in (("test", test_start, last + 1, cfg.split_test_days, cfg.split_min_test_rows),
+                                            ("validation", valid_start, test_start, cfg.split_valid_days, cfg.split_min_valid_rows)):
+        if end - start > days:
+            notes.append(f"{name} extended from {days} to {end - start} days ({_day(start)} .. {_day(end - 1)}) "
+                         f"to hold at least {minimum:,} plays")
+    splits = _by_day(rows, valid_start, test_start, notes)
+    short = [f"{name} {n:,} < {minimum:,}" for name, n, minimum in (
+        ("test", splits.test.height, cfg.split_min_test_rows), ("validation", splits.valid.height, cfg.split_min_valid_rows),
+        ("train", splits.train.height, 1)) if n < minimum]
+    if short:
         raise ValueError(
-            f"need more than {cfg.split_valid_days + cfg.split_test_days} days of plays for train/validation/test, "
-            f"got {rows['day'].n_unique()}"
-        )
-    return Splits(train, valid, test, valid_start, test_start)
+            f"{rows.height:,} plays over {len(counts)} days cannot fill train, validation and test ({'; '.join(short)}): "
+            f"lower split_min_test_rows / split_min_valid_rows or split_test_days / split_valid_days, or add history")
+    d = splits.dates
+    logger.info("splits: train %s .. %s (%s rows), validation %s .. (%s rows), test %s .. %s (%s rows)%s", d["train_from"],
+                _day(valid_start - 1), f"{splits.train.height:,}", d["valid_from"], f"{splits.valid.height:,}", d["test_from"],
+                d["test_to"], f"{splits.test.height:,}", "".join(f"; {n}" for n in notes))
+    return splits
+
+
+def version_splits(rows: pl.DataFrame, version: dict) -> Splits:
+    """A registered version's own splits: its train and validation days as recorded, and as test every day
+    after its validation ended (its test days and any since). Never a day it was trained or tuned on,
+    whatever the configuration says now."""
+    def number(d) -> int:
+        return (dt.date.fromisoformat(str(d)) - dt.date(1970, 1, 1)).days
+
+    splits = _by_day(rows, number(version["valid_from"]), number(version["test_from"]),
+                     [f"evaluated on the days after version {version['version']}'s validation ended ({version['test_from']} onwards)"])
+    if splits.test.is_empty():
+        raise ValueError(f"no feature rows on or after {version['test_from']}, the first day after version "
+                         f"{version['version']}'s validation: nothing it has not seen to evaluate it on")
+    return splits
 
 
 def segments(rows: pl.DataFrame, splits: Splits) -> dict[str, np.ndarray]:

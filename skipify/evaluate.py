@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from skipify.config import logger
 from skipify.data import Splits, segments
 from skipify.metrics import best_threshold, curves, lift_share, roc_auc, scorecard
 
@@ -49,12 +50,16 @@ def baseline_scores(rows: pl.DataFrame, train: pl.DataFrame) -> dict[str, np.nda
 
 
 def truth_for(rows: pl.DataFrame, truth_path: Path | None) -> np.ndarray | None:
-    """The true dislike probability of each row, or None without a truth file covering them all."""
+    """The true dislike probability of each row, or None without a truth file covering them all.
+
+    A ts without a time zone is UTC (as ingest reads it); one in another zone is converted.
+    """
     if truth_path is None or not Path(truth_path).exists():
         return None
-    truth = pl.read_parquet(truth_path, columns=["user_id", "track_id", "ts", "p_dislike"]).with_columns(
-        pl.col("user_id").cast(pl.String), pl.col("track_id").cast(pl.String)
-    )
+    truth = pl.read_parquet(truth_path, columns=["user_id", "track_id", "ts", "p_dislike"])
+    ts = pl.col("ts").dt.replace_time_zone("UTC") if truth.schema["ts"].time_zone is None else pl.col("ts").dt.convert_time_zone("UTC")
+    truth = truth.with_columns(pl.col("user_id").cast(pl.String), pl.col("track_id").cast(pl.String),
+                               ts.cast(rows.schema["ts"]))
     keyed = rows.select("user_id", "track_id", "ts").with_row_index("i").join(truth, on=["user_id", "track_id", "ts"], how="left")
     p = keyed.sort("i")["p_dislike"].to_numpy()
     return None if np.isnan(p).any() else p
@@ -76,7 +81,11 @@ def evaluate(
     y_valid = splits.valid["label"].to_numpy()
     y = splits.test["label"].to_numpy()
     segs = segments(splits.test, splits)
-    p_true = truth_for(splits.test, truth_path)
+    try:
+        p_true, oracle_error = truth_for(splits.test, truth_path), None
+    except Exception as exc:  # noqa: BLE001 - a broken truth file must never cost the trained models
+        p_true, oracle_error = None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+        logger.error("no oracle comparison: the truth file %s could not be used (%s); evaluating without it", truth_path, oracle_error)
 
     oracle = None
     if p_true is not None:
@@ -106,6 +115,8 @@ def evaluate(
         "n_valid_rows": int(splits.valid.height),
         "n_train_rows": int(splits.train.height),
         **splits.dates,
+        "split_notes": splits.notes,
+        "oracle_error": oracle_error,
     }
     plotted = {name: curves(y, test_preds[name]) for name in ("deep", "lightgbm") if name in test_preds}
     if p_true is not None:

@@ -2,7 +2,8 @@
 
 A challenger is promoted only if its deep model beats LightGBM on test ROC AUC and does not fall
 behind the current champion's deep test ROC AUC by more than ``gate_tolerance``; the verdict and
-its reasons are recorded either way.
+its reasons are recorded either way. On fewer than ``gate_min_test_rows`` test rows the gate does not
+decide (verdict ``undecided``): the version is registered as a challenger and the champion stays.
 """
 
 from __future__ import annotations
@@ -17,17 +18,22 @@ from skipify.warehouse import read_sql, run_sql
 class Verdict:
     promoted: bool
     reasons: list[str]
+    decided: bool = True  # False: too few test rows to decide on
 
     @property
     def text(self) -> str:
         return "; ".join(self.reasons)
 
 
-def gate(challenger: dict, champion: dict | None, tolerance: float) -> Verdict:
+def gate(challenger: dict, champion: dict | None, tolerance: float, min_test_rows: int = 0) -> Verdict:
     """Decide on a challenger from the evaluation summaries (``evaluate()["summary"]``)."""
     reasons = []
     deep, lgbm = challenger.get("deep_roc_auc"), challenger.get("lightgbm_roc_auc")
     ok = True
+    n = challenger.get("n_test_rows") or 0
+    if n < min_test_rows:
+        return Verdict(False, [f"undecided: {n:,} test rows, the gate decides on at least {min_test_rows:,} "
+                               "(gate_min_test_rows): a difference in ROC AUC on so few is noise"], decided=False)
     if deep is None or lgbm is None:
         return Verdict(False, ["missing deep or LightGBM test ROC AUC"])
     if deep > lgbm:
@@ -62,8 +68,9 @@ def register(con, row: dict, verdict: Verdict) -> None:
     """Insert a version; when promoted, the previous champion becomes a challenger (same transaction)."""
     if verdict.promoted:
         run_sql(con, "models/demote_champion")
-    run_sql(con, "models/register", {**row, "status": "champion" if verdict.promoted else "rejected",
-                                     "gate_verdict": "promoted" if verdict.promoted else "rejected",
+    status = "champion" if verdict.promoted else "rejected" if verdict.decided else "challenger"
+    run_sql(con, "models/register", {**row, "status": status,
+                                     "gate_verdict": "promoted" if verdict.promoted else "rejected" if verdict.decided else "undecided",
                                      "gate_reasons": verdict.text})
 
 

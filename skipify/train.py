@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.data import Splits, load_rows, segments, time_splits
+from skipify.data import Splits, load_rows, segments, time_splits, version_splits
 from skipify.embeddings import tower_vectors, write_vectors
 from skipify.evaluate import baseline_scores, evaluate, truth_for
 from skipify.features import build_features, default_as_of
@@ -131,7 +131,8 @@ def train(
         def record():
             with transaction(con):
                 current = champion(con)
-                verdict = gate(evaluation["summary"], current["metrics"]["summary"] if current else None, cfg.gate_tolerance)
+                verdict = gate(evaluation["summary"], current["metrics"]["summary"] if current else None, cfg.gate_tolerance,
+                               cfg.gate_min_test_rows)
                 d = splits.dates
                 register(con, {
                     "version": version, "as_of": as_of, "train_from": d["train_from"], "valid_from": d["valid_from"],
@@ -183,14 +184,18 @@ def load_version(version: str | None = None, cfg: Config | None = None) -> tuple
 
 
 def evaluate_version(version: str | None = None, cfg: Config | None = None) -> dict:
-    """Load a registered version's artefacts and evaluate it on the current test split.
+    """Load a registered version's artefacts and evaluate it on the days after its validation ended.
+
+    Never on the current configuration's test window: widened, it would reach into the version's own
+    training or validation days and inflate its figures. The days used are in the summary (test_from,
+    test_to) and its split_notes.
 
     Args:
         version: a registered version (default: the champion, else the newest).
     """
     cfg = cfg or load_config()
     chosen, lgbm, deep = load_version(version, cfg)
-    splits = time_splits(load_rows(cfg), cfg)
+    splits = version_splits(load_rows(cfg), chosen)
     out = _evaluate_models(lgbm, deep, splits, cfg)
     out["version"] = chosen["version"]
     out["status"] = chosen["status"]
@@ -203,8 +208,8 @@ def test_predictions(version: str | None = None, cfg: Config | None = None) -> p
     Columns: user_id, track_id, ts, label, segment flags, one column per model, p_true.
     """
     cfg = cfg or load_config()
-    _, lgbm, deep = load_version(version, cfg)
-    splits = time_splits(load_rows(cfg), cfg)
+    chosen, lgbm, deep = load_version(version, cfg)
+    splits = version_splits(load_rows(cfg), chosen)
     test = splits.test
     scores = {"deep": deep.predict(test), "lightgbm": lgbm.predict(test), **baseline_scores(test, splits.train)}
     out = test.select("user_id", "track_id", "ts", "label").with_columns(

@@ -26,7 +26,7 @@ def test_splits_are_by_time_and_cover_every_row(small_rows, splits):
     seg = segments(splits.test, splits)
     assert seg["new_users"].any() and seg["new_tracks"].any()  # cold start lives in test
     assert not set(splits.test.filter(pl.Series(seg["new_users"]))["user_id"]) & set(splits.train["user_id"])
-    with pytest.raises(ValueError, match="need more than"):
+    with pytest.raises(ValueError, match="cannot fill train, validation and test"):
         time_splits(small_rows, load_config(split_test_days=10, split_valid_days=10))
 
 

@@ -156,3 +156,48 @@ def test_shap_values_add_up_to_the_models_logits(trained):
     names, values = explain_deep(deep, rows, background, nsamples=200)  # expected gradients: additive on average
     gap = logit(deep.predict(rows)) - logit(deep.predict(background)).mean()
     assert np.corrcoef(values.sum(axis=1), gap)[0, 1] > 0.9
+
+
+def test_evaluate_uses_only_days_after_the_versions_validation_whatever_the_config(trained):
+    """Widening the configured test window would reach into the version's own training and validation days."""
+    cfg, r = trained
+    own = r["evaluation"]["summary"]
+    wide = load_config(home=cfg.home, **{**SCORED_SETTINGS, "split_test_days": 8, "split_valid_days": 3})
+    out = evaluate_version(r["version"], wide)["summary"]
+    assert (out["test_from"], out["test_to"], out["n_test_rows"]) == (own["test_from"], own["test_to"], own["n_test_rows"])
+    assert out["deep_roc_auc"] == pytest.approx(own["deep_roc_auc"], abs=1e-9)
+    assert any(f"after version {r['version']}'s validation ended" in n for n in out["split_notes"])
+
+
+def test_a_truth_file_with_naive_timestamps_is_read_as_utc(trained, tmp_path):
+    from skipify.data import load_rows, version_splits
+    from skipify.evaluate import truth_for
+    from skipify.train import find_version
+
+    cfg, r = trained
+    test = version_splits(load_rows(cfg), find_version(r["version"], cfg)).test
+    naive = tmp_path / "truth_naive.parquet"
+    pl.read_parquet(cfg.truth_path).with_columns(pl.col("ts").dt.replace_time_zone(None)).write_parquet(naive)
+    assert pl.read_parquet(naive).schema["ts"].time_zone is None
+    aware = truth_for(test, cfg.truth_path)
+    assert aware is not None and (truth_for(test, naive) == aware).all()
+
+
+def test_a_broken_truth_file_never_costs_the_trained_models(trained):
+    """The oracle comparison runs after minutes of training: when it fails, the version is registered all the
+    same, with the error recorded in its evaluation."""
+    cfg, r = trained
+    saved = cfg.truth_path.read_bytes()
+    cfg.truth_path.write_bytes(b"PAR1 not a parquet file")
+    try:
+        out = train(NIGHT, cfg=cfg, device="cpu", deep_config=tiny_deep(), lgbm_config=tiny_lgbm_config())
+    finally:
+        cfg.truth_path.write_bytes(saved)
+    s = out["evaluation"]["summary"]
+    assert s["oracle_roc_auc"] is None and s["deep_lift_share"] is None
+    assert s["oracle_error"] and "Error" in s["oracle_error"].split(":")[0]  # the exception's kind and message
+    con = connect(cfg, read_only=True)
+    stored = json.loads(con.execute("SELECT metrics FROM models.registry WHERE version = $v", {"v": out["version"]}).fetchone()[0])
+    con.close()
+    assert stored["summary"]["oracle_error"] == s["oracle_error"] and stored["summary"]["deep_roc_auc"] == pytest.approx(s["deep_roc_auc"])
+    assert (cfg.models_dir / out["version"] / "evaluation.json").exists()
