@@ -195,7 +195,7 @@ def check_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
     if other:
         raise QueryRefused(f"{', '.join(other)} statements are refused: the warehouse is read-only here; "
                            f"run queries ({QUERY_KINDS})")
-    tree = json.loads(con.execute("SELECT json_serialize_sql($q)", {"q": query}).fetchone()[0])
+    tree = json.loads(run_sql(con, "ops/parse_tree", {"q": query}).fetchone()[0])
     if tree.get("error"):
         raise QueryRefused(f"only plain queries are run ({QUERY_KINDS}): {tree.get('error_message')}")
     names = _function_names(tree["statements"])
