@@ -264,7 +264,7 @@ def serve(
 
 @app.command()
 def maintain() -> None:
-    """Delete data files no snapshot references (left by a killed writer), expire old snapshots and their files."""
+    """Delete data files no snapshot references (left by a killed writer), merge small files, expire old snapshots."""
     from skipify.warehouse import maintain as run_maintain
 
     t0 = time.perf_counter()
@@ -336,7 +336,7 @@ def evaluate(
 
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
-    """Row counts per table, batches, and quarantine counts by reason."""
+    """Row counts and data files per table, batches, and quarantine counts by reason."""
     from skipify.status import format_status, warehouse_status
     from skipify.warehouse import WarehouseError
 

@@ -10,7 +10,7 @@ from skipify.warehouse import connect, run_sql, schema_version
 
 
 def warehouse_status(cfg: Config | None = None) -> dict[str, Any]:
-    """Row counts per table (keyed ``schema.table``), batches, quarantine counts by reason.
+    """Row counts and data files per table (keyed ``schema.table``), batches, quarantine counts by reason.
 
     Raises:
         WarehouseError: no warehouse yet.
@@ -35,11 +35,14 @@ def warehouse_status(cfg: Config | None = None) -> dict[str, Any]:
         cur = run_sql(con, "ops/latest_runs", {"limit": 5})
         cols = [d[0] for d in cur.description]
         runs = [{k: (str(v) if k in ("run_date", "started_at", "finished_at") else v) for k, v in zip(cols, r)} for r in cur.fetchall()]
+        files = {name: {"files": n, "bytes": size, "delete_files": deletes}
+                 for name, n, size, deletes in run_sql(con, "ops/status_files").fetchall()}
         return {
             "warehouse": str(cfg.lake_dir),
             "schema_version": schema_version(con),
             "snapshot": snapshot,
             "tables": counts,
+            "files": files,
             "batches": batches,
             "quarantine": quarantine,
             "quarantine_total": counts.get("quarantine.rows", 0),
@@ -54,8 +57,10 @@ def warehouse_status(cfg: Config | None = None) -> dict[str, Any]:
 def format_status(s: dict[str, Any]) -> str:
     """Human-readable status."""
     lines = [f"warehouse {s['warehouse']}  (schema version {s['schema_version']}, snapshot {s['snapshot']})", "", "tables:"]
+    lines[-1] += f"{'rows':>40}{'files':>8}{'MiB':>10}"
     for name, n in s["tables"].items():
-        lines.append(f"  {name:<32} {n:>12,}")
+        f = s["files"].get(name)
+        lines.append(f"  {name:<32} {n:>12,}" + (f" {f['files']:>7,} {f['bytes'] / 2**20:>9.1f}" if f else ""))
     lines += ["", "batches:"]
     if not s["batches"]:
         lines.append("  none yet: run `skipify ingest PATH`")

@@ -279,25 +279,29 @@ def maintain(cfg: Config | None = None) -> dict[str, int]:
     """Keep the lake's folder to what its snapshots need (``skipify maintain``, the nightly DAG's last task).
 
     Deletes the data files no snapshot references once older than ``maintain_orphan_age_hours`` (a writer
-    killed before its commit leaves its files behind: kill -9 of an ingest or a night), expires snapshots
-    older than ``maintain_keep_snapshots_days`` and deletes the files only they used (each night replaces
-    its tables; without this the folder keeps every version). DuckLake's own functions do the work.
+    killed before its commit leaves its files behind: kill -9 of an ingest or a night), merges small
+    adjacent files (each ingest and night adds some), expires snapshots older than
+    ``maintain_keep_snapshots_days`` and deletes the files only they used (replaced nights, files merged
+    away; without this the folder keeps every version). DuckLake's own functions do the work.
 
     Returns:
-        Counts: orphaned_files, expired_snapshots, old_files.
+        Counts: orphaned_files, merged_files (files merged away), expired_snapshots, old_files.
     """
     cfg = cfg or load_config()
     con = connect(cfg)
     try:
         orphans = run_sql(con, "ops/delete_orphaned_files", {"hours": cfg.maintain_orphan_age_hours}).fetchall()
+        merged = run_sql(con, "ops/merge_adjacent_files").fetchall()
         expired = run_sql(con, "ops/expire_snapshots", {"days": cfg.maintain_keep_snapshots_days}).fetchall()
-        old = run_sql(con, "ops/cleanup_old_files").fetchall()
+        old = run_sql(con, "ops/cleanup_old_files", {"days": cfg.maintain_keep_snapshots_days}).fetchall()
     finally:
         con.close()
-    out = {"orphaned_files": len(orphans), "expired_snapshots": len(expired), "old_files": len(old)}
-    logger.info("maintenance: %d orphaned files deleted (older than %s h), %d snapshots expired (older than %d days), "
-                "%d files of expired snapshots deleted", out["orphaned_files"], cfg.maintain_orphan_age_hours,
-                out["expired_snapshots"], cfg.maintain_keep_snapshots_days, out["old_files"])
+    out = {"orphaned_files": len(orphans), "merged_files": sum(r[2] for r in merged), "expired_snapshots": len(expired),
+           "old_files": len(old)}
+    logger.info("maintenance: %d orphaned files deleted (older than %s h), %d small files merged in %d tables, %d snapshots "
+                "expired (older than %d days), %d files of expired snapshots deleted", out["orphaned_files"],
+                cfg.maintain_orphan_age_hours, out["merged_files"], len(merged), out["expired_snapshots"],
+                cfg.maintain_keep_snapshots_days, out["old_files"])
     return out
 
 

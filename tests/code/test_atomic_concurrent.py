@@ -143,3 +143,29 @@ def test_files_of_an_ingest_killed_mid_run_are_deleted_by_maintenance(cfg, small
     con = connect(cfg, read_only=True)
     assert count(con, "raw.users") == 150 and count(con, "raw.events") == loaded > 0
     con.close()
+
+
+def test_maintenance_merges_small_files_and_expires_old_snapshots_keeping_every_row(cfg, small_world_dir):
+    """Each ingest (each night) adds small files; `skipify maintain` compacts them and, past the retention,
+    deletes the files only old snapshots used. `skipify status` shows the files per table."""
+    from skipify.config import load_config
+    from skipify.status import format_status, warehouse_status
+    from skipify.warehouse import maintain
+
+    for day in _day_files(small_world_dir, 4):  # four runs, four small files or more
+        ingest_paths([day], cfg=cfg)
+    before = warehouse_status(cfg)
+    assert before["files"]["raw.events"]["files"] >= 4
+    on_disk = lambda: len(list((cfg.data_path / "raw" / "events").rglob("*.parquet")))  # noqa: E731
+    assert on_disk() == before["files"]["raw.events"]["files"]
+    kept = maintain(cfg)  # default retention (7 days): merged, but the small files stay for older snapshots
+    assert kept["merged_files"] >= 4 and kept["expired_snapshots"] == 0
+    after = warehouse_status(cfg)
+    assert after["files"]["raw.events"]["files"] < before["files"]["raw.events"]["files"] < on_disk()
+    out = maintain(load_config(home=cfg.home, maintain_keep_snapshots_days=0))  # now past the retention
+    assert out["expired_snapshots"] > 0 and out["old_files"] >= 4
+    assert on_disk() == after["files"]["raw.events"]["files"]
+    final = warehouse_status(cfg)
+    assert final["tables"] == before["tables"]  # every row still there
+    line = next(x for x in format_status(final).splitlines() if x.strip().startswith("raw.events "))
+    assert line.split()[1:3] == [f"{final['tables']['raw.events']:,}", str(final["files"]["raw.events"]["files"])]
