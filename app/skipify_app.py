@@ -16,6 +16,7 @@ import polars as pl
 import streamlit as st
 
 from skipify import app_data
+from skipify.catalogue import label
 from skipify.config import load_config
 
 CFG = load_config()
@@ -121,7 +122,7 @@ def page_listener() -> None:
 
 def _bars(frame: pl.DataFrame, title: str) -> go.Figure:
     top = frame.head(15).reverse()
-    return go.Figure(go.Bar(x=top["mean_abs_shap"].to_list(), y=top["block"].to_list(), orientation="h")).update_layout(
+    return go.Figure(go.Bar(x=top["mean_abs_shap"].to_list(), y=[label(b) for b in top["block"]], orientation="h")).update_layout(
         title=title, xaxis_title="mean |SHAP| (log-odds)", height=460, margin=dict(l=10, t=40))
 
 
@@ -132,7 +133,8 @@ def page_why() -> None:
     if imp.is_empty():
         empty("No SHAP importances for this version: retrain with `skipify train`.")
     st.subheader("What the models lean on (global)")
-    st.caption("Embedding dimensions are summed into blocks: user embedding, track embedding, artist embedding, text embedding.")
+    st.caption("Features by their catalogue labels (`skipify features --list`); embedding dimensions are summed into "
+               "blocks: user embedding, track embedding, artist embedding, text embedding.")
     left, right = st.columns(2)
     left.plotly_chart(_bars(imp.filter(pl.col("model") == "deep"), "Deep model (GradientExplainer)"), use_container_width=True)
     right.plotly_chart(_bars(imp.filter(pl.col("model") == "lightgbm"), "LightGBM (TreeExplainer)"), use_container_width=True)
@@ -148,7 +150,7 @@ def page_why() -> None:
     left, right = st.columns(2)
     for col, model in ((left, "deep"), (right, "lightgbm")):
         r = reasons.filter(pl.col("model") == model).sort("rank").reverse()
-        fig = go.Figure(go.Waterfall(orientation="h", y=r["block"].to_list(), x=r["shap"].to_list(),
+        fig = go.Figure(go.Waterfall(orientation="h", y=[label(b) for b in r["block"]], x=r["shap"].to_list(),
                                      measure=["relative"] * r.height))
         col.plotly_chart(fig.update_layout(title=f"{model}: contributions to log-odds", height=420, margin=dict(l=10, t=40)),
                          use_container_width=True)

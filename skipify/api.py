@@ -38,6 +38,7 @@ from fastapi.responses import JSONResponse
 from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt,
                       StringConstraints, model_validator)
 
+from skipify.catalogue import label
 from skipify.config import Config, load_config, logger
 from skipify.warehouse import connect, run_sql
 
@@ -227,7 +228,8 @@ class Service:
             for j in top[i]:
                 name = blocks[j]
                 value = rows[name][i] if name in rows.columns else None
-                reasons.append({"feature": name, "contribution": float(values[i, j]), "value": _plain(value)})
+                reasons.append({"feature": name, "label": label(name), "contribution": float(values[i, j]),
+                                "value": _plain(value)})
             f = flags.row(i, named=True)
             out.append({"user_id": item["user_id"], "track_id": item["track_id"], "p_dislike": float(p_deep[i]),
                         "p_dislike_baseline": float(p_base[i]), "model_version": version,
@@ -345,7 +347,8 @@ class PredictRequest(BaseModel):
 
 
 class Reason(BaseModel):
-    feature: str
+    feature: str = Field(description="the feature column (or embedding block)")
+    label: str = Field(description="what it is, in words (the feature catalogue, `skipify features --list`)")
     contribution: float = Field(description="log-odds this feature adds to the deep model's score (integrated gradients)")
     value: float | str | None = Field(description="the feature's value for this pair (none for embeddings)")
 

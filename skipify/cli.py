@@ -114,8 +114,20 @@ def features(
         Optional[datetime.datetime], typer.Option("--as-of", formats=["%Y-%m-%d"], help="Cut-off date [default: the day after the last play].")
     ] = None,
     text: Annotated[bool, typer.Option(help="Also embed new or changed track texts.")] = True,
+    list_: Annotated[bool, typer.Option("--list", help="Print the feature catalogue (column, label, what it says) instead.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --list: as JSON.")] = False,
 ) -> None:
     """Build point-in-time feature tables for the plays before --as-of (incremental, idempotent)."""
+    if list_:
+        from skipify.catalogue import catalogue
+
+        features = list(catalogue().values())
+        if as_json:
+            typer.echo(json.dumps([f.as_dict() for f in features], indent=2))
+        else:
+            for f in features:
+                typer.echo(f"{f.name:<26} {f.label:<48} {f.description}")
+        return
     from skipify.features import build_features, default_as_of
 
     t0 = time.perf_counter()

@@ -1,6 +1,21 @@
 -- features.session_context: where the play sits in its session and what happened just before it
 -- in that session (the strongest simple signal for skips), and its context. Never reason_end, nor
 -- any outcome of the play itself: only earlier rows of the same session are read.
+--
+-- The feature catalogue (skipify.catalogue; `skipify features --list`): column | label | what it says.
+-- feature s_position | Position in the session | The play's position in its listening session (1 = first).
+-- feature s_plays_before | Earlier plays in the session | Plays earlier in the same session.
+-- feature s_dislikes_before | Earlier dislikes in the session | Dislikes or early skips earlier in the same session.
+-- feature s_dislike_share_before | Session dislike share so far | Share of the session's earlier plays that were dislikes or early skips (empty for its first play).
+-- feature s_prev_dislike | Previous play disliked | Whether the session's previous play was a dislike or early skip (1) or not (0).
+-- feature s_prev_early_skip | Previous play skipped early | Whether the session's previous play was skipped before the label threshold.
+-- feature s_minutes_since_prev | Minutes since the previous play | Minutes between the start of the session's previous play and this one.
+-- feature c_hour | Hour of day (UTC) | The hour the play starts, in UTC.
+-- feature c_weekday | Day of week | ISO day of the week of the play (1 Monday to 7 Sunday).
+-- feature c_platform | Platform | Where it plays: android, ios, desktop, web, cast or other.
+-- feature c_shuffle | Shuffle on | Whether shuffle was on (1) or off (0).
+-- feature c_context_type | Context type | What the play belongs to: a playlist, an album, the listener's collection, radio ...
+-- feature c_reason_start | Why the play started | How the play began (clickrow, trackdone, fwdbtn ...): it tells how the previous play ended.
 with ordered as (
     select
         play_id,

@@ -1,5 +1,29 @@
 -- features.track_history: the track's history as of the start of the row's day (plays, smoothed
 -- dislike rate, popularity trend, age) and what the catalogue says of it (audio, duration, release).
+--
+-- The feature catalogue (skipify.catalogue; `skipify features --list`): column | label | what it says.
+-- feature t_plays_7d | Track plays, last 7 days | Plays of the track, by anyone, in the 7 days before the row's day.
+-- feature t_plays_30d | Track plays, last 30 days | Plays of the track, by anyone, in the 30 days before the row's day.
+-- feature t_plays_all | Track plays, all time | Plays of the track, by anyone, before the row's day.
+-- feature t_dislike_rate_30d | Track dislike rate, last 30 days | Share of the track's plays of the last 30 days that were dislikes or early skips, smoothed towards the global rate.
+-- feature t_dislike_rate_all | Track dislike rate, all time | Share of all the track's earlier plays that were dislikes or early skips, smoothed towards the global rate.
+-- feature t_trend | Track popularity trend | Plays per day of the last 7 days against those of the last 30 (above 1: rising).
+-- feature t_listener_days_30d | Track listener-days, last 30 days | Sum over the last 30 days of the distinct listeners who played the track that day.
+-- feature t_days_since_first_play | Days since the track's first play | Days from the track's first play to the row's day (0 for a new track).
+-- feature t_years_since_release | Track age in years | Years from the track's release year to the play.
+-- feature t_duration_s | Track length (s) | The track's duration in seconds.
+-- feature t_danceability | Danceability | How suitable the track is for dancing, 0 to 1 (audio feature).
+-- feature t_energy | Energy | Perceived intensity and activity, 0 to 1 (audio feature).
+-- feature t_valence | Valence (mood) | Musical positiveness, 0 (sad) to 1 (happy) (audio feature).
+-- feature t_tempo | Tempo (BPM) | Estimated tempo in beats per minute (audio feature).
+-- feature t_acousticness | Acousticness | Confidence that the track is acoustic, 0 to 1 (audio feature).
+-- feature t_instrumentalness | Instrumentalness | Likelihood that the track has no vocals, 0 to 1 (audio feature).
+-- feature t_speechiness | Speechiness | Presence of spoken words, 0 to 1 (audio feature).
+-- feature t_liveness | Liveness | Likelihood that the track was recorded live, 0 to 1 (audio feature).
+-- feature t_loudness | Loudness (dB) | Overall loudness in decibels (audio feature).
+-- feature t_mode | Major or minor | The track's mode: 1 major, 0 minor.
+-- feature t_genre | Track genre | The track's genre (its first listed).
+-- feature t_artist | Track artist | The track's artist (its name as the catalogue gives it).
 with track_day as (
     select track_id, day, sum(is_event::int) as plays, sum(label) as dislikes, count(distinct user_id) filter (where is_event) as listeners
     from fx_rows

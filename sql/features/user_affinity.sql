@@ -1,5 +1,16 @@
 -- features.user_affinity: the listener's past with this track, its artist and its genre, as of the
 -- start of the row's day: plays, smoothed dislike rate, replays, days since they last played it.
+--
+-- The feature catalogue (skipify.catalogue; `skipify features --list`): column | label | what it says.
+-- feature ut_replays | Listener's plays of this track | How often the listener played this track before the row's day.
+-- feature ut_dislike_rate | Listener's dislike rate for this track | Share of the listener's earlier plays of this track that were dislikes or early skips, smoothed towards 0.3.
+-- feature ut_days_since_last | Days since the listener last played this track | Days from the listener's last play of this track to the row's day (empty if never).
+-- feature ua_plays | Listener's plays of this artist | How often the listener played this artist before the row's day.
+-- feature ua_dislike_rate | Listener's dislike rate for this artist | Share of the listener's earlier plays of this artist that were dislikes or early skips, smoothed towards 0.3.
+-- feature ua_days_since_last | Days since the listener last played this artist | Days from the listener's last play of this artist to the row's day (empty if never).
+-- feature ug_plays | Listener's plays of this genre | How often the listener played this genre before the row's day.
+-- feature ug_dislike_rate | Listener's dislike rate for this genre | Share of the listener's earlier plays of this genre that were dislikes or early skips, smoothed towards 0.3.
+-- feature ug_days_since_last | Days since the listener last played this genre | Days from the listener's last play of this genre to the row's day (empty if never).
 with pair_day as (
     select
         user_id, artist, genre, track_id, day,

@@ -1,6 +1,24 @@
 -- features.user_history: the listener's history as of the start of the row's day (UTC), smoothed
 -- towards the global dislike rate before that day (fx_global_prior.sql), and their profile.
 -- One row per row of fx_rows_out (the rows being built). Reads only days strictly before the row's.
+--
+-- The feature catalogue (skipify.catalogue; `skipify features --list`): column | label | what it says.
+-- feature u_plays_7d | Listener plays, last 7 days | Plays by the listener in the 7 days before the row's day.
+-- feature u_plays_30d | Listener plays, last 30 days | Plays by the listener in the 30 days before the row's day.
+-- feature u_plays_90d | Listener plays, last 90 days | Plays by the listener in the 90 days before the row's day.
+-- feature u_plays_all | Listener plays, all time | Plays by the listener before the row's day.
+-- feature u_dislike_rate_7d | Listener dislike rate, last 7 days | Share of the listener's plays of the last 7 days that were dislikes or early skips, smoothed towards the global rate.
+-- feature u_dislike_rate_30d | Listener dislike rate, last 30 days | Share of the listener's plays of the last 30 days that were dislikes or early skips, smoothed towards the global rate.
+-- feature u_dislike_rate_90d | Listener dislike rate, last 90 days | Share of the listener's plays of the last 90 days that were dislikes or early skips, smoothed towards the global rate.
+-- feature u_dislike_rate_all | Listener dislike rate, all time | Share of all the listener's earlier plays that were dislikes or early skips, smoothed towards the global rate.
+-- feature u_early_skip_share | Listener early-skip rate | Share of all the listener's earlier plays skipped before the label threshold (30 s), smoothed towards the global rate.
+-- feature u_active_days_30d | Listener active days, last 30 days | Days with at least one play among the 30 before the row's day.
+-- feature u_days_since_first_play | Days since the listener's first play | Days from the listener's first play to the row's day (0 for a new listener).
+-- feature u_tenure_days | Days since sign-up | Days from the listener's sign-up date to the play.
+-- feature u_age | Listener age | The listener's age in years at the play, from their birth year.
+-- feature u_country | Listener country | The listener's country (two-letter code).
+-- feature u_product | Listener plan | The listener's product tier: free or premium.
+-- feature global_dislike_rate | Global dislike rate | Share of all plays before the row's day that were dislikes or early skips: the prior every smoothed rate is pulled towards.
 with user_day as (
     select user_id, day, sum(is_event::int) as plays, sum(label) as dislikes, sum(early_skip) as early
     from fx_rows

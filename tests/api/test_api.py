@@ -19,6 +19,7 @@ import polars as pl
 import psutil
 import pytest
 
+from skipify.catalogue import label
 from skipify.config import load_config
 from skipify.warehouse import connect, create_temp
 from tests.scored import NIGHT, SCORED_SETTINGS, tiny_deep_config
@@ -107,6 +108,7 @@ def test_each_prediction_has_three_reasons_largest_first(api):
     [pred] = resp.json()["predictions"]
     reasons = pred["reasons"]
     assert len(reasons) == 3 and all(r["feature"] for r in reasons)
+    assert all(r["label"] == label(r["feature"]) for r in reasons)  # the catalogue's words, for people
     sizes = [abs(r["contribution"]) for r in reasons]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > 0
     # a feature's value comes with it (the context given here, when it is among the reasons)

@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from skipify.catalogue import catalogue, label
 from skipify.config import load_config
 from skipify.warehouse import connect, migrate
 
@@ -61,6 +62,11 @@ def test_listener_shows_the_chosen_listeners_candidates(app_home, monkeypatch, n
 def test_why_and_scorecard_show_shap_and_metrics_of_the_version(app_home, monkeypatch, night):
     at = open_page("why", monkeypatch, app_home)
     assert not at.exception and len(at.get("plotly_chart")) == 4  # two global bar charts, two waterfalls
+    con = connect(load_config(home=app_home), read_only=True)
+    top = con.execute("SELECT block FROM models.shap_global WHERE model = 'lightgbm' ORDER BY rank LIMIT 1").fetchone()[0]
+    con.close()
+    assert top in catalogue()  # the bars are named by the catalogue's labels, not the column names
+    assert label(top) in at.get("plotly_chart")[1].proto.spec and f'"{top}"' not in at.get("plotly_chart")[1].proto.spec
     at = open_page("scorecard", monkeypatch, app_home)
     con = connect(load_config(home=app_home), read_only=True)
     import json
