@@ -128,19 +128,23 @@ def connect(cfg: Config | None = None, read_only: bool = False) -> duckdb.DuckDB
             "preserve_insertion_order": True,
         }
     )
-    con.execute(attach_sql(cfg, read_only=read_only))
+    text = attach_sql(cfg, read_only=read_only)
+    con.execute(text)
     if cfg.catalog_path.exists():
-        write_attach_file(cfg)
+        write_attach_file(cfg, text if read_only else None)
     return con
 
 
-def write_attach_file(cfg: Config) -> Path:
+def write_attach_file(cfg: Config, text: str | None = None) -> Path:
     """``<home>/attach.sql``, for analysts: ``duckdb -init <home>/attach.sql`` opens the warehouse read-only.
 
     Rewritten when its text is stale (the warehouse folder was moved or copied, the extensions moved).
+
+    Args:
+        text: the read-only attach SQL when the caller has it already (default: built here).
     """
     path = cfg.home / "attach.sql"
-    text = attach_sql(cfg, read_only=True)
+    text = text or attach_sql(cfg, read_only=True)
     if not path.exists() or path.read_text() != text:
         tmp = path.with_suffix(f".tmp{time.monotonic_ns()}")
         tmp.write_text(text)

@@ -266,18 +266,17 @@ def _csv_header(path: Path) -> tuple[str, list[str]]:
 
 
 def _sniffable(path: Path) -> bool:
-    """Whether DuckDB's CSV sniffer can read the file's sample: it fails on a line over max_line_size
-    (2,000,000 bytes). Tried on a throwaway connection: a failed statement would abort the ingest's transaction."""
+    """False when DuckDB's CSV sniffer stops at a line over max_line_size (2,000,000 bytes) in its sample.
+    Tried on a throwaway connection: a failed statement would abort the ingest's transaction. Any other
+    problem is left to the real read, which quarantines malformed lines or names the file's fault."""
     probe = duckdb.connect()
     try:
         probe.execute("SELECT * FROM sniff_csv($p)", {"p": str(path)}).fetchall()
-        return True
-    except duckdb.InvalidInputException as exc:
-        if "max_line_size" in str(exc):
-            return False
-        raise
+    except duckdb.Error as exc:
+        return "max_line_size" not in str(exc)
     finally:
         probe.close()
+    return True
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -308,14 +307,12 @@ def read_src(con: duckdb.DuckDBPyConnection, sf: SourceFile, drop: list[str] | N
     Raises:
         IngestError: empty, unreadable or corrupt file.
     """
-    if sf.path.stat().st_size == 0:
-        raise IngestError(f"{sf.path}: file is empty")
     with _readable(sf.path, tmp_dir) as path:
         return _read(con, sf, path, drop or [])
 
 
 def _read(con: duckdb.DuckDBPyConnection, sf: SourceFile, path: Path, drop: list[str]) -> list[str]:
-    """read_src of the plain (decompressed) file ``path``."""
+    """read_src of the plain (decompressed) file ``path``: empty also when a compressed file holds nothing."""
     if path.stat().st_size == 0:
         raise IngestError(f"{sf.path}: file is empty")
     suffix = data_suffix(sf.path)
