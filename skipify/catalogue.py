@@ -1,12 +1,19 @@
-"""The feature catalogue: every feature column's label and one sentence, kept beside its definition.
+"""The feature families and the feature catalogue, read from the SQL that defines them.
 
-Each file of ``sql/features/`` that builds feature columns lists them in comment lines, one per column::
+A **family** is one file ``sql/features/families/NN_<name>.sql`` (NN orders the columns of the
+feature rows). Its header names its grain, the columns one of its rows is keyed by besides the day::
+
+    -- grain: user_id            (one row per listener and day: history as of the start of the day)
+    -- grain: play_id            (one row per row to score or train on: the session and context)
+
+and lists each column it builds, with a label and one sentence::
 
     -- feature u_plays_7d | Listener plays, last 7 days | Plays by the listener in the 7 days before the row's day.
 
-``skipify features --list [--json]`` prints the catalogue; the app's SHAP pages and the API's reasons
-show the labels, which product managers read, instead of the column names. A test holds the catalogue
-equal to the feature columns of the training rows.
+The **state** tables (``sql/features/state/<name>.sql``, running totals per key and day that a
+night extends by its own days) name their grain the same way. ``skipify features --list [--json]``
+prints the catalogue; the app's SHAP pages and the API's reasons show the labels, which product
+managers read, instead of the column names. docs/features.md says how to add a family.
 """
 
 from __future__ import annotations
@@ -14,10 +21,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from skipify.config import SQL_DIR
 
 ENTRY = re.compile(r"^-- feature (\w+) \| ([^|]+?) \| (.+?)\s*$")
+GRAIN = re.compile(r"^-- grain:(.*)$", re.MULTILINE)
+ROW_GRAIN = ("play_id",)
 
 
 @dataclass(frozen=True)
@@ -25,29 +35,73 @@ class Feature:
     name: str
     label: str
     description: str
-    source: str  # the SQL file that defines it, e.g. features/user_history
+    source: str  # the SQL file that defines it, e.g. features/families/10_user_history
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Definition:
+    """One SQL file that builds a table of the ``features`` schema: a family or a state table."""
+
+    name: str  # user_history, state_user
+    sql: str  # its name for read_sql: features/families/10_user_history
+    grain: tuple[str, ...]  # key columns besides the day; ("play_id",) for per-row families
+
+    @property
+    def table(self) -> str:
+        return f"features.{self.name}"
+
+    @property
+    def per_row(self) -> bool:
+        return self.grain == ROW_GRAIN
+
+
+def _grain(path: Path) -> tuple[str, ...]:
+    m = GRAIN.search(path.read_text())
+    if m is None:
+        raise ValueError(f"{path} has no '-- grain:' line (the columns a row is keyed by besides the day)")
+    return tuple(c.strip() for c in m.group(1).split(",") if c.strip())
+
+
+def _definitions(folder: str, prefix: str = "") -> tuple[Definition, ...]:
+    out = []
+    for path in sorted((SQL_DIR / "features" / folder).glob("*.sql")):
+        name = re.sub(r"^\d+_", "", path.stem)
+        out.append(Definition(f"{prefix}{name}", f"features/{folder}/{path.stem}", _grain(path)))
+    return tuple(out)
+
+
+@functools.cache
+def families() -> tuple[Definition, ...]:
+    """The feature families, in column order (their files' NN prefixes)."""
+    return _definitions("families")
+
+
+@functools.cache
+def states() -> tuple[Definition, ...]:
+    """The state tables (features.state_<name>) the families read."""
+    return _definitions("state", prefix="state_")
+
+
 @functools.cache
 def catalogue() -> dict[str, Feature]:
-    """Every catalogued feature column, in the order its files list them.
+    """Every catalogued feature column, in family order.
 
     Raises:
         ValueError: a column listed twice.
     """
     out: dict[str, Feature] = {}
-    for path in sorted((SQL_DIR / "features").glob("*.sql")):
-        for line in path.read_text().splitlines():
+    for family in families():
+        for line in (SQL_DIR / f"{family.sql}.sql").read_text().splitlines():
             m = ENTRY.match(line)
             if m is None:
                 continue
             name, label, description = m.groups()
             if name in out:
-                raise ValueError(f"feature {name} is catalogued twice: {out[name].source} and features/{path.stem}")
-            out[name] = Feature(name, label.strip(), description, f"features/{path.stem}")
+                raise ValueError(f"feature {name} is catalogued twice: {out[name].source} and {family.sql}")
+            out[name] = Feature(name, label.strip(), description, family.sql)
     return out
 
 

@@ -1,35 +1,52 @@
-"""Point-in-time features: one definition, two uses.
+"""Point-in-time features: one definition per family, three uses.
 
     $ skipify features --as-of 2026-03-01
 
-Every feature table is one SQL file in ``sql/features/`` that reads the temp table ``fx_rows``:
-all plays before the cut-off plus *probe* rows (pairs to score, carrying no outcome). The same SQL
-gives
+Two layers, both in DuckDB SQL under ``sql/features/`` (docs/features.md):
 
-* **training rows**: one per play, built for the plays before ``--as-of`` (``features.*`` tables,
-  joined by the view ``features.training_rows``);
-* **scoring rows**: one per (user, track) probe at a cut-off (:func:`scoring_rows`), for the nightly
-  scores and the API.
+* **state** (``state/<name>.sql``): per key (listener, track, listener x track / artist / genre,
+  everything) and day with plays, running totals up to that day. A build extends them by its new
+  days only: each key's totals carry on from its last row before them.
+* **families** (``families/NN_<name>.sql``): the features of a key *as of the start of a day*,
+  read from the state with ASOF joins (the totals before the day, and before each window), or,
+  for a per-row family (grain ``play_id``), from the row itself and the earlier plays of its
+  session. Every family reads its rows from the temp table ``fx_rows_out``.
 
-What a row may see (docs/warehouse.md, "features"): history features (user, track, user x artist /
-genre / track) are as of the **start of the row's day** (UTC), exactly what a nightly run at that
-cut-off knows; session features see the earlier plays of the same session; no feature reads the
-row's own outcome (ms_played, skipped, feedback, reason_end).
+The same family SQL gives
+
+* **training rows**: ``fx_rows_out`` = the plays being built; per-key families are stored per
+  (key, day), per-row ones per play; the view ``features.training_rows`` joins each play to them;
+* **scoring rows** (:func:`scoring_rows`, the embeddings and tests): ``fx_rows_out`` = probes,
+  all as of the cut-off's day;
+* **the API's snapshot** (:mod:`skipify.serving`): ``fx_rows_out`` = every key at the cut-off.
+
+A night costs its day: it extends the state by the new day and builds the rows of the new plays.
+Late plays rebuild from their day on. A table whose definition changed (its SQL, the shared macros,
+the settings it reads), or a new one, is rebuilt for all of history (``ops.feature_tables``).
+
+What a row may see (docs/warehouse.md, "features"): history as of the **start of the row's day**
+(UTC), exactly what a nightly run at that cut-off knows; session features the earlier plays of the
+same session; no feature reads the row's own outcome (ms_played, skipped, feedback, reason_end).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 
 import duckdb
 import polars as pl
 
+from skipify.catalogue import Definition, families, states
 from skipify.config import Config, load_config, logger
 from skipify.warehouse import connect, create_temp, insert_sql, migrate, read_sql, run_sql, transaction, with_retry
 
-FAMILIES = ("user_history", "track_history", "user_affinity", "session_context")
+LABELS = Definition("labels", "features/labels", ("play_id",))
+TRAINING_KEYS = ("play_id", "user_id", "track_id", "ts", "day", "label", "early_skip")
+SCORING_KEYS = ("probe_id", "user_id", "track_id", "ts")
 PROBE_COLUMNS = {
     "probe_id": "BIGINT",
     "user_id": "VARCHAR",
@@ -42,6 +59,7 @@ PROBE_COLUMNS = {
     "shuffle": "BOOLEAN",
     "reason_start": "VARCHAR",
 }
+EPOCH = dt.date(1970, 1, 1)
 
 
 @dataclass
@@ -52,14 +70,23 @@ class FeatureReport:
     rebuilt_from: dt.datetime | None
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    full: list[str] = field(default_factory=list)  # tables rebuilt for all of history (new or changed)
     texts_encoded: int = 0
 
     def lines(self) -> list[str]:
-        if self.rebuilt_from is None:
+        if self.rebuilt_from is None and not self.full:
             return [f"features as of {self.as_of}: up to date, nothing rebuilt"]
-        out = [f"features as of {self.as_of}: rebuilt rows from {self.rebuilt_from:%Y-%m-%d %H:%M}"]
+        since = f"from {self.rebuilt_from:%Y-%m-%d}" if self.rebuilt_from else "nothing new"
+        out = [f"features as of {self.as_of}: rows {since}"]
+        if self.full:
+            out.append(f"  rebuilt for all of history (new or changed definition): {', '.join(self.full)}")
         out += [f"  features.{t:<18} {self.rows[t]:>11,} new rows  {self.seconds[t]:6.1f}s" for t in self.rows]
         return out
+
+
+def day_number(d: dt.date) -> int:
+    """Days since 1970-01-01: the ``day`` of feature rows and state."""
+    return (d - EPOCH).days
 
 
 def _cutoff(as_of: dt.date) -> dt.datetime:
@@ -70,37 +97,64 @@ def _params(cfg: Config, cutoff: dt.datetime) -> dict:
     return {"cutoff": cutoff, "threshold_ms": cfg.label_skip_threshold_ms, "smoothing": cfg.feature_smoothing}
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, cfg: Config, cutoff: dt.datetime, probes: pl.DataFrame | None) -> int:
-    """Temp tables ``probes``, ``fx_rows`` and ``fx_global_prior`` for a cut-off; returns the rows in fx_rows."""
-    cols = ", ".join(f"{c} {t}" for c, t in PROBE_COLUMNS.items())
-    con.execute(f"CREATE OR REPLACE TEMP TABLE probes ({cols})")
-    if probes is not None and probes.height:
-        frame = probes.select([pl.col(c) if c in probes.columns else pl.lit(None).alias(c) for c in PROBE_COLUMNS]).to_arrow()
-        con.register("probes_in", frame)
-        casts = ", ".join(f"CAST({c} AS {t})" for c, t in PROBE_COLUMNS.items())
-        con.execute(f"INSERT INTO probes SELECT {casts} FROM probes_in")
-        con.unregister("probes_in")
-    n = create_temp(con, "fx_rows", "features/fx_rows", _params(cfg, cutoff))
-    create_temp(con, "fx_global_prior", "features/fx_global_prior", _params(cfg, cutoff))
-    return n
+def definition_hash(d: Definition, cfg: Config) -> str:
+    """What a table's rows depend on besides the data: its SQL, the shared macros, the settings."""
+    text = read_sql(d.sql) + read_sql("features/macros") + read_sql("features/state_extend")
+    settings = json.dumps([cfg.label_skip_threshold_ms, cfg.feature_smoothing])
+    return hashlib.sha256((text + settings).encode()).hexdigest()[:16]
 
 
-def prepare_history(con: duckdb.DuckDBPyConnection, cfg: Config, cutoff: dt.datetime) -> int:
-    """Temp table ``fx_rows``: every play before ``cutoff`` with its label, day, artist and genre (the
-    input of every feature SQL; the serving snapshot folds it). Returns its row count."""
-    return _prepare(con, cfg, cutoff, probes=None)
+def _macros(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in read_sql("features/macros").split(";"):
+        if statement.strip():
+            con.execute(statement)
+
+
+def _state_sql(con: duckdb.DuckDBPyConnection, state: Definition, daily: str) -> tuple[str, str]:
+    """(CREATE of the state table, INSERT extending it by the temp table ``daily``)."""
+    keys = list(state.grain)
+    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {daily}").fetchall()}
+    totals = [c for c in types if c not in (*keys, "day")]
+    columns = [f"d.{k}" for k in keys] + ["d.day"]
+    columns += [f"cast(coalesce(p.{c}, 0) + sum(d.{c}) over w as {types[c]}) as {c}" for c in totals]
+    fill = {
+        "table": state.name, "daily": daily,
+        "keys": ", ".join(keys) or "true",
+        "key_match": " and ".join(f"k.{k} = s.{k}" for k in keys) or "true",
+        "key_join": " and ".join(f"p.{k} = d.{k}" for k in keys) or "true",
+        "partition": f"partition by {', '.join(f'd.{k}' for k in keys)}" if keys else "",
+        "columns": ", ".join(columns),
+    }
+    create = f"CREATE TABLE IF NOT EXISTS {state.table} AS SELECT {', '.join([*keys, 'day', *totals])}, day AS first_day FROM {daily} LIMIT 0"
+    return create, read_sql("features/state_extend").format(**fill)
+
+
+def rows_sql(base: str, base_columns: tuple[str, ...], tables: dict[str, str]) -> str:
+    """The feature rows of ``base`` (features.labels, or the probes in fx_rows_out): joined to each
+    family's rows (``tables``: family -> table) on its key and the row's day (sql/features/rows_join.sql)."""
+    columns, joins = [f"r.{c}" for c in base_columns], []
+    for i, fam in enumerate(families()):
+        alias = f"f{i}"
+        keys = fam.grain if fam.per_row else (*fam.grain, "day")
+        joins.append(f"join {tables[fam.name]} as {alias} on " + " and ".join(f"{alias}.{k} = r.{k}" for k in keys))
+        columns.append(f"{alias}.* exclude ({', '.join(dict.fromkeys((*keys, 'day')))})")
+    return read_sql("features/rows_join").format(columns=",\n    ".join(columns), base=base, joins="\n".join(joins))
 
 
 def _rebuild_from(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dt.datetime | None:
-    """Earliest play whose feature row must be (re)built for this cut-off; None if up to date."""
-    return run_sql(con, "features/rebuild_from", {"cutoff": cutoff}).fetchone()[0]
+    """Start of the day of the earliest play whose rows must be (re)built for this cut-off; None if up to date."""
+    first = run_sql(con, "features/rebuild_from", {"cutoff": cutoff}).fetchone()[0]
+    if first is None:
+        return None
+    return _cutoff(first.astimezone(dt.UTC).date())
 
 
 def build_features(as_of: dt.date, cfg: Config | None = None, with_text: bool = True) -> FeatureReport:
-    """Build the training feature tables for the plays before ``as_of`` (00:00 UTC).
+    """Build the feature state and rows for the plays before ``as_of`` (00:00 UTC).
 
-    Incremental: only rows from the earliest new play on are rebuilt; rows at or after the cut-off
-    are removed. The same date twice gives identical tables.
+    Incremental: the state and rows are rebuilt from the day of the earliest new play on; rows and
+    state at or after the cut-off are removed; a new or changed table is rebuilt for all of history.
+    The same date twice gives identical tables.
 
     Args:
         as_of: cut-off date; plays before its midnight (UTC) get feature rows.
@@ -112,10 +166,9 @@ def build_features(as_of: dt.date, cfg: Config | None = None, with_text: bool = 
     """
     cfg = cfg or load_config()
     migrate(cfg)
-    cutoff = _cutoff(as_of)
     con = connect(cfg)
     try:
-        report = with_retry(lambda: _build(con, cfg, as_of, cutoff))
+        report = with_retry(lambda: _build(con, cfg, as_of, _cutoff(as_of)))
     finally:
         con.close()
     if with_text:
@@ -127,63 +180,136 @@ def build_features(as_of: dt.date, cfg: Config | None = None, with_text: bool = 
 
 def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: dt.datetime) -> FeatureReport:
     t0 = time.perf_counter()
-    start = _rebuild_from(con, cutoff)
-    report = FeatureReport(as_of=as_of, rebuilt_from=start)
-    if start is not None:
-        # Temp tables are made before the transaction: made inside one, DuckDB scans them far slower
-        # (user_affinity at 1M plays: 80 s against 2 s).
-        n = _prepare(con, cfg, cutoff, probes=None)
-        # a view, not a copy: at 10M plays fx_rows is the biggest thing in memory
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW fx_rows_out AS SELECT * FROM fx_rows "
-            f"WHERE is_event AND ts >= '{start.isoformat()}'::TIMESTAMPTZ"
-        )
-        logger.info("features: %s plays before %s, %s rows to build (%.1fs)", f"{n:,}", as_of, f"{_count(con, 'fx_rows_out'):,}", time.perf_counter() - t0)
-    # rows at or after the cut-off do not belong to this date; rows from `start` on are rebuilt
-    # (start, when there is one, is a play before the cut-off, so one delete covers both)
-    delete_from = start if start is not None else cutoff
+    _macros(con)
+    params = _params(cfg, cutoff)
+    built = dict(run_sql(con, "features/feature_tables").fetchall())
+    existing = {r[0] for r in run_sql(con, "features/existing_tables").fetchall()}
+    tables = (LABELS, *states(), *families())
+    wanted = {d.name: definition_hash(d, cfg) for d in tables}
+    stale = [d for d in tables if built.get(d.name) != wanted[d.name]]
+    # the state and the labels are what every family reads: if one of them changed, everything is rebuilt
+    if any(d is LABELS or d in states() for d in stale):
+        stale = list(tables)
+    start = None if len(stale) == len(tables) else _rebuild_from(con, cutoff)
+    report = FeatureReport(as_of=as_of, rebuilt_from=start, full=[d.name for d in stale])
+    fresh_from = start or cutoff  # what a table already up to date rebuilds from
+    base_from = dt.datetime.min.replace(tzinfo=dt.UTC) if stale else fresh_from
+    # Temp tables are made before the transaction: made inside one, DuckDB scans them far slower.
+    n = create_temp(con, "fx_plays", "features/fx_plays", {**params, "from": base_from})
+    if len(stale) == len(tables):  # everything from the first play
+        first = con.execute("SELECT min(ts) FROM fx_plays").fetchone()[0]
+        report.rebuilt_from = start = _cutoff(first.astimezone(dt.UTC).date()) if first else None
+    _rows_for(con, fresh_from)
+    create_temp(con, "fx_earlier_rows", "features/fx_earlier", {**params, "from": fresh_from})
+    _rows_for(con, fresh_from)
+    logger.info("features: %s plays read (new ones from %s; %d tables rebuilt for all of history) (%.1fs)", f"{n:,}",
+                f"{start:%Y-%m-%d}" if start else "none", len(stale), time.perf_counter() - t0)
+    dailies = {}
+    for s in states():
+        whole = s in stale
+        _rows_for(con, None if whole else fresh_from)
+        dailies[s.name] = f"fx_daily_{s.name}"
+        create_temp(con, dailies[s.name], s.sql, params)
+    from_day = day_number(fresh_from.date())
     with transaction(con):
-        existing = {r[0] for r in run_sql(con, "features/existing_tables").fetchall()}
-        for table in ("labels", *FAMILIES):
-            if table in existing:
-                con.execute(f"DELETE FROM features.{table} WHERE ts >= $d", {"d": delete_from})
-        if start is not None:
-            for table in ("labels", *FAMILIES):
+        for t in existing - {d.name for d in tables} - {"training_rows"}:
+            logger.info("features: dropping features.%s (no family defines it any more)", t)
+            con.execute(f"DROP VIEW IF EXISTS features.training_rows")
+            con.execute(f"DROP TABLE features.{t}")
+        for d in tables:
+            if d in stale:
+                con.execute("DROP VIEW IF EXISTS features.training_rows")
+                con.execute(f"DROP TABLE IF EXISTS {d.table}")
+            elif d.name in existing:
+                con.execute(f"DELETE FROM {d.table} WHERE day >= $d", {"d": from_day})
+        if start is not None or stale:
+            for s in states():
                 t1 = time.perf_counter()
-                rows = insert_sql(con, f"features.{table}", f"features/{table}", _params(cfg, cutoff))
-                report.rows[table] = rows
-                report.seconds[table] = time.perf_counter() - t1
-                logger.info("features.%s: %s rows (%.1fs)", table, f"{rows:,}", report.seconds[table])
-            con.execute(read_sql("features/training_rows"))
-        run_sql(con, "features/record_build", {"as_of": as_of, "rebuilt_from": start, "rows": sum(report.rows.values())})
+                create, extend = _state_sql(con, s, dailies[s.name])
+                con.execute(create)
+                report.rows[s.name] = con.execute(extend, {"from_day": -10**9 if s in stale else from_day}).fetchone()[0]
+                report.seconds[s.name] = time.perf_counter() - t1
+            for d in (LABELS, *families()):
+                if d not in stale and start is None:
+                    continue
+                t1 = time.perf_counter()
+                _rows_for(con, None if d in stale else fresh_from)
+                create_temp(con, "fx_prior", "features/fx_prior", params)
+                report.rows[d.name] = insert_sql(con, d.table, d.sql, params)
+                report.seconds[d.name] = time.perf_counter() - t1
+                logger.info("features.%s: %s rows (%.1fs)", d.name, f"{report.rows[d.name]:,}", report.seconds[d.name])
+        con.execute("CREATE OR REPLACE VIEW features.training_rows AS " + rows_sql(
+            "features.labels", TRAINING_KEYS, {f.name: f.table for f in families()}))
+        run_sql(con, "features/record_tables", {"names": list(wanted), "definitions": list(wanted.values())})
+        run_sql(con, "features/record_build", {"as_of": as_of, "rebuilt_from": start, "rows": report.rows.get("labels", 0)})
     return report
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+def _rows_for(con: duckdb.DuckDBPyConnection, since: dt.datetime | None) -> None:
+    """Point the views every family reads at the rows a table is built for: ``fx_rows_out``, the plays
+    of fx_plays from ``since`` on (all of them: None), and ``fx_earlier``, the plays before ``since`` in
+    their sessions (fx_earlier_rows; none when every play is in fx_rows_out)."""
+    where = f"WHERE ts >= '{since.isoformat()}'::TIMESTAMPTZ" if since is not None else ""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW fx_rows_out AS SELECT * FROM fx_plays {where}")
+    if _exists(con, "fx_earlier_rows"):
+        keep = "" if since is not None else "WHERE false"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW fx_earlier AS SELECT * FROM fx_earlier_rows {keep}")
+
+
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $n", {"n": name}).fetchone()[0] > 0
+
+
+def check_built(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
+    """Raise unless the feature state holds every day before ``as_of``; warn about plays ingested
+    since the last build for those days (the rows see the state as built).
+
+    Raises:
+        ValueError: the last build's cut-off is before ``as_of``.
+    """
+    last = con.execute("SELECT max_by(as_of, built_at) FROM ops.feature_builds").fetchone()[0]
+    if last is None or last < as_of:
+        raise ValueError(f"features are built up to {last or 'no day'}; rows as of {as_of} need "
+                         f"`skipify features --as-of {as_of}` (or a nightly run) first")
+    late = run_sql(con, "features/rebuild_from", {"cutoff": _cutoff(as_of)}).fetchone()[0]
+    if late is not None:
+        logger.warning("plays from %s were ingested after the last feature build: rows as of %s do not see them "
+                       "until `skipify features` runs", late, as_of)
 
 
 def scoring_rows(con: duckdb.DuckDBPyConnection, probes: pl.DataFrame, cutoff: dt.datetime, cfg: Config | None = None) -> pl.DataFrame:
-    """Feature rows for (user, track) probes at ``cutoff``, from the same SQL as the training rows.
+    """Feature rows for (user, track) probes at ``cutoff``, from the same family SQL as the training rows.
 
     Args:
         con: an open warehouse connection (read-only is enough).
         probes: columns probe_id, user_id, track_id and optionally the context (session_id,
             session_position, context_type, platform, shuffle, reason_start); ``ts`` defaults to the cut-off.
-        cutoff: only plays strictly before it are history.
+        cutoff: history is that of the start of its day; a probe's session sees the plays before it.
 
     Returns:
-        One row per probe: probe_id, user_id, track_id and every feature column of features.training_rows.
+        One row per probe: probe_id, user_id, track_id, ts and every feature column of features.training_rows.
     """
     cfg = cfg or load_config()
+    check_built(con, cutoff.astimezone(dt.UTC).date())  # the state must hold every day before the cut-off's
     if "ts" not in probes.columns:
         probes = probes.with_columns(pl.lit(cutoff).alias("ts"))
-    _prepare(con, cfg, cutoff, probes)
-    con.execute("CREATE OR REPLACE TEMP VIEW fx_rows_out AS SELECT * FROM fx_rows WHERE NOT is_event")
-    params = _params(cfg, cutoff)
-    for table in FAMILIES:
-        create_temp(con, f"new_{table}", f"features/{table}", params)
-    return con.execute(read_sql("features/scoring_rows")).pl()
+    _macros(con)
+    cols = ", ".join(f"{c} {t}" for c, t in PROBE_COLUMNS.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE probes ({cols})")
+    if probes.height:
+        frame = probes.select([pl.col(c) if c in probes.columns else pl.lit(None).alias(c) for c in PROBE_COLUMNS]).to_arrow()
+        con.register("probes_in", frame)
+        casts = ", ".join(f"CAST({c} AS {t})" for c, t in PROBE_COLUMNS.items())
+        con.execute(f"INSERT INTO probes SELECT {casts} FROM probes_in")
+        con.unregister("probes_in")
+    params = {**_params(cfg, cutoff), "from": cutoff}
+    create_temp(con, "fx_rows_out", "features/fx_probes", params)
+    create_temp(con, "fx_earlier", "features/fx_earlier", params)
+    create_temp(con, "fx_prior", "features/fx_prior", params)
+    for fam in families():
+        create_temp(con, f"new_{fam.name}", fam.sql, params)
+    query = rows_sql("fx_rows_out", SCORING_KEYS, {f.name: f"new_{f.name}" for f in families()})
+    return con.execute(f"{query}\nORDER BY r.probe_id").pl()
 
 
 def default_as_of(cfg: Config | None = None) -> dt.date:

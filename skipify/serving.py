@@ -1,21 +1,18 @@
 """The feature snapshot behind the prediction API and the nightly scores: feature rows for any
-(user, track, context) in microseconds, equal to the training SQL's rows.
+(user, track, context) in microseconds, the same definition as the training rows.
 
     snap = Snapshot.load(as_of, cfg)          # reads the warehouse once, then never again
     rows, flags = snap.rows(requests)         # requests: user_id, track_id (+ context columns)
 
-Training rows come from the point-in-time SQL of ``sql/features/`` (one pass over the whole
-history per call). A server cannot afford that per request, so at load time the history
-before the cut-off is folded into small tables (``sql/serving/``): per listener and per track the
-history features exactly as a row on the cut-off's day sees them, per (listener, track / artist /
-genre) the plays, smoothed dislike rate and last day, the listener profiles, the catalogue and each
-listener's habitual context. A request then costs a few dictionary and binary-search lookups.
+At load time every per-key family of ``sql/features/families/`` runs once, as of the cut-off's day,
+over every key the snapshot can be asked for (``features/fx_serving_keys.sql``: each played
+listener-track pair, each listener, each track, and a row of unknown keys): the same SQL that builds
+the training rows and the scoring rows. A request then costs a binary search per family. The
+per-row families (the session and context) run on the request batch itself, in an in-memory DuckDB.
 
-What depends on the request itself is computed here: the day-relative features (days since the
-first play / the last play of the pair, tenure, age, years since release) from the request's
-``ts``, and the context features. A request on the cut-off's day gets exactly the SQL's row
-(tests/api/test_serving.py compares every column with ``features.scoring_rows``); a request on a
-later day sees the history as of the snapshot with day distances counted to its own day.
+A request is a probe as of the cut-off: its history, day distances included, is that of the
+cut-off's day, whatever its ``ts``; its ``ts`` sets the context (hour, weekday). Its rows equal
+``skipify.features.scoring_rows`` column for column (tests/api/test_serving.py).
 """
 
 from __future__ import annotations
@@ -24,19 +21,26 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import polars as pl
 
+from skipify.catalogue import Definition, families
 from skipify.config import Config, load_config, logger
-from skipify.warehouse import connect, create_temp, run_sql
+from skipify.warehouse import connect, create_temp, read_sql, run_sql
 
 CONTEXT = ("platform", "context_type", "shuffle", "reason_start")
-SESSION_NULLS = ("s_dislike_share_before", "s_prev_dislike", "s_prev_early_skip", "s_minutes_since_prev")
 REQUEST_SCHEMA = {
     "user_id": pl.String, "track_id": pl.String, "ts": pl.Datetime("us", "UTC"), "hour": pl.Int64, "platform": pl.String,
     "context_type": pl.String, "shuffle": pl.Boolean, "reason_start": pl.String, "session_position": pl.Int64,
 }
-LEVELS = {"track": ("track_id", "ut"), "artist": ("t_artist", "ua"), "genre": ("t_genre", "ug")}
+# what a per-row family reads of a request (the columns of features/fx_probes.sql)
+PROBE_SCHEMA = {
+    "play_id": pl.Int64, "probe_id": pl.Int64, "is_event": pl.Boolean, "user_id": pl.String, "track_id": pl.String,
+    "ts": pl.Datetime("us", "UTC"), "day": pl.Int32, "label": pl.Int32, "early_skip": pl.Int32, "session_id": pl.String,
+    "session_position": pl.Int32, "context_type": pl.String, "platform": pl.String, "shuffle": pl.Boolean,
+    "reason_start": pl.String, "artist": pl.String, "genre": pl.String,
+}
 
 
 def request_frame(items: list[dict] | pl.DataFrame) -> pl.DataFrame:
@@ -45,18 +49,6 @@ def request_frame(items: list[dict] | pl.DataFrame) -> pl.DataFrame:
     if isinstance(items, pl.DataFrame):
         return items.select([(pl.col(c) if c in items.columns else pl.lit(None)).cast(t).alias(c) for c, t in REQUEST_SCHEMA.items()])
     return pl.DataFrame({c: [item.get(c) for item in items] for c in REQUEST_SCHEMA}, schema=REQUEST_SCHEMA)
-
-
-class _Index:
-    """Row positions of a key column; row 0 is the table's "no such key" row."""
-
-    def __init__(self, keys: pl.Series):
-        values = keys.to_list()
-        self.rows = {k: i for i, k in enumerate(values) if k is not None}
-
-    def __call__(self, ids: list) -> np.ndarray:
-        get = self.rows.get
-        return np.fromiter((get(i, 0) for i in ids), dtype=np.int64, count=len(ids))
 
 
 def _plain_ints(frame: pl.DataFrame) -> pl.DataFrame:
@@ -70,39 +62,58 @@ def _with_null_row(frame: pl.DataFrame, **fill) -> pl.DataFrame:
     return pl.concat([null, frame])
 
 
-@dataclass
-class _Pairs:
-    """A listener's history with one kind of key, as sorted int64 codes user * width + key."""
+class _Keys:
+    """Row positions of a family's keys: each key column's values coded as integers, a key as one
+    int64 (mixed radix), sorted for binary search. Row 0 of the family's frame is its row for
+    unknown keys (a key column NULL)."""
 
-    codes: np.ndarray
-    frame: pl.DataFrame  # row 0: never played; row i + 1 belongs to codes[i]
-    keys: dict[str, int]
-    width: int
+    def __init__(self, keys: pl.DataFrame):
+        self.codes = {c: {v: i for i, v in enumerate(keys[c].drop_nulls().unique().sort().to_list())} for c in keys.columns}
+        self.widths = [len(self.codes[c]) + 1 for c in keys.columns]
+        if float(np.prod(np.array(self.widths, dtype=np.float64))) >= 2**62:
+            raise ValueError(f"too many distinct keys to code in one int64: {dict(zip(keys.columns, self.widths))}")
+        code, known = self._encode(keys)
+        self.rows = np.flatnonzero(known)  # rows of the frame with a whole key
+        order = np.argsort(code[self.rows], kind="stable")
+        self.rows, self.sorted = self.rows[order], code[self.rows][order]
+
+    def _encode(self, keys: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        code, known = np.zeros(keys.height, dtype=np.int64), np.ones(keys.height, dtype=bool)
+        for c, width in zip(keys.columns, self.widths):
+            get = self.codes[c].get
+            k = np.fromiter((get(v, -1) for v in keys[c].to_list()), dtype=np.int64, count=keys.height)
+            known &= k >= 0
+            code = code * width + np.maximum(k, 0)
+        return code, known
+
+    def __call__(self, keys: pl.DataFrame) -> np.ndarray:
+        """Frame rows for ``keys`` (same columns); 0 where the snapshot has no row for the key."""
+        code, known = self._encode(keys)
+        if not len(self.sorted):
+            return np.zeros(keys.height, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.sorted, code), len(self.sorted) - 1)
+        hit = known & (self.sorted[pos] == code)
+        return np.where(hit, self.rows[pos], 0)
+
+
+@dataclass
+class _Family:
+    """One per-key family's rows as of the cut-off: row 0 is its row for unknown keys."""
+
+    definition: Definition
+    frame: pl.DataFrame  # feature columns only
+    keys: _Keys
 
     @classmethod
-    def build(cls, rows: pl.DataFrame, users: dict[str, int], prefix: str) -> "_Pairs":
-        known = rows.filter(pl.col("user_id").is_not_null())
-        keys = {k: i for i, k in enumerate(known["key"].unique().sort().to_list())}
-        width = len(keys) + 1
-        u = np.fromiter((users[x] for x in known["user_id"].to_list()), dtype=np.int64, count=known.height)
-        k = np.fromiter((keys[x] for x in known["key"].to_list()), dtype=np.int64, count=known.height)
-        codes = u * width + k
-        order = np.argsort(codes, kind="stable")
-        cols = {"plays": f"{prefix}_replays" if prefix == "ut" else f"{prefix}_plays",
-                "dislike_rate": f"{prefix}_dislike_rate", "last_day": f"{prefix}_last_day"}
-        frame = pl.concat([rows.filter(pl.col("user_id").is_null()), known[order]]).select(
-            [pl.col(a).alias(b) for a, b in cols.items()])
-        return cls(codes[order], frame, keys, width)
-
-    def lookup(self, user_rows: np.ndarray, keys: list[str]) -> pl.DataFrame:
-        k = np.fromiter((self.keys.get(x, -1) for x in keys), dtype=np.int64, count=len(keys))
-        code = user_rows * self.width + k
-        pos = np.searchsorted(self.codes, code)
-        pos = np.minimum(pos, max(len(self.codes) - 1, 0))
-        hit = (user_rows >= 0) & (k >= 0) & (len(self.codes) > 0)
-        if len(self.codes):
-            hit &= self.codes[pos] == code
-        return self.frame[np.where(hit, pos + 1, 0)]
+    def load(cls, con: duckdb.DuckDBPyConnection, fam: Definition, params: dict) -> "_Family":
+        rows = run_sql(con, fam.sql, params).pl()
+        grain = list(fam.grain)
+        # a row with a NULL key has no history: the row of any key the snapshot does not hold
+        unknown = pl.any_horizontal([pl.col(c).is_null() for c in grain])
+        if not rows.select(unknown.any()).item():
+            raise ValueError(f"{fam.sql}: no row for unknown keys (fx_serving_keys.sql holds one)")
+        rows = pl.concat([rows.filter(unknown).head(1), rows.filter(~unknown)])
+        return cls(fam, _plain_ints(rows.drop(*grain, "day")), _Keys(rows.select(grain)))
 
 
 @dataclass
@@ -110,15 +121,20 @@ class Snapshot:
     """Everything the API needs to build feature rows as of one cut-off, in memory."""
 
     as_of: dt.date
-    user_history: pl.DataFrame  # row 0: a listener without history
-    track_history: pl.DataFrame  # row 0: a track without history
-    profiles: pl.DataFrame  # row 0: an unknown listener
-    catalogue: pl.DataFrame  # row 0: an unknown track (artist and genre '?')
+    per_key: list[_Family]
+    per_row: list[Definition]
+    tracks: pl.DataFrame  # track_id, artist, genre of every catalogued track
     habits: pl.DataFrame  # row 0: no habit (hour 12, no context)
-    pairs: dict[str, _Pairs]
-    idx: dict[str, _Index]
-    user_codes: dict[str, int]  # listener -> code in the pair tables
+    habit_keys: _Keys
+    played_users: set[str]
+    played_tracks: set[str]
+    known_users: set[str]
+    known_tracks: set[str]
     seconds: float = 0.0
+
+    def __post_init__(self):
+        self._db = duckdb.connect()  # runs the per-row families on request batches
+        self._db.execute("SET TimeZone = 'UTC'")
 
     @property
     def cutoff(self) -> dt.datetime:
@@ -126,49 +142,45 @@ class Snapshot:
 
     @classmethod
     def load(cls, as_of: dt.date, cfg: Config | None = None) -> "Snapshot":
-        """Fold the history before ``as_of`` (00:00 UTC) into lookup tables; the warehouse is closed after."""
-        from skipify.features import prepare_history
+        """Every family's rows as of ``as_of`` (00:00 UTC) for every key; the warehouse is closed after.
+
+        Raises:
+            ValueError: the features are not built up to ``as_of`` (skipify.features.check_built).
+        """
+        from skipify.features import _macros, _params, check_built, day_number
 
         cfg = cfg or load_config()
         t0 = time.perf_counter()
         cutoff = dt.datetime.combine(as_of, dt.time(), dt.UTC)
-        params = {"cutoff": cutoff, "day": (as_of - dt.date(1970, 1, 1)).days, "smoothing": cfg.feature_smoothing,
-                  "active_days": cfg.active_days}
+        params = {**_params(cfg, cutoff), "day": day_number(as_of), "active_days": cfg.active_days}
         con = connect(cfg, read_only=True)
         try:
-            plays = prepare_history(con, cfg, cutoff)
-            create_temp(con, "serving_prior", "serving/prior", params)
-            frames = {name: run_sql(con, f"serving/{name}", params).pl()
-                      for name in ("user_history", "track_history", "pair_history", "users", "tracks")}
+            check_built(con, as_of)
+            _macros(con)
+            keys = create_temp(con, "fx_rows_out", "features/fx_serving_keys", params)
+            create_temp(con, "fx_prior", "features/fx_prior", params)
+            per_key = [_Family.load(con, f, params) for f in families() if not f.per_row]
+            kinds = con.execute("SELECT kind, user_id, track_id, artist, genre FROM fx_rows_out WHERE kind <> 'none'").pl()
             habits = run_sql(con, "features/habits", params).pl()
         finally:
             con.close()
-        frames = {name: _plain_ints(f) for name, f in frames.items()}
-        user_history, track_history = frames["user_history"], frames["track_history"]
-        profiles = _with_null_row(frames["users"])
-        catalogue = _with_null_row(frames["tracks"], t_artist="?", t_genre="?")
+        pairs = kinds.filter(pl.col("kind") == "pair")
+        tracks = kinds.filter(pl.col("kind") == "track").select("track_id", "artist", "genre")
         habits = _with_null_row(habits, hour=12)
-        ids = sorted(set(user_history["user_id"].drop_nulls().to_list()) | set(profiles["user_id"].drop_nulls().to_list()))
-        user_codes = {u: i for i, u in enumerate(ids)}
-        pair_rows = frames["pair_history"]
-        pairs = {level: _Pairs.build(pair_rows.filter(pl.col("level") == level), user_codes, prefix)
-                 for level, (_, prefix) in LEVELS.items()}
-        idx = {"user_history": _Index(user_history["user_id"]), "track_history": _Index(track_history["track_id"]),
-               "profiles": _Index(profiles["user_id"]), "catalogue": _Index(catalogue["track_id"]),
-               "habits": _Index(habits["user_id"])}
-        snap = cls(as_of, user_history.drop("user_id"), track_history.drop("track_id"), profiles.drop("user_id"),
-                   catalogue.drop("track_id"), habits.drop("user_id"), pairs, idx, user_codes)
+        snap = cls(as_of, per_key, [f for f in families() if f.per_row], tracks, habits.drop("user_id"),
+                   _Keys(habits.select("user_id")), set(pairs["user_id"].to_list()), set(pairs["track_id"].to_list()),
+                   set(kinds.filter(pl.col("kind") == "user")["user_id"].to_list()), set(tracks["track_id"].to_list()))
         snap.seconds = time.perf_counter() - t0
-        logger.info("serving snapshot as of %s: %s plays folded into %s listeners, %s tracks, %s listener-track pairs (%.1fs)",
-                    as_of, f"{plays:,}", f"{user_history.height - 1:,}", f"{track_history.height - 1:,}",
-                    f"{len(pairs['track'].codes):,}", snap.seconds)
+        logger.info("serving snapshot as of %s: %s keys, %s listeners and %s tracks with plays, %s listener-track pairs (%.1fs)",
+                    as_of, f"{keys:,}", f"{len(snap.played_users):,}", f"{len(snap.played_tracks):,}",
+                    f"{pairs.height:,}", snap.seconds)
         return snap
 
     def context(self, requests: pl.DataFrame) -> pl.DataFrame:
         """The requests (REQUEST_SCHEMA) with every context column filled: what a request leaves out
         is the listener's habit, as the nightly probes use it (features/habits.sql); ``ts`` is the
         cut-off's day at the given or habitual hour (12 without a habit)."""
-        habit = self.habits[self.idx["habits"](requests["user_id"].to_list())]
+        habit = self.habits[self.habit_keys(requests.select("user_id"))]
         req = pl.concat([requests, habit.rename(lambda c: f"habit_{c}")], how="horizontal")
         hour = pl.coalesce("hour", "habit_hour").cast(pl.Int64)
         return req.select(
@@ -178,8 +190,20 @@ class Snapshot:
             pl.col("session_position").fill_null(1).alias("session_position"),
         )
 
+    def probes(self, requests: pl.DataFrame) -> pl.DataFrame:
+        """The requests as the rows the families read (features/fx_probes.sql's columns): as of the
+        cut-off's day, the track's artist and genre from the catalogue ('?' when it has none)."""
+        req = self.context(requests).join(self.tracks, on="track_id", how="left", maintain_order="left")
+        n = req.height
+        return req.with_columns(
+            pl.int_range(n, dtype=pl.Int64).alias("play_id"), pl.int_range(n, dtype=pl.Int64).alias("probe_id"),
+            pl.lit(False).alias("is_event"), pl.lit((self.as_of - dt.date(1970, 1, 1)).days).alias("day"),
+            pl.lit(None).alias("label"), pl.lit(None).alias("early_skip"), pl.lit(None).alias("session_id"),
+            pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"),
+        ).select([pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()])
+
     def rows(self, requests: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Feature rows (the columns of features.scoring_rows but probe_id) and cold-start flags.
+        """Feature rows (the columns of scoring_rows but probe_id) and cold-start flags.
 
         Args:
             requests: a frame of REQUEST_SCHEMA (``request_frame``); a null context value takes the
@@ -189,36 +213,20 @@ class Snapshot:
             (rows, flags): flags has user_new / track_new (no play before the cut-off) and
             user_unknown / track_unknown (not in raw.users / raw.tracks).
         """
-        req = self.context(requests)
-        users, tracks = req["user_id"].to_list(), req["track_id"].to_list()
-        uh, th = self.idx["user_history"](users), self.idx["track_history"](tracks)
-        up, tc = self.idx["profiles"](users), self.idx["catalogue"](tracks)
-        catalogue = self.catalogue[tc]
-        codes = np.fromiter((self.user_codes.get(u, -1) for u in users), dtype=np.int64, count=len(users))
-        keyed = {"track_id": tracks, "t_artist": catalogue["t_artist"].to_list(), "t_genre": catalogue["t_genre"].to_list()}
-        pairs = [self.pairs[level].lookup(codes, keyed[col]) for level, (col, _) in LEVELS.items()]
-        base = pl.concat([req, self.user_history[uh], self.profiles[up], self.track_history[th], catalogue, *pairs],
-                         how="horizontal")
-        day = (pl.col("ts").dt.epoch("d")).cast(pl.Int64)
-        year = pl.col("ts").dt.year()
-        rows = base.with_columns(
-            (day - pl.col("u_first_day").fill_null(day)).alias("u_days_since_first_play"),
-            (pl.col("ts").dt.date() - pl.col("signup_date")).dt.total_days().alias("u_tenure_days"),
-            (year - pl.col("birth_year")).alias("u_age"),
-            (day - pl.col("t_first_day").fill_null(day)).alias("t_days_since_first_play"),
-            (year - pl.col("release_year")).alias("t_years_since_release"),
-            *[(day - pl.col(f"{p}_last_day")).alias(f"{p}_days_since_last") for _, p in LEVELS.values()],
-            pl.col("session_position").alias("s_position"),
-            pl.lit(0).alias("s_plays_before"),
-            pl.lit(0).alias("s_dislikes_before"),
-            *[pl.lit(None, pl.Float64).alias(c) for c in SESSION_NULLS],
-            pl.col("ts").dt.hour().cast(pl.Int64).alias("c_hour"),
-            pl.col("ts").dt.weekday().cast(pl.Int64).alias("c_weekday"),
-            pl.col("platform").alias("c_platform"),
-            pl.col("shuffle").cast(pl.Int32).alias("c_shuffle"),
-            pl.col("context_type").alias("c_context_type"),
-            pl.col("reason_start").alias("c_reason_start"),
-        ).drop("u_first_day", "t_first_day", "signup_date", "birth_year", "release_year", "session_position",
-               *CONTEXT, *[f"{p}_last_day" for _, p in LEVELS.values()])
-        flags = pl.DataFrame({"user_new": uh == 0, "track_new": th == 0, "user_unknown": up == 0, "track_unknown": tc == 0})
+        probes = self.probes(requests)
+        parts = {f.definition.name: f.frame[f.keys(probes.select(f.definition.grain))] for f in self.per_key}
+        if self.per_row:
+            cur = self._db.cursor()
+            try:
+                cur.register("fx_rows_out", probes.to_arrow())
+                cur.register("fx_earlier", probes.head(0).to_arrow())
+                for fam in self.per_row:
+                    part = cur.execute(read_sql(fam.sql)).pl().sort("play_id")
+                    parts[fam.name] = _plain_ints(part.drop("play_id", "day"))
+            finally:
+                cur.close()
+        rows = pl.concat([probes.select("user_id", "track_id", "ts"), *[parts[f.name] for f in families()]], how="horizontal")
+        users, tracks = probes["user_id"], probes["track_id"]
+        flags = pl.DataFrame({"user_new": ~users.is_in(self.played_users), "track_new": ~tracks.is_in(self.played_tracks),
+                              "user_unknown": ~users.is_in(self.known_users), "track_unknown": ~tracks.is_in(self.known_tracks)})
         return rows.rechunk(), flags

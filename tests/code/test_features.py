@@ -8,6 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from skipify.catalogue import families, states
 from skipify.config import load_config
 from skipify.features import build_features, scoring_rows
 from skipify.models.preprocess import Preprocessor
@@ -16,12 +17,12 @@ from skipify.warehouse import connect
 from tests.conftest import SMALL
 
 END = SMALL.start + dt.timedelta(days=SMALL.days + 1)
-TABLES = ("labels", "user_history", "track_history", "user_affinity", "session_context")
+TABLES = ("labels", *[d.name for d in (*states(), *families())])
 
 
 def _snapshot(cfg) -> dict[str, pl.DataFrame]:
     con = connect(cfg, read_only=True)
-    out = {t: con.execute(f"SELECT * FROM features.{t} ORDER BY play_id").pl() for t in TABLES}
+    out = {t: con.execute(f"SELECT * FROM features.{t} ORDER BY ALL").pl() for t in TABLES}
     con.close()
     return out
 

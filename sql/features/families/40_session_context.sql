@@ -1,4 +1,5 @@
--- features.session_context: where the play sits in its session and what happened just before it
+-- grain: play_id
+-- features.session_context: per row (play or probe), where it sits in its session and what happened just before it
 -- in that session (the strongest simple signal for skips), and its context. Never reason_end, nor
 -- any outcome of the play itself: only earlier rows of the same session are read.
 --
@@ -16,24 +17,28 @@
 -- feature c_shuffle | Shuffle on | Whether shuffle was on (1) or off (0).
 -- feature c_context_type | Context type | What the play belongs to: a playlist, an album, the listener's collection, radio ...
 -- feature c_reason_start | Why the play started | How the play began (clickrow, trackdone, fwdbtn ...): it tells how the previous play ended.
-with ordered as (
+with session_rows as (
+    -- the rows being built and the earlier plays of their sessions (probes carry no outcome)
+    select play_id, is_event, session_id, ts, label, early_skip from fx_rows_out where session_id is not null
+    union all
+    select play_id, is_event, session_id, ts, label, early_skip from fx_earlier
+),
+
+ordered as (
     select
         play_id,
-        session_id,
-        ts,
         sum(is_event::int) over w as plays_before,
         sum(label) over w as dislikes_before,
         last_value(label ignore nulls) over w as prev_label,
         last_value(case when is_event then early_skip end ignore nulls) over w as prev_early_skip,
         last_value(case when is_event then ts end ignore nulls) over w as prev_ts
-    from fx_rows
-    where session_id is not null
+    from session_rows
     window w as (partition by session_id order by ts, play_id rows between unbounded preceding and 1 preceding)
 )
 
 select
     r.play_id,
-    r.ts,
+    r.day,
     coalesce(r.session_position, o.plays_before + 1) as s_position,
     coalesce(o.plays_before, 0) as s_plays_before,
     coalesce(o.dislikes_before, 0) as s_dislikes_before,

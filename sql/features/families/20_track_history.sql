@@ -1,5 +1,7 @@
--- features.track_history: the track's history as of the start of the row's day (plays, smoothed
--- dislike rate, popularity trend, age) and what the catalogue says of it (audio, duration, release).
+-- grain: track_id
+-- features.track_history: per track and day, the track's history as of the start of that day from
+-- features.state_track (plays, smoothed dislike rate, popularity trend, age) and what the catalogue
+-- says of it (raw.tracks: audio, duration, release; artist and genre as fx_track_keys reads them).
 --
 -- The feature catalogue (skipify.catalogue; `skipify features --list`): column | label | what it says.
 -- feature t_plays_7d | Track plays, last 7 days | Plays of the track, by anyone, in the 7 days before the row's day.
@@ -24,42 +26,43 @@
 -- feature t_mode | Major or minor | The track's mode: 1 major, 0 minor.
 -- feature t_genre | Track genre | The track's genre (its first listed).
 -- feature t_artist | Track artist | The track's artist (its name as the catalogue gives it).
-with track_day as (
-    select track_id, day, sum(is_event::int) as plays, sum(label) as dislikes, count(distinct user_id) filter (where is_event) as listeners
-    from fx_rows
-    group by track_id, day
+with keys as (
+    select distinct track_id, artist, genre, day from fx_rows_out
 ),
 
-windows as (
+state as (
+    select s.* from features.state_track as s semi join keys as k on k.track_id = s.track_id
+),
+
+hist as (
     select
-        track_id, day,
-        coalesce(sum(plays) over w7, 0) as plays_7d,
-        coalesce(sum(plays) over w30, 0) as plays_30d,
-        coalesce(sum(dislikes) over w30, 0) as dislikes_30d,
-        coalesce(sum(plays) over wall, 0) as plays_all,
-        coalesce(sum(dislikes) over wall, 0) as dislikes_all,
-        coalesce(sum(listeners) over w30, 0) as listener_days_30d,
-        min(day) filter (where plays > 0) over wall as first_day
-    from track_day
-    window
-        w7 as (partition by track_id order by day range between 7 preceding and 1 preceding),
-        w30 as (partition by track_id order by day range between 30 preceding and 1 preceding),
-        wall as (partition by track_id order by day rows between unbounded preceding and 1 preceding)
+        k.track_id, k.artist, k.genre, k.day,
+        coalesce(a.plays, 0) - coalesce(w7.plays, 0) as plays_7d,
+        coalesce(a.plays, 0) - coalesce(w30.plays, 0) as plays_30d,
+        coalesce(a.dislikes, 0) - coalesce(w30.dislikes, 0) as dislikes_30d,
+        coalesce(a.plays, 0) as plays_all,
+        coalesce(a.dislikes, 0) as dislikes_all,
+        coalesce(a.listeners, 0) - coalesce(w30.listeners, 0) as listener_days_30d,
+        a.first_day
+    from keys as k
+    asof left join state as a on a.track_id = k.track_id and k.day > a.day
+    asof left join state as w7 on w7.track_id = k.track_id and k.day - 7 > w7.day
+    asof left join state as w30 on w30.track_id = k.track_id and k.day - 30 > w30.day
 )
 
 select
-    r.play_id,
-    r.ts,
-    w.plays_7d as t_plays_7d,
-    w.plays_30d as t_plays_30d,
-    w.plays_all as t_plays_all,
-    (w.dislikes_30d + g.prior * $smoothing) / (w.plays_30d + $smoothing) as t_dislike_rate_30d,
-    (w.dislikes_all + g.prior * $smoothing) / (w.plays_all + $smoothing) as t_dislike_rate_all,
+    h.track_id,
+    h.day,
+    h.plays_7d as t_plays_7d,
+    h.plays_30d as t_plays_30d,
+    h.plays_all as t_plays_all,
+    (h.dislikes_30d + g.prior * $smoothing) / (h.plays_30d + $smoothing) as t_dislike_rate_30d,
+    (h.dislikes_all + g.prior * $smoothing) / (h.plays_all + $smoothing) as t_dislike_rate_all,
     -- plays per day in the last week against the last month (1 = steady, > 1 rising)
-    (w.plays_7d / 7.0 + 0.1) / (w.plays_30d / 30.0 + 0.1) as t_trend,
-    w.listener_days_30d as t_listener_days_30d,
-    r.day - coalesce(w.first_day, r.day) as t_days_since_first_play,
-    year(r.ts) - t.release_year as t_years_since_release,
+    (h.plays_7d / 7.0 + 0.1) / (h.plays_30d / 30.0 + 0.1) as t_trend,
+    h.listener_days_30d as t_listener_days_30d,
+    h.day - coalesce(h.first_day, h.day) as t_days_since_first_play,
+    year(date '1970-01-01' + h.day) - t.release_year as t_years_since_release,
     t.duration_ms / 1000.0 as t_duration_s,
     t.danceability as t_danceability,
     t.energy as t_energy,
@@ -71,9 +74,8 @@ select
     t.liveness as t_liveness,
     t.loudness as t_loudness,
     t.mode as t_mode,
-    r.genre as t_genre,
-    r.artist as t_artist
-from fx_rows_out as r
-join windows as w on w.track_id = r.track_id and w.day = r.day
-join fx_global_prior as g on g.day = r.day
-left join raw.tracks as t on t.track_id = r.track_id
+    h.genre as t_genre,
+    h.artist as t_artist
+from hist as h
+join fx_prior as g on g.day = h.day
+left join raw.tracks as t on t.track_id = h.track_id

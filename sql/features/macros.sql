@@ -1,0 +1,29 @@
+-- Temp macros of every feature build (run once per connection before the other features/ SQL).
+--
+-- fx_track_keys(): what a play's track adds to its row, as every feature reads it: the artist and
+-- the (first) genre, '?' when the catalogue does not know them.
+create or replace temp macro fx_track_keys() as table
+select track_id, coalesce(artist, '?') as artist, coalesce(genres[1], '?') as genre
+from raw.tracks;
+
+-- fx_events(from_ts, to_ts, threshold_ms): the plays with from_ts <= ts < to_ts as feature rows:
+-- key, day (days since 1970-01-01, UTC: history is as of the start of the row's day), label and
+-- early skip (their outcome: never read as a feature of the row itself), session and context,
+-- artist and genre. probe_id is NULL: a play is not a probe.
+-- label: feedback 'dislike', or played less than threshold_ms, or (ms_played unknown) skipped.
+create or replace temp macro fx_events(from_ts, to_ts, threshold_ms) as table
+select
+    hash(e.user_id, e.track_id, e.ts) as play_id,
+    null::bigint as probe_id,
+    true as is_event,
+    e.user_id, e.track_id, e.ts,
+    -- floor: a cast of the quotient would round (noon boundaries)
+    floor(epoch(e.ts) / 86400)::int as day,
+    (coalesce(e.feedback = 'dislike', false) or coalesce(e.ms_played < threshold_ms, e.skipped, false))::int as label,
+    coalesce(e.ms_played < threshold_ms, e.skipped, false)::int as early_skip,
+    e.session_id, e.session_position, e.context_type, e.platform, e.shuffle, e.reason_start,
+    coalesce(k.artist, '?') as artist,
+    coalesce(k.genre, '?') as genre
+from raw.events as e
+left join fx_track_keys() as k on k.track_id = e.track_id
+where e.ts >= from_ts and e.ts < to_ts;
