@@ -8,7 +8,10 @@ For each size, in a scratch SKIPIFY_HOME under bench/out/ (or --work), each stag
 * setup     - generate a world (users = events / 90) and ingest it (not part of the figures)
 * features  - `build_features` from scratch up to two days before the end (the last day is a few
               sessions running past midnight): seconds per table, total, peak memory
-* nightly   - then one more full day, as a nightly run builds it (incremental)
+* nightly   - then one more full day, as a nightly run builds it (incremental): its ratio to the
+              whole build is what a night costs against history
+* read      - the view features.training_rows joined in full (each play to its family rows), summed
+              over a column of each family: what training pays to read the rows
 * floor     - one `SELECT user_id, count(*), sum(...) FROM raw.events GROUP BY user_id` over the same plays
 * text      - (1M only, or --text) encoding every track text with MiniLM: texts/s
 
@@ -49,9 +52,25 @@ def stage_features(extra_days: int) -> dict:
     from skipify.features import build_features, default_as_of
 
     cfg = load_config()
+    as_of = default_as_of(cfg) - dt.timedelta(days=extra_days)
     t0 = time.perf_counter()
-    r = build_features(default_as_of(cfg) - dt.timedelta(days=extra_days), cfg, with_text=False)
+    r = build_features(as_of, cfg, with_text=False)
     return {"seconds": time.perf_counter() - t0, "tables": r.seconds, "rows": r.rows.get("labels", 0)}
+
+
+def stage_read() -> dict:
+    from skipify.catalogue import catalogue
+    from skipify.config import load_config
+    from skipify.warehouse import connect
+
+    first = {}
+    for f in catalogue().values():  # one column of each family
+        first.setdefault(f.source, f.name)
+    con = connect(load_config(), read_only=True)
+    t0 = time.perf_counter()
+    sums = ", ".join(f"count({c})" for c in first.values())
+    n = con.execute(f"SELECT count(*), {sums} FROM features.training_rows").fetchone()[0]
+    return {"seconds": time.perf_counter() - t0, "rows": n}
 
 
 def stage_floor() -> dict:
@@ -81,13 +100,13 @@ def main() -> None:
     ap.add_argument("--events", type=int, nargs="+", default=[1_000_000])
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--text", action="store_true", help="also time text embeddings above 1M plays")
-    ap.add_argument("--stage", choices=["setup", "features", "nightly", "floor", "text"], help=argparse.SUPPRESS)
+    ap.add_argument("--stage", choices=["setup", "features", "nightly", "read", "floor", "text"], help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
 
     if a.stage:  # child process
         r = {"setup": lambda: stage_setup(a.out, a.events[0]), "features": lambda: stage_features(2),
-             "nightly": lambda: stage_features(1), "floor": stage_floor, "text": stage_text}[a.stage]()
+             "nightly": lambda: stage_features(1), "read": stage_read, "floor": stage_floor, "text": stage_text}[a.stage]()
         r["peak_mb"] = peak_mb()
         print(json.dumps(r))
         return
@@ -100,6 +119,7 @@ def main() -> None:
         setup = run_stage(__file__, ["--stage", "setup", *args], env)
         feats = run_stage(__file__, ["--stage", "features", *args], env)
         nightly = run_stage(__file__, ["--stage", "nightly", *args], env)
+        read = run_stage(__file__, ["--stage", "read", *args], env)
         floor = run_stage(__file__, ["--stage", "floor", *args], env)
         print(f"\n{setup['rows']:,} plays (ingest {setup['seconds']:.1f}s); floor: GROUP BY user_id "
               f"{floor['seconds']:.2f}s ({floor['groups']:,} users)")
@@ -110,6 +130,9 @@ def main() -> None:
         print(f"  {'whole build':<28} {total:>8.2f} {total / floor['seconds']:>9.1f}   peak {feats['peak_mb']:,.0f} MiB")
         print(f"  {'next night (one day)':<28} {nightly['seconds']:>8.2f} {nightly['seconds'] / floor['seconds']:>9.1f}   "
               f"{nightly['rows']:,} rows, peak {nightly['peak_mb']:,.0f} MiB")
+        print(f"  {'next night / whole build':<28} {nightly['seconds'] / total:>8.3f}")
+        print(f"  {'read training_rows (joins)':<28} {read['seconds']:>8.2f} {read['seconds'] / floor['seconds']:>9.1f}   "
+              f"{read['rows']:,} rows, peak {read['peak_mb']:,.0f} MiB")
         if n <= 1_000_000 or a.text:
             text = run_stage(__file__, ["--stage", "text", *args], env)
             rate = text["texts"] / text["seconds"] if text["seconds"] else 0

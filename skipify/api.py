@@ -215,7 +215,7 @@ class Service:
             raise BadItems([f"items[{i}].context.ts" for i in late],
                            f"after {latest:%Y-%m-%d %H:%M} UTC, the features' cut-off plus ingest_max_future_hours "
                            f"({self.cfg.ingest_max_future_hours} h)")
-        rows, flags = served.snapshot.rows(request_frame(items))
+        rows, flags = served.snapshot.rows(request_frame(items), {*served.lgbm.prep.features, *served.deep.prep.features})
         data = served.deep.inputs(rows)
         p_deep = served.deep.predict(rows, data=data)
         p_base = served.lgbm.predict(rows)

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.warehouse import connect, read_sql
+from skipify.warehouse import connect, read_sql, run_sql
 
 
 @dataclass
@@ -41,11 +41,15 @@ class Splits:
         }
 
 
-def load_rows(cfg: Config | None = None) -> pl.DataFrame:
-    """features.training_rows, ordered by time (read-only connection)."""
+def load_rows(cfg: Config | None = None, sequences: bool = False) -> pl.DataFrame:
+    """features.training_rows, ordered by time (read-only connection); the sequence columns (the
+    listening history, lists of up to ``history_len`` per row) only when asked for."""
     con = connect(cfg or load_config(), read_only=True)
     try:
-        return con.execute(read_sql("models/training_rows")).pl()
+        leave_out = ["play_id"]
+        if not sequences:
+            leave_out += [c for (c,) in run_sql(con, "models/sequence_columns").fetchall()]
+        return con.execute(read_sql("models/training_rows").replace("{leave_out}", ", ".join(leave_out))).pl()
     finally:
         con.close()
 

@@ -94,13 +94,14 @@ def _cutoff(as_of: dt.date) -> dt.datetime:
 
 
 def _params(cfg: Config, cutoff: dt.datetime) -> dict:
-    return {"cutoff": cutoff, "threshold_ms": cfg.label_skip_threshold_ms, "smoothing": cfg.feature_smoothing}
+    return {"cutoff": cutoff, "threshold_ms": cfg.label_skip_threshold_ms, "smoothing": cfg.feature_smoothing,
+            "history_len": cfg.history_len}
 
 
 def definition_hash(d: Definition, cfg: Config) -> str:
     """What a table's rows depend on besides the data: its SQL, the shared macros, the settings."""
     text = read_sql(d.sql) + read_sql("features/macros") + read_sql("features/state_extend")
-    settings = json.dumps([cfg.label_skip_threshold_ms, cfg.feature_smoothing])
+    settings = json.dumps([cfg.label_skip_threshold_ms, cfg.feature_smoothing, cfg.history_len])
     return hashlib.sha256((text + settings).encode()).hexdigest()[:16]
 
 
@@ -129,16 +130,38 @@ def _state_sql(con: duckdb.DuckDBPyConnection, state: Definition, daily: str) ->
     return create, read_sql("features/state_extend").format(**fill)
 
 
+def _join_keys(fam: Definition) -> tuple[str, ...]:
+    """What a row is joined to its family row on: its key and day, or its play_id."""
+    return fam.grain if fam.per_row else (*fam.grain, "day")
+
+
+def _on(fam: Definition, alias: str) -> str:
+    return " and ".join(f"{alias}.{k} = r.{k}" for k in _join_keys(fam))
+
+
 def rows_sql(base: str, base_columns: tuple[str, ...], tables: dict[str, str]) -> str:
     """The feature rows of ``base`` (features.labels, or the probes in fx_rows_out): joined to each
-    family's rows (``tables``: family -> table) on its key and the row's day (sql/features/rows_join.sql)."""
+    family's rows (``tables``: family -> table) on its key and the row's day (sql/features/rows_join.sql).
+
+    Left joins, so that DuckDB keeps the order (from the rows, each join one-to-one); every row has a
+    row in every family (the build checks it, ``_check_complete``)."""
     columns, joins = [f"r.{c}" for c in base_columns], []
     for i, fam in enumerate(families()):
         alias = f"f{i}"
-        keys = fam.grain if fam.per_row else (*fam.grain, "day")
-        joins.append(f"join {tables[fam.name]} as {alias} on " + " and ".join(f"{alias}.{k} = r.{k}" for k in keys))
-        columns.append(f"{alias}.* exclude ({', '.join(dict.fromkeys((*keys, 'day')))})")
+        joins.append(f"left join {tables[fam.name]} as {alias} on {_on(fam, alias)}")
+        columns.append(f"{alias}.* exclude ({', '.join(dict.fromkeys((*_join_keys(fam), 'day')))})")
     return read_sql("features/rows_join").format(columns=",\n    ".join(columns), base=base, joins="\n".join(joins))
+
+
+def _check_complete(con: duckdb.DuckDBPyConnection, from_day: int, stale: list[Definition]) -> None:
+    """Raise if a play built in this run has no row in a family (a family's SQL that drops keys)."""
+    parts = [read_sql("features/missing_rows").format(table=fam.table, on=_on(fam, "f"), since=-(10**9) if fam in stale else from_day)
+             for fam in families()]
+    missing = con.execute(" UNION ALL ".join(f"({p})" for p in parts)).fetchall()
+    for fam, (n,) in zip(families(), missing):
+        if n:
+            raise ValueError(f"{fam.sql}: {n:,} plays built in this run have no row in {fam.table}; "
+                             "a family must return a row for every key and day of fx_rows_out")
 
 
 def _rebuild_from(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dt.datetime | None:
@@ -165,9 +188,9 @@ def build_features(as_of: dt.date, cfg: Config | None = None, with_text: bool = 
         Rows written and seconds per table.
     """
     cfg = cfg or load_config()
-    migrate(cfg)
     con = connect(cfg)
     try:
+        migrate(cfg, con)
         report = with_retry(lambda: _build(con, cfg, as_of, _cutoff(as_of)))
     finally:
         con.close()
@@ -199,7 +222,7 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
     if len(stale) == len(tables):  # everything from the first play
         first = con.execute("SELECT min(ts) FROM fx_plays").fetchone()[0]
         report.rebuilt_from = start = _cutoff(first.astimezone(dt.UTC).date()) if first else None
-    _rows_for(con, fresh_from)
+    _rows_for(con, fresh_from, earlier=False)
     create_temp(con, "fx_earlier_rows", "features/fx_earlier", {**params, "from": fresh_from})
     _rows_for(con, fresh_from)
     logger.info("features: %s plays read (new ones from %s; %d tables rebuilt for all of history) (%.1fs)", f"{n:,}",
@@ -214,7 +237,7 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
     with transaction(con):
         for t in existing - {d.name for d in tables} - {"training_rows"}:
             logger.info("features: dropping features.%s (no family defines it any more)", t)
-            con.execute(f"DROP VIEW IF EXISTS features.training_rows")
+            con.execute("DROP VIEW IF EXISTS features.training_rows")
             con.execute(f"DROP TABLE features.{t}")
         for d in tables:
             if d in stale:
@@ -229,15 +252,19 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
                 con.execute(create)
                 report.rows[s.name] = con.execute(extend, {"from_day": -10**9 if s in stale else from_day}).fetchone()[0]
                 report.seconds[s.name] = time.perf_counter() - t1
-            for d in (LABELS, *families()):
-                if d not in stale and start is None:
+            # the tables up to date get the new plays' rows, the stale ones every play's
+            for group, since in (([d for d in (LABELS, *families()) if d not in stale] if start else [], fresh_from),
+                                 ([d for d in (LABELS, *families()) if d in stale], None)):
+                if not group:
                     continue
-                t1 = time.perf_counter()
-                _rows_for(con, None if d in stale else fresh_from)
+                _rows_for(con, since)
                 create_temp(con, "fx_prior", "features/fx_prior", params)
-                report.rows[d.name] = insert_sql(con, d.table, d.sql, params)
-                report.seconds[d.name] = time.perf_counter() - t1
-                logger.info("features.%s: %s rows (%.1fs)", d.name, f"{report.rows[d.name]:,}", report.seconds[d.name])
+                for d in group:
+                    t1 = time.perf_counter()
+                    report.rows[d.name] = insert_sql(con, d.table, d.sql, params)
+                    report.seconds[d.name] = time.perf_counter() - t1
+                    logger.info("features.%s: %s rows (%.1fs)", d.name, f"{report.rows[d.name]:,}", report.seconds[d.name])
+        _check_complete(con, from_day, stale)
         con.execute("CREATE OR REPLACE VIEW features.training_rows AS " + rows_sql(
             "features.labels", TRAINING_KEYS, {f.name: f.table for f in families()}))
         run_sql(con, "features/record_tables", {"names": list(wanted), "definitions": list(wanted.values())})
@@ -245,19 +272,15 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
     return report
 
 
-def _rows_for(con: duckdb.DuckDBPyConnection, since: dt.datetime | None) -> None:
+def _rows_for(con: duckdb.DuckDBPyConnection, since: dt.datetime | None, earlier: bool = True) -> None:
     """Point the views every family reads at the rows a table is built for: ``fx_rows_out``, the plays
     of fx_plays from ``since`` on (all of them: None), and ``fx_earlier``, the plays before ``since`` in
-    their sessions (fx_earlier_rows; none when every play is in fx_rows_out)."""
+    their sessions (the temp table fx_earlier_rows, once made; none when every play is in fx_rows_out)."""
     where = f"WHERE ts >= '{since.isoformat()}'::TIMESTAMPTZ" if since is not None else ""
     con.execute(f"CREATE OR REPLACE TEMP VIEW fx_rows_out AS SELECT * FROM fx_plays {where}")
-    if _exists(con, "fx_earlier_rows"):
+    if earlier:
         keep = "" if since is not None else "WHERE false"
         con.execute(f"CREATE OR REPLACE TEMP VIEW fx_earlier AS SELECT * FROM fx_earlier_rows {keep}")
-
-
-def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $n", {"n": name}).fetchone()[0] > 0
 
 
 def check_built(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:

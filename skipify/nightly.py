@@ -346,7 +346,8 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
         con.close()
     rows = None
     if cands.height:
-        rows, _ = (snapshot or Snapshot.load(run_date, cfg)).rows(request_frame(cands.select("user_id", "track_id")))
+        features = {*lgbm.prep.features, *deep.prep.features}  # what the models read: families without them are skipped
+        rows, _ = (snapshot or Snapshot.load(run_date, cfg)).rows(request_frame(cands.select("user_id", "track_id")), features)
     if rows is None:
         out = pl.DataFrame(schema={"user_id": pl.String, "track_id": pl.String, "source": pl.String,
                                    "p_dislike": pl.Float64, "p_dislike_baseline": pl.Float64})

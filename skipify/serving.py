@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import polars as pl
 
-from skipify.catalogue import Definition, families
+from skipify.catalogue import Definition, catalogue, families
 from skipify.config import Config, load_config, logger
-from skipify.warehouse import connect, create_temp, read_sql, run_sql
+from skipify.warehouse import connect, create_temp, read_sql, run_sql, used_params
 
 CONTEXT = ("platform", "context_type", "shuffle", "reason_start")
 REQUEST_SCHEMA = {
@@ -130,6 +131,7 @@ class Snapshot:
     played_tracks: set[str]
     known_users: set[str]
     known_tracks: set[str]
+    params: dict  # the settings the family SQL reads ($history_len ...)
     seconds: float = 0.0
 
     def __post_init__(self):
@@ -169,7 +171,8 @@ class Snapshot:
         habits = _with_null_row(habits, hour=12)
         snap = cls(as_of, per_key, [f for f in families() if f.per_row], tracks, habits.drop("user_id"),
                    _Keys(habits.select("user_id")), set(pairs["user_id"].to_list()), set(pairs["track_id"].to_list()),
-                   set(kinds.filter(pl.col("kind") == "user")["user_id"].to_list()), set(tracks["track_id"].to_list()))
+                   set(kinds.filter(pl.col("kind") == "user")["user_id"].to_list()), set(tracks["track_id"].to_list()),
+                   params)
         snap.seconds = time.perf_counter() - t0
         logger.info("serving snapshot as of %s: %s keys, %s listeners and %s tracks with plays, %s listener-track pairs (%.1fs)",
                     as_of, f"{keys:,}", f"{len(snap.played_users):,}", f"{len(snap.played_tracks):,}",
@@ -202,31 +205,43 @@ class Snapshot:
             pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"),
         ).select([pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()])
 
-    def rows(self, requests: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def rows(self, requests: pl.DataFrame, columns: Iterable[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Feature rows (the columns of scoring_rows but probe_id) and cold-start flags.
 
         Args:
             requests: a frame of REQUEST_SCHEMA (``request_frame``); a null context value takes the
                 default (``context``).
+            columns: the features the caller reads (a model's); families without any of them are
+                left out (the listening history's lists are the costly ones). Default: every family.
 
         Returns:
             (rows, flags): flags has user_new / track_new (no play before the cut-off) and
             user_unknown / track_unknown (not in raw.users / raw.tracks).
         """
+        wanted = None if columns is None else set(columns)
         probes = self.probes(requests)
-        parts = {f.definition.name: f.frame[f.keys(probes.select(f.definition.grain))] for f in self.per_key}
-        if self.per_row:
+        parts = {f.definition.name: f.frame[f.keys(probes.select(f.definition.grain))]
+                 for f in self.per_key if wanted is None or wanted & set(f.frame.columns)}
+        per_row = [f for f in self.per_row if wanted is None or wanted & set(_columns(f))]
+        if per_row:
             cur = self._db.cursor()
             try:
                 cur.register("fx_rows_out", probes.to_arrow())
                 cur.register("fx_earlier", probes.head(0).to_arrow())
-                for fam in self.per_row:
-                    part = cur.execute(read_sql(fam.sql)).pl().sort("play_id")
+                for fam in per_row:
+                    text = read_sql(fam.sql)
+                    part = cur.execute(text, used_params(text, self.params)).pl().sort("play_id")
                     parts[fam.name] = _plain_ints(part.drop("play_id", "day"))
             finally:
                 cur.close()
-        rows = pl.concat([probes.select("user_id", "track_id", "ts"), *[parts[f.name] for f in families()]], how="horizontal")
+        rows = pl.concat([probes.select("user_id", "track_id", "ts"), *[parts[f.name] for f in families() if f.name in parts]],
+                         how="horizontal")
         users, tracks = probes["user_id"], probes["track_id"]
         flags = pl.DataFrame({"user_new": ~users.is_in(self.played_users), "track_new": ~tracks.is_in(self.played_tracks),
                               "user_unknown": ~users.is_in(self.known_users), "track_unknown": ~tracks.is_in(self.known_tracks)})
         return rows.rechunk(), flags
+
+
+def _columns(fam: Definition) -> list[str]:
+    """The catalogued feature columns of a family."""
+    return [f.name for f in catalogue().values() if f.source == fam.sql]

@@ -217,7 +217,7 @@ def read_sql(name: str) -> str:
     return path.read_text()
 
 
-def _used_params(text: str, params: dict | None) -> dict:
+def used_params(text: str, params: dict | None) -> dict:
     """The ``$named`` parameters that the statement uses (comments aside); DuckDB rejects extra ones."""
     code = re.sub(r"--[^\n]*", "", text)
     used = set(re.findall(r"\$([A-Za-z_]\w*)", code))
@@ -230,7 +230,7 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = Non
     Parameters the file does not mention are left out, so callers can pass one dict to many files.
     """
     text = read_sql(name)
-    return con.execute(text, _used_params(text, params))
+    return con.execute(text, used_params(text, params))
 
 
 def insert_sql(con: duckdb.DuckDBPyConnection, table: str, name: str, params: dict | None = None) -> int:
@@ -239,7 +239,7 @@ def insert_sql(con: duckdb.DuckDBPyConnection, table: str, name: str, params: di
     The rows stream into the table: nothing is held in a temp table. Returns the rows inserted.
     """
     text = read_sql(name)
-    bound = _used_params(text, params)
+    bound = used_params(text, params)
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({text}) LIMIT 0", bound)
     return con.execute(f"INSERT INTO {table} {text}", bound).fetchone()[0]
 
@@ -247,7 +247,7 @@ def insert_sql(con: duckdb.DuckDBPyConnection, table: str, name: str, params: di
 def create_temp(con: duckdb.DuckDBPyConnection, table: str, name: str, params: dict | None = None) -> int:
     """``CREATE OR REPLACE TEMP TABLE table AS`` the query in ``sql/<name>.sql``; returns its row count."""
     text = read_sql(name)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {text}", _used_params(text, params))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {text}", used_params(text, params))
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -321,16 +321,18 @@ def migration_files() -> list[tuple[int, str, Path]]:
     return out
 
 
-def migrate(cfg: Config | None = None) -> list[int]:
+def migrate(cfg: Config | None = None, con: duckdb.DuckDBPyConnection | None = None) -> list[int]:
     """Apply the DDL migrations not yet recorded in ``ops.schema_version``.
 
     Applying twice changes nothing: applied versions are skipped and no snapshot is made.
+    ``con``: a writable connection to reuse (default: one of its own, closed after).
 
     Returns:
         The versions applied by this call.
     """
     cfg = cfg or load_config()
-    con = connect(cfg)
+    own = con is None
+    con = con or connect(cfg)
     try:
         applied: set[int] = set()
         has_table = con.execute(
@@ -359,7 +361,8 @@ def migrate(cfg: Config | None = None) -> list[int]:
             done.append(version)
         return done
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

@@ -37,7 +37,7 @@ def count(con, table: str) -> int:
 
 @pytest.fixture(scope="session")
 def small_rows(small_world_dir, tmp_path_factory):
-    """features.training_rows of the small world (ingested and built once); treat as read-only."""
+    """features.training_rows of the small world (ingested and built once), sequences included; treat as read-only."""
     from skipify.data import load_rows
     from skipify.features import build_features, default_as_of
     from skipify.ingest import ingest_paths
@@ -45,7 +45,7 @@ def small_rows(small_world_dir, tmp_path_factory):
     cfg = load_config(home=tmp_path_factory.mktemp("rows_home"))
     ingest_paths([small_world_dir / "landing"], cfg=cfg)
     build_features(default_as_of(cfg), cfg, with_text=False)
-    return load_rows(cfg)
+    return load_rows(cfg, sequences=True)
 
 
 # --- a trained, scored tiny warehouse, built once for the session --------------------------------

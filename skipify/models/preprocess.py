@@ -34,9 +34,10 @@ class Preprocessor:
 
     @classmethod
     def fit(cls, rows: pl.DataFrame, max_categories: int = 200, skew_limit: float = 2.0) -> "Preprocessor":
-        """Learn the feature list, vocabularies (the most frequent values), which counts to log-scale
+        """Learn the feature list (every column but the keys, the label and sequences), vocabularies (the most frequent values), which counts to log-scale
         (non-negative, skewness above ``skew_limit``) and moments from training rows."""
-        feats = [c for c in rows.columns if c not in NOT_FEATURES]
+        # list columns are sequences (the listening history): a sequence model reads them, not these inputs
+        feats = [c for c in rows.columns if c not in NOT_FEATURES and not isinstance(rows.schema[c], pl.List)]
         cat = [c for c in feats if rows.schema[c] in (pl.String, pl.Categorical, pl.Enum)]
         num = [c for c in feats if c not in cat]
         vocab = {}

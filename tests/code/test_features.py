@@ -162,3 +162,32 @@ def test_days_start_at_midnight_utc_so_a_late_evening_play_is_history_the_next_m
     # the 23:30 play is on 4 January: both plays of the 5th see it (a rounded day would hide it from 01:00
     # and count the 13:00 play as the 6th); the plays of the 5th do not see each other
     assert rows == {"t1": 0, "t2": 1, "t3": 1}
+
+
+def _outcome(label: int, early_skip: int) -> int:
+    return 1 if early_skip else 2 if label else 0
+
+
+def test_listening_history_is_the_listeners_last_plays_before_the_day_most_recent_first(built):
+    cfg, _ = built
+    con = connect(cfg, read_only=True)
+    rows = con.execute("SELECT play_id, user_id, day, h_track_ids, h_outcomes, h_days_before, hs_track_ids, hs_outcomes, "
+                       "hs_minutes_before FROM features.training_rows ORDER BY play_id").pl()
+    plays = con.execute("SELECT user_id, track_id, ts, session_id, hash(user_id, track_id, ts) AS play_id, label, early_skip, "
+                        "epoch(ts) AS t FROM raw.events JOIN features.labels USING (user_id, track_id, ts) ORDER BY ts, play_id").pl()
+    con.close()
+    assert rows["h_track_ids"].list.len().max() == cfg.history_len  # some listeners have more plays than that
+    by_user = plays.partition_by("user_id", as_dict=True)
+    by_session = plays.partition_by("session_id", as_dict=True)
+    me = plays.select("play_id", "session_id", "t").rows_by_key("play_id", unique=True)
+    for r in rows.sample(300, seed=1).iter_rows(named=True):
+        start = r["day"] * 86400
+        before = by_user[(r["user_id"],)].filter(pl.col("t") < start).reverse().head(cfg.history_len)
+        assert r["h_track_ids"] == before["track_id"].to_list()
+        assert r["h_outcomes"] == [_outcome(a, b) for a, b in zip(before["label"], before["early_skip"])]
+        assert r["h_days_before"] == pytest.approx([(start - t) / 86400 for t in before["t"]])
+        session, t = me[r["play_id"]]
+        earlier = by_session[(session,)].filter(pl.col("t") < t).reverse().head(cfg.history_len)
+        assert r["hs_track_ids"] == earlier["track_id"].to_list()
+        assert r["hs_outcomes"] == [_outcome(a, b) for a, b in zip(earlier["label"], earlier["early_skip"])]
+        assert r["hs_minutes_before"] == pytest.approx([(int(t) - int(x)) / 60 for x in earlier["t"]])

@@ -89,8 +89,8 @@ def test_a_family_is_one_sql_file_and_reaches_training_scoring_and_the_api(built
     repo = tmp_path / "repo"
     for part in ("skipify", "sql"):
         shutil.copytree(REPO_ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "sql" / "features" / "families" / "50_toy_recent.sql").write_text(PER_KEY)
-    (repo / "sql" / "features" / "families" / "60_toy_minute.sql").write_text(PER_ROW)
+    (repo / "sql" / "features" / "families" / "70_toy_recent.sql").write_text(PER_KEY)
+    (repo / "sql" / "features" / "families" / "80_toy_minute.sql").write_text(PER_ROW)
     env = {**os.environ, "PYTHONPATH": str(repo), "SKIPIFY_LOG_LEVEL": "WARNING"}
     out = subprocess.run([sys.executable, "-c", SCRIPT, str(built_before), END.isoformat()], cwd=repo, env=env,
                          capture_output=True, text=True, timeout=300)

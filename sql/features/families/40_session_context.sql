@@ -18,39 +18,49 @@
 -- feature c_context_type | Context type | What the play belongs to: a playlist, an album, the listener's collection, radio ...
 -- feature c_reason_start | Why the play started | How the play began (clickrow, trackdone, fwdbtn ...): it tells how the previous play ended.
 with session_rows as (
-    -- the rows being built and the earlier plays of their sessions (probes carry no outcome)
-    select play_id, is_event, session_id, ts, label, early_skip from fx_rows_out where session_id is not null
+    -- the rows being built (built) and the earlier plays of their sessions; probes carry no outcome
+    select play_id, is_event, session_id, ts, day, label, early_skip, session_position,
+           platform, shuffle, context_type, reason_start, true as built
+    from fx_rows_out
     union all
-    select play_id, is_event, session_id, ts, label, early_skip from fx_earlier
+    select play_id, is_event, session_id, ts, day, label, early_skip, session_position,
+           platform, shuffle, context_type, reason_start, false
+    from fx_earlier
 ),
 
 ordered as (
     select
-        play_id,
+        *,
         sum(is_event::int) over w as plays_before,
         sum(label) over w as dislikes_before,
         last_value(label ignore nulls) over w as prev_label,
         last_value(case when is_event then early_skip end ignore nulls) over w as prev_early_skip,
         last_value(case when is_event then ts end ignore nulls) over w as prev_ts
     from session_rows
-    window w as (partition by session_id order by ts, play_id rows between unbounded preceding and 1 preceding)
+    -- a row without a session is alone in its partition: nothing before it
+    window w as (
+        partition by session_id, case when session_id is null then play_id end
+        order by ts, play_id rows between unbounded preceding and 1 preceding
+    )
 )
 
 select
-    r.play_id,
-    r.day,
-    coalesce(r.session_position, o.plays_before + 1) as s_position,
-    coalesce(o.plays_before, 0) as s_plays_before,
-    coalesce(o.dislikes_before, 0) as s_dislikes_before,
-    o.dislikes_before / nullif(o.plays_before, 0) as s_dislike_share_before,
-    o.prev_label as s_prev_dislike,
-    o.prev_early_skip as s_prev_early_skip,
-    datediff('second', o.prev_ts, r.ts) / 60.0 as s_minutes_since_prev,
-    hour(r.ts) as c_hour,
-    isodow(r.ts) as c_weekday,
-    r.platform as c_platform,
-    r.shuffle::int as c_shuffle,
-    r.context_type as c_context_type,
-    r.reason_start as c_reason_start
-from fx_rows_out as r
-left join ordered as o on o.play_id = r.play_id
+    play_id,
+    day,
+    coalesce(session_position, plays_before + 1) as s_position,
+    coalesce(plays_before, 0) as s_plays_before,
+    coalesce(dislikes_before, 0) as s_dislikes_before,
+    dislikes_before / nullif(plays_before, 0) as s_dislike_share_before,
+    prev_label as s_prev_dislike,
+    prev_early_skip as s_prev_early_skip,
+    -- arithmetic on epoch seconds (UTC): DuckDB's calendar functions on TIMESTAMPTZ cost 10x more
+    (floor(epoch(ts)) - floor(epoch(prev_ts))) / 60.0 as s_minutes_since_prev,  -- whole seconds crossed
+    (floor(epoch(ts) / 3600)::bigint % 24) as c_hour,
+    -- 1970-01-01 was a Thursday (ISO day 4)
+    ((floor(epoch(ts) / 86400)::bigint + 3) % 7 + 1) as c_weekday,
+    platform as c_platform,
+    shuffle::int as c_shuffle,
+    context_type as c_context_type,
+    reason_start as c_reason_start
+from ordered
+where built
