@@ -106,3 +106,42 @@ def test_a_family_is_one_sql_file_and_reaches_training_scoring_and_the_api(built
     assert r["batch"] == r["served"]
     assert [x["toy_minute"] for x in r["served"]] == r["minutes"]
     assert any(x["toy_plays_3d"] > 0 for x in r["served"]) and r["served"][-1]["toy_plays_3d"] == 0
+
+
+BROKEN = """-- grain: user_id
+-- A family that forgets some listeners.
+-- feature toy_broken | Broken | A family that returns rows for some keys only.
+select user_id, day, 1 as toy_broken from (select distinct user_id, day from fx_rows_out) where user_id < 'u000050'
+"""
+
+CHECK = """
+import sys
+from skipify.config import load_config
+from skipify.features import build_features
+from skipify.warehouse import connect
+import datetime as dt
+cfg = load_config(home=sys.argv[1])
+try:
+    build_features(dt.date.fromisoformat(sys.argv[2]), cfg, with_text=False)
+    print("built")
+except ValueError as exc:
+    con = connect(cfg, read_only=True)
+    tables = [r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'features'").fetchall()]
+    print("refused:", exc, "| toy table:", "toy_broken" in tables)
+"""
+
+
+def test_a_family_that_drops_rows_is_refused_and_nothing_changes(built_before, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(built_before, home)
+    repo = tmp_path / "repo"
+    for part in ("skipify", "sql"):
+        shutil.copytree(REPO_ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "sql" / "features" / "families" / "70_toy_broken.sql").write_text(BROKEN)
+    env = {**os.environ, "PYTHONPATH": str(repo), "SKIPIFY_LOG_LEVEL": "WARNING"}
+    out = subprocess.run([sys.executable, "-c", CHECK, str(home), END.isoformat()], cwd=repo, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    line = out.stdout.strip().splitlines()[-1]
+    assert line.startswith("refused:") and "features/families/70_toy_broken" in line and "have no row" in line
+    assert line.endswith("toy table: False")  # the build rolled back whole
