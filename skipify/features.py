@@ -211,6 +211,8 @@ def build_features(as_of: dt.date, cfg: Config | None = None, with_text: bool = 
 
 def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: dt.datetime) -> FeatureReport:
     t0 = time.perf_counter()
+    # rows are keyed, their order in a table means nothing; keeping it makes DuckDB hold whole results
+    con.execute("SET preserve_insertion_order = false")
     _macros(con)
     params = _params(cfg, cutoff)
     built = dict(run_sql(con, "features/feature_tables").fetchall())
@@ -259,6 +261,7 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
                 create, extend = _state_sql(con, s, dailies[s.name])
                 con.execute(create)
                 report.rows[s.name] = con.execute(extend, {"from_day": -10**9 if s in stale else from_day}).fetchone()[0]
+                con.execute(f"DROP TABLE {dailies[s.name]}")  # its memory is the families' now
                 report.seconds[s.name] = time.perf_counter() - t1
             # the tables up to date get the new plays' rows, the stale ones every play's
             for group, since in (([d for d in (LABELS, *families()) if d not in stale] if start else [], fresh_from),

@@ -4,7 +4,8 @@
 -- track, the outcome (0 completed, 1 early skip, 2 dislike without an early skip) and the days from
 -- the play to the start of the day. A sequence model reads them as padded sequences; the other
 -- models leave list columns aside. Plays are found by their numbers (features.labels.n): the
--- listener's total before the day (features.state_user) and the $history_len numbers below it.
+-- listener's total before the day (features.state_user) and the $history_len numbers below it,
+-- sliced from one list per listener of the plays any of their rows can reach (held once, not per row).
 --
 -- The feature catalogue (skipify.catalogue; `skipify features --list`): column | label | what it says.
 -- feature h_track_ids | Listener's last plays (tracks) | The tracks of the listener's last plays before the row's day, most recent first (up to 50).
@@ -20,29 +21,44 @@ counted as (
     asof left join features.state_user as a on a.user_id = k.user_id and k.day > a.day
 ),
 
-slots as (
-    select c.user_id, c.day, c.plays - r.i as n, r.i
-    from counted as c, range($history_len) as r(i)
-    where c.plays - r.i >= 1
+reach as (
+    -- the numbers of the plays the listener's rows can see: above `lowest`, up to `highest`
+    select user_id, min(plays) - $history_len as lowest, max(plays) as highest
+    from counted
+    group by user_id
 ),
 
-hist as (
+recent as (
+    -- one list per listener, in number order (a sorted list of structs: an ordered aggregate would
+    -- hold every value in memory)
     select
-        s.user_id,
-        s.day,
-        list(p.track_id order by s.i) as h_track_ids,
-        list((case when p.early_skip = 1 then 1 when p.label = 1 then 2 else 0 end)::utinyint order by s.i) as h_outcomes,
-        list((s.day * 86400 - epoch(p.ts)) / 86400.0 order by s.i) as h_days_before
-    from slots as s
-    join features.labels as p on p.user_id = s.user_id and p.n = s.n
-    group by s.user_id, s.day
+        p.user_id,
+        min(p.n) as first_n,
+        list_sort(list({
+            'n': p.n,
+            'track': p.track_id,
+            'outcome': (case when p.early_skip = 1 then 1 when p.label = 1 then 2 else 0 end)::utinyint,
+            'start': epoch(p.ts)
+        })) as plays
+    from features.labels as p
+    join reach as q on q.user_id = p.user_id and p.n > q.lowest and p.n <= q.highest
+    group by p.user_id
+),
+
+sliced as (
+    -- play n sits at position n - first_n + 1; the last $history_len before the day, most recent first
+    select
+        c.user_id, c.day,
+        coalesce(list_reverse(list_slice(r.plays, greatest(c.plays - $history_len + 1, 1) - r.first_n + 1,
+                                         c.plays - r.first_n + 1)), []) as plays
+    from counted as c
+    left join recent as r on r.user_id = c.user_id
 )
 
 select
-    c.user_id,
-    c.day,
-    coalesce(h.h_track_ids, []::varchar[]) as h_track_ids,
-    coalesce(h.h_outcomes, []::utinyint[]) as h_outcomes,
-    coalesce(h.h_days_before, []::double[]) as h_days_before
-from counted as c
-left join hist as h on h.user_id = c.user_id and h.day = c.day
+    user_id,
+    day,
+    list_transform(plays, x -> x.track)::varchar[] as h_track_ids,
+    list_transform(plays, x -> x.outcome)::utinyint[] as h_outcomes,
+    list_transform(plays, x -> (day * 86400 - x.start) / 86400.0)::double[] as h_days_before
+from sliced

@@ -18,9 +18,11 @@ with session_rows as (
 ordered as (
     select
         play_id, day, built, ts,
-        list(track_id) filter (where is_event) over w as tracks,
-        list((case when early_skip = 1 then 1 when label = 1 then 2 else 0 end)::utinyint) filter (where is_event) over w as outcomes,
-        list(ts) filter (where is_event) over w as starts
+        list({
+            'track': track_id,
+            'outcome': (case when early_skip = 1 then 1 when label = 1 then 2 else 0 end)::utinyint,
+            'start': ts
+        }) filter (where is_event) over w as plays
     from session_rows
     -- a row without a session is alone in its partition: nothing before it
     window w as (
@@ -32,8 +34,8 @@ ordered as (
 select
     play_id,
     day,
-    list_reverse(coalesce(tracks, []::varchar[])) as hs_track_ids,
-    list_reverse(coalesce(outcomes, []::utinyint[])) as hs_outcomes,
-    list_reverse(list_transform(coalesce(starts, []::timestamptz[]), x -> (floor(epoch(ts)) - floor(epoch(x))) / 60.0)) as hs_minutes_before
+    coalesce(list_reverse(list_transform(plays, x -> x.track)), [])::varchar[] as hs_track_ids,
+    coalesce(list_reverse(list_transform(plays, x -> x.outcome)), [])::utinyint[] as hs_outcomes,
+    coalesce(list_reverse(list_transform(plays, x -> (floor(epoch(ts)) - floor(epoch(x.start))) / 60.0)), [])::double[] as hs_minutes_before
 from ordered
 where built
