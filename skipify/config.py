@@ -48,6 +48,7 @@ class Config:
     # --- features ---------------------------------------------------------------------------
     feature_smoothing: float = 10.0  # pseudo-plays pulling dislike rates towards the global rate
     history_len: int = 50  # plays in the listening-history sequences (the listener's last plays; the session's earlier ones)
+    session_lookback_hours: int = 24  # a session's earlier plays are looked for this far back (a session spans less)
     text_model_name: str = "all-MiniLM-L6-v2"
     text_batch_size: int = 128
 

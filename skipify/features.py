@@ -95,13 +95,13 @@ def _cutoff(as_of: dt.date) -> dt.datetime:
 
 def _params(cfg: Config, cutoff: dt.datetime) -> dict:
     return {"cutoff": cutoff, "threshold_ms": cfg.label_skip_threshold_ms, "smoothing": cfg.feature_smoothing,
-            "history_len": cfg.history_len}
+            "history_len": cfg.history_len, "lookback_hours": cfg.session_lookback_hours}
 
 
 def definition_hash(d: Definition, cfg: Config) -> str:
     """What a table's rows depend on besides the data: its SQL, the shared macros, the settings."""
     text = read_sql(d.sql) + read_sql("features/macros") + read_sql("features/state_extend")
-    settings = json.dumps([cfg.label_skip_threshold_ms, cfg.feature_smoothing, cfg.history_len])
+    settings = json.dumps([cfg.label_skip_threshold_ms, cfg.feature_smoothing, cfg.history_len, cfg.session_lookback_hours])
     return hashlib.sha256((text + settings).encode()).hexdigest()[:16]
 
 
