@@ -135,7 +135,7 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
         raise ValueError("no trained model yet: run `skipify train` (or `make demo`) before `skipify serve`")
     chosen, lgbm, deep = load_version(marks.version, cfg)
     summary = json.loads(chosen["metrics"])["summary"]
-    snapshot = Snapshot.load(as_of or marks.night or default_as_of(cfg), cfg)
+    snapshot = Snapshot.load(as_of or marks.night or default_as_of(cfg), cfg, {*lgbm.prep.features, *deep.prep.features})
     con = connect(cfg, read_only=True)
     try:
         background = run_sql(con, "serving/background", {

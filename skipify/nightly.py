@@ -347,7 +347,7 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
     rows = None
     if cands.height:
         features = {*lgbm.prep.features, *deep.prep.features}  # what the models read: families without them are skipped
-        rows, _ = (snapshot or Snapshot.load(run_date, cfg)).rows(request_frame(cands.select("user_id", "track_id")), features)
+        rows, _ = (snapshot or Snapshot.load(run_date, cfg, features)).rows(request_frame(cands.select("user_id", "track_id")), features)
     if rows is None:
         out = pl.DataFrame(schema={"user_id": pl.String, "track_id": pl.String, "source": pl.String,
                                    "p_dislike": pl.Float64, "p_dislike_baseline": pl.Float64})
@@ -484,7 +484,8 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
         lap("candidates")
         from skipify.serving import Snapshot
 
-        snapshot, models = Snapshot.load(run_date, cfg), champion_models(cfg)  # once for all shards
+        models = champion_models(cfg)
+        snapshot = Snapshot.load(run_date, cfg, {*models[1].prep.features, *models[2].prep.features})  # once for all shards
         for shard in range(cfg.nightly_shards):
             score_shard(run_date, shard, cfg, snapshot, models)
         lap("score")

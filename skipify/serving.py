@@ -69,23 +69,31 @@ class _Keys:
     unknown keys (a key column NULL)."""
 
     def __init__(self, keys: pl.DataFrame):
-        self.codes = {c: {v: i for i, v in enumerate(keys[c].drop_nulls().unique().sort().to_list())} for c in keys.columns}
-        self.widths = [len(self.codes[c]) + 1 for c in keys.columns]
+        uniques = {c: keys[c].drop_nulls().unique().sort() for c in keys.columns}
+        self.codes = {c: dict(zip(u.to_list(), range(len(u)))) for c, u in uniques.items()}
+        self.widths = [len(u) + 1 for u in uniques.values()]
         if float(np.prod(np.array(self.widths, dtype=np.float64))) >= 2**62:
             raise ValueError(f"too many distinct keys to code in one int64: {dict(zip(keys.columns, self.widths))}")
-        code, known = self._encode(keys)
+        # the frame's own keys coded by rank (the position in the sorted values), not one lookup each
+        ranks = [(keys[c].rank("dense") - 1).fill_null(-1).cast(pl.Int64).to_numpy() for c in keys.columns]
+        code, known = self._combine(ranks)
         self.rows = np.flatnonzero(known)  # rows of the frame with a whole key
         order = np.argsort(code[self.rows], kind="stable")
         self.rows, self.sorted = self.rows[order], code[self.rows][order]
 
-    def _encode(self, keys: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        code, known = np.zeros(keys.height, dtype=np.int64), np.ones(keys.height, dtype=bool)
-        for c, width in zip(keys.columns, self.widths):
-            get = self.codes[c].get
-            k = np.fromiter((get(v, -1) for v in keys[c].to_list()), dtype=np.int64, count=keys.height)
+    def _combine(self, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        code, known = np.zeros(len(parts[0]), dtype=np.int64), np.ones(len(parts[0]), dtype=bool)
+        for k, width in zip(parts, self.widths):
             known &= k >= 0
             code = code * width + np.maximum(k, 0)
         return code, known
+
+    def _encode(self, keys: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        parts = []
+        for c in keys.columns:
+            get = self.codes[c].get
+            parts.append(np.fromiter((get(v, -1) for v in keys[c].to_list()), dtype=np.int64, count=keys.height))
+        return self._combine(parts)
 
     def __call__(self, keys: pl.DataFrame) -> np.ndarray:
         """Frame rows for ``keys`` (same columns); 0 where the snapshot has no row for the key."""
@@ -143,8 +151,11 @@ class Snapshot:
         return dt.datetime.combine(self.as_of, dt.time(), dt.UTC)
 
     @classmethod
-    def load(cls, as_of: dt.date, cfg: Config | None = None) -> "Snapshot":
+    def load(cls, as_of: dt.date, cfg: Config | None = None, columns: Iterable[str] | None = None) -> "Snapshot":
         """Every family's rows as of ``as_of`` (00:00 UTC) for every key; the warehouse is closed after.
+
+        ``columns``: the features the served models read; a family with none of them is not loaded
+        (default: every family).
 
         Raises:
             ValueError: the features are not built up to ``as_of`` (skipify.features.check_built).
@@ -161,7 +172,7 @@ class Snapshot:
             _macros(con)
             keys = create_temp(con, "fx_rows_out", "features/fx_serving_keys", params)
             create_temp(con, "fx_prior", "features/fx_prior", params)
-            per_key = [_Family.load(con, f, params) for f in families() if not f.per_row]
+            per_key = [_Family.load(con, f, params) for f in _needed(columns) if not f.per_row]
             kinds = con.execute("SELECT kind, user_id, track_id, artist, genre FROM fx_rows_out WHERE kind <> 'none'").pl()
             habits = run_sql(con, "features/habits", params).pl()
         finally:
@@ -169,7 +180,7 @@ class Snapshot:
         pairs = kinds.filter(pl.col("kind") == "pair")
         tracks = kinds.filter(pl.col("kind") == "track").select("track_id", "artist", "genre")
         habits = _with_null_row(habits, hour=12)
-        snap = cls(as_of, per_key, [f for f in families() if f.per_row], tracks, habits.drop("user_id"),
+        snap = cls(as_of, per_key, [f for f in _needed(columns) if f.per_row], tracks, habits.drop("user_id"),
                    _Keys(habits.select("user_id")), set(pairs["user_id"].to_list()), set(pairs["track_id"].to_list()),
                    set(kinds.filter(pl.col("kind") == "user")["user_id"].to_list()), set(tracks["track_id"].to_list()),
                    params)
@@ -219,6 +230,10 @@ class Snapshot:
             user_unknown / track_unknown (not in raw.users / raw.tracks).
         """
         wanted = None if columns is None else set(columns)
+        loaded = {f.definition.name for f in self.per_key} | {f.name for f in self.per_row}
+        missing = [f.name for f in _needed(wanted) if f.name not in loaded]
+        if missing:
+            raise ValueError(f"the snapshot was loaded without the families {', '.join(missing)}: load it with their columns")
         probes = self.probes(requests)
         parts = {f.definition.name: f.frame[f.keys(probes.select(f.definition.grain))]
                  for f in self.per_key if wanted is None or wanted & set(f.frame.columns)}
@@ -240,6 +255,12 @@ class Snapshot:
         flags = pl.DataFrame({"user_new": ~users.is_in(self.played_users), "track_new": ~tracks.is_in(self.played_tracks),
                               "user_unknown": ~users.is_in(self.known_users), "track_unknown": ~tracks.is_in(self.known_tracks)})
         return rows.rechunk(), flags
+
+
+def _needed(columns: Iterable[str] | None) -> list[Definition]:
+    """The families that build any of ``columns`` (all of them: None)."""
+    wanted = None if columns is None else set(columns)
+    return [f for f in families() if wanted is None or wanted & set(_columns(f))]
 
 
 def _columns(fam: Definition) -> list[str]:
