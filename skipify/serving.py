@@ -18,6 +18,7 @@ cut-off's day, whatever its ``ts``; its ``ts`` sets the context (hour, weekday).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -143,8 +144,17 @@ class Snapshot:
     seconds: float = 0.0
 
     def __post_init__(self):
-        self._db = duckdb.connect()  # runs the per-row families on request batches
-        self._db.execute("SET TimeZone = 'UTC'")
+        self._db: duckdb.DuckDBPyConnection | None = None  # runs the per-row families on request batches
+        self._db_lock = threading.Lock()
+
+    def _database(self) -> duckdb.DuckDBPyConnection:
+        """The in-memory DuckDB of the per-row families, made on first use (threads take cursors of it)."""
+        with self._db_lock:
+            if self._db is None:
+                db = duckdb.connect()
+                db.execute("SET TimeZone = 'UTC'")
+                self._db = db
+            return self._db
 
     @property
     def cutoff(self) -> dt.datetime:
@@ -239,7 +249,7 @@ class Snapshot:
                  for f in self.per_key if wanted is None or wanted & set(f.frame.columns)}
         per_row = [f for f in self.per_row if wanted is None or wanted & set(_columns(f))]
         if per_row:
-            cur = self._db.cursor()
+            cur = self._database().cursor()
             try:
                 cur.register("fx_rows_out", probes.to_arrow())
                 cur.register("fx_earlier", probes.head(0).to_arrow())
