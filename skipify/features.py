@@ -93,7 +93,8 @@ def _cutoff(as_of: dt.date) -> dt.datetime:
     return dt.datetime.combine(as_of, dt.time(), dt.UTC)
 
 
-def _params(cfg: Config, cutoff: dt.datetime) -> dict:
+def feature_params(cfg: Config, cutoff: dt.datetime | None) -> dict:
+    """The ``$`` parameters of the feature SQL: the cut-off and the settings the definitions read."""
     return {"cutoff": cutoff, "threshold_ms": cfg.label_skip_threshold_ms, "smoothing": cfg.feature_smoothing,
             "history_len": cfg.history_len, "lookback_hours": cfg.session_lookback_hours}
 
@@ -101,11 +102,12 @@ def _params(cfg: Config, cutoff: dt.datetime) -> dict:
 def definition_hash(d: Definition, cfg: Config) -> str:
     """What a table's rows depend on besides the data: its SQL, the shared macros, the settings."""
     text = read_sql(d.sql) + read_sql("features/macros") + read_sql("features/state_extend")
-    settings = json.dumps([cfg.label_skip_threshold_ms, cfg.feature_smoothing, cfg.history_len, cfg.session_lookback_hours])
+    settings = json.dumps({k: v for k, v in feature_params(cfg, None).items() if k != "cutoff"}, sort_keys=True)
     return hashlib.sha256((text + settings).encode()).hexdigest()[:16]
 
 
-def _macros(con: duckdb.DuckDBPyConnection) -> None:
+def load_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the temp macros every feature query uses (sql/features/macros.sql) on this connection."""
     for statement in read_sql("features/macros").split(";"):
         if statement.strip():
             con.execute(statement)
@@ -213,8 +215,8 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
     t0 = time.perf_counter()
     # rows are keyed, their order in a table means nothing; keeping it makes DuckDB hold whole results
     con.execute("SET preserve_insertion_order = false")
-    _macros(con)
-    params = _params(cfg, cutoff)
+    load_macros(con)
+    params = feature_params(cfg, cutoff)
     built = dict(run_sql(con, "features/feature_tables").fetchall())
     existing = {r[0] for r in run_sql(con, "features/existing_tables").fetchall()}
     tables = (LABELS, *states(), *families())
@@ -327,7 +329,7 @@ def scoring_rows(con: duckdb.DuckDBPyConnection, probes: pl.DataFrame, cutoff: d
     check_built(con, cutoff.astimezone(dt.UTC).date())  # the state must hold every day before the cut-off's
     if "ts" not in probes.columns:
         probes = probes.with_columns(pl.lit(cutoff).alias("ts"))
-    _macros(con)
+    load_macros(con)
     cols = ", ".join(f"{c} {t}" for c, t in PROBE_COLUMNS.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE probes ({cols})")
     if probes.height:
@@ -336,7 +338,7 @@ def scoring_rows(con: duckdb.DuckDBPyConnection, probes: pl.DataFrame, cutoff: d
         casts = ", ".join(f"CAST({c} AS {t})" for c, t in PROBE_COLUMNS.items())
         con.execute(f"INSERT INTO probes SELECT {casts} FROM probes_in")
         con.unregister("probes_in")
-    params = {**_params(cfg, cutoff), "from": cutoff}
+    params = {**feature_params(cfg, cutoff), "from": cutoff}
     create_temp(con, "fx_rows_out", "features/fx_probes", params)
     create_temp(con, "fx_earlier", "features/fx_earlier", params)
     create_temp(con, "fx_prior", "features/fx_prior", params)

@@ -170,20 +170,20 @@ class Snapshot:
         Raises:
             ValueError: the features are not built up to ``as_of`` (skipify.features.check_built).
         """
-        from skipify.features import _macros, _params, check_built, day_number
+        from skipify.features import load_macros, feature_params, check_built, day_number
 
         cfg = cfg or load_config()
         t0 = time.perf_counter()
         cutoff = dt.datetime.combine(as_of, dt.time(), dt.UTC)
-        params = {**_params(cfg, cutoff), "day": day_number(as_of), "active_days": cfg.active_days}
+        params = {**feature_params(cfg, cutoff), "day": day_number(as_of), "active_days": cfg.active_days}
         con = connect(cfg, read_only=True)
         try:
             check_built(con, as_of)
-            _macros(con)
+            load_macros(con)
             keys = create_temp(con, "fx_rows_out", "features/fx_serving_keys", params)
             create_temp(con, "fx_prior", "features/fx_prior", params)
             per_key = [_Family.load(con, f, params) for f in _needed(columns) if not f.per_row]
-            kinds = con.execute("SELECT kind, user_id, track_id, artist, genre FROM fx_rows_out WHERE kind <> 'none'").pl()
+            kinds = run_sql(con, "features/serving_kinds").pl()
             habits = run_sql(con, "features/habits", params).pl()
         finally:
             con.close()
