@@ -232,7 +232,7 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
     # Temp tables are made before the transaction: made inside one, DuckDB scans them far slower.
     n = create_temp(con, "fx_plays", "features/fx_plays", {**params, "from": base_from})
     if len(stale) == len(tables):  # everything from the first play
-        first = con.execute("SELECT min(ts) FROM fx_plays").fetchone()[0]
+        first = run_sql(con, "features/first_play").fetchone()[0]
         report.rebuilt_from = start = _cutoff(first.astimezone(dt.UTC).date()) if first else None
     _rows_for(con, fresh_from, earlier=False)
     create_temp(con, "fx_earlier_rows", "features/fx_earlier", {**params, "from": fresh_from})
@@ -303,7 +303,7 @@ def check_built(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
     Raises:
         ValueError: the last build's cut-off is before ``as_of``.
     """
-    last = con.execute("SELECT max_by(as_of, built_at) FROM ops.feature_builds").fetchone()[0]
+    last = run_sql(con, "features/last_build_as_of").fetchone()[0]
     if last is None or last < as_of:
         raise ValueError(f"features are built up to {last or 'no day'}; rows as of {as_of} need "
                          f"`skipify features --as-of {as_of}` (or a nightly run) first")
