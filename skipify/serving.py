@@ -29,6 +29,7 @@ import polars as pl
 
 from skipify.catalogue import Definition, catalogue, families
 from skipify.config import Config, load_config, logger
+from skipify.features import check_built, day_number, feature_params, load_macros
 from skipify.warehouse import connect, create_temp, read_sql, run_sql, used_params
 
 CONTEXT = ("platform", "context_type", "shuffle", "reason_start")
@@ -146,6 +147,7 @@ class Snapshot:
     def __post_init__(self):
         self._db: duckdb.DuckDBPyConnection | None = None  # runs the per-row families on request batches
         self._db_lock = threading.Lock()
+        self._sql = {f.name: read_sql(f.sql) for f in self.per_row}  # read once, not per request
 
     def _database(self) -> duckdb.DuckDBPyConnection:
         """The in-memory DuckDB of the per-row families, made on first use (threads take cursors of it)."""
@@ -170,8 +172,6 @@ class Snapshot:
         Raises:
             ValueError: the features are not built up to ``as_of`` (skipify.features.check_built).
         """
-        from skipify.features import load_macros, feature_params, check_built, day_number
-
         cfg = cfg or load_config()
         t0 = time.perf_counter()
         cutoff = dt.datetime.combine(as_of, dt.time(), dt.UTC)
@@ -221,7 +221,7 @@ class Snapshot:
         n = req.height
         return req.with_columns(
             pl.int_range(n, dtype=pl.Int64).alias("play_id"), pl.int_range(n, dtype=pl.Int64).alias("probe_id"),
-            pl.lit(False).alias("is_event"), pl.lit((self.as_of - dt.date(1970, 1, 1)).days).alias("day"),
+            pl.lit(False).alias("is_event"), pl.lit(day_number(self.as_of)).alias("day"),
             pl.lit(None).alias("label"), pl.lit(None).alias("early_skip"), pl.lit(None).alias("session_id"),
             pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"),
         ).select([pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()])
@@ -254,7 +254,7 @@ class Snapshot:
                 cur.register("fx_rows_out", probes.to_arrow())
                 cur.register("fx_earlier", probes.head(0).to_arrow())
                 for fam in per_row:
-                    text = read_sql(fam.sql)
+                    text = self._sql[fam.name]
                     part = cur.execute(text, used_params(text, self.params)).pl().sort("play_id")
                     parts[fam.name] = _plain_ints(part.drop("play_id", "day"))
             finally:
