@@ -100,3 +100,15 @@ def test_reasons_add_up_to_the_deep_models_logit_and_match_its_score(cfg, snapsh
     gap = logits - reasons.reference_logit
     assert np.abs(values.sum(axis=1) - gap).max() < 0.02 * max(1.0, np.abs(gap).max())
     assert np.allclose(1 / (1 + np.exp(-logits)), deep.predict(rows), atol=1e-5)
+
+
+def test_a_snapshot_loaded_for_some_columns_holds_only_their_families_and_says_so(cfg, pairs):
+    wanted = {"u_plays_7d", "c_hour"}
+    snap = Snapshot.load(NIGHT, cfg, wanted)
+    assert [f.definition.name for f in snap.per_key] == ["user_history"]
+    assert [f.name for f in snap.per_row] == ["session_context"]
+    requests = request_frame(pairs.head(5).select("user_id", "track_id").to_dicts())
+    rows, _ = snap.rows(requests, wanted)
+    assert {"u_plays_7d", "c_hour"} <= set(rows.columns) and "t_plays_7d" not in rows.columns
+    with pytest.raises(ValueError, match="loaded without the families track_history"):
+        snap.rows(requests, {"t_plays_7d"})
