@@ -135,7 +135,7 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
         raise ValueError("no trained model yet: run `skipify train` (or `make demo`) before `skipify serve`")
     chosen, lgbm, deep = load_version(marks.version, cfg)
     summary = json.loads(chosen["metrics"])["summary"]
-    snapshot = Snapshot.load(as_of or marks.night or default_as_of(cfg), cfg, {*lgbm.prep.features, *deep.prep.features})
+    snapshot = Snapshot.load(as_of or marks.night or default_as_of(cfg), cfg, {*lgbm.columns, *deep.columns})
     con = connect(cfg, read_only=True)
     try:
         background = run_sql(con, "serving/background", {
@@ -215,7 +215,7 @@ class Service:
             raise BadItems([f"items[{i}].context.ts" for i in late],
                            f"after {latest:%Y-%m-%d %H:%M} UTC, the features' cut-off plus ingest_max_future_hours "
                            f"({self.cfg.ingest_max_future_hours} h)")
-        rows, flags = served.snapshot.rows(request_frame(items), {*served.lgbm.prep.features, *served.deep.prep.features})
+        rows, flags = served.snapshot.rows(request_frame(items), {*served.lgbm.columns, *served.deep.columns})
         data = served.deep.inputs(rows)
         p_deep = served.deep.predict(rows, data=data)
         p_base = served.lgbm.predict(rows)

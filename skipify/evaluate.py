@@ -3,7 +3,7 @@ the planted truth's oracle when a truth file exists.
 
 The result (also what ``skipify evaluate --json`` prints and models.registry stores)::
 
-    {"summary": {"deep_roc_auc", "lightgbm_roc_auc", "oracle_roc_auc", "deep_lift_share",
+    {"summary": {"deep_roc_auc", "lightgbm_roc_auc", "deep_minus_lightgbm_ci", "oracle_roc_auc", "deep_lift_share",
                  "lightgbm_lift_share", "n_test_rows", ...},
      "models": {name: {"threshold", "test": scorecard, "segments": {segment: scorecard}}},
      "oracle": {"test": roc_auc, "segments": {...}} | null,
@@ -21,7 +21,7 @@ import polars as pl
 
 from skipify.config import logger
 from skipify.data import Splits, segments
-from skipify.metrics import best_threshold, curves, lift_share, roc_auc, scorecard
+from skipify.metrics import best_threshold, curves, lift_share, paired_bootstrap_auc_diff, roc_auc, scorecard
 
 # Simple baselines: a feature of the rows used as the score (missing -> the global rate), except
 # previous_in_session, which is fitted on the training rows: the dislike rate given the previous
@@ -109,6 +109,9 @@ def evaluate(
         "oracle_roc_auc": oracle["test"] if oracle else None,
         "deep_lift_share": get("deep", "lift_share"),
         "lightgbm_lift_share": get("lightgbm", "lift_share"),
+        # deep - LightGBM on these rows, with a paired bootstrap 95% interval (metrics.paired_bootstrap_auc_diff)
+        "deep_minus_lightgbm_ci": (paired_bootstrap_auc_diff(y, test_preds["deep"], test_preds["lightgbm"])
+                                   if "deep" in test_preds and "lightgbm" in test_preds else None),
         "deep_log_loss": get("deep", "log_loss"),
         "lightgbm_log_loss": get("lightgbm", "log_loss"),
         "n_test_rows": int(splits.test.height),

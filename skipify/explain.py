@@ -11,8 +11,10 @@ Both explain the **logit** (log-odds of a dislike), so their values add up and c
   integer inputs), then everything from the towers to the calibrated MLP output is differentiable.
   Its inputs are grouped into blocks: ``user embedding`` (the listener's id vector), ``track
   embedding`` (the track's id vector), ``artist embedding``, ``genre``, ``text embedding`` (the 384
-  MiniLM dimensions), one block per tabular feature (a value and its missing flag together) and
-  one per categorical context feature. A block's value is the sum of its dimensions' values.
+  MiniLM dimensions), one block per tabular feature (a value and its missing flag together),
+  one per categorical context feature, and, for a model with the history encoder, ``listening
+  history`` and ``session history`` (the encoder's output for the row: its attention depends on the
+  candidate, so a sequence is explained as a whole). A block's value is the sum of its dimensions' values.
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ import torch
 from torch import nn
 
 from skipify.models.deep import DeepModel, Inputs
+from skipify.models.history import SEQUENCES
 from skipify.models.lgbm import LGBMModel
+
+# What reads the sequences, as blocks: the user tower's taste (from the listening history) and the
+# history encoder's output per sequence (its target attention depends on the candidate track: the
+# block is the encoder's output for this row, explained as one input of the MLP).
+HISTORY_BLOCKS = {"listening": "listening history", "session": "session history"}
+TASTE = "taste"  # folded into the "listening history" block
+WIDE_CATS = "wide cats"  # a residual model's linear term per category, folded into that category's block
 
 
 class FlatDeep(nn.Module):
@@ -32,13 +42,19 @@ class FlatDeep(nn.Module):
     def __init__(self, model: DeepModel, data: Inputs):
         super().__init__()
         self.towers, self.mlp = model.towers.eval(), model.mlp.eval()
+        self.task = model.task.eval() if model.task is not None else None
         cfg = model.config.tower
         widths = [
             ("user embedding", cfg.dim), ("user features", data.sizes["user_features"]),
+            (TASTE, 2 * cfg.dim + 2 if cfg.taste_from_history else 0),
             ("track embedding", cfg.dim), ("artist embedding", cfg.dim), ("genre", self.towers.track.genres.embedding_dim),
             ("text embedding", cfg.text_dim), ("track features", data.sizes["track_features"]),
             ("dense", data.sizes["n_dense"]), ("cats", model.mlp.cfg.cat_dim * len(model.mlp.cfg.cat_sizes)),
         ]
+        self.encoder = model.encoder.eval() if model.encoder is not None else None
+        if self.encoder is not None:  # one block per sequence, in the encoder's output order
+            widths += [(HISTORY_BLOCKS[k], self.encoder.width // len(SEQUENCES)) for k in SEQUENCES]
+        widths.append((WIDE_CATS, len(self.task.wide_cats) if self.task is not None else 0))
         self.slices: dict[str, slice] = {}
         lo = 0
         for name, width in widths:
@@ -52,18 +68,28 @@ class FlatDeep(nn.Module):
         b = data.batch(torch.arange(data.n), torch.device("cpu"))
         u, t = self.towers.user, self.towers.track
         cats = [emb(b["cats"][:, i]) for i, emb in enumerate(self.mlp.cats)]
-        parts = [u.ids(b["user_bucket"]), b["user_x"], t.ids(b["track_bucket"]), t.artists(b["artist_bucket"]),
+        taste = [self.towers.taste(b)] if self.towers.cfg.taste_from_history else []
+        parts = [u.ids(b["user_bucket"]), b["user_x"], *taste, t.ids(b["track_bucket"]), t.artists(b["artist_bucket"]),
                  t.genres(b["genre"]), b["text"], b["track_x"], b["dense"]] + cats
+        if self.encoder is not None:
+            parts.append(self.encoder(b))
+        if self.task is not None:
+            parts += [emb(b["cats"][:, i]) for i, emb in enumerate(self.task.wide_cats)]
         return torch.cat(parts, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.slices
-        user = self.towers.user.body(torch.cat([x[:, s["user embedding"]], x[:, s["user features"]]], dim=1))
+        user = self.towers.user.body(torch.cat([x[:, s["user embedding"]], x[:, s["user features"]], x[:, s[TASTE]]], dim=1))
         track = self.towers.track.body(torch.cat([
             x[:, s["track embedding"]], x[:, s["artist embedding"]], x[:, s["genre"]],
             self.towers.track.text(x[:, s["text embedding"]]), x[:, s["track features"]]], dim=1))
-        head = torch.cat([user, track, user * track, x[:, s["dense"]], x[:, s["cats"]]], dim=1)
-        return self.mlp.body(head) / self.mlp.log_temperature.exp()
+        head = [user, track, user * track, x[:, s["dense"]], x[:, s["cats"]]]
+        head = torch.cat(head + [x[:, s[HISTORY_BLOCKS[k]]] for k in SEQUENCES if self.encoder is not None], dim=1)
+        logit = self.mlp.body(head)
+        if self.task is not None:  # a residual model: stage 1's dot product and wide term underneath
+            wide = self.task.wide(torch.cat([x[:, s["user features"]], x[:, s["track features"]], x[:, s["dense"]]], dim=1))
+            logit = logit + self.towers.score(user, track).unsqueeze(1) + wide + x[:, s[WIDE_CATS]].sum(dim=1, keepdim=True)
+        return logit / self.mlp.log_temperature.exp()
 
 
 def deep_blocks(model: DeepModel, flat: FlatDeep) -> dict[str, list[int]]:
@@ -79,8 +105,11 @@ def deep_blocks(model: DeepModel, flat: FlatDeep) -> dict[str, list[int]]:
         blocks.setdefault(feature.removesuffix("_missing"), []).append(index)
 
     s = flat.slices
-    for name in ("user embedding", "track embedding", "artist embedding", "genre", "text embedding"):
-        blocks[name] = list(range(s[name].start, s[name].stop))
+    for name in ("user embedding", "track embedding", "artist embedding", "genre", "text embedding", *HISTORY_BLOCKS.values()):
+        if name in s and s[name].stop > s[name].start:
+            blocks[name] = list(range(s[name].start, s[name].stop))
+    if s[TASTE].stop > s[TASTE].start:  # the taste reads the listening history too: one block
+        blocks["listening history"] = list(range(s[TASTE].start, s[TASTE].stop)) + blocks.get("listening history", [])
     for group, cols in (("user features", user_cols), ("track features", track_cols), ("dense", dense_cols)):
         for i, col in enumerate(cols):
             add(col, s[group].start + i)
@@ -88,6 +117,8 @@ def deep_blocks(model: DeepModel, flat: FlatDeep) -> dict[str, list[int]]:
     width = model.mlp.cfg.cat_dim
     for i, col in enumerate(mlp_cats):
         blocks[col] = list(range(s["cats"].start + i * width, s["cats"].start + (i + 1) * width))
+        if s[WIDE_CATS].stop > s[WIDE_CATS].start:
+            blocks[col].append(s[WIDE_CATS].start + i)
     if "t_genre" in blocks:  # the genre reaches the network twice (track tower and MLP): one block
         blocks["t_genre"] = blocks.pop("genre") + blocks["t_genre"]
     return blocks

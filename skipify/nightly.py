@@ -346,7 +346,7 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
         con.close()
     rows = None
     if cands.height:
-        features = {*lgbm.prep.features, *deep.prep.features}  # what the models read: families without them are skipped
+        features = {*lgbm.columns, *deep.columns}  # what the models read: families without them are skipped
         rows, _ = (snapshot or Snapshot.load(run_date, cfg, features)).rows(request_frame(cands.select("user_id", "track_id")), features)
     if rows is None:
         out = pl.DataFrame(schema={"user_id": pl.String, "track_id": pl.String, "source": pl.String,
@@ -485,7 +485,7 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
         from skipify.serving import Snapshot
 
         models = champion_models(cfg)
-        snapshot = Snapshot.load(run_date, cfg, {*models[1].prep.features, *models[2].prep.features})  # once for all shards
+        snapshot = Snapshot.load(run_date, cfg, {*models[1].columns, *models[2].columns})  # once for all shards
         for shard in range(cfg.nightly_shards):
             score_shard(run_date, shard, cfg, snapshot, models)
         lap("score")

@@ -22,6 +22,7 @@ from skipify.data import Splits, load_rows, segments, time_splits, version_split
 from skipify.embeddings import tower_vectors, write_vectors
 from skipify.evaluate import baseline_scores, evaluate, truth_for
 from skipify.features import build_features, default_as_of
+from skipify.models.history import TEXT_DIM
 from skipify.models.deep import DeepConfig, DeepModel, load_deep, save_deep, train_deep
 from skipify.models.lgbm import LGBMConfig, LGBMModel, train_lgbm
 from skipify.registry import champion, gate, register
@@ -29,14 +30,18 @@ from skipify.tune import tuned_configs
 from skipify.warehouse import connect, read_sql, run_sql, transaction, with_retry
 
 
-def text_vectors(cfg: Config) -> dict[str, np.ndarray]:
-    """track_id -> MiniLM vector of its current text."""
+def track_vectors(cfg: Config) -> dict[str, np.ndarray]:
+    """track_id -> its content vector: the MiniLM vector of its current text (zeros while not embedded),
+    then its audio descriptors (sql/models/track_vectors.sql). The towers read the text part, the
+    history encoder all of it."""
     con = connect(cfg, read_only=True)
     try:
-        rows = con.execute(read_sql("models/track_text_vectors"), {"model_name": cfg.text_model_name}).fetchall()
+        rows = run_sql(con, "models/track_vectors", {"model_name": cfg.text_model_name}).fetchall()
     finally:
         con.close()
-    return {k: np.asarray(v, dtype=np.float32) for k, v in rows}
+    zero = np.zeros(TEXT_DIM, dtype=np.float32)
+    return {k: np.concatenate([np.asarray(v, dtype=np.float32) if v is not None else zero, np.asarray(a, dtype=np.float32)])
+            for k, v, a in rows}
 
 
 def shap_importance(lgbm: LGBMModel, deep: DeepModel, splits: Splits, cfg: Config) -> pl.DataFrame:
@@ -95,8 +100,8 @@ def train(
     as_of = as_of or default_as_of(cfg)
     build_features(as_of, cfg)
     lap("features")
-    splits = time_splits(load_rows(cfg), cfg)
-    text = text_vectors(cfg)
+    splits = time_splits(load_rows(cfg, sequences=True), cfg)  # the history encoder reads the sequences
+    text = track_vectors(cfg)
     lap("load")
     tuned = tuned_configs(cfg)
     tuning = {m: tuned[m][0] if m in tuned and c is None else None for m, c in (("lightgbm", lgbm_config), ("deep", deep_config))}
@@ -106,6 +111,7 @@ def train(
         deep_config = tuned["deep"][1] if "deep" in tuned else DeepConfig(epochs=cfg.train_epochs, seed=cfg.seed)
     deep_config = copy.deepcopy(deep_config)
     deep_config.device = device
+    deep_config.history_len = cfg.history_len  # the sequences are as long as the features make them
     if epochs:
         deep_config.epochs = epochs
     lgbm = train_lgbm(splits.train, splits.valid, lgbm_config)
@@ -114,7 +120,7 @@ def train(
     lap("deep")
     evaluation = _evaluate_models(lgbm, deep, splits, cfg)
     lap("evaluate")
-    user_vectors, track_vectors = tower_vectors(deep, as_of, cfg)
+    user_vecs, track_vecs = tower_vectors(deep, as_of, cfg)
     lap("vectors")
     importance = shap_importance(lgbm, deep, splits, cfg)
     lap("shap")
@@ -139,7 +145,7 @@ def train(
                     "test_from": d["test_from"], "test_to": d["test_to"], "params": json.dumps(params, default=str),
                     "metrics": json.dumps(evaluation, default=float), "artefacts": json.dumps(artefacts),
                 }, verdict)
-                write_vectors(con, version, as_of, user_vectors, track_vectors)
+                write_vectors(con, version, as_of, user_vecs, track_vecs)
                 run_sql(con, "models/insert_shap_global", {"version": version})
                 return verdict
 
@@ -180,7 +186,7 @@ def load_version(version: str | None = None, cfg: Config | None = None) -> tuple
     cfg = cfg or load_config()
     chosen = find_version(version, cfg)
     folder = cfg.models_dir / chosen["version"]
-    return chosen, LGBMModel.load(folder), load_deep(folder, text_vectors(cfg))
+    return chosen, LGBMModel.load(folder), load_deep(folder, track_vectors(cfg))
 
 
 def evaluate_version(version: str | None = None, cfg: Config | None = None) -> dict:
@@ -195,7 +201,7 @@ def evaluate_version(version: str | None = None, cfg: Config | None = None) -> d
     """
     cfg = cfg or load_config()
     chosen, lgbm, deep = load_version(version, cfg)
-    splits = version_splits(load_rows(cfg), chosen)
+    splits = version_splits(load_rows(cfg, sequences=deep.config.reads_sequences), chosen)
     out = _evaluate_models(lgbm, deep, splits, cfg)
     out["version"] = chosen["version"]
     out["status"] = chosen["status"]
@@ -209,7 +215,7 @@ def test_predictions(version: str | None = None, cfg: Config | None = None) -> p
     """
     cfg = cfg or load_config()
     chosen, lgbm, deep = load_version(version, cfg)
-    splits = version_splits(load_rows(cfg), chosen)
+    splits = version_splits(load_rows(cfg, sequences=deep.config.reads_sequences), chosen)
     test = splits.test
     scores = {"deep": deep.predict(test), "lightgbm": lgbm.predict(test), **baseline_scores(test, splits.train)}
     out = test.select("user_id", "track_id", "ts", "label").with_columns(

@@ -89,14 +89,14 @@ def tune(models: tuple[str, ...] = MODELS, trials: int | None = None, timeout_s:
         models: which of ``lightgbm``, ``deep``.
         trials, timeout_s: the budget per model (default: config ``tune_trials`` / ``tune_timeout_s``).
     """
-    from skipify.train import text_vectors
+    from skipify.train import track_vectors
 
     cfg = cfg or load_config()
     unknown = set(models) - set(MODELS)
     if unknown:
         raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {', '.join(MODELS)}")
-    splits = time_splits(load_rows(cfg), cfg)
-    text = text_vectors(cfg) if "deep" in models else {}
+    splits = time_splits(load_rows(cfg, sequences=True), cfg)
+    text = track_vectors(cfg) if "deep" in models else {}
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     done: list[dict] = []

@@ -12,10 +12,12 @@ SCORED_SETTINGS = {"split_test_days": 3, "split_valid_days": 3, "candidates_k": 
 
 def tiny_deep_config():
     from skipify.models.deep import DeepConfig
+    from skipify.models.history import HistoryConfig
     from skipify.models.mlp import MLPConfig
     from skipify.models.two_tower import TwoTowerConfig
 
-    return DeepConfig(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16), mlp=MLPConfig(hidden=[32, 16]))
+    return DeepConfig(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16), mlp=MLPConfig(hidden=[32, 16]),
+                      history=HistoryConfig(dim=8, track_buckets=1000))
 
 
 def tiny_lgbm_config():

@@ -15,10 +15,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from torch import nn
 
 from skipify.config import logger
+from skipify.models.history import CONTENT_DIM, SEQUENCES, HistoryConfig, HistoryEncoder, batch_tracks, history_track_ids, padded
 from skipify.models.mlp import DislikeMLP, MLPConfig
 from skipify.models.preprocess import Preprocessor
 from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
@@ -32,6 +35,8 @@ class DeepConfig:
 
     tower: TwoTowerConfig = field(default_factory=TwoTowerConfig)
     mlp: MLPConfig = field(default_factory=MLPConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    history_len: int = 50  # plays per sequence read from the rows (the features' history_len)
     epochs: int = 8
     batch_size: int = 1024
     lr: float = 2e-3
@@ -40,11 +45,20 @@ class DeepConfig:
     tower_lr_scale: float = 0.3  # learning rate of the towers in stage 2, relative to lr
     seed: int = 42
     device: str = "auto"
+    residual: bool = True  # stage 2 learns on top of stage 1's logit (wide + dot product) instead of replacing it
+
+    @property
+    def reads_sequences(self) -> bool:
+        """Whether the model reads the listening-history sequences (the user tower's taste, the encoder)."""
+        return self.history.enabled or self.tower.taste_from_history
 
     @classmethod
     def from_dict(cls, raw: dict) -> "DeepConfig":
         """Back from ``asdict`` (deep_config.json, models.tuning)."""
-        return cls(**{**raw, "tower": TwoTowerConfig(**raw["tower"]), "mlp": MLPConfig(**raw["mlp"])})
+        # a model saved before the listening history (issue 14) reads none and replaces stage 1's logit
+        history = HistoryConfig(**raw["history"]) if "history" in raw else HistoryConfig(enabled=False)
+        tower = TwoTowerConfig(**{"taste_from_history": False, **raw["tower"]})
+        return cls(**{"residual": False, **raw, "tower": tower, "mlp": MLPConfig(**raw["mlp"]), "history": history})
 
 
 def pick_device(name: str) -> torch.device:
@@ -65,11 +79,9 @@ class Inputs:
         mlp_cats = [i for i, c in enumerate(prep.categorical) if c not in HIGH_CARDINALITY]
         genre = codes[:, prep.categorical.index("t_genre")] if "t_genre" in prep.categorical else np.zeros(rows.height, dtype=np.int64)
         dim = cfg.tower.text_dim
-        track_ids = rows["track_id"].to_list()
-        zero = np.zeros(dim, dtype=np.float32)
         self.t = {
             "user_bucket": torch.from_numpy(hash_ids(rows["user_id"].to_list(), cfg.tower.user_buckets)),
-            "track_bucket": torch.from_numpy(hash_ids(track_ids, cfg.tower.track_buckets)),
+            "track_bucket": torch.from_numpy(hash_ids(rows["track_id"].to_list(), cfg.tower.track_buckets)),
             "artist_bucket": torch.from_numpy(hash_ids([None if a == "?" else a for a in rows["t_artist"].to_list()], cfg.tower.artist_buckets)),
             "genre": torch.from_numpy(np.minimum(genre, cfg.tower.n_genres - 1).astype(np.int64)),
             "user_x": torch.from_numpy(dense[:, user_cols]),
@@ -78,17 +90,45 @@ class Inputs:
             "cats": torch.from_numpy(codes[:, mlp_cats].astype(np.int64)),
             "label": torch.from_numpy(rows["label"].to_numpy().astype(np.float32)) if "label" in rows.columns else torch.zeros(rows.height),
         }
-        # one text vector per distinct track, gathered per batch (not copied per row)
-        uniq, inverse = np.unique(np.asarray(track_ids, dtype=object), return_inverse=True)
-        self.text_table = torch.from_numpy(np.stack([text.get(u, zero) for u in uniq]) if len(uniq) else np.zeros((0, dim), np.float32))
-        self.t["text_index"] = torch.from_numpy(inverse.astype(np.int64))
+        # one row per distinct track (the candidates' and, with the history encoder, every play's), gathered
+        # per batch: text vectors are not copied per row
+        candidates = pa.array(rows["track_id"].cast(pl.String).fill_null("").to_arrow()).cast(pa.string())
+        self.history = cfg.reads_sequences
+        if self.history:
+            missing = [c for cols in SEQUENCES.values() for c in cols if c not in rows.columns]
+            if missing:
+                raise ValueError(f"rows lack the sequence columns the model reads: {missing} "
+                                 "(load_rows(..., sequences=True))")
+            table = pc.unique(pa.concat_arrays([candidates, history_track_ids(rows)]))
+        else:
+            table = pc.unique(candidates)
+        ids = table.to_pylist()
+        zero = np.zeros(CONTENT_DIM, dtype=np.float32)
+        # content vectors per track: text, then audio (the towers read the text part)
+        self.text_table = torch.from_numpy(np.stack([text.get(u, zero) for u in ids]) if ids else np.zeros((0, CONTENT_DIM), np.float32))
+        self.t["text_index"] = torch.from_numpy(pc.index_in(candidates, value_set=table).to_numpy(zero_copy_only=False).astype(np.int64))
+        if self.history:
+            self.bucket_table = torch.from_numpy(hash_ids(ids, cfg.history.track_buckets))  # the encoder's id table
+            self.tower_bucket_table = torch.from_numpy(hash_ids(ids, cfg.tower.track_buckets))  # the track tower's
+            for kind, cols in SEQUENCES.items():
+                for name, m in padded(rows, cols, table, cfg.history_len).items():
+                    self.t[f"{kind}_{name}"] = torch.from_numpy(m)
+        self.text_dim = dim
         self.n = rows.height
         self.sizes = {"user_features": len(user_cols), "track_features": len(track_cols), "n_dense": len(other_cols)}
         self.cat_sizes = [len(prep.vocab[prep.categorical[i]]) + 1 for i in mlp_cats]
 
     def batch(self, idx: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
-        b = {k: v[idx].to(device) for k, v in self.t.items() if k != "text_index"}
-        b["text"] = self.text_table[self.t["text_index"][idx]].to(device)
+        seqs = [f"{k}_idx" for k in SEQUENCES]
+        b = {k: v[idx].to(device) for k, v in self.t.items() if k != "text_index" and k not in seqs}
+        cand = self.t["text_index"][idx]
+        b["text"] = self.text_table[cand, : self.text_dim].to(device)
+        if self.history:
+            uniq, b["seq_cand"], pos = batch_tracks(cand, {k: self.t[f"{k}_idx"][idx].long() for k in SEQUENCES})
+            b["seq_cand"] = b["seq_cand"].to(device)
+            b["seq_bucket"], b["seq_content"] = self.bucket_table[uniq].to(device), self.text_table[uniq].to(device)
+            b["seq_track_bucket"] = self.tower_bucket_table[uniq].to(device)
+            b.update({f"{k}_pos": p.to(device) for k, p in pos.items()})
         return b
 
 
@@ -142,6 +182,16 @@ def _fit(step_loss, params, valid_loss, cfg: DeepConfig, n: int, gen: torch.Gene
     return best
 
 
+def _head_logits(mlp: DislikeMLP, encoder: HistoryEncoder | None, u: torch.Tensor, t: torch.Tensor,
+                 b: dict[str, torch.Tensor], task: TwoTowerTask | None = None) -> torch.Tensor:
+    """The MLP's logits (N,) over the tower vectors, the batch's features and its history block
+    (plus stage 1's wide and dot-product logit, for a residual model)."""
+    out = mlp(u, t, b["dense"], b["cats"], encoder(b) if encoder is not None else None).squeeze(1)
+    if task is not None:
+        out = out + (task.model.score(u, t) + task.wide_logit(b)) / mlp.log_temperature.exp()
+    return out
+
+
 @dataclass
 class DeepModel:
     towers: TwoTower
@@ -151,6 +201,13 @@ class DeepModel:
     config: DeepConfig
     seconds: float = 0.0
     history: list[dict] = field(default_factory=list)  # per epoch: stage, epoch, train_loss, valid_loss, seconds
+    encoder: HistoryEncoder | None = None  # the listening-history encoder (None: a model without one)
+    task: TwoTowerTask | None = None  # stage 1's wide part, kept by a residual model
+
+    @property
+    def columns(self) -> list[str]:
+        """The feature columns this model reads: its tabular features and, with the encoder, the sequences."""
+        return self.prep.features + ([c for cols in SEQUENCES.values() for c in cols] if self.config.reads_sequences else [])
 
     @property
     def temperature(self) -> float:
@@ -174,12 +231,14 @@ class DeepModel:
         dev = torch.device(device)
         self.towers.to(dev)
         self.mlp.to(dev).eval()
+        if self.encoder is not None:
+            self.encoder.to(dev).eval()
         data = data or self.inputs(rows)
         u, t = _tower_vectors(self.towers, data, dev)
         out = []
         for idx in _batches(data.n, 8192, shuffle=False):
             b = data.batch(idx, dev)
-            out.append(torch.sigmoid(self.mlp(u[idx].to(dev), t[idx].to(dev), b["dense"], b["cats"])).squeeze(1).cpu())
+            out.append(torch.sigmoid(_head_logits(self.mlp, self.encoder, u[idx].to(dev), t[idx].to(dev), b, self.task)).cpu())
         return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
 
@@ -224,36 +283,46 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
 
     # stage 2: the MLP over the tower vectors and the tabular features, trained end to end (the towers
     # keep learning, with id dropout, so the MLP never sees vectors that memorised its training rows)
+    encoder = HistoryEncoder(cfg.history).to(device) if cfg.history.enabled else None
+    cfg.mlp.history_width = encoder.width if encoder is not None else 0
     mlp = DislikeMLP(cfg.mlp).to(device)
     with torch.no_grad():
-        mlp.body[-1].bias.fill_(base_logit)
+        if cfg.residual:  # starts as stage 1's model
+            mlp.body[-1].bias.zero_()
+            mlp.body[-1].weight.zero_()
+        else:
+            mlp.body[-1].bias.fill_(base_logit)
     loss_fn = nn.BCEWithLogitsLoss()
+    heads = [mlp] + ([encoder] if encoder is not None else [])
+    kept = task if cfg.residual else None
 
     def mlp_loss(idx: torch.Tensor) -> torch.Tensor:
         b = task.drop_ids(tr.batch(idx, device))
         u, t = towers(b)
-        return loss_fn(mlp(u, t, b["dense"], b["cats"]).squeeze(1), b["label"])
+        return loss_fn(_head_logits(mlp, encoder, u, t, b, kept), b["label"])
 
     @torch.no_grad()
     def valid_logits() -> torch.Tensor:
-        towers.eval()
-        mlp.eval()
+        for m in (towers, *heads):
+            m.eval()
         out = []
         for idx in _batches(va.n, 8192, shuffle=False):
             b = va.batch(idx, device)
             u, t = towers(b)
-            out.append(mlp(u, t, b["dense"], b["cats"]).squeeze(1).cpu())
+            out.append(_head_logits(mlp, encoder, u, t, b, kept).cpu())
         return torch.cat(out)
 
     def mlp_valid() -> float:
         return float(loss_fn(valid_logits(), va.t["label"]))
 
-    params = [{"params": mlp.parameters()}, {"params": towers.parameters(), "lr": cfg.lr * cfg.tower_lr_scale}]
-    _fit(mlp_loss, params, mlp_valid, cfg, tr.n, gen, "mlp", [towers, mlp], history)
+    params = [{"params": [p for m in heads for p in m.parameters()]},
+              {"params": (task if cfg.residual else towers).parameters(), "lr": cfg.lr * cfg.tower_lr_scale}]
+    _fit(mlp_loss, params, mlp_valid, cfg, tr.n, gen, "mlp", [task if cfg.residual else towers, *heads], history)
     temperature = mlp.fit_temperature(valid_logits(), va.t["label"])
     seconds = time.perf_counter() - t_start
     logger.info("deep model: temperature %.3f, %.1fs on %s", temperature, seconds, device)
-    return DeepModel(towers.cpu(), mlp.cpu(), prep, text, cfg, seconds, history)
+    return DeepModel(towers.cpu(), mlp.cpu(), prep, text, cfg, seconds, history, encoder.cpu() if encoder is not None else None,
+                     task.cpu() if cfg.residual else None)
 
 
 def save_deep(model: DeepModel, folder) -> dict[str, str]:
@@ -272,6 +341,12 @@ def save_deep(model: DeepModel, folder) -> dict[str, str]:
     }
     torch.save(model.towers.state_dict(), paths["deep_towers"])
     torch.save(model.mlp.state_dict(), paths["deep_mlp"])
+    if model.encoder is not None:
+        paths["deep_sequence"] = folder / "deep_sequence.pt"
+        torch.save(model.encoder.state_dict(), paths["deep_sequence"])
+    if model.task is not None:  # a residual model keeps stage 1's wide part (the towers are saved above)
+        paths["deep_wide"] = folder / "deep_wide.pt"
+        torch.save({k: v for k, v in model.task.state_dict().items() if not k.startswith("model.")}, paths["deep_wide"])
     paths["deep_config"].write_text(json.dumps(asdict(model.config), indent=1))
     model.prep.save(paths["deep_preprocess"])
     paths["deep_history"].write_text(json.dumps(model.history, indent=1))
@@ -290,6 +365,18 @@ def load_deep(folder, text: dict[str, np.ndarray]) -> DeepModel:
     mlp.load_state_dict(torch.load(folder / "deep_mlp.pt", map_location="cpu"))
     towers.eval()
     mlp.eval()
+    encoder = None
+    if cfg.history.enabled:
+        encoder = HistoryEncoder(cfg.history)
+        encoder.load_state_dict(torch.load(folder / "deep_sequence.pt", map_location="cpu"))
+        encoder.eval()
+    task = None
+    if cfg.residual:
+        task = TwoTowerTask(towers, cfg.tower.user_features + cfg.tower.track_features + cfg.mlp.n_dense, cfg.mlp.cat_sizes)
+        missing, unexpected = task.load_state_dict(torch.load(folder / "deep_wide.pt", map_location="cpu"), strict=False)
+        if unexpected or any(not k.startswith("model.") for k in missing):
+            raise ValueError(f"{folder / 'deep_wide.pt'} does not fit the model's configuration")
+        task.eval()
     prep = Preprocessor.load(folder / "deep_preprocess.json")
     history = json.loads((folder / "deep_history.json").read_text()) if (folder / "deep_history.json").exists() else []
-    return DeepModel(towers, mlp, prep, text, cfg, history=history)
+    return DeepModel(towers, mlp, prep, text, cfg, history=history, encoder=encoder, task=task)

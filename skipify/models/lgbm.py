@@ -61,6 +61,11 @@ class LGBMModel:
     best_iteration: int
     seconds: float
 
+    @property
+    def columns(self) -> list[str]:
+        """The feature columns this model reads."""
+        return self.prep.features
+
     def importance(self) -> pl.DataFrame:
         """Total split gain per feature, largest first."""
         gain = self.booster.feature_importance(importance_type="gain", iteration=self.best_iteration)

@@ -24,6 +24,7 @@ class MLPConfig:
     tower_dim: int = 32
     n_dense: int = 0  # filled in from the data
     cat_sizes: list[int] = field(default_factory=list)  # vocabulary size + 1 (0 = unknown) per column
+    history_width: int = 0  # the history encoder's block (models/history.py), 0 without one
 
 
 class DislikeMLP(nn.Module):
@@ -33,7 +34,7 @@ class DislikeMLP(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.cats = nn.ModuleList(nn.Embedding(n, cfg.cat_dim) for n in cfg.cat_sizes)
-        width = 3 * cfg.tower_dim + cfg.n_dense + cfg.cat_dim * len(cfg.cat_sizes)
+        width = 3 * cfg.tower_dim + cfg.n_dense + cfg.cat_dim * len(cfg.cat_sizes) + cfg.history_width
         layers: list[nn.Module] = []
         for h in cfg.hidden:
             layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Dropout(cfg.dropout)]
@@ -42,14 +43,16 @@ class DislikeMLP(nn.Module):
         self.body = nn.Sequential(*layers)
         self.log_temperature = nn.Parameter(torch.zeros(1), requires_grad=False)  # fitted after training
 
-    def head_input(self, user: torch.Tensor, track: torch.Tensor, dense: torch.Tensor, cats: torch.Tensor) -> torch.Tensor:
+    def head_input(self, user: torch.Tensor, track: torch.Tensor, dense: torch.Tensor, cats: torch.Tensor,
+                   history: torch.Tensor | None = None) -> torch.Tensor:
         """Everything the MLP body sees, as one float matrix (also what SHAP explains)."""
         parts = [user, track, user * track, dense] + [emb(cats[:, i]) for i, emb in enumerate(self.cats)]
-        return torch.cat(parts, dim=1)
+        return torch.cat(parts + ([history] if history is not None else []), dim=1)
 
-    def forward(self, user: torch.Tensor, track: torch.Tensor, dense: torch.Tensor, cats: torch.Tensor) -> torch.Tensor:
-        """Calibrated logit, shape (N, 1)."""
-        return self.body(self.head_input(user, track, dense, cats)) / self.log_temperature.exp()
+    def forward(self, user: torch.Tensor, track: torch.Tensor, dense: torch.Tensor, cats: torch.Tensor,
+                history: torch.Tensor | None = None) -> torch.Tensor:
+        """Calibrated logit, shape (N, 1); ``history``: the history encoder's block, when the model has one."""
+        return self.body(self.head_input(user, track, dense, cats, history)) / self.log_temperature.exp()
 
     @torch.no_grad()
     def fit_temperature(self, logits: torch.Tensor, labels: torch.Tensor) -> float:

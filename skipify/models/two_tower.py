@@ -1,6 +1,7 @@
 """Two-tower network: a user tower and a track tower whose dot product scores a dislike.
 
-    user tower : hashed user id embedding  + user features            -> MLP -> d-dim vector
+    user tower : hashed user id embedding  + user features
+                 + taste from the last plays (mean track vectors by outcome)  -> MLP -> d-dim vector
     track tower: hashed track id embedding + track features
                  + MiniLM text vector (projected) + genre embedding    -> MLP -> d-dim vector
     logit = <user, track> + bias
@@ -42,6 +43,7 @@ class TwoTowerConfig:
     text_dim: int = 384
     id_dropout: float = 0.15
     dropout: float = 0.1
+    taste_from_history: bool = True  # the user tower also reads the listener's recent plays (see TwoTower.taste)
 
 
 def hash_ids(ids, buckets: int) -> np.ndarray:
@@ -62,10 +64,11 @@ class UserTower(nn.Module):
     def __init__(self, cfg: TwoTowerConfig):
         super().__init__()
         self.ids = nn.Embedding(cfg.user_buckets, cfg.dim)
-        self.body = _mlp(cfg.dim + cfg.user_features, cfg.hidden, cfg.dim, cfg.dropout)
+        self.body = _mlp(cfg.dim + cfg.user_features + (2 * cfg.dim + 2 if cfg.taste_from_history else 0), cfg.hidden, cfg.dim, cfg.dropout)
 
-    def forward(self, user_bucket: torch.Tensor, user_x: torch.Tensor) -> torch.Tensor:
-        return self.body(torch.cat([self.ids(user_bucket), user_x], dim=1))
+    def forward(self, user_bucket: torch.Tensor, user_x: torch.Tensor, history: torch.Tensor | None = None) -> torch.Tensor:
+        parts = [self.ids(user_bucket), user_x] + ([history] if history is not None else [])
+        return self.body(torch.cat(parts, dim=1))
 
 
 class TrackTower(nn.Module):
@@ -94,8 +97,25 @@ class TwoTower(nn.Module):
         self.track = TrackTower(cfg)
         self.bias = nn.Parameter(torch.zeros(1))
 
+    def taste(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The listener's taste as of the row, from their last plays (the listening-history family):
+        the mean track vector (id and text, embedded by the track tower's own tables) of the plays they
+        completed and of those they disliked or skipped early, and the share of each. Shape (N, 2 dim + 2).
+
+        A listener's id vector is one taste for the whole training period; this one follows their
+        recent plays, so it moves when their taste does and exists for a listener the id table never saw."""
+        items = self.track.ids(batch["seq_track_bucket"]) + self.track.text(batch["seq_content"][:, : self.cfg.text_dim])
+        pos = batch["listening_pos"]
+        mask = pos >= 0
+        vec = torch.nn.functional.embedding(pos.clamp(min=0), items)
+        out, n = [], mask.sum(1, keepdim=True).clamp(min=1)
+        for member in (mask & (batch["listening_outcome"] == 0), mask & (batch["listening_outcome"] > 0)):
+            k = member.sum(1, keepdim=True)
+            out += [(vec * member.unsqueeze(2)).sum(1) / k.clamp(min=1), k / n]
+        return torch.cat([out[0], out[2], out[1], out[3]], dim=1)
+
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        u = self.user(batch["user_bucket"], batch["user_x"])
+        u = self.user(batch["user_bucket"], batch["user_x"], self.taste(batch) if self.cfg.taste_from_history else None)
         t = self.track(batch["track_bucket"], batch["artist_bucket"], batch["genre"], batch["text"], batch["track_x"])
         return u, t
 
@@ -118,14 +138,23 @@ class TwoTowerTask(nn.Module):
         self.model = model
         self.wide = nn.Linear(n_wide, 1)
         self.wide_cats = nn.ModuleList(nn.Embedding(n, 1) for n in cat_sizes)
+        with torch.no_grad():  # the wide term starts at 0: the model starts at the bias (the base rate)
+            self.wide.weight.zero_()
+            self.wide.bias.zero_()
+            for emb in self.wide_cats:
+                emb.weight.zero_()
         self.loss = nn.BCEWithLogitsLoss()
 
-    def logit(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        u, t = self.model(batch)
+    def wide_logit(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The linear term over the tabular features and the categories, shape (N,)."""
         wide = self.wide(torch.cat([batch["user_x"], batch["track_x"], batch["dense"]], dim=1)).squeeze(1)
         for i, emb in enumerate(self.wide_cats):
             wide = wide + emb(batch["cats"][:, i]).squeeze(1)
-        return self.model.score(u, t) + wide
+        return wide
+
+    def logit(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        u, t = self.model(batch)
+        return self.model.score(u, t) + self.wide_logit(batch)
 
     def drop_ids(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The batch with each id replaced by 0 (unknown) with probability ``id_dropout``."""

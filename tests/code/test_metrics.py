@@ -46,3 +46,23 @@ def test_edge_cases():
     assert m.lift_share(0.75, 0.8) == pytest.approx(0.25 / 0.3)
     assert m.lift_share(0.75, None) is None
     assert m.scorecard(np.array([0, 1, 1]), np.array([0.1, 0.9, 0.4]), 0.5)["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_paired_bootstrap_interval_of_an_auc_difference(data):
+    y, p = data
+    rng = np.random.default_rng(1)
+    # with unit weights the weighted AUC is the AUC (ties included)
+    assert m._RankedScores(y, p).auc(np.ones(len(y))) == pytest.approx(sk.roc_auc_score(y, p), abs=1e-12)
+    # a row counted twice: the same as duplicating it
+    w = np.ones(len(y))
+    w[:100] = 2
+    dup = np.r_[np.arange(len(y)), np.arange(100)]
+    assert m._RankedScores(y, p).auc(w) == pytest.approx(sk.roc_auc_score(y[dup], p[dup]), abs=1e-12)
+    same = m.paired_bootstrap_auc_diff(y, p, p, n_boot=50)
+    assert same["diff"] == 0 and same["lo"] == 0 and same["hi"] == 0  # paired: identical models never differ
+    noisier = np.clip(p + rng.normal(0, 0.3, len(p)), 0, 1)
+    r = m.paired_bootstrap_auc_diff(y, p, noisier, n_boot=200)
+    assert r["diff"] == pytest.approx(sk.roc_auc_score(y, p) - sk.roc_auc_score(y, noisier), abs=1e-12)
+    assert 0 < r["lo"] < r["diff"] < r["hi"]
+    flipped = m.paired_bootstrap_auc_diff(y, noisier, p, n_boot=200)
+    assert flipped["hi"] < 0

@@ -11,11 +11,12 @@ from skipify.config import load_config
 from skipify.data import time_splits
 from skipify.metrics import log_loss, roc_auc
 from skipify.models.deep import DeepConfig, train_deep
+from skipify.models.history import CONTENT_DIM, HistoryConfig
 from skipify.models.mlp import MLPConfig
 from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
 
 TINY = dict(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16, user_buckets=1000, track_buckets=1000),
-            mlp=MLPConfig(hidden=[32, 16]))
+            mlp=MLPConfig(hidden=[32, 16]), history=HistoryConfig(dim=8, track_buckets=1000))
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def splits(small_rows):
 @pytest.fixture(scope="module")
 def text(small_rows):
     rng = np.random.default_rng(0)
-    return {t: rng.normal(size=384).astype(np.float32) for t in small_rows["track_id"].unique().to_list()}
+    return {t: rng.normal(size=CONTENT_DIM).astype(np.float32) for t in small_rows["track_id"].unique().to_list()}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_hashing_is_stable_and_unknown_is_zero():
 
 def test_id_dropout_gives_unknown_ids_a_vector_from_features():
     cfg = TwoTowerConfig(dim=4, hidden=8, user_buckets=10, track_buckets=10, artist_buckets=10, user_features=2,
-                         track_features=3, id_dropout=1.0)
+                         track_features=3, id_dropout=1.0, taste_from_history=False)
     model = TwoTower(cfg)
     batch = {"user_bucket": torch.tensor([3, 4]), "track_bucket": torch.tensor([5, 6]), "artist_bucket": torch.tensor([7, 8]),
              "genre": torch.tensor([1, 2]), "text": torch.randn(2, 384), "user_x": torch.randn(2, 2), "track_x": torch.randn(2, 3),

@@ -147,7 +147,7 @@ def test_shap_values_add_up_to_the_models_logits(trained):
 
     cfg, r = trained
     _, lgbm, deep = load_version(r["version"], cfg)
-    splits = time_splits(load_rows(cfg), cfg)
+    splits = time_splits(load_rows(cfg, sequences=True), cfg)
     rows, background = splits.test.head(40), splits.train.sample(100, seed=1)
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
     names, values = explain_lightgbm(lgbm, rows)  # exact TreeSHAP: values + base = logit, row by row

@@ -1,0 +1,181 @@
+"""The listening-history encoder: the candidate track attends over the listener's recent plays.
+
+Two sequences per row, both from the feature families (sql/features/families/50_, 60_):
+
+* the listener's last ``history_len`` plays before the row's day (``h_track_ids``, ``h_outcomes``,
+  ``h_days_before``);
+* the earlier plays of the row's own session (``hs_track_ids``, ``hs_outcomes``, ``hs_minutes_before``).
+
+Each play becomes a vector: its track (a hashed id embedding plus its projected content vector: the
+MiniLM text vector and the audio descriptors, which place a track's style within its genre),
+plus an outcome embedding (completed / early skip / dislike) and a time-gap bucket embedding. The
+candidate track, encoded the same way, is the query of a target attention (as in DIN): the plays
+that ended in a dislike or an early skip and those that were completed are pooled **separately**,
+so the model can ask "is this track like what they just skipped?" and "like what they finish?"
+apart. Per sequence and pool the output is the pooled vector and its element-wise product with the
+candidate (as the WSDM Cup 2019 winner did with the history state), plus the pool's share of the
+sequence: ``HistoryEncoder.width`` numbers that join the dislike MLP's input.
+
+``pooling="mean"`` (an ablation: no attention) averages each pool instead. ``outcomes=False`` (an
+ablation) drops the outcome embedding and the split: one pool over every play.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+# (track ids, outcomes, time before the row) per sequence, as the feature families name them
+SEQUENCES = {
+    "listening": ("h_track_ids", "h_outcomes", "h_days_before"),
+    "session": ("hs_track_ids", "hs_outcomes", "hs_minutes_before"),
+}
+SEQUENCE_COLUMNS = tuple(c for cols in SEQUENCES.values() for c in cols)
+# a track's content vector (skipify.train.track_vectors): its MiniLM text vector, then its audio
+# descriptors (sql/models/track_vectors.sql)
+TEXT_DIM = 384
+AUDIO_DIM = 11
+CONTENT_DIM = TEXT_DIM + AUDIO_DIM
+GAP_BUCKETS = 16  # log2 buckets of the time before the row (days, or minutes in a session)
+
+
+@dataclass
+class HistoryConfig:
+    """Sizes of the history encoder, saved with the weights (``enabled=False``: a model without it)."""
+
+    enabled: bool = False  # off by default: it did not beat the user tower's taste on validation (docs/models.md)
+    dim: int = 32
+    track_buckets: int = 50_000
+    content_dim: int = CONTENT_DIM  # the whole content vector: text and audio
+    pooling: str = "attention"  # or "mean" (ablation)
+    outcomes: bool = True  # False (ablation): no outcome embedding, one pool
+
+
+def gap_bucket(x: np.ndarray) -> np.ndarray:
+    """Time before the row (days or minutes, >= 0) as a log2 bucket in [0, GAP_BUCKETS)."""
+    return np.clip(np.floor(np.log2(1.0 + np.maximum(x, 0.0))), 0, GAP_BUCKETS - 1).astype(np.int8)
+
+
+def _flat(column: pl.Series) -> tuple[pa.Array, np.ndarray]:
+    """A list column's values, all rows end to end, and each row's length."""
+    arr = column.to_arrow()
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return pc.list_flatten(arr), lengths
+
+
+def padded(rows: pl.DataFrame, columns: tuple[str, str, str], track_index: pa.Array, length: int) -> dict[str, np.ndarray]:
+    """One sequence of ``rows`` as padded matrices (rows x ``length``), most recent first.
+
+    ``idx``: position of each play's track in ``track_index`` (-1: padding); ``outcome`` (0 completed,
+    1 early skip, 2 dislike); ``gap``: bucket of the time before the row.
+    """
+    tracks, outcomes, gaps = columns
+    values, lengths = _flat(rows[tracks])
+    n = rows.height
+    out = {"idx": np.full((n, length), -1, np.int32), "outcome": np.zeros((n, length), np.int8),
+           "gap": np.zeros((n, length), np.int8)}
+    if len(values) == 0:
+        return out
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    row = np.repeat(np.arange(n), lengths)
+    pos = np.arange(len(values)) - np.repeat(starts, lengths)
+    keep = pos < length
+    out["idx"][row[keep], pos[keep]] = pc.index_in(values, value_set=track_index).to_numpy(zero_copy_only=False)[keep]
+    out["outcome"][row[keep], pos[keep]] = _flat(rows[outcomes])[0].to_numpy(zero_copy_only=False)[keep]
+    out["gap"][row[keep], pos[keep]] = gap_bucket(_flat(rows[gaps])[0].to_numpy(zero_copy_only=False).astype(np.float64))[keep]
+    return out
+
+
+def history_track_ids(rows: pl.DataFrame) -> pa.Array:
+    """Every distinct track id in the rows' sequences."""
+    parts = [_flat(rows[cols[0]])[0] for cols in SEQUENCES.values()]
+    return pc.unique(pa.concat_arrays([p.cast(pa.string()) for p in parts])) if parts else pa.array([], pa.string())
+
+
+class HistoryEncoder(nn.Module):
+    """Target attention of the candidate track over the two sequences; see the module docstring."""
+
+    def __init__(self, cfg: HistoryConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.dim
+        self.ids = nn.Embedding(cfg.track_buckets, d)
+        self.content = nn.Linear(cfg.content_dim, d)
+        self.outcome = nn.Embedding(3, d)
+        self.gaps = nn.ModuleDict({k: nn.Embedding(GAP_BUCKETS, d) for k in SEQUENCES})
+        self.query = nn.Linear(d, d, bias=False)
+        self.key = nn.Linear(d, d, bias=False)
+        self.norm = nn.LayerNorm(d)
+
+    @property
+    def pools(self) -> tuple[tuple[int, ...], ...]:
+        """Outcome codes pooled together: (dislike, early skip) and (completed), or all in one."""
+        return ((1, 2), (0,)) if self.cfg.outcomes else ((0, 1, 2),)
+
+    @property
+    def width(self) -> int:
+        return len(SEQUENCES) * len(self.pools) * (2 * self.cfg.dim + 1)
+
+    def items(self, bucket: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+        """Track vectors from hashed ids and content vectors (text and audio)."""
+        return self.norm(self.ids(bucket) + self.content(content))
+
+    def pool(self, query: torch.Tensor, items: torch.Tensor, outcome: torch.Tensor, gap: torch.Tensor,
+             mask: torch.Tensor, kind: str) -> torch.Tensor:
+        """(N, pools x (2 dim + 1)): per pool, the pooled plays, their product with the query, the pool's share."""
+        # small tables as one-hot products: on CPU their backward is a matmul, not a scatter
+        e = items + F.one_hot(gap, GAP_BUCKETS).to(items.dtype) @ self.gaps[kind].weight
+        if self.cfg.outcomes:
+            e = e + F.one_hot(outcome, 3).to(items.dtype) @ self.outcome.weight
+        scores = (self.key(e) @ self.query(query).unsqueeze(2)).squeeze(2) / math.sqrt(self.cfg.dim)
+        n = mask.sum(dim=1, keepdim=True).clamp(min=1)
+        out = []
+        for codes in self.pools:
+            member = mask & torch.isin(outcome, torch.tensor(codes, device=outcome.device))
+            if self.cfg.pooling == "mean":
+                w = member.float()
+            else:  # a softmax over the pool's plays (all weights 0 for an empty pool)
+                s = scores.masked_fill(~member, float("-inf"))
+                top = s.max(dim=1, keepdim=True).values.detach()
+                w = torch.exp(s - torch.where(torch.isfinite(top), top, torch.zeros_like(top)))
+            w = w / w.sum(dim=1, keepdim=True).clamp(min=1e-9)
+            pooled = (w.unsqueeze(2) * e).sum(dim=1)
+            out += [pooled, pooled * query, member.sum(dim=1, keepdim=True) / n]
+        return torch.cat(out, dim=1)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The history block of a batch (see ``deep.Inputs.batch``): shape (N, width).
+
+        The batch holds its distinct tracks once (``seq_bucket``, ``seq_content``); the candidate
+        (``seq_cand``) and the plays (``<kind>_pos``, -1 = padding) point into them."""
+        vectors = self.items(batch["seq_bucket"], batch["seq_content"])
+        query = vectors[batch["seq_cand"]]
+        parts = []
+        for kind in SEQUENCES:
+            pos = batch[f"{kind}_pos"]
+            parts.append(self.pool(query, F.embedding(pos.clamp(min=0), vectors), batch[f"{kind}_outcome"].long(),
+                                   batch[f"{kind}_gap"].long(), pos >= 0, kind))
+        return torch.cat(parts, dim=1)
+
+
+def batch_tracks(cand: torch.Tensor, seqs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """A batch's distinct tracks (indices into the Inputs' track table), and the candidate's and each
+    sequence's positions among them (-1 stays padding)."""
+    flat = torch.cat([cand] + [s.reshape(-1) for s in seqs.values()])
+    uniq, inverse = torch.unique(flat.clamp(min=0), return_inverse=True)
+    lo, n = cand.shape[0], cand.shape[0]
+    out = {}
+    for k, s in seqs.items():
+        size = s.numel()
+        out[k] = torch.where(s >= 0, inverse[lo : lo + size].reshape(s.shape), -1)
+        lo += size
+    return uniq, inverse[:n], out

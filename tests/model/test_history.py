@@ -1,0 +1,97 @@
+"""The listening-history encoder: sequences as padded matrices, target attention, saved and served with the model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+import torch
+
+from skipify.data import time_splits
+from skipify.config import load_config
+from skipify.models.deep import DeepConfig, load_deep, save_deep, train_deep
+from skipify.models.two_tower import TwoTowerConfig
+from skipify.models.history import CONTENT_DIM, GAP_BUCKETS, SEQUENCES, HistoryConfig, HistoryEncoder, gap_bucket, padded
+from tests.model.test_deep import TINY
+
+
+def test_padded_keeps_order_pads_and_truncates():
+    rows = pl.DataFrame({
+        "h_track_ids": [["b", "a", "c"], [], ["a"]],
+        "h_outcomes": [[2, 0, 1], [], [0]],
+        "h_days_before": [[0.5, 3.0, 40.0], [], [1000.0]],
+    }, schema={"h_track_ids": pl.List(pl.String), "h_outcomes": pl.List(pl.UInt8), "h_days_before": pl.List(pl.Float64)})
+    table = pa.array(["a", "b", "c"])
+    m = padded(rows, SEQUENCES["listening"], table, length=2)
+    assert m["idx"].tolist() == [[1, 0], [-1, -1], [0, -1]]  # most recent first, cut at 2, -1 = padding
+    assert m["outcome"].tolist() == [[2, 0], [0, 0], [0, 0]]
+    assert m["gap"][0].tolist() == [0, 2] and m["gap"][2, 0] == 9  # log2 buckets of days: 0.5 -> 0, 3 -> 2, 1000 -> 9
+    assert gap_bucket(np.array([0.0, 1.0, 3.0, 1e9])).tolist() == [0, 1, 2, GAP_BUCKETS - 1]
+
+
+def _batch(n: int, length: int, outcome: int, present: bool) -> dict[str, torch.Tensor]:
+    b = {"seq_bucket": torch.tensor([1, 2, 3]), "seq_content": torch.randn(3, CONTENT_DIM), "seq_cand": torch.zeros(n, dtype=torch.long)}
+    for kind in SEQUENCES:
+        pos = torch.full((n, length), 1 if present else -1)
+        b[f"{kind}_pos"] = pos
+        b[f"{kind}_outcome"] = torch.full((n, length), outcome, dtype=torch.int8)
+        b[f"{kind}_gap"] = torch.zeros((n, length), dtype=torch.int8)
+    return b
+
+
+@torch.no_grad()
+def test_empty_history_and_empty_pools_give_zeros_not_nan():
+    enc = HistoryEncoder(HistoryConfig(dim=4, track_buckets=10)).eval()
+    empty = enc(_batch(3, 5, 0, present=False))
+    assert empty.shape == (3, enc.width) and torch.isfinite(empty).all() and float(empty.abs().sum()) == 0
+    # all plays completed: the dislike pool of each sequence is empty, the completed one is not
+    only_completed = enc(_batch(3, 5, 0, present=True))
+    block = enc.width // len(SEQUENCES)
+    pool = block // 2
+    assert torch.isfinite(only_completed).all()
+    assert float(only_completed[:, :pool].abs().sum()) == 0 and float(only_completed[:, pool:block].abs().sum()) > 0
+
+
+@pytest.fixture(scope="module")
+def trained(small_rows):
+    splits = time_splits(small_rows, load_config(split_test_days=4, split_valid_days=3))
+    rng = np.random.default_rng(0)
+    text = {t: rng.normal(size=CONTENT_DIM).astype(np.float32) for t in small_rows["track_id"].unique().to_list()}
+    with_encoder = {**TINY, "history": HistoryConfig(enabled=True, dim=8, track_buckets=1000)}
+    return splits, text, train_deep(splits.train, splits.valid, text, DeepConfig(**with_encoder))
+
+
+def test_the_score_reads_the_history(trained):
+    splits, _, model = trained
+    rows = splits.test.filter(pl.col("h_track_ids").list.len() > 0).head(50)
+    flipped = rows.with_columns(pl.col("h_outcomes").list.eval(2 - pl.element()))  # completed <-> dislike
+    assert model.encoder is not None and "h_track_ids" in model.columns
+    assert not np.allclose(model.predict(rows), model.predict(flipped))
+    # the user tower's taste alone reads it too
+    model.encoder, saved = None, model.encoder
+    try:
+        u, _ = model.towers.eval().user, None
+        assert not np.allclose(model.vectors(rows)[0], model.vectors(flipped)[0])
+    finally:
+        model.encoder = saved
+
+
+def test_saved_model_scores_the_same_and_needs_the_sequences(trained, tmp_path):
+    splits, text, model = trained
+    save_deep(model, tmp_path)
+    again = load_deep(tmp_path, text)
+    assert again.encoder is not None
+    assert np.allclose(again.predict(splits.test), model.predict(splits.test), atol=1e-6)
+    with pytest.raises(ValueError, match="sequence columns"):
+        again.predict(splits.test.drop("hs_outcomes"))
+
+
+def test_a_model_without_taste_or_encoder_reads_no_sequences(trained):
+    splits, text, _ = trained
+    tower = TwoTowerConfig(**{**asdict(TINY["tower"]), "taste_from_history": False})
+    plain = train_deep(splits.train, splits.valid, text, DeepConfig(**{**TINY, "tower": tower, "history": HistoryConfig(enabled=False)}))
+    assert plain.encoder is None and not any(c.startswith(("h_", "hs_")) for c in plain.columns)
+    assert np.isfinite(plain.predict(splits.test.drop([c for cols in SEQUENCES.values() for c in cols]))).all()
