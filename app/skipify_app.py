@@ -134,7 +134,7 @@ def page_why() -> None:
         empty("No SHAP importances for this version: retrain with `skipify train`.")
     st.subheader("What the models lean on (global)")
     st.caption("Features by their catalogue labels (`skipify features --list`); embedding dimensions are summed into "
-               "blocks: user embedding, track embedding, artist embedding, text embedding.")
+               "blocks: user embedding, track embedding, artist embedding, text embedding, listening history.")
     left, right = st.columns(2)
     left.plotly_chart(_bars(imp.filter(pl.col("model") == "deep"), "Deep model (GradientExplainer)"), use_container_width=True)
     right.plotly_chart(_bars(imp.filter(pl.col("model") == "lightgbm"), "LightGBM (TreeExplainer)"), use_container_width=True)

@@ -16,7 +16,7 @@ def tiny_deep_config():
     from skipify.models.mlp import MLPConfig
     from skipify.models.two_tower import TwoTowerConfig
 
-    return DeepConfig(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16), mlp=MLPConfig(hidden=[32, 16]),
+    return DeepConfig(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16, taste_from_history=True), mlp=MLPConfig(hidden=[32, 16]),
                       history=HistoryConfig(dim=8, track_buckets=1000))
 
 

@@ -15,7 +15,7 @@ from skipify.models.history import CONTENT_DIM, HistoryConfig
 from skipify.models.mlp import MLPConfig
 from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
 
-TINY = dict(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16, user_buckets=1000, track_buckets=1000),
+TINY = dict(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16, user_buckets=1000, track_buckets=1000, taste_from_history=True),
             mlp=MLPConfig(hidden=[32, 16]), history=HistoryConfig(dim=8, track_buckets=1000))
 
 

@@ -131,7 +131,7 @@ def test_global_shap_importances_are_stored_per_version_with_readable_blocks(tra
                        {"v": r["version"]}).pl()
     con.close()
     deep, lgbm = rows.filter(pl.col("model") == "deep"), rows.filter(pl.col("model") == "lightgbm")
-    assert {"user embedding", "track embedding", "artist embedding", "text embedding", "t_genre", "s_prev_dislike"} <= set(deep["block"])
+    assert {"user embedding", "track embedding", "artist embedding", "text embedding", "listening history", "t_genre", "s_prev_dislike"} <= set(deep["block"])
     assert not any(b.endswith("_missing") for b in deep["block"])  # a value and its missing flag are one block
     assert deep["rank"].to_list() == list(range(1, deep.height + 1)) and deep["mean_abs_shap"].is_sorted(descending=True)
     assert lgbm.height > 20 and "t_genre" in set(lgbm["block"])
