@@ -148,6 +148,14 @@ class Snapshot:
         self._db: duckdb.DuckDBPyConnection | None = None  # runs the per-row families on request batches
         self._db_lock = threading.Lock()
         self._sql = {f.name: read_sql(f.sql) for f in self.per_row}  # read once, not per request
+        # the expressions every request's probes take, built once (a literal costs a Series each time)
+        self._probe_columns = [
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("play_id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("probe_id"),
+            pl.lit(False).alias("is_event"), pl.lit(day_number(self.as_of)).alias("day"),
+            pl.lit(None).alias("label"), pl.lit(None).alias("early_skip"), pl.lit(None).alias("session_id"),
+            pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"),
+        ]
+        self._probe_casts = [pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()]
 
     def _database(self) -> duckdb.DuckDBPyConnection:
         """The in-memory DuckDB of the per-row families, made on first use (threads take cursors of it)."""
@@ -218,13 +226,7 @@ class Snapshot:
         """The requests as the rows the families read (features/fx_probes.sql's columns): as of the
         cut-off's day, the track's artist and genre from the catalogue ('?' when it has none)."""
         req = self.context(requests).join(self.tracks, on="track_id", how="left", maintain_order="left")
-        n = req.height
-        return req.with_columns(
-            pl.int_range(n, dtype=pl.Int64).alias("play_id"), pl.int_range(n, dtype=pl.Int64).alias("probe_id"),
-            pl.lit(False).alias("is_event"), pl.lit(day_number(self.as_of)).alias("day"),
-            pl.lit(None).alias("label"), pl.lit(None).alias("early_skip"), pl.lit(None).alias("session_id"),
-            pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"),
-        ).select([pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()])
+        return req.with_columns(*self._probe_columns).select(self._probe_casts)
 
     def rows(self, requests: pl.DataFrame, columns: Iterable[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Feature rows (the columns of scoring_rows but probe_id) and cold-start flags.
@@ -261,9 +263,13 @@ class Snapshot:
                 cur.close()
         rows = pl.concat([probes.select("user_id", "track_id", "ts"), *[parts[f.name] for f in families() if f.name in parts]],
                          how="horizontal")
-        users, tracks = probes["user_id"], probes["track_id"]
-        flags = pl.DataFrame({"user_new": ~users.is_in(self.played_users), "track_new": ~tracks.is_in(self.played_tracks),
-                              "user_unknown": ~users.is_in(self.known_users), "track_unknown": ~tracks.is_in(self.known_tracks)})
+        users, tracks = probes["user_id"].to_list(), probes["track_id"].to_list()
+        # set lookups in Python: polars' is_in would turn each whole set into a Series per request
+        flags = pl.DataFrame({"user_new": [u not in self.played_users for u in users],
+                              "track_new": [t not in self.played_tracks for t in tracks],
+                              "user_unknown": [u not in self.known_users for u in users],
+                              "track_unknown": [t not in self.known_tracks for t in tracks]}, schema=dict.fromkeys(
+                             ("user_new", "track_new", "user_unknown", "track_unknown"), pl.Boolean))
         return rows.rechunk(), flags
 
 
