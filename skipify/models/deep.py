@@ -206,7 +206,8 @@ class DeepModel:
 
     @property
     def columns(self) -> list[str]:
-        """The feature columns this model reads: its tabular features and, with the encoder, the sequences."""
+        """The feature columns this model reads: its tabular features and, when it reads them (the taste, the
+        encoder), the sequence columns."""
         return self.prep.features + ([c for cols in SEQUENCES.values() for c in cols] if self.config.reads_sequences else [])
 
     @property
