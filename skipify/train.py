@@ -27,7 +27,7 @@ from skipify.models.deep import DeepConfig, DeepModel, load_deep, save_deep, tra
 from skipify.models.lgbm import LGBMConfig, LGBMModel, train_lgbm
 from skipify.registry import champion, gate, register
 from skipify.tune import tuned_configs
-from skipify.warehouse import connect, read_sql, run_sql, transaction, with_retry
+from skipify.warehouse import connect, run_sql, transaction, with_retry
 
 
 def track_vectors(cfg: Config) -> dict[str, np.ndarray]:

@@ -92,7 +92,7 @@ class Inputs:
         }
         # one row per distinct track (the candidates' and, with the history encoder, every play's), gathered
         # per batch: text vectors are not copied per row
-        candidates = pa.array(rows["track_id"].cast(pl.String).fill_null("").to_arrow()).cast(pa.string())
+        candidates = rows["track_id"].cast(pl.String).fill_null("").to_arrow().cast(pa.string())
         self.history = cfg.reads_sequences
         if self.history:
             missing = [c for cols in SEQUENCES.values() for c in cols if c not in rows.columns]

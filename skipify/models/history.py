@@ -98,7 +98,7 @@ def padded(rows: pl.DataFrame, columns: tuple[str, str, str], track_index: pa.Ar
 def history_track_ids(rows: pl.DataFrame) -> pa.Array:
     """Every distinct track id in the rows' sequences."""
     parts = [_flat(rows[cols[0]])[0] for cols in SEQUENCES.values()]
-    return pc.unique(pa.concat_arrays([p.cast(pa.string()) for p in parts])) if parts else pa.array([], pa.string())
+    return pc.unique(pa.concat_arrays([p.cast(pa.string()) for p in parts]))
 
 
 class HistoryEncoder(nn.Module):
@@ -172,7 +172,7 @@ def batch_tracks(cand: torch.Tensor, seqs: dict[str, torch.Tensor]) -> tuple[tor
     sequence's positions among them (-1 stays padding)."""
     flat = torch.cat([cand] + [s.reshape(-1) for s in seqs.values()])
     uniq, inverse = torch.unique(flat.clamp(min=0), return_inverse=True)
-    lo, n = cand.shape[0], cand.shape[0]
+    lo = n = cand.shape[0]
     out = {}
     for k, s in seqs.items():
         size = s.numel()
