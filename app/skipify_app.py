@@ -73,7 +73,9 @@ def page_tonight() -> None:
     c[1].metric("Listeners at risk", f"{now['listeners_at_risk']:,}", delta("listeners_at_risk"), delta_color="inverse")
     c[2].metric("Pairs scored", f"{now['scored_pairs']:,}", delta("scored_pairs"), delta_color="off")
     c[3].metric("Mean p(dislike)", f"{now['mean_p_dislike']:.3f}")
-    st.caption(f"Model version {version}. A pair is at risk when the deep model's p(dislike) reaches the threshold chosen on validation.")
+    served = next((v["served_model"] for v in versions() if v["version"] == version), "deep")
+    st.caption(f"Model version {version}, serving its {served} model. A pair is at risk when that model's p(dislike) "
+               "reaches its threshold chosen on validation.")
 
     left, right = st.columns(2)
     with left:
@@ -157,7 +159,7 @@ def page_why() -> None:
 
 
 def page_scorecard() -> None:
-    st.header("Scorecard: deep model against LightGBM and the simple baselines")
+    st.header("Scorecard: the deep model, LightGBM and the simple baselines")
     try:
         known = versions()
     except app_data.NoWarehouse:
@@ -167,12 +169,13 @@ def page_scorecard() -> None:
     labels = [f"{v['version']} ({v['status']})" for v in known]
     v = known[labels.index(st.sidebar.selectbox("Model version", labels, key="version"))]
     s = v["metrics"]["summary"]
-    c = st.columns(4)
-    c[0].metric("Deep ROC AUC", f"{s['deep_roc_auc']:.4f}")
-    c[1].metric("LightGBM ROC AUC", f"{s['lightgbm_roc_auc']:.4f}")
-    c[2].metric("Oracle ROC AUC", "no truth file" if s["oracle_roc_auc"] is None else f"{s['oracle_roc_auc']:.4f}")
-    c[3].metric("Deep lift share", "—" if s["deep_lift_share"] is None else f"{s['deep_lift_share']:.3f}")
-    st.caption(f"Gate: {v['gate_verdict']}: {v['gate_reasons']}. Test split {s['test_from']} to {s['test_to']}, {s['n_test_rows']:,} rows.")
+    c = st.columns(5)
+    c[0].metric("Served model", v["served_model"])
+    c[1].metric("Deep ROC AUC", f"{s['deep_roc_auc']:.4f}")
+    c[2].metric("LightGBM ROC AUC", f"{s['lightgbm_roc_auc']:.4f}")
+    c[3].metric("Oracle ROC AUC", "no truth file" if s["oracle_roc_auc"] is None else f"{s['oracle_roc_auc']:.4f}")
+    c[4].metric("Deep lift share", "—" if s["deep_lift_share"] is None else f"{s['deep_lift_share']:.3f}")
+    st.caption(f"The gate serves the kind that wins on validation. Gate: {v['gate_verdict']}: {v['gate_reasons']}. Test split {s['test_from']} to {s['test_to']}, {s['n_test_rows']:,} rows.")
     st.subheader("Every model on the test split")
     st.dataframe(app_data.scorecard(v), hide_index=True, use_container_width=True)
     st.subheader("ROC AUC by segment")
@@ -195,7 +198,7 @@ def page_scorecard() -> None:
     else:
         st.dataframe(outcomes, hide_index=True, use_container_width=True)
     st.subheader("Versions and the gate's verdicts")
-    st.dataframe(pl.DataFrame([{"version": x["version"], "status": x["status"], "gate": x["gate_verdict"],
+    st.dataframe(pl.DataFrame([{"version": x["version"], "status": x["status"], "served": x["served_model"], "gate": x["gate_verdict"],
                                 "deep_roc_auc": x["metrics"]["summary"]["deep_roc_auc"],
                                 "lightgbm_roc_auc": x["metrics"]["summary"]["lightgbm_roc_auc"],
                                 "reasons": x["gate_reasons"]} for x in known]), hide_index=True, use_container_width=True)

@@ -54,7 +54,8 @@ def scoring_floor(n: int) -> dict:
     from skipify.config import load_config
     from skipify.nightly import champion_models
 
-    _, lgbm, deep = champion_models(load_config())
+    _, models = champion_models(load_config())
+    lgbm, deep = models["lightgbm"], models["deep"]
     rng = np.random.default_rng(0)
     cols = {c: rng.normal(size=n) for c in deep.prep.numeric}
     cols |= {c: rng.choice(deep.prep.vocab[c] or ["?"], size=n) for c in deep.prep.categorical}

@@ -38,13 +38,14 @@ def skipify_retrain():
         from skipify.train import train as run_train
 
         r = run_train(dt.date.fromisoformat(as_of))
-        return {"version": r["version"], "promoted": r["promoted"], "reasons": r["reasons"], "summary": r["evaluation"]["summary"]}
+        return {"version": r["version"], "promoted": r["promoted"], "served_model": r["served_model"], "reasons": r["reasons"],
+                "summary": r["evaluation"]["summary"]}
 
     @task
     def report(result: dict) -> str:
         verdict = "promoted to champion" if result["promoted"] else "not promoted"
         s = result["summary"]
-        line = (f"version {result['version']} {verdict}: deep ROC AUC {s['deep_roc_auc']:.4f}, "
+        line = (f"version {result['version']} {verdict}, serves {result['served_model']}: deep ROC AUC {s['deep_roc_auc']:.4f}, "
                 f"LightGBM {s['lightgbm_roc_auc']:.4f}; {'; '.join(result['reasons'])}")
         print(line)
         return line

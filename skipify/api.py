@@ -43,9 +43,7 @@ from skipify.config import Config, load_config, logger
 from skipify.warehouse import connect, run_sql
 
 if TYPE_CHECKING:  # heavy imports stay out of module import (the CLI imports this lazily anyway)
-    from skipify.explain import DeepReasons
-    from skipify.models.deep import DeepModel
-    from skipify.models.lgbm import LGBMModel
+    from skipify.models.kinds import Model, Reasoner
     from skipify.serving import Snapshot
 
 TOP_REASONS = 3
@@ -104,9 +102,9 @@ class Served:
     """Everything a request reads, loaded together and swapped whole."""
 
     version: dict  # the registry row
-    lgbm: LGBMModel
-    deep: DeepModel
-    reasons: DeepReasons
+    served: Model  # the kind the gate chose (version["served_model"]): p_dislike and the reasons
+    baseline: Model  # the other kind: p_dislike_baseline
+    reasons: Reasoner  # the served model's per-row reasons
     snapshot: Snapshot
     marks: Marks
     nights: dict[dt.date, NightAtRisk]  # the at-risk lists of the latest serve_nights_in_memory published nights
@@ -124,8 +122,9 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     Raises:
         ValueError: no trained version yet.
     """
-    from skipify.explain import DeepReasons
     from skipify.features import default_as_of
+    from skipify.models.kinds import baseline_of
+    from skipify.nightly import read_columns
     from skipify.serving import Snapshot
     from skipify.train import load_version
 
@@ -133,9 +132,10 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     marks = marks or read_marks(cfg)
     if marks.version is None:
         raise ValueError("no trained model yet: run `skipify train` (or `make demo`) before `skipify serve`")
-    chosen, lgbm, deep = load_version(marks.version, cfg)
+    chosen, models = load_version(marks.version, cfg)
+    served_model, baseline = models[chosen["served_model"]], models[baseline_of(chosen["served_model"])]
     summary = json.loads(chosen["metrics"])["summary"]
-    snapshot = Snapshot.load(as_of or marks.night or default_as_of(cfg), cfg, {*lgbm.columns, *deep.columns})
+    snapshot = Snapshot.load(as_of or marks.night or default_as_of(cfg), cfg, read_columns(models))
     con = connect(cfg, read_only=True)
     try:
         background = run_sql(con, "serving/background", {
@@ -147,10 +147,10 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
         con.close()
     if background.is_empty():
         raise ValueError(f"no training rows of version {marks.version} in features.training_rows: run `skipify features`")
-    served = Served(chosen, lgbm, deep, DeepReasons(deep, background), snapshot, marks, nights)
+    served = Served(chosen, served_model, baseline, served_model.reasoner(background), snapshot, marks, nights)
     served.seconds = time.perf_counter() - t0
-    logger.info("serving version %s (%s), features as of %s, night %s: loaded in %.1fs", marks.version, chosen["status"],
-                snapshot.as_of, marks.night, served.seconds)
+    logger.info("serving version %s (%s, its %s), features as of %s, night %s: loaded in %.1fs", marks.version, chosen["status"],
+                chosen["served_model"], snapshot.as_of, marks.night, served.seconds)
     return served
 
 
@@ -215,13 +215,13 @@ class Service:
             raise BadItems([f"items[{i}].context.ts" for i in late],
                            f"after {latest:%Y-%m-%d %H:%M} UTC, the features' cut-off plus ingest_max_future_hours "
                            f"({self.cfg.ingest_max_future_hours} h)")
-        rows, flags = served.snapshot.rows(request_frame(items), {*served.lgbm.columns, *served.deep.columns})
-        data = served.deep.inputs(rows)
-        p_deep = served.deep.predict(rows, data=data)
-        p_base = served.lgbm.predict(rows)
+        rows, flags = served.snapshot.rows(request_frame(items), {*served.served.columns, *served.baseline.columns})
+        data = served.served.prepare(rows)
+        p_served = served.served.predict(rows, data=data)
+        p_base = served.baseline.predict(rows)
         blocks, values, _ = served.reasons(rows, data)
         top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :TOP_REASONS]
-        version = served.marks.version
+        version, kind = served.marks.version, served.version["served_model"]
         out = []
         for i, item in enumerate(items):
             reasons = []
@@ -231,12 +231,12 @@ class Service:
                 reasons.append({"feature": name, "label": label(name), "contribution": float(values[i, j]),
                                 "value": _plain(value)})
             f = flags.row(i, named=True)
-            out.append({"user_id": item["user_id"], "track_id": item["track_id"], "p_dislike": float(p_deep[i]),
-                        "p_dislike_baseline": float(p_base[i]), "model_version": version,
+            out.append({"user_id": item["user_id"], "track_id": item["track_id"], "p_dislike": float(p_served[i]),
+                        "p_dislike_baseline": float(p_base[i]), "model_version": version, "served_model": kind,
                         "cold_start": {"user": f["user_new"], "track": f["track_new"],
                                        "unknown_user": f["user_unknown"], "unknown_track": f["track_unknown"]},
                         "reasons": reasons})
-        return {"model_version": version, "features_as_of": served.snapshot.as_of, "predictions": out}
+        return {"model_version": version, "served_model": kind, "features_as_of": served.snapshot.as_of, "predictions": out}
 
     async def at_risk(self, user_id: str, day: dt.date | None) -> dict:
         """A night's at-risk list: from memory for the latest ``serve_nights_in_memory`` nights, else read
@@ -272,8 +272,9 @@ class Service:
         metrics = json.loads(v["metrics"])
         s = metrics["summary"]
         return {
-            "version": v["version"], "status": v["status"], "created_at": v["created_at"],
-            "gate": {"verdict": v["gate_verdict"], "reasons": v["gate_reasons"]},
+            "version": v["version"], "status": v["status"], "created_at": v["created_at"], "served_model": v["served_model"],
+            "gate": {"verdict": v["gate_verdict"], "reasons": v["gate_reasons"],
+                     "figures": json.loads(v["gate_figures"]) if v.get("gate_figures") else None},
             "training": {"as_of": v["as_of"], "train_from": s["train_from"], "valid_from": s["valid_from"],
                          "test_from": s["test_from"], "test_to": s["test_to"], "train_rows": s["n_train_rows"]},
             "test_metrics": {k: v for k, v in s.items() if k.endswith(("_roc_auc", "_lift_share", "_log_loss"))}
@@ -349,7 +350,8 @@ class PredictRequest(BaseModel):
 class Reason(BaseModel):
     feature: str = Field(description="the feature column (or embedding block)")
     label: str = Field(description="what it is, in words (the feature catalogue, `skipify features --list`)")
-    contribution: float = Field(description="log-odds this feature adds to the deep model's score (integrated gradients)")
+    contribution: float = Field(description="log-odds this feature adds to the served model's score (integrated gradients "
+                                            "for the deep model, TreeSHAP for LightGBM)")
     value: float | str | None = Field(description="the feature's value for this pair (none for embeddings)")
 
 
@@ -363,15 +365,17 @@ class ColdStart(BaseModel):
 class Prediction(BaseModel):
     user_id: str
     track_id: str
-    p_dislike: float = Field(description="the served version's deep model")
-    p_dislike_baseline: float = Field(description="its LightGBM baseline")
+    p_dislike: float = Field(description="the served model: the kind the gate chose for the version (served_model)")
+    p_dislike_baseline: float = Field(description="the version's other model kind")
     model_version: str
+    served_model: str = Field(description="the kind p_dislike comes from: lightgbm | deep")
     cold_start: ColdStart
     reasons: list[Reason]
 
 
 class PredictResponse(BaseModel):
     model_version: str
+    served_model: str
     features_as_of: dt.date
     predictions: list[Prediction]
 
@@ -463,7 +467,7 @@ def create_app(service: Service) -> FastAPI:
 
     @api.post("/v1/predict", response_model=PredictResponse)
     def predict(body: PredictRequest) -> dict:
-        """p(dislike) of each pair from the served deep model and its LightGBM baseline, with the top
+        """p(dislike) of each pair from the served model kind and the other kind as the baseline, with the top
         three reasons; unknown listeners and tracks are scored through the cold-start path and flagged."""
         limit = service.cfg.serve_max_batch
         if len(body.items) > limit:
@@ -487,7 +491,7 @@ def create_app(service: Service) -> FastAPI:
     @api.get("/healthz")
     async def healthz() -> dict:  # async: answered on the event loop, never queued behind busy worker threads
         s = service.served
-        return {"status": "ok", "model_version": s.marks.version, "features_as_of": s.snapshot.as_of, "night": s.marks.night,
+        return {"status": "ok", "model_version": s.marks.version, "served_model": s.version["served_model"], "features_as_of": s.snapshot.as_of, "night": s.marks.night,
                 "loaded_at": s.loaded_at, "reloads": service.reloads}
 
     return api

@@ -63,18 +63,19 @@ def cutoff(run_date: dt.date) -> dt.datetime:
 
 
 def night_outcomes(cfg: Config | None = None) -> pl.DataFrame:
-    """Per published night: its scored pairs that were then played that day, their dislike rate,
-    and both models' ROC AUC on them (null while the day's plays have not arrived)."""
+    """Per published night: its scored pairs that were then played that day, their dislike rate, the
+    kind served that night, and the ROC AUC of its p_dislike and of p_dislike_baseline (the other kind)
+    on them (null while the day's plays have not arrived)."""
     from skipify.metrics import roc_auc
 
     cfg = cfg or load_config()
     rows = query("night_outcomes", cfg, threshold_ms=cfg.label_skip_threshold_ms)
     out = []
-    for (day,), g in rows.group_by("run_date", maintain_order=True):
+    for (day, served), g in rows.group_by("run_date", "served_model", maintain_order=True):
         y = g["label"].to_numpy()
-        out.append({"run_date": day, "pairs_played": g.height, "dislike_rate": float(y.mean()),
-                    "deep_roc_auc": roc_auc(y, g["p_dislike"].to_numpy()),
-                    "lightgbm_roc_auc": roc_auc(y, g["p_dislike_baseline"].to_numpy())})
-    schema = {"run_date": pl.Date, "pairs_played": pl.Int64, "dislike_rate": pl.Float64, "deep_roc_auc": pl.Float64,
-              "lightgbm_roc_auc": pl.Float64}
+        out.append({"run_date": day, "served_model": served, "pairs_played": g.height, "dislike_rate": float(y.mean()),
+                    "served_roc_auc": roc_auc(y, g["p_dislike"].to_numpy()),
+                    "baseline_roc_auc": roc_auc(y, g["p_dislike_baseline"].to_numpy())})
+    schema = {"run_date": pl.Date, "served_model": pl.String, "pairs_played": pl.Int64, "dislike_rate": pl.Float64,
+              "served_roc_auc": pl.Float64, "baseline_roc_auc": pl.Float64}
     return pl.DataFrame(out, schema=schema).sort("run_date", descending=True).fill_nan(None)

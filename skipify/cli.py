@@ -64,11 +64,16 @@ def generate(
     days: Annotated[Optional[int], typer.Option(help="Days of listening [config world_days].")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed [config seed].")] = None,
     events_per_user_day: Annotated[Optional[float], typer.Option(help="Mean plays per user per day.")] = None,
+    variant: Annotated[str, typer.Option(help="demo | moods: a differently built world (other effects, strengths and "
+                                              "session shapes; docs/world.md).")] = "demo",
 ) -> None:
     """Generate a planted-truth world and print its oracle ROC AUC."""
-    from skipify.generate import WorldParams, generate as run_generate
+    from skipify.generate import VARIANTS, WorldParams, generate as run_generate
 
     cfg = load_config()
+    if variant not in VARIANTS:
+        typer.echo(f"error: unknown world variant {variant!r}; choose from {', '.join(VARIANTS)}", err=True)
+        raise typer.Exit(2)
     params = WorldParams(
         users=users if users is not None else cfg.world_users,
         tracks=tracks if tracks is not None else cfg.world_tracks,
@@ -76,6 +81,7 @@ def generate(
         seed=seed if seed is not None else cfg.seed,
         start=cfg.world_start,
         events_per_user_day=events_per_user_day if events_per_user_day is not None else cfg.world_events_per_user_day,
+        variant=variant,
     )
     s = run_generate(out, params)
     typer.echo(
@@ -149,13 +155,15 @@ def train(
     device: Annotated[str, typer.Option(help="auto | cpu | cuda, for the deep model.")] = "auto",
     epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per deep stage [config train_epochs].")] = None,
 ) -> None:
-    """Train LightGBM and the deep model, evaluate on the test split, register the version, run the gate."""
+    """Train LightGBM and the deep model, evaluate on the test split, register the version, run the gate
+    (which chooses the kind the version serves and whether it replaces the champion)."""
     from skipify.train import train as run_train
 
     r = run_train(as_of.date() if as_of else None, device=device, cfg=load_config(), epochs=epochs)
     typer.echo("stage seconds: " + ", ".join(f"{k} {v}" for k, v in r["stages"].items()))
     typer.echo(_summary_text(r["evaluation"]))
-    typer.echo(f"version {r['version']}: {'PROMOTED to champion' if r['promoted'] else 'not promoted'} ({'; '.join(r['reasons'])})")
+    typer.echo(f"version {r['version']} serves {r['served_model']}: {'PROMOTED to champion' if r['promoted'] else 'not promoted'} "
+               f"({'; '.join(r['reasons'])})")
 
 
 @app.command()
@@ -315,12 +323,12 @@ def _summary_text(evaluation: dict) -> str:
     lines += [f"  ({note})" for note in s.get("split_notes") or []]
     if s.get("oracle_error"):
         lines.append(f"  (no oracle comparison: {s['oracle_error']})")
-    lines.append(f"  {'model':<20} {'roc_auc':>8} {'pr_auc':>7} {'logloss':>8} {'ece':>6} {'recall':>7} {'fpr':>6} {'lift':>6}")
+    lines.append(f"  {'model':<20} {'valid':>7} {'roc_auc':>8} {'pr_auc':>7} {'logloss':>8} {'ece':>6} {'recall':>7} {'fpr':>6} {'lift':>6}")
     for name, m in evaluation["models"].items():
         c = m["test"]
         lift = c.get("lift_share")
         lines.append(
-            f"  {name:<20} {c['roc_auc']:>8.4f} {c['pr_auc']:>7.4f} {c['log_loss']:>8.4f} {c['ece']:>6.3f} "
+            f"  {name:<20} {m.get('valid_roc_auc', float('nan')):>7.4f} {c['roc_auc']:>8.4f} {c['pr_auc']:>7.4f} {c['log_loss']:>8.4f} {c['ece']:>6.3f} "
             f"{c['recall']:>7.3f} {c['false_positive_rate']:>6.3f} {'' if lift is None else f'{lift:.3f}':>6}"
         )
     return "\n".join(lines)
@@ -342,7 +350,7 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(out, indent=2, default=float))
     else:
-        typer.echo(f"model version {out['version']} ({out['status']})")
+        typer.echo(f"model version {out['version']} ({out['status']}), serves {out['served_model']}")
         typer.echo(_summary_text(out))
 
 

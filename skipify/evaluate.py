@@ -3,9 +3,9 @@ the planted truth's oracle when a truth file exists.
 
 The result (also what ``skipify evaluate --json`` prints and models.registry stores)::
 
-    {"summary": {"deep_roc_auc", "lightgbm_roc_auc", "deep_minus_lightgbm_ci", "oracle_roc_auc", "deep_lift_share",
+    {"summary": {"deep_roc_auc", "lightgbm_roc_auc", "deep_valid_roc_auc", "lightgbm_valid_roc_auc", "deep_minus_lightgbm_ci", "oracle_roc_auc", "deep_lift_share",
                  "lightgbm_lift_share", "n_test_rows", ...},
-     "models": {name: {"threshold", "test": scorecard, "segments": {segment: scorecard}}},
+     "models": {name: {"threshold", "valid_roc_auc", "test": scorecard, "segments": {segment: scorecard}}},
      "oracle": {"test": roc_auc, "segments": {...}} | null,
      "curves": {"deep" | "lightgbm" | "oracle": {"roc", "pr", "calibration"}}}
 
@@ -93,7 +93,7 @@ def evaluate(
     models = {}
     for name, p in test_preds.items():
         t = best_threshold(y_valid, valid_preds[name])
-        entry = {"threshold": t, "test": scorecard(y, p, t), "segments": {s: scorecard(y[m], p[m], t) for s, m in segs.items() if m.any()}}
+        entry = {"threshold": t, "valid_roc_auc": roc_auc(y_valid, valid_preds[name]), "test": scorecard(y, p, t), "segments": {s: scorecard(y[m], p[m], t) for s, m in segs.items() if m.any()}}
         if oracle:
             entry["test"]["lift_share"] = lift_share(entry["test"]["roc_auc"], oracle["test"])
             for s, card in entry["segments"].items():
@@ -106,6 +106,9 @@ def evaluate(
     summary = {
         "deep_roc_auc": get("deep", "roc_auc"),
         "lightgbm_roc_auc": get("lightgbm", "roc_auc"),
+        # on validation: the gate serves the kind that wins there (skipify.registry.served_kind)
+        "deep_valid_roc_auc": models["deep"]["valid_roc_auc"] if "deep" in models else None,
+        "lightgbm_valid_roc_auc": models["lightgbm"]["valid_roc_auc"] if "lightgbm" in models else None,
         "oracle_roc_auc": oracle["test"] if oracle else None,
         "deep_lift_share": get("deep", "lift_share"),
         "lightgbm_lift_share": get("lightgbm", "lift_share"),

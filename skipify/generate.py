@@ -23,6 +23,17 @@ How the world works (docs/world.md has the whole story):
 * New users sign up and new tracks are released during the period: the cold-start segments.
 
 Everything is vectorised with NumPy (a loop over session positions only, for the streaks).
+
+A second, differently built world (``variant="moods"``, ``skipify generate --variant moods``), for
+checking that what a model learns is not one world's accident (docs/world.md):
+
+* other session shapes: two kinds of session, short bursts (1 to 3 plays, 40%) and long ones
+  (geometric, mean 20 plays);
+* other effects: each session has a **mood**, a point in style space near the listener's taste, and
+  the dislike logit reads the track's affinity to the mood more than to the long-term taste; within a
+  session a listener **avoids what they just disliked** (a term for the track's similarity to the
+  mean style of the session's earlier dislikes) in place of most of the streak term;
+* other strengths: pickiness, track badness and context matter less; fatigue by position more.
 """
 
 from __future__ import annotations
@@ -72,6 +83,7 @@ CHUNK = 1_000_000  # rows per chunk where a step would otherwise hold N x DIM fl
 REASONS = ["fwdbtn", "backbtn", "endplay", "trackdone", "clickrow", "playbtn"]
 FWD, BACK, ENDPLAY, DONE, CLICK, PLAY = range(len(REASONS))
 FEEDBACK = ["like", "dislike", None]  # code 2 is null
+VARIANTS = ("demo", "moods")
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,11 @@ class WorldParams:
     new_user_share: float = 0.25  # users who sign up during the period
     new_track_share: float = 0.15  # tracks released during the period
     rotation_size: int = 30
+    variant: str = "demo"  # "demo" | "moods": a differently built world (module docstring, docs/world.md)
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown world variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
 
 
 @dataclass
@@ -237,7 +254,12 @@ def build_world(p: WorldParams) -> World:
     s_day = first_day[s_user] + (rng.random(S) * active_days[s_user]).astype(np.int64)
     hour = np.where(rng.random(S) < 0.8, u_peak_hour[s_user] + rng.normal(0, 3, S), rng.uniform(0, 24, S))
     s_start_s = s_day * 86_400 + np.mod(hour, 24) * 3600 + rng.uniform(0, 60, S)
-    s_len = np.minimum(1 + rng.geometric(1 / p.mean_session_length, S) - 1, p.max_session_length)
+    moods = p.variant == "moods"
+    if moods:  # short bursts and long sessions
+        burst = rng.random(S) < 0.4
+        s_len = np.where(burst, rng.integers(1, 4, S), np.minimum(rng.geometric(1 / 20, S), p.max_session_length))
+    else:
+        s_len = np.minimum(1 + rng.geometric(1 / p.mean_session_length, S) - 1, p.max_session_length)
     s_len = np.maximum(s_len, 1)
     s_ctx = rng.choice(len(CONTEXTS), S, p=CONTEXT_P)
     s_shuffle = rng.random(S) < np.where(u_premium[s_user], 0.3, 0.75)
@@ -297,34 +319,67 @@ def build_world(p: WorldParams) -> World:
     weekend = (weekday[e_day] >= 5).astype(np.float64)
     track_age_days = e_day - t_release_day[track]
     fresh = (track_age_days < 14).astype(np.float64)  # brand-new releases are a gamble
-    base = (
-        -1.05
-        + u_picky[e_user]
-        + t_bad[track]
-        - 1.1 * (1 + t_polar[track]) * affinity
-        + u_fatigue[e_user] * e_pos
-        - 0.6 * (e_route == 0)
-        + 0.35 * s_shuffle[e_sess]
-        + CONTEXT_LOGIT[e_ctx]
-        + PLATFORM_LOGIT[s_platform[e_sess]]
-        + 0.35 * late
-        - 0.1 * weekend
-        + 0.25 * fresh
-        + 0.3 * (e_day / max(p.days, 1))  # slow global drift: listeners grow pickier
-    )
+    if moods:
+        # a session's mood: near the listener's taste, but its own; the dislike reads the track against it
+        s_mood = 0.5 * u_taste[s_user] + rng.normal(0, 0.9, (S, DIM))
+        mood_affinity = np.empty(N)
+        for lo in range(0, N, CHUNK):
+            sl = slice(lo, lo + CHUNK)
+            mood_affinity[sl] = np.einsum("ij,ij->i", s_mood[e_sess[sl]], t_style[track[sl]]) / DIM
+        base = (
+            -0.9
+            + 0.4 * u_picky[e_user]
+            + 0.6 * t_bad[track]
+            - 0.5 * (1 + t_polar[track]) * affinity
+            - 1.4 * mood_affinity
+            + 2.0 * u_fatigue[e_user] * e_pos
+            - 0.4 * (e_route == 0)
+            + 0.15 * s_shuffle[e_sess]
+            + 0.5 * (CONTEXT_LOGIT[e_ctx] + PLATFORM_LOGIT[s_platform[e_sess]])
+            + 0.15 * late
+            + 0.2 * fresh
+            + 0.2 * (e_day / max(p.days, 1))
+        )
+        del mood_affinity
+    else:
+        base = (
+            -1.05
+            + u_picky[e_user]
+            + t_bad[track]
+            - 1.1 * (1 + t_polar[track]) * affinity
+            + u_fatigue[e_user] * e_pos
+            - 0.6 * (e_route == 0)
+            + 0.35 * s_shuffle[e_sess]
+            + CONTEXT_LOGIT[e_ctx]
+            + PLATFORM_LOGIT[s_platform[e_sess]]
+            + 0.35 * late
+            - 0.1 * weekend
+            + 0.25 * fresh
+            + 0.3 * (e_day / max(p.days, 1))  # slow global drift: listeners grow pickier
+        )
 
-    # streaks: a dislike makes the next one in the session likelier (sequential by position)
+    # streaks: a dislike makes the next one in the session likelier (sequential by position); in the
+    # moods world mostly an aversion: a track like the session's earlier dislikes is disliked more
     p_true = np.empty(N)
     dislike = np.empty(N, dtype=bool)
     prev = np.zeros(S)
+    disliked_style = np.zeros((S, DIM)) if moods else None  # sum of the styles disliked so far in the session
+    disliked_n = np.zeros(S)
     draws = rng.random(N)
     for k in range(int(s_len.max()) if S else 0):
         live = np.nonzero(s_len > k)[0]
         idx = sess_first[live] + k
-        pk = _sigmoid(base[idx] + u_streak[e_user[idx]] * prev[live])
+        logit = base[idx] + (0.3 if moods else 1.0) * u_streak[e_user[idx]] * prev[live]
+        if moods:
+            mean_disliked = disliked_style[live] / np.maximum(disliked_n[live], 1)[:, None]
+            logit += 2.5 * np.einsum("ij,ij->i", mean_disliked, t_style[track[idx]]) / DIM
+        pk = _sigmoid(logit)
         p_true[idx] = pk
         dislike[idx] = draws[idx] < pk
         prev[live] = dislike[idx]
+        if moods:
+            disliked_style[live] += dislike[idx][:, None] * t_style[track[idx]]
+            disliked_n[live] += dislike[idx]
     logger.info("world: dislike rate %.3f (%.1fs)", dislike.mean() if N else float("nan"), time.perf_counter() - t0)
 
     # what was observed: ms_played, feedback, reasons, timestamps -----------------------------

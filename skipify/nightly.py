@@ -11,7 +11,8 @@ Night D scores what listeners may meet on day D, with everything known before D 
    tracks nearest to their taste (lowest two-tower dislike interaction) not played in the last
    ``candidates_fresh_days`` days, plus their ``rotation_k`` most played tracks of those days; each
    listener falls in one of ``nightly_shards`` shards;
-4. ``score_shard``      per shard: the champion's deep model and its LightGBM, in batches, into
+4. ``score_shard``      per shard: the champion's served model (``p_dislike``: the kind the gate chose,
+   models.registry.served_model) and the other kind (``p_dislike_baseline``), in batches, into
    scores.staged_scores (each shard its own partition: Airflow runs them as mapped tasks);
 5. ``publish``          checks on the staged night; if they pass, one transaction replaces the night
    in scores.dislike_scores / track_dislike_profile / user_risk and records it in ops.runs; if not,
@@ -42,6 +43,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
+from skipify.models.kinds import LEGACY_SERVED, baseline_of
 from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
 
 PUBLISHED = ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")  # the tables a night replaces
@@ -205,13 +207,18 @@ def build_night_features(run_date: dt.date, cfg: Config | None = None) -> None:
 
 
 def champion_models(cfg: Config):
-    """(registry row, LightGBM, deep) of the champion, else of the newest version (logged)."""
+    """(registry row, models by kind) of the champion, else of the newest version (logged)."""
     from skipify.train import load_version
 
-    chosen, lgbm, deep = load_version(None, cfg)
+    chosen, models = load_version(None, cfg)
     if chosen["status"] != "champion":
         logger.warning("no champion yet (the gate promoted no version): scoring with the newest version %s", chosen["version"])
-    return chosen, lgbm, deep
+    return chosen, models
+
+
+def read_columns(models: dict) -> set[str]:
+    """The feature columns any of the models reads: families without them are not built or loaded."""
+    return {c for m in models.values() for c in m.columns}
 
 
 def taste_candidates(users: pl.DataFrame, tracks: pl.DataFrame, recent: pl.DataFrame, k: int) -> pl.DataFrame:
@@ -268,8 +275,8 @@ def make_candidates(run_date: dt.date, cfg: Config | None = None) -> int:
         cands = supplied.with_columns(pl.lit("supplied").alias("source"))
         logger.info("night %s: %d supplied candidates", run_date, cands.height)
     else:
-        _, _, deep = champion_models(cfg)
-        users, tracks = tower_vectors(deep, run_date, cfg)
+        _, models = champion_models(cfg)
+        users, tracks = tower_vectors(models["deep"], run_date, cfg)  # the towers' vectors, whichever kind is served
         users = users.filter(pl.col("user_id").is_in(active["user_id"].implode()))
         taste = taste_candidates(users, tracks, recent, cfg.candidates_k).with_columns(pl.lit("taste").alias("source"))
         rotation = (
@@ -291,28 +298,28 @@ def make_candidates(run_date: dt.date, cfg: Config | None = None) -> int:
 # --- 4. scoring -------------------------------------------------------------------------------
 
 
-def score_rows(rows: pl.DataFrame, lgbm, deep, batch_rows: int, label: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """Deep and LightGBM probabilities for feature rows, in batches, logging progress."""
-    p_deep, p_base = [], []
+def score_rows(rows: pl.DataFrame, served, baseline, batch_rows: int, label: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """The served model's and the baseline's probabilities for feature rows, in batches, logging progress."""
+    p_served, p_base = [], []
     t0 = time.perf_counter()
     for lo in range(0, rows.height, batch_rows):
         part = rows.slice(lo, batch_rows)
-        p_deep.append(deep.predict(part))
-        p_base.append(lgbm.predict(part))
+        p_served.append(served.predict(part))
+        p_base.append(baseline.predict(part))
         done = min(lo + batch_rows, rows.height)
         logger.info("%sscored %d/%d rows (%.0f rows/s)", label, done, rows.height, done / max(time.perf_counter() - t0, 1e-9))
-    if not p_deep:
+    if not p_served:
         return np.zeros(0), np.zeros(0)
-    return np.concatenate(p_deep), np.concatenate(p_base)
+    return np.concatenate(p_served), np.concatenate(p_base)
 
 
 SHAP_SCHEMA = {"user_id": pl.String, "track_id": pl.String, "model": pl.String, "rank": pl.Int64, "block": pl.String, "shap": pl.Float64}
 
 
-def explain_sample(rows: pl.DataFrame | None, lgbm, deep, k: int, seed: int, top: int = 10) -> pl.DataFrame:
-    """SHAP reasons (top blocks per pair, both models) for a seeded sample of k scored rows; the
-    background of the deep model's explainer is another seeded sample of the same rows."""
-    from skipify.explain import explain_deep, explain_lightgbm, local_reasons
+def explain_sample(rows: pl.DataFrame | None, models: dict, k: int, seed: int, top: int = 10) -> pl.DataFrame:
+    """SHAP reasons (top blocks per pair, every model) for a seeded sample of k scored rows; the
+    background of an explainer that needs one is another seeded sample of the same rows."""
+    from skipify.explain import local_reasons
 
     if rows is None or rows.is_empty() or k <= 0:
         return pl.DataFrame(schema=SHAP_SCHEMA)
@@ -320,8 +327,8 @@ def explain_sample(rows: pl.DataFrame | None, lgbm, deep, k: int, seed: int, top
     sample = rows[np.sort(rng.choice(rows.height, min(k, rows.height), replace=False))]
     background = rows[np.sort(rng.choice(rows.height, min(100, rows.height), replace=False))]
     keys = sample.select("user_id", "track_id")
-    parts = [local_reasons(*explain_deep(deep, sample, background, seed=seed), keys, top).with_columns(pl.lit("deep").alias("model")),
-             local_reasons(*explain_lightgbm(lgbm, sample), keys, top).with_columns(pl.lit("lightgbm").alias("model"))]
+    parts = [local_reasons(*m.explain(sample, background, seed=seed), keys, top).with_columns(pl.lit(name).alias("model"))
+             for name, m in models.items()]
     return pl.concat(parts).select(list(SHAP_SCHEMA)).cast(SHAP_SCHEMA)
 
 
@@ -331,14 +338,15 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
     Feature rows come from the serving snapshot as of the night (skipify.serving, what the API
     uses): the history folded once, each candidate in the listener's habitual context as the first
     play of a session on the night's day. They equal the training SQL's rows for the same probes
-    (tests/api/test_serving.py). ``snapshot`` and ``models`` (champion_models' triple): already
+    (tests/api/test_serving.py). ``snapshot`` and ``models`` (champion_models' pair): already
     loaded by the caller for every shard of the night (run_night); an Airflow task loads its own.
     """
     from skipify.serving import Snapshot, request_frame
 
     cfg = cfg or load_config()
     params = {"run_date": run_date, "shard": shard}
-    chosen, lgbm, deep = models or champion_models(cfg)
+    chosen, models = models or champion_models(cfg)
+    served, baseline = models[chosen["served_model"]], models[baseline_of(chosen["served_model"])]
     con = connect(cfg, read_only=True)
     try:
         cands = run_sql(con, "nightly/shard_candidates", params).pl()
@@ -346,15 +354,15 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
         con.close()
     rows = None
     if cands.height:
-        features = {*lgbm.columns, *deep.columns}  # what the models read: families without them are skipped
+        features = read_columns(models)  # what the models read: families without them are skipped
         rows, _ = (snapshot or Snapshot.load(run_date, cfg, features)).rows(request_frame(cands.select("user_id", "track_id")), features)
     if rows is None:
         out = pl.DataFrame(schema={"user_id": pl.String, "track_id": pl.String, "source": pl.String,
                                    "p_dislike": pl.Float64, "p_dislike_baseline": pl.Float64})
     else:
-        p_deep, p_base = score_rows(rows, lgbm, deep, cfg.scoring_batch_rows, f"night {run_date} shard {shard}: ")
-        out = cands.with_columns(pl.Series("p_dislike", p_deep), pl.Series("p_dislike_baseline", p_base))
-    reasons = explain_sample(rows, lgbm, deep, -(-cfg.shap_night_sample // cfg.nightly_shards), seed=cfg.seed + shard)
+        p_served, p_base = score_rows(rows, served, baseline, cfg.scoring_batch_rows, f"night {run_date} shard {shard}: ")
+        out = cands.with_columns(pl.Series("p_dislike", p_served), pl.Series("p_dislike_baseline", p_base))
+    reasons = explain_sample(rows, models, -(-cfg.shap_night_sample // cfg.nightly_shards), seed=cfg.seed + shard)
     _replace(cfg, {"new_scores": out, "new_shap": reasons},
              [("nightly/delete_staged", params), ("nightly/insert_staged", {**params, "model_version": chosen["version"]}),
               ("nightly/delete_staged_shap", params), ("nightly/insert_staged_shap", params)])
@@ -365,10 +373,10 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
 
 
 def risk_threshold(cfg: Config, version: dict) -> float:
-    """At-risk threshold: the config's, else the deep model's threshold chosen on validation."""
+    """At-risk threshold: the config's, else the served model's threshold chosen on validation."""
     if cfg.risk_threshold is not None:
         return cfg.risk_threshold
-    return float(json.loads(version["metrics"])["models"]["deep"]["threshold"])
+    return float(json.loads(version["metrics"])["models"][version.get("served_model") or LEGACY_SERVED]["threshold"])
 
 
 def night_checks(con, run_date: dt.date, cfg: Config) -> list[str]:
@@ -485,7 +493,7 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
         from skipify.serving import Snapshot
 
         models = champion_models(cfg)
-        snapshot = Snapshot.load(run_date, cfg, {*models[1].columns, *models[2].columns})  # once for all shards
+        snapshot = Snapshot.load(run_date, cfg, read_columns(models[1]))  # once for all shards
         for shard in range(cfg.nightly_shards):
             score_shard(run_date, shard, cfg, snapshot, models)
         lap("score")

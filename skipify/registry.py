@@ -1,56 +1,106 @@
 """The model registry (models.registry) and the champion gate.
 
-A challenger is promoted only if its deep model beats LightGBM on test ROC AUC and does not fall
-behind the current champion's deep test ROC AUC by more than ``gate_tolerance``; the verdict and
-its reasons are recorded either way. On fewer than ``gate_min_test_rows`` test rows the gate does not
-decide (verdict ``undecided``): the version is registered as a challenger and the champion stays.
+The gate decides two things for a newly trained version (the challenger):
+
+* **which kind it serves** (``served_model``): the model kind with the best validation ROC AUC (the deep
+  model when it wins there, else LightGBM; a tie goes to the baseline). The night's ``p_dislike`` and
+  the API's come from that kind, ``p_dislike_baseline`` from the other.
+* **whether it replaces the champion**: the challenger's and the champion's models are scored **on the
+  same rows** (the challenger's test rows from the champion's own test window on: days the champion
+  neither trained nor validated on), every kind. The challenger is promoted unless its served kind's
+  ROC AUC there falls behind the champion's served kind's by more than ``gate_tolerance``. With no
+  champion yet it is promoted.
+
+The verdict's reasons and figures (every kind's ROC AUC of both versions on the shared rows) are
+recorded either way. On fewer than ``gate_min_test_rows`` rows (test rows, or rows shared with the
+champion) the gate does not decide (``undecided``): the version is registered as a challenger and the
+champion stays.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from skipify.models.kinds import KINDS, LEGACY_SERVED
 from skipify.warehouse import read_sql, run_sql
+
+
+@dataclass
+class SameRows:
+    """The champion and the challenger scored on the same rows (skipify.train.champion_on_same_rows)."""
+
+    champion_version: str
+    champion_served: str  # the kind the champion serves
+    n_rows: int
+    rows_from: str | None  # the first day of the shared rows
+    champion: dict[str, float] = field(default_factory=dict)  # kind -> ROC AUC on the shared rows
+    challenger: dict[str, float] = field(default_factory=dict)
+    error: str | None = None  # the champion could not be scored
 
 
 @dataclass
 class Verdict:
     promoted: bool
     reasons: list[str]
-    decided: bool = True  # False: too few test rows to decide on
+    decided: bool = True  # False: too few rows to decide on
+    served_model: str = LEGACY_SERVED
+    figures: dict = field(default_factory=dict)  # what the verdict rests on (models.registry.gate_figures)
 
     @property
     def text(self) -> str:
         return "; ".join(self.reasons)
 
 
-def gate(challenger: dict, champion: dict | None, tolerance: float, min_test_rows: int = 0) -> Verdict:
-    """Decide on a challenger from the evaluation summaries (``evaluate()["summary"]``)."""
-    reasons = []
-    deep, lgbm = challenger.get("deep_roc_auc"), challenger.get("lightgbm_roc_auc")
-    ok = True
+def served_kind(summary: dict) -> str:
+    """The kind with the best validation ROC AUC (``<kind>_valid_roc_auc``); a tie goes to the first of KINDS."""
+    scored = [(summary.get(f"{name}_valid_roc_auc"), name) for name in KINDS]
+    scored = [(auc, name) for auc, name in scored if auc is not None]
+    if not scored:
+        return next(iter(KINDS))
+    best = max(auc for auc, _ in scored)
+    return next(name for auc, name in scored if auc == best)
+
+
+def _aucs(figures: dict[str, float]) -> str:
+    return ", ".join(f"{KINDS[k].label} {v:.4f}" for k, v in figures.items() if k in KINDS)
+
+
+def gate(challenger: dict, same: SameRows | None, tolerance: float, min_test_rows: int = 0) -> Verdict:
+    """Decide on a challenger from its evaluation summary (``evaluate()["summary"]``) and, when there is a
+    champion, both versions' figures on the same rows."""
+    served = served_kind(challenger)
+    valid = {k: challenger.get(f"{k}_valid_roc_auc") for k in KINDS if challenger.get(f"{k}_valid_roc_auc") is not None}
+    figures: dict = {"served_model": served, "valid_roc_auc": valid,
+                     "test_roc_auc": {k: challenger.get(f"{k}_roc_auc") for k in KINDS}}
+    reasons = [f"serves the {KINDS[served].label}: best on validation (ROC AUC {_aucs(valid)})"]
+
+    def verdict(promoted: bool, reason: str, decided: bool = True) -> Verdict:
+        return Verdict(promoted, [*reasons, reason], decided, served, figures)
+
     n = challenger.get("n_test_rows") or 0
     if n < min_test_rows:
-        return Verdict(False, [f"undecided: {n:,} test rows, the gate decides on at least {min_test_rows:,} "
-                               "(gate_min_test_rows): a difference in ROC AUC on so few is noise"], decided=False)
-    if deep is None or lgbm is None:
-        return Verdict(False, ["missing deep or LightGBM test ROC AUC"])
-    if deep > lgbm:
-        reasons.append(f"deep beats LightGBM on test ROC AUC ({deep:.4f} > {lgbm:.4f})")
-    else:
-        ok = False
-        reasons.append(f"deep does not beat LightGBM on test ROC AUC ({deep:.4f} <= {lgbm:.4f})")
-    if champion is None:
-        reasons.append("no champion yet")
-    else:
-        best = champion.get("deep_roc_auc")
-        if best is not None and deep < best - tolerance:
-            ok = False
-            reasons.append(f"deep falls behind the champion beyond tolerance ({deep:.4f} < {best:.4f} - {tolerance})")
-        elif best is not None:
-            reasons.append(f"deep within tolerance of or above the champion ({deep:.4f} vs {best:.4f}, tolerance {tolerance})")
-    return Verdict(ok, reasons)
+        return verdict(False, f"undecided: {n:,} test rows, the gate decides on at least {min_test_rows:,} "
+                              "(gate_min_test_rows): a difference in ROC AUC on so few is noise", decided=False)
+    if challenger.get(f"{served}_roc_auc") is None:
+        return verdict(False, f"no test ROC AUC of the {KINDS[served].label}")
+    if same is None:
+        return verdict(True, "no champion yet")
+    figures["champion"] = {"version": same.champion_version, "served_model": same.champion_served, "rows": same.n_rows,
+                           "rows_from": same.rows_from, "roc_auc": same.champion, "challenger_roc_auc": same.challenger,
+                           "error": same.error}
+    if same.error:
+        return verdict(True, f"the champion {same.champion_version} could not be scored on this version's test rows "
+                             f"({same.error}): decided as if there were none")
+    if same.n_rows < min_test_rows:
+        return verdict(False, f"undecided: {same.n_rows:,} test rows fall after the champion {same.champion_version}'s "
+                              f"training and validation, the gate decides on at least {min_test_rows:,}", decided=False)
+    mine, theirs = same.challenger[served], same.champion[same.champion_served]
+    where = (f"on the same {same.n_rows:,} rows from {same.rows_from}: this version {_aucs(same.challenger)}; "
+             f"champion {same.champion_version} (serves the {KINDS[same.champion_served].label}) {_aucs(same.champion)}")
+    if mine < theirs - tolerance:
+        return verdict(False, f"falls behind the champion beyond tolerance ({mine:.4f} < {theirs:.4f} - {tolerance}) {where}")
+    return verdict(True, f"within tolerance of or above the champion ({mine:.4f} vs {theirs:.4f}, tolerance {tolerance}) {where}")
 
 
 def champion(con) -> dict | None:
@@ -71,7 +121,8 @@ def register(con, row: dict, verdict: Verdict) -> None:
     status = "champion" if verdict.promoted else "rejected" if verdict.decided else "challenger"
     run_sql(con, "models/register", {**row, "status": status,
                                      "gate_verdict": "promoted" if verdict.promoted else "rejected" if verdict.decided else "undecided",
-                                     "gate_reasons": verdict.text})
+                                     "gate_reasons": verdict.text, "served_model": verdict.served_model,
+                                     "gate_figures": json.dumps(verdict.figures, default=float)})
 
 
 def versions(con) -> list[dict]:
@@ -81,7 +132,7 @@ def versions(con) -> list[dict]:
 
 
 def version_table(cfg=None):
-    """Every version as a Polars table: status, the gate's verdict and reasons, deep and LightGBM test ROC AUC."""
+    """Every version as a Polars table: status, the served kind, the gate's verdict and reasons, deep and LightGBM test ROC AUC."""
     import polars as pl
 
     from skipify.config import load_config
@@ -93,7 +144,8 @@ def version_table(cfg=None):
     finally:
         con.close()
     return pl.DataFrame([
-        {"version": r["version"], "status": r["status"], "gate_verdict": r["gate_verdict"],
+        {"version": r["version"], "status": r["status"], "served_model": r["served_model"] or LEGACY_SERVED,
+         "gate_verdict": r["gate_verdict"],
          "deep_roc_auc": json.loads(r["metrics"])["summary"]["deep_roc_auc"],
          "lightgbm_roc_auc": json.loads(r["metrics"])["summary"]["lightgbm_roc_auc"], "gate_reasons": r["gate_reasons"]}
         for r in rows

@@ -8,7 +8,6 @@ and its row in models.registry, promoted to champion only if the gate says so.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import time
@@ -22,10 +21,12 @@ from skipify.data import Splits, load_rows, segments, time_splits, version_split
 from skipify.embeddings import tower_vectors, write_vectors
 from skipify.evaluate import baseline_scores, evaluate, truth_for
 from skipify.features import build_features, default_as_of
-from skipify.models.history import TEXT_DIM
-from skipify.models.deep import DeepConfig, DeepModel, load_deep, save_deep, train_deep
-from skipify.models.lgbm import LGBMConfig, LGBMModel, train_lgbm
-from skipify.registry import champion, gate, register
+from skipify.metrics import roc_auc
+from skipify.models.deep import DeepConfig
+from skipify.models.history import SEQUENCES, TEXT_DIM
+from skipify.models.kinds import KINDS, LEGACY_SERVED, Model, Resources, load_models
+from skipify.models.lgbm import LGBMConfig
+from skipify.registry import SameRows, champion, gate, register
 from skipify.tune import tuned_configs
 from skipify.warehouse import connect, run_sql, transaction, with_retry
 
@@ -44,26 +45,51 @@ def track_vectors(cfg: Config) -> dict[str, np.ndarray]:
             for k, v, a in rows}
 
 
-def shap_importance(lgbm: LGBMModel, deep: DeepModel, splits: Splits, cfg: Config) -> pl.DataFrame:
-    """Global SHAP importances of both models on a seeded sample of test rows (model, rank, block, mean_abs_shap)."""
-    from skipify.explain import explain_deep, explain_lightgbm, global_importance
+def shap_importance(models: dict[str, Model], splits: Splits, cfg: Config) -> pl.DataFrame:
+    """Global SHAP importances of every model on a seeded sample of test rows (model, rank, block, mean_abs_shap)."""
+    from skipify.explain import global_importance
 
     sample = splits.test.sample(min(cfg.shap_sample, splits.test.height), seed=cfg.seed)
     background = splits.train.sample(min(cfg.shap_background, splits.train.height), seed=cfg.seed)
     t0 = time.perf_counter()
-    out = []
-    for name, (blocks, values) in (("deep", explain_deep(deep, sample, background, seed=cfg.seed)),
-                                   ("lightgbm", explain_lightgbm(lgbm, sample))):
-        out.append(global_importance(blocks, values).with_columns(pl.lit(name).alias("model")))
-    logger.info("SHAP importances of both models on %d test rows (%.1fs)", sample.height, time.perf_counter() - t0)
+    out = [global_importance(*m.explain(sample, background, seed=cfg.seed)).with_columns(pl.lit(name).alias("model"))
+           for name, m in models.items()]
+    logger.info("SHAP importances of %d models on %d test rows (%.1fs)", len(models), sample.height, time.perf_counter() - t0)
     return pl.concat(out).select("model", "rank", "block", "mean_abs_shap")
 
 
-def _evaluate_models(lgbm: LGBMModel, deep: DeepModel, splits: Splits, cfg: Config) -> dict:
-    """Both models (and the baselines) on validation (thresholds) and test."""
-    valid = {"lightgbm": lgbm.predict(splits.valid), "deep": deep.predict(splits.valid)}
-    test = {"lightgbm": lgbm.predict(splits.test), "deep": deep.predict(splits.test)}
-    return evaluate(valid, test, splits, cfg.truth_path)
+def _evaluate_models(models: dict[str, Model], splits: Splits, cfg: Config) -> tuple[dict, dict[str, np.ndarray]]:
+    """Every model (and the baselines) on validation (thresholds, the served kind) and test; also the test scores."""
+    valid = {name: m.predict(splits.valid) for name, m in models.items()}
+    test = {name: m.predict(splits.test) for name, m in models.items()}
+    return evaluate(valid, test, splits, cfg.truth_path), test
+
+
+def champion_on_same_rows(current: dict | None, test: pl.DataFrame, scores: dict[str, np.ndarray], resources: Resources,
+                          cfg: Config) -> SameRows | None:
+    """The champion's models and the challenger's on the same rows: the challenger's test rows from the
+    champion's own test window on (days the champion neither trained nor validated on), every kind.
+
+    A champion that cannot be loaded or cannot read today's rows is reported with the error, not raised.
+    """
+    if current is None:
+        return None
+    since = dt.datetime.combine(current["test_from"], dt.time(), dt.UTC)
+    keep = (test["ts"] >= since).to_numpy()
+    rows = test.filter(pl.Series(keep))
+    same = SameRows(current["version"], current.get("served_model") or LEGACY_SERVED, rows.height,
+                    str(rows["ts"].min().astimezone(dt.UTC).date()) if rows.height else None)
+    if rows.height == 0:
+        return same
+    y = rows["label"].to_numpy()
+    try:
+        champ = load_models(cfg.models_dir / current["version"], resources)
+        same.champion = {name: roc_auc(y, m.predict(rows)) for name, m in champ.items()}
+        same.challenger = {name: roc_auc(y, p[keep]) for name, p in scores.items()}
+    except Exception as exc:  # noqa: BLE001 - a champion that cannot score today's rows must not cost the new version
+        same.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        logger.error("the champion %s could not be scored on the challenger's test rows: %s", current["version"], same.error)
+    return same
 
 
 def train(
@@ -74,7 +100,7 @@ def train(
     lgbm_config: LGBMConfig | None = None,
     epochs: int | None = None,
 ) -> dict:
-    """Train every model on the time splits, evaluate on test, register the version and run the gate.
+    """Train every model kind on the time splits, evaluate on test, register the version and run the gate.
 
     Args:
         as_of: feature cut-off (default: the day after the last play).
@@ -85,7 +111,7 @@ def train(
         epochs: maximum epochs per deep stage, overriding the deep configuration's.
 
     Returns:
-        version, evaluation, gate verdict and reasons, seconds per stage.
+        version, evaluation, the gate's verdict, reasons and served kind, seconds per stage.
     """
     cfg = cfg or load_config()
     stages: dict[str, float] = {}
@@ -101,44 +127,42 @@ def train(
     build_features(as_of, cfg)
     lap("features")
     splits = time_splits(load_rows(cfg, sequences=True), cfg)  # the history encoder reads the sequences
-    text = track_vectors(cfg)
+    resources = Resources(cfg)
     lap("load")
     tuned = tuned_configs(cfg)
-    tuning = {m: tuned[m][0] if m in tuned and c is None else None for m, c in (("lightgbm", lgbm_config), ("deep", deep_config))}
-    if lgbm_config is None:
-        lgbm_config = tuned["lightgbm"][1] if "lightgbm" in tuned else LGBMConfig(seed=cfg.seed, threads=cfg.duckdb_threads)
-    if deep_config is None:
-        deep_config = tuned["deep"][1] if "deep" in tuned else DeepConfig(epochs=cfg.train_epochs, seed=cfg.seed)
-    deep_config = copy.deepcopy(deep_config)
-    deep_config.device = device
-    deep_config.history_len = cfg.history_len  # the sequences are as long as the features make them
-    if epochs:
-        deep_config.epochs = epochs
-    lgbm = train_lgbm(splits.train, splits.valid, lgbm_config)
-    lap("lightgbm")
-    deep = train_deep(splits.train, splits.valid, text, deep_config)
-    lap("deep")
-    evaluation = _evaluate_models(lgbm, deep, splits, cfg)
+    given = {"lightgbm": lgbm_config, "deep": deep_config}
+    tuning = {name: tuned[name][0] if name in tuned and given.get(name) is None else None for name in KINDS}
+    models: dict[str, Model] = {}
+    for name, kind in KINDS.items():
+        base = given.get(name) or (tuned[name][1] if name in tuned else None)
+        models[name] = kind.fit(splits.train, splits.valid, kind.configure(base, cfg, device, epochs), resources)
+        lap(name)
+    evaluation, test_scores = _evaluate_models(models, splits, cfg)
     lap("evaluate")
-    user_vecs, track_vecs = tower_vectors(deep, as_of, cfg)
+    user_vecs, track_vecs = tower_vectors(models["deep"], as_of, cfg)  # the towers' vectors serve candidate generation
     lap("vectors")
-    importance = shap_importance(lgbm, deep, splits, cfg)
+    importance = shap_importance(models, splits, cfg)
     lap("shap")
 
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     folder = cfg.models_dir / version
-    artefacts = {**lgbm.save(folder), **save_deep(deep, folder)}
+    artefacts = {k: v for m in models.values() for k, v in m.save(folder).items()}
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
-    params = {"lightgbm": asdict(lgbm.config), "lightgbm_best_iteration": lgbm.best_iteration, "deep": asdict(deep.config),
-              "temperature": deep.temperature, "tuning_run": tuning}
+    params = {**{name: asdict(m.config) for name, m in models.items()}, "lightgbm_best_iteration": models["lightgbm"].best_iteration,
+              "temperature": models["deep"].temperature, "tuning_run": tuning}
     con = connect(cfg)
     con.register("new_shap_global", importance.to_arrow())
     try:
+        scored = None  # (champion version, its figures on this version's test rows), made outside the transaction
+
         def record():
+            nonlocal scored
             with transaction(con):
                 current = champion(con)
-                verdict = gate(evaluation["summary"], current["metrics"]["summary"] if current else None, cfg.gate_tolerance,
-                               cfg.gate_min_test_rows)
+                if scored is None or scored[0] != (current or {}).get("version"):
+                    # the champion's models are loaded and scored here: rare (a new champion meanwhile) and retried
+                    scored = ((current or {}).get("version"), champion_on_same_rows(current, splits.test, test_scores, resources, cfg))
+                verdict = gate(evaluation["summary"], scored[1], cfg.gate_tolerance, cfg.gate_min_test_rows)
                 d = splits.dates
                 register(con, {
                     "version": version, "as_of": as_of, "train_from": d["train_from"], "valid_from": d["valid_from"],
@@ -154,7 +178,7 @@ def train(
         con.close()
     lap("register")
     return {"version": version, "evaluation": evaluation, "promoted": verdict.promoted, "reasons": verdict.reasons,
-            "stages": stages, "folder": str(folder)}
+            "served_model": verdict.served_model, "gate": verdict.figures, "stages": stages, "folder": str(folder)}
 
 
 def find_version(version: str | None = None, cfg: Config | None = None) -> dict:
@@ -181,12 +205,17 @@ def find_version(version: str | None = None, cfg: Config | None = None) -> dict:
     return chosen
 
 
-def load_version(version: str | None = None, cfg: Config | None = None) -> tuple[dict, LGBMModel, DeepModel]:
-    """A registered version's registry row and its two models, loaded from the artefacts (see find_version)."""
+def load_version(version: str | None = None, cfg: Config | None = None) -> tuple[dict, dict[str, Model]]:
+    """A registered version's registry row (``served_model`` filled in for versions from before the gate
+    chose a kind) and its models by kind, loaded from the artefacts (see find_version)."""
     cfg = cfg or load_config()
     chosen = find_version(version, cfg)
-    folder = cfg.models_dir / chosen["version"]
-    return chosen, LGBMModel.load(folder), load_deep(folder, track_vectors(cfg))
+    chosen["served_model"] = chosen.get("served_model") or LEGACY_SERVED
+    return chosen, load_models(cfg.models_dir / chosen["version"], Resources(cfg))
+
+
+def _reads_sequences(models: dict[str, Model]) -> bool:
+    return any(c in m.columns for m in models.values() for cols in SEQUENCES.values() for c in cols)
 
 
 def evaluate_version(version: str | None = None, cfg: Config | None = None) -> dict:
@@ -200,11 +229,12 @@ def evaluate_version(version: str | None = None, cfg: Config | None = None) -> d
         version: a registered version (default: the champion, else the newest).
     """
     cfg = cfg or load_config()
-    chosen, lgbm, deep = load_version(version, cfg)
-    splits = version_splits(load_rows(cfg, sequences=deep.config.reads_sequences), chosen)
-    out = _evaluate_models(lgbm, deep, splits, cfg)
+    chosen, models = load_version(version, cfg)
+    splits = version_splits(load_rows(cfg, sequences=_reads_sequences(models)), chosen)
+    out, _ = _evaluate_models(models, splits, cfg)
     out["version"] = chosen["version"]
     out["status"] = chosen["status"]
+    out["served_model"] = chosen["served_model"]
     return out
 
 
@@ -214,10 +244,10 @@ def test_predictions(version: str | None = None, cfg: Config | None = None) -> p
     Columns: user_id, track_id, ts, label, segment flags, one column per model, p_true.
     """
     cfg = cfg or load_config()
-    chosen, lgbm, deep = load_version(version, cfg)
-    splits = version_splits(load_rows(cfg, sequences=deep.config.reads_sequences), chosen)
+    chosen, models = load_version(version, cfg)
+    splits = version_splits(load_rows(cfg, sequences=_reads_sequences(models)), chosen)
     test = splits.test
-    scores = {"deep": deep.predict(test), "lightgbm": lgbm.predict(test), **baseline_scores(test, splits.train)}
+    scores = {**{name: m.predict(test) for name, m in models.items()}, **baseline_scores(test, splits.train)}
     out = test.select("user_id", "track_id", "ts", "label").with_columns(
         *[pl.Series(name, p) for name, p in scores.items()],
         *[pl.Series(s, m) for s, m in segments(test, splits).items()],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import polars as pl
@@ -203,6 +204,7 @@ class DeepModel:
     history: list[dict] = field(default_factory=list)  # per epoch: stage, epoch, train_loss, valid_loss, seconds
     encoder: HistoryEncoder | None = None  # the listening-history encoder (None: a model without one)
     task: TwoTowerTask | None = None  # stage 1's wide part, kept by a residual model
+    kind: ClassVar[str] = "deep"  # skipify.models.kinds
 
     @property
     def columns(self) -> list[str]:
@@ -218,6 +220,23 @@ class DeepModel:
     def inputs(self, rows: pl.DataFrame) -> Inputs:
         """Feature rows as this model's input tensors."""
         return Inputs(rows, self.prep, self.text, self.config)
+
+    prepare = inputs  # skipify.models.kinds.Model
+
+    def explain(self, rows: pl.DataFrame, background: pl.DataFrame, seed: int = 0) -> tuple[list[str], np.ndarray]:
+        """SHAP values (expected gradients) of the logit per block (skipify.explain)."""
+        from skipify.explain import explain_deep
+
+        return explain_deep(self, rows, background, seed=seed)
+
+    def reasoner(self, background: pl.DataFrame):
+        """Per-row reasons: integrated gradients from the background's mean input (skipify.explain.DeepReasons)."""
+        from skipify.explain import DeepReasons
+
+        return DeepReasons(self, background)
+
+    def save(self, folder) -> dict[str, str]:
+        return save_deep(self, folder)
 
     @torch.no_grad()
     def vectors(self, rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:

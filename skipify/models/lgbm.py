@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import polars as pl
@@ -60,6 +61,7 @@ class LGBMModel:
     config: LGBMConfig
     best_iteration: int
     seconds: float
+    kind: ClassVar[str] = "lightgbm"  # skipify.models.kinds
 
     @property
     def columns(self) -> list[str]:
@@ -71,9 +73,33 @@ class LGBMModel:
         gain = self.booster.feature_importance(importance_type="gain", iteration=self.best_iteration)
         return pl.DataFrame({"feature": self.prep.features, "gain": gain.astype(np.float64)}).sort("gain", descending=True)
 
-    def predict(self, rows: pl.DataFrame) -> np.ndarray:
-        """Dislike probability for feature rows."""
-        return self.booster.predict(self.prep.tree_matrix(rows), num_iteration=self.best_iteration)
+    def prepare(self, rows: pl.DataFrame) -> np.ndarray:
+        """The rows as the trees read them."""
+        return self.prep.tree_matrix(rows)
+
+    def predict(self, rows: pl.DataFrame, data: np.ndarray | None = None) -> np.ndarray:
+        """Dislike probability for feature rows (``data``: ``prepare(rows)``, when already made)."""
+        return self.booster.predict(self.prepare(rows) if data is None else data, num_iteration=self.best_iteration)
+
+    def explain(self, rows: pl.DataFrame, background: pl.DataFrame | None = None, seed: int = 0) -> tuple[list[str], np.ndarray]:
+        """TreeSHAP values of the logit per feature (exact: no background, no sampling)."""
+        from skipify.explain import explain_lightgbm
+
+        return explain_lightgbm(self, rows)
+
+    def reasoner(self, background: pl.DataFrame | None = None):
+        """Per-row reasons: LightGBM's own TreeSHAP contributions (``pred_contrib``), the same values as
+        ``explain`` without the shap package's overhead. Returns (features, values rows x features, logits):
+        the values add up to the logit minus the expected logit (the bias column, left out)."""
+        features = list(self.prep.features)
+
+        def reasons(rows: pl.DataFrame, data: np.ndarray | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+            x = self.prepare(rows) if data is None else data
+            contrib = np.asarray(self.booster.predict(x, num_iteration=self.best_iteration, pred_contrib=True), dtype=np.float64)
+            contrib = contrib.reshape(x.shape[0], -1)
+            return features, contrib[:, :-1], contrib.sum(axis=1)
+
+        return reasons
 
     def save(self, folder: Path) -> dict[str, str]:
         folder = Path(folder)

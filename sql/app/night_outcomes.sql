@@ -1,8 +1,10 @@
 -- Scored pairs that the listener then played on the night's day, with the outcome (the label's
--- rule): how each night's scores did, once the day's plays have arrived.
-select s.run_date, s.p_dislike, s.p_dislike_baseline,
+-- rule): how each night's scores did, once the day's plays have arrived. served_model: the kind
+-- p_dislike came from (a version from before the gate chose one served its deep model).
+select s.run_date, coalesce(r.served_model, 'deep') as served_model, s.p_dislike, s.p_dislike_baseline,
        (coalesce(e.feedback = 'dislike', false) or coalesce(e.ms_played < $threshold_ms, e.skipped, false))::int as label
 from scores.dislike_scores as s
 join raw.events as e
   on e.user_id = s.user_id and e.track_id = s.track_id
  and e.ts >= s.run_date::timestamptz and e.ts < s.run_date::timestamptz + interval 1 day
+left join models.registry as r on r.version = s.model_version

@@ -1,4 +1,5 @@
--- Every version with its gate verdict and full evaluation (JSON), newest first.
-select version, created_at, as_of, status, gate_verdict, gate_reasons, metrics
+-- Every version with the kind it serves, its gate verdict and full evaluation (JSON), newest first.
+select version, created_at, as_of, status, coalesce(served_model, 'deep') as served_model, gate_verdict, gate_reasons,
+       metrics
 from models.registry
 order by created_at desc

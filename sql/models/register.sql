@@ -1,5 +1,7 @@
 -- One trained version.
-insert into models.registry values (
+insert into models.registry (version, created_at, as_of, train_from, valid_from, test_from, test_to, params, metrics,
+                             artefacts, status, gate_verdict, gate_reasons, served_model, gate_figures)
+values (
     $version, now(), $as_of, $train_from, $valid_from, $test_from, $test_to,
-    $params, $metrics, $artefacts, $status, $gate_verdict, $gate_reasons
+    $params, $metrics, $artefacts, $status, $gate_verdict, $gate_reasons, $served_model, $gate_figures
 )

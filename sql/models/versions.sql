@@ -1,4 +1,5 @@
 -- Every registered version, newest first.
-select version, created_at, as_of, train_from, valid_from, test_from, test_to, status, gate_verdict, gate_reasons, metrics
+select version, created_at, as_of, train_from, valid_from, test_from, test_to, status, served_model, gate_verdict,
+       gate_reasons, gate_figures, metrics
 from models.registry
 order by created_at desc

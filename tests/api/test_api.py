@@ -65,11 +65,12 @@ def query(home: Path, sql: str, params: dict | None = None) -> pl.DataFrame:
 
 def test_health_model_and_docs_describe_what_is_served(api, home):
     health = api.get("/healthz").json()
-    [(version, metrics)] = query(home, "SELECT version, metrics FROM models.registry").rows()
-    assert health["status"] == "ok" and health["model_version"] == version
+    [(version, metrics, served)] = query(home, "SELECT version, metrics, served_model FROM models.registry").rows()
+    assert health["status"] == "ok" and health["model_version"] == version and health["served_model"] == served
     assert health["features_as_of"] == health["night"] == str(NIGHT)
     model = api.get("/v1/model").json()
     assert model["version"] == version and model["training"]["as_of"] == str(NIGHT)
+    assert model["served_model"] == served in ("deep", "lightgbm") and model["gate"]["figures"]["served_model"] == served
     summary = json.loads(metrics)["summary"]
     assert model["test_metrics"]["deep_roc_auc"] == pytest.approx(summary["deep_roc_auc"])
     assert model["test_metrics"]["lightgbm_roc_auc"] == pytest.approx(summary["lightgbm_roc_auc"])
@@ -95,12 +96,13 @@ def test_predictions_equal_the_published_nights_scores(api, home):
     for items in (explicit, pairs):  # ... and left out (the server fills in the same habit)
         resp = api.post("/v1/predict", json={"items": items})
         assert resp.status_code == 200, resp.text
-        cols = ("user_id", "track_id", "p_dislike", "p_dislike_baseline", "model_version")
+        cols = ("user_id", "track_id", "p_dislike", "p_dislike_baseline", "model_version", "served_model")
         got = pl.DataFrame([{c: p[c] for c in cols} for p in resp.json()["predictions"]])
         assert got.select("user_id", "track_id").equals(night.select("user_id", "track_id"))  # in request order
         assert np.abs(got["p_dislike"].to_numpy() - night["p_dislike"].to_numpy()).max() < 1e-6
         assert np.abs(got["p_dislike_baseline"].to_numpy() - night["p_dislike_baseline"].to_numpy()).max() < 1e-6
         assert got["model_version"].equals(night["model_version"])
+        assert got["served_model"].n_unique() == 1 and got["served_model"][0] == resp.json()["served_model"]
 
 
 def test_each_prediction_has_three_reasons_largest_first(api):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import polars as pl
@@ -86,7 +87,8 @@ def test_a_later_ts_changes_only_the_context_the_history_is_the_cut_offs(snapsho
 
 
 def test_reasons_add_up_to_the_deep_models_logit_and_match_its_score(cfg, snapshot, pairs):
-    _, _, deep = load_version(None, cfg)
+    _, models = load_version(None, cfg)
+    deep = models["deep"]
     con = connect(cfg, read_only=True)
     try:
         background = con.execute("SELECT * FROM features.training_rows ORDER BY play_id LIMIT 100").pl()
@@ -112,3 +114,31 @@ def test_a_snapshot_loaded_for_some_columns_holds_only_their_families_and_says_s
     assert {"u_plays_7d", "c_hour"} <= set(rows.columns) and "t_plays_7d" not in rows.columns
     with pytest.raises(ValueError, match="loaded without the families track_history"):
         snap.rows(requests, {"t_plays_7d"})
+
+
+def test_the_night_publishes_the_served_kind_as_p_dislike_and_the_other_as_the_baseline(cfg, snapshot):
+    """The gate chose the kind on validation; the night's p_dislike is that model's score of the snapshot's rows,
+    p_dislike_baseline the other kind's, and each model's reasons add up to its own logit."""
+    from skipify.registry import served_kind
+
+    chosen, models = load_version(None, cfg)
+    metrics = json.loads(chosen["metrics"])
+    assert chosen["served_model"] == served_kind(metrics["summary"])  # the kind that won on validation
+    other = next(k for k in models if k != chosen["served_model"])
+    con = connect(cfg, read_only=True)
+    try:
+        night = con.execute("SELECT user_id, track_id, p_dislike, p_dislike_baseline FROM scores.dislike_scores "
+                            "WHERE run_date = $d ORDER BY user_id, track_id LIMIT 60", {"d": NIGHT}).pl()
+        background = con.execute("SELECT * FROM features.training_rows ORDER BY play_id LIMIT 100").pl()
+    finally:
+        con.close()
+    assert night.height == 60
+    rows, _ = snapshot.rows(request_frame(night.select("user_id", "track_id").to_dicts()))
+    assert np.abs(models[chosen["served_model"]].predict(rows) - night["p_dislike"].to_numpy()).max() < 1e-6
+    assert np.abs(models[other].predict(rows) - night["p_dislike_baseline"].to_numpy()).max() < 1e-6
+    for kind, model in models.items():  # one interface: prepare, predict and a reasoner for every kind
+        data = model.prepare(rows)
+        blocks, values, logits = model.reasoner(background)(rows, data)
+        p = model.predict(rows, data=data)
+        assert values.shape == (rows.height, len(blocks)) and np.allclose(1 / (1 + np.exp(-logits)), p, atol=1e-5), kind
+        assert np.ptp(logits - values.sum(axis=1)) < 0.05 * max(1.0, np.ptp(logits)), kind  # the rest is one reference logit

@@ -71,13 +71,15 @@ def test_why_and_scorecard_show_shap_and_metrics_of_the_version(app_home, monkey
     con = connect(load_config(home=app_home), read_only=True)
     import json
 
-    summary = json.loads(con.execute("SELECT metrics FROM models.registry").fetchone()[0])["summary"]
+    metrics, served = con.execute("SELECT metrics, served_model FROM models.registry").fetchone()
+    summary = json.loads(metrics)["summary"]
     assert metric(at, "Deep ROC AUC") == f"{summary['deep_roc_auc']:.4f}"
+    assert metric(at, "Served model") == served
     assert metric(at, "Oracle ROC AUC") == f"{summary['oracle_roc_auc']:.4f}"
     assert len(at.get("plotly_chart")) == 3  # ROC, PR, calibration
     per_night = at.dataframe[2].value  # scored pairs later played: only the earlier night's day has its plays in
     assert len(per_night) == 1 and str(per_night["run_date"][0])[:10] == str(night - dt.timedelta(days=1))
-    assert (per_night["pairs_played"] > 0).all()
+    assert (per_night["pairs_played"] > 0).all() and per_night["served_model"][0] == served
     played = con.execute("SELECT count(*) FROM scores.dislike_scores AS s JOIN raw.events AS e USING (user_id, track_id) "
                          "WHERE s.run_date = $d AND e.ts::date = s.run_date", {"d": per_night["run_date"][0]}).fetchone()[0]
     assert per_night["pairs_played"][0] == played

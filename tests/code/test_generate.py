@@ -107,3 +107,36 @@ def test_write_world_layout(tmp_path, world):
     base = PARAMS.start - dt.timedelta(days=1)  # users and tracks that exist before the period
     assert (landing / "users" / f"users_{base}.parquet").exists()
     assert (landing / "tracks" / f"tracks_{base}.parquet").exists()
+
+
+def test_the_moods_world_is_built_differently(world):
+    """The second world (variant "moods"): other session shapes, and a dislike that depends on what the
+    session disliked before (a track of the genre just disliked is disliked more), beyond the demo world's."""
+    moods = build_world(WorldParams(**{**PARAMS.__dict__, "variant": "moods"}))
+    assert moods.events.height > 0 and not moods.events.head(1000).equals(world.events.head(1000))
+    assert moods.events.equals(build_world(WorldParams(**{**PARAMS.__dict__, "variant": "moods"})).events)  # seeded
+
+    def lengths(w) -> pl.Series:
+        return w.events.group_by("session_id").len()["len"]
+
+    demo_len, moods_len = lengths(world), lengths(moods)
+    assert (moods_len <= 3).mean() > 0.38 and moods_len.filter(moods_len > 3).mean() > 14  # bursts and long sessions
+    assert (demo_len <= 3).mean() < 0.38 and demo_len.mean() < 10
+
+    def aversion(w) -> float:
+        """Mean true p(dislike) of plays whose genre the session already disliked, minus that of the other plays
+        after a dislike in the session."""
+        genre = w.tracks.select(pl.col("track_id").cast(pl.String), pl.col("genres").list.first().alias("genre"))
+        ev = (w.events.with_columns(pl.col("track_id").cast(pl.String), pl.col("session_id").cast(pl.String))
+              .join(genre, on="track_id").sort("session_id", "session_position"))
+        ev = ev.with_columns(
+            pl.col("dislike").cast(pl.Int32).cum_sum().over("session_id").shift(1).over("session_id").fill_null(0).alias("before"),
+            pl.col("dislike").cast(pl.Int32).cum_sum().over("session_id", "genre").shift(1).over("session_id", "genre")
+            .fill_null(0).alias("same_genre_before"))
+        after = ev.filter(pl.col("before") > 0)
+        return (after.filter(pl.col("same_genre_before") > 0)["p_dislike"].mean()
+                - after.filter(pl.col("same_genre_before") == 0)["p_dislike"].mean())
+
+    assert aversion(moods) > aversion(world) + 0.02
+    with pytest.raises(ValueError, match="unknown world variant 'nope'"):
+        WorldParams(variant="nope")

@@ -2,29 +2,55 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
-from skipify.registry import gate
+from skipify.registry import SameRows, gate, served_kind
 
 
-def s(deep, lgbm):
-    return {"deep_roc_auc": deep, "lightgbm_roc_auc": lgbm}
+def s(deep, lgbm, valid=None, n=5000):
+    """An evaluation summary: test ROC AUC per kind, validation ROC AUC (default: the test figures)."""
+    vd, vl = valid or (deep, lgbm)
+    return {"deep_roc_auc": deep, "lightgbm_roc_auc": lgbm, "deep_valid_roc_auc": vd, "lightgbm_valid_roc_auc": vl,
+            "n_test_rows": n}
 
 
-def test_first_model_is_promoted_only_if_deep_beats_lightgbm():
-    assert gate(s(0.80, 0.78), None, 0.005).promoted
-    v = gate(s(0.77, 0.78), None, 0.005)
-    assert not v.promoted and "does not beat LightGBM" in v.text
-    assert not gate(s(0.78, 0.78), None, 0.005).promoted  # a tie is not a win
+def same(challenger, champion, served="deep", n=5000, error=None):
+    """Both versions scored on the same rows: (deep, LightGBM) ROC AUC of each."""
+    return SameRows("20260101-000000", served, n, "2026-03-01", champion={"deep": champion[0], "lightgbm": champion[1]},
+                    challenger={"deep": challenger[0], "lightgbm": challenger[1]}, error=error)
 
 
-def test_against_a_champion():
-    champ = s(0.80, 0.78)
-    assert gate(s(0.81, 0.79), champ, 0.005).promoted  # better
-    assert gate(s(0.797, 0.79), champ, 0.005).promoted  # slightly worse, within tolerance
-    worse = gate(s(0.79, 0.78), champ, 0.005)
-    assert not worse.promoted and "falls behind the champion" in worse.text
-    assert not gate(s(None, 0.78), champ, 0.005).promoted
+def test_the_kind_served_is_the_one_that_wins_on_validation():
+    deep_wins = gate(s(0.77, 0.78, valid=(0.80, 0.79)), None, 0.005)
+    assert deep_wins.served_model == "deep" and deep_wins.promoted and "no champion yet" in deep_wins.text
+    lgbm_wins = gate(s(0.80, 0.78, valid=(0.79, 0.795)), None, 0.005)  # test figures play no part in the choice
+    assert lgbm_wins.served_model == "lightgbm" and lgbm_wins.promoted and "serves the LightGBM" in lgbm_wins.text
+    assert served_kind(s(0.8, 0.8, valid=(0.79, 0.79))) == "lightgbm"  # a tie goes to the baseline
+    assert lgbm_wins.figures["valid_roc_auc"] == {"deep": 0.79, "lightgbm": 0.795}
+
+
+def test_against_the_champion_on_the_same_rows():
+    summary = s(0.81, 0.79, valid=(0.80, 0.79))  # serves deep
+    better = gate(summary, same((0.81, 0.79), (0.80, 0.78)), 0.005)
+    assert better.promoted and "on the same 5,000 rows from 2026-03-01" in better.text
+    assert better.figures["champion"]["roc_auc"] == {"deep": 0.80, "lightgbm": 0.78}
+    assert gate(summary, same((0.797, 0.79), (0.80, 0.78)), 0.005).promoted  # slightly worse, within tolerance
+    worse = gate(summary, same((0.79, 0.79), (0.80, 0.78)), 0.005)
+    assert not worse.promoted and worse.decided and "falls behind the champion" in worse.text
+    # the champion serves LightGBM: the challenger's served kind is held against the champion's served kind
+    vs_lgbm = gate(summary, same((0.79, 0.70), (0.70, 0.80), served="lightgbm"), 0.005)
+    assert not vs_lgbm.promoted and "0.7900 < 0.8000" in vs_lgbm.text
+    # the challenger's test figures on its whole window play no part: only the shared rows do
+    assert not gate(s(0.99, 0.79, valid=(0.80, 0.79)), same((0.79, 0.79), (0.80, 0.78)), 0.005).promoted
+
+
+def test_a_champion_that_cannot_be_scored_or_shares_too_few_rows():
+    summary = s(0.81, 0.79, valid=(0.80, 0.79))
+    broken = gate(summary, same((0.8, 0.8), (0.8, 0.8), error="FileNotFoundError: lightgbm.txt"), 0.005)
+    assert broken.promoted and "could not be scored" in broken.text and "FileNotFoundError" in broken.text
+    few = gate(summary, same((0.9, 0.9), (0.5, 0.5), n=300), 0.005, min_test_rows=1000)
+    assert not few.promoted and not few.decided and "300 test rows fall after the champion" in few.text
 
 
 def test_previous_in_session_baseline_is_fitted_on_train(small_rows):
@@ -44,10 +70,11 @@ def test_previous_in_session_baseline_is_fitted_on_train(small_rows):
 
 
 def test_the_gate_does_not_decide_on_too_few_test_rows():
-    few = {**s(0.90, 0.70), "n_test_rows": 73}  # a listener's own export: 73 plays in its last seven days
+    few = s(0.90, 0.70, n=73)  # a listener's own export: 73 plays in its last seven days
     v = gate(few, None, 0.005, min_test_rows=1000)
     assert not v.promoted and not v.decided and "undecided: 73 test rows" in v.text and "gate_min_test_rows" in v.text
-    enough = gate({**s(0.90, 0.70), "n_test_rows": 1000}, None, 0.005, min_test_rows=1000)
+    assert v.served_model == "deep"  # the kind is chosen all the same: the night serves it while there is no champion
+    enough = gate(s(0.90, 0.70, n=1000), None, 0.005, min_test_rows=1000)
     assert enough.promoted and enough.decided
 
 

@@ -82,6 +82,20 @@ def test_same_data_and_seed_give_the_same_metrics(trained):
     assert len(statuses) == 2 and statuses.count("champion") <= 1
     stored = next(v for v in known if v["version"] == r2["version"])  # the registry keeps what train returned
     assert json.loads(stored["metrics"])["summary"] == json.loads(json.dumps(r2["evaluation"]["summary"], default=float))
+    # the gate scored the champion on the challenger's test rows: the same window here, so the champion's figures
+    # are its own test ROC AUCs, each kind, and the same data and seed make both versions' figures equal
+    first = next(v for v in known if v["version"] == r["version"])
+    assert stored["served_model"] == r2["served_model"] in ("deep", "lightgbm")
+    figures = json.loads(stored["gate_figures"])
+    if first["gate_verdict"] == "promoted":  # it was the champion when the second version was gated
+        champ = figures["champion"]
+        assert champ["version"] == r["version"] and champ["rows"] == r2["evaluation"]["summary"]["n_test_rows"]
+        for kind in ("deep", "lightgbm"):
+            assert champ["roc_auc"][kind] == pytest.approx(r["evaluation"]["summary"][f"{kind}_roc_auc"], abs=1e-9)
+            assert champ["challenger_roc_auc"][kind] == pytest.approx(champ["roc_auc"][kind], abs=1e-6)
+        assert r2["promoted"] and "on the same" in stored["gate_reasons"]
+    else:
+        assert "champion" not in figures
 
 
 def test_evaluate_cli_prints_the_summary(trained):
@@ -146,7 +160,8 @@ def test_shap_values_add_up_to_the_models_logits(trained):
     from skipify.train import load_version
 
     cfg, r = trained
-    _, lgbm, deep = load_version(r["version"], cfg)
+    _, models = load_version(r["version"], cfg)
+    lgbm, deep = models["lightgbm"], models["deep"]
     splits = time_splits(load_rows(cfg, sequences=True), cfg)
     rows, background = splits.test.head(40), splits.train.sample(100, seed=1)
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731

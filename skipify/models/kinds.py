@@ -1,0 +1,209 @@
+"""One interface for every model kind: what training, the gate, the night, the API, SHAP and
+``skipify tune`` call.
+
+    kind = KINDS["deep"]                                  # or "lightgbm"
+    model = kind.fit(splits.train, splits.valid, kind.configure(None, cfg), resources)
+    p = model.predict(rows)                               # dislike probabilities
+    blocks, values = model.explain(rows, background)      # SHAP values of the logit per block
+    reasons = model.reasoner(background)                  # fast per-row reasons (the API)
+    blocks, values, logits = reasons(rows, model.prepare(rows))
+    paths = model.save(folder)
+    same = kind.load(folder, resources)
+
+A model (:class:`Model`) is the trained thing; a :class:`Kind` is how to make, configure, tune and
+load one. ``KINDS`` lists them in the order the gate prefers on a tie (the baseline first). A new
+model kind is one module with a class that has these methods, and one entry in ``KINDS``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+
+import numpy as np
+import polars as pl
+
+from skipify.config import Config
+
+if TYPE_CHECKING:
+    import optuna
+
+Reasoner = Callable[[pl.DataFrame, Any], tuple[list[str], np.ndarray, np.ndarray]]
+
+
+class Model(Protocol):
+    """A trained model of any kind."""
+
+    kind: ClassVar[str]
+    config: Any
+
+    @property
+    def columns(self) -> list[str]:
+        """The feature columns it reads (the API and the night build only these families)."""
+
+    def prepare(self, rows: pl.DataFrame) -> Any:
+        """The rows as this model's input, shared by ``predict`` and a reasoner on the same rows."""
+
+    def predict(self, rows: pl.DataFrame, data: Any = None) -> np.ndarray:
+        """Calibrated dislike probabilities (``data``: ``prepare(rows)``, when already made)."""
+
+    def explain(self, rows: pl.DataFrame, background: pl.DataFrame, seed: int = 0) -> tuple[list[str], np.ndarray]:
+        """SHAP values of the logit per block: (block names, rows x blocks)."""
+
+    def reasoner(self, background: pl.DataFrame) -> Reasoner:
+        """A cheap per-row explainer: ``reasons(rows, data) -> (blocks, values rows x blocks, logits)``; the
+        values are in log-odds and add up to each row's logit minus a reference logit."""
+
+    def save(self, folder: Path) -> dict[str, str]:
+        """Write the artefacts; name -> path."""
+
+
+class Resources:
+    """What a kind may need besides the rows, loaded on first use: the track content vectors."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+
+    @cached_property
+    def content(self) -> dict[str, np.ndarray]:
+        from skipify.train import track_vectors
+
+        return track_vectors(self.cfg)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How to make one kind of model."""
+
+    name: str
+    label: str  # how people call it ("LightGBM", "deep model")
+    config_from_dict: Callable[[dict], Any]
+    configure: Callable[[Any, Config, str, int | None], Any]  # (config or None, cfg, device, epochs) -> config to train
+    fit: Callable[[pl.DataFrame, pl.DataFrame, Any, Resources], Model]
+    load: Callable[[Path, Resources], Model]
+    space: Callable[["optuna.Trial", Config], Any]  # skipify tune's search space
+
+
+# --- LightGBM --------------------------------------------------------------------------------
+
+
+def _lgbm_configure(config, cfg: Config, device: str = "cpu", epochs: int | None = None):
+    from skipify.models.lgbm import LGBMConfig
+
+    return copy.deepcopy(config) if config is not None else LGBMConfig(seed=cfg.seed, threads=cfg.duckdb_threads)
+
+
+def _lgbm_fit(train, valid, config, resources: Resources) -> Model:
+    from skipify.models.lgbm import train_lgbm
+
+    return train_lgbm(train, valid, config)
+
+
+def _lgbm_load(folder: Path, resources: Resources) -> Model:
+    from skipify.models.lgbm import LGBMModel
+
+    return LGBMModel.load(folder)
+
+
+def _lgbm_space(trial, cfg: Config):
+    from skipify.models.lgbm import LGBMConfig
+
+    return LGBMConfig(
+        num_leaves=trial.suggest_int("num_leaves", 15, 255, log=True),
+        learning_rate=trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+        min_data_in_leaf=trial.suggest_int("min_data_in_leaf", 20, 500, log=True),
+        feature_fraction=trial.suggest_float("feature_fraction", 0.5, 1.0),
+        lambda_l2=trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
+        seed=cfg.seed,
+        threads=cfg.duckdb_threads,
+    )
+
+
+def _lgbm_from_dict(raw: dict):
+    from skipify.models.lgbm import LGBMConfig
+
+    return LGBMConfig(**raw)
+
+
+# --- the deep model ----------------------------------------------------------------------------
+
+
+def _deep_configure(config, cfg: Config, device: str = "auto", epochs: int | None = None):
+    from skipify.models.deep import DeepConfig
+
+    config = copy.deepcopy(config) if config is not None else DeepConfig(epochs=cfg.train_epochs, seed=cfg.seed)
+    config.device = device
+    config.history_len = cfg.history_len  # the sequences are as long as the features make them
+    if epochs:
+        config.epochs = epochs
+    return config
+
+
+def _deep_fit(train, valid, config, resources: Resources) -> Model:
+    from skipify.models.deep import train_deep
+
+    return train_deep(train, valid, resources.content, config)
+
+
+def _deep_load(folder: Path, resources: Resources) -> Model:
+    from skipify.models.deep import load_deep
+
+    return load_deep(folder, resources.content)
+
+
+def _deep_space(trial, cfg: Config):
+    from skipify.models.deep import DeepConfig
+    from skipify.models.mlp import MLPConfig
+    from skipify.models.two_tower import TwoTowerConfig
+
+    width = trial.suggest_categorical("mlp_width", [64, 128, 256])
+    return DeepConfig(
+        tower=TwoTowerConfig(
+            dim=trial.suggest_categorical("tower_dim", [16, 32, 64]),
+            id_dropout=trial.suggest_float("id_dropout", 0.05, 0.4),
+            dropout=trial.suggest_float("tower_dropout", 0.0, 0.3),
+        ),
+        mlp=MLPConfig(hidden=[width, width // 2, width // 4], dropout=trial.suggest_float("mlp_dropout", 0.0, 0.4)),
+        lr=trial.suggest_float("lr", 3e-4, 5e-3, log=True),
+        weight_decay=trial.suggest_float("weight_decay", 1e-5, 1e-2, log=True),
+        epochs=cfg.train_epochs,
+        seed=cfg.seed,
+    )
+
+
+def _deep_from_dict(raw: dict):
+    from skipify.models.deep import DeepConfig
+
+    return DeepConfig.from_dict(raw)
+
+
+KINDS: dict[str, Kind] = {
+    "lightgbm": Kind("lightgbm", "LightGBM", _lgbm_from_dict, _lgbm_configure, _lgbm_fit, _lgbm_load, _lgbm_space),
+    "deep": Kind("deep", "deep model", _deep_from_dict, _deep_configure, _deep_fit, _deep_load, _deep_space),
+}
+LEGACY_SERVED = "deep"  # a version registered before the gate chose a kind served its deep model
+
+
+def kind_of(name: str) -> Kind:
+    """The kind called ``name``.
+
+    Raises:
+        ValueError: no such kind.
+    """
+    if name not in KINDS:
+        raise ValueError(f"unknown model kind {name!r}; known: {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def load_models(folder: Path, resources: Resources) -> dict[str, Model]:
+    """Every kind's model saved in a version's folder."""
+    return {name: kind.load(Path(folder), resources) for name, kind in KINDS.items()}
+
+
+def baseline_of(served: str) -> str:
+    """The kind whose probability is published beside the served one's (``p_dislike_baseline``)."""
+    others = [k for k in KINDS if k != served]
+    return others[0]
