@@ -80,10 +80,14 @@ class Inputs:
         mlp_cats = [i for i, c in enumerate(prep.categorical) if c not in HIGH_CARDINALITY]
         genre = codes[:, prep.categorical.index("t_genre")] if "t_genre" in prep.categorical else np.zeros(rows.height, dtype=np.int64)
         dim = cfg.tower.text_dim
+        def ids(values: list, buckets: int) -> torch.Tensor:
+            # without ids (an ablation, TwoTowerConfig.ids=False) every row is in the "unknown" bucket
+            return torch.from_numpy(hash_ids(values, buckets) if cfg.tower.ids else np.zeros(len(values), dtype=np.int64))
+
         self.t = {
-            "user_bucket": torch.from_numpy(hash_ids(rows["user_id"].to_list(), cfg.tower.user_buckets)),
-            "track_bucket": torch.from_numpy(hash_ids(rows["track_id"].to_list(), cfg.tower.track_buckets)),
-            "artist_bucket": torch.from_numpy(hash_ids([None if a == "?" else a for a in rows["t_artist"].to_list()], cfg.tower.artist_buckets)),
+            "user_bucket": ids(rows["user_id"].to_list(), cfg.tower.user_buckets),
+            "track_bucket": ids(rows["track_id"].to_list(), cfg.tower.track_buckets),
+            "artist_bucket": ids([None if a == "?" else a for a in rows["t_artist"].to_list()], cfg.tower.artist_buckets),
             "genre": torch.from_numpy(np.minimum(genre, cfg.tower.n_genres - 1).astype(np.int64)),
             "user_x": torch.from_numpy(dense[:, user_cols]),
             "track_x": torch.from_numpy(dense[:, track_cols]),

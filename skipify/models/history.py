@@ -16,8 +16,10 @@ apart. Per sequence and pool the output is the pooled vector and its element-wis
 candidate (as the WSDM Cup 2019 winner did with the history state), plus the pool's share of the
 sequence: ``HistoryEncoder.width`` numbers that join the dislike MLP's input.
 
-``pooling="mean"`` (an ablation: no attention) averages each pool instead. ``outcomes=False`` (an
-ablation) drops the outcome embedding and the split: one pool over every play.
+``pooling="mean"`` (an ablation: no attention) averages each pool instead. ``pooling="transformer"``
+first runs one transformer block (self-attention over the sequence's plays, pre-norm, two heads)
+and then pools its outputs with the same target attention. ``outcomes=False`` (an ablation) drops the
+outcome embedding and the split: one pool over every play.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class HistoryConfig:
     dim: int = 32
     track_buckets: int = 50_000
     content_dim: int = CONTENT_DIM  # the whole content vector: text and audio
-    pooling: str = "attention"  # or "mean" (ablation)
+    pooling: str = "attention"  # or "mean" (ablation), "transformer" (one self-attention block first)
     outcomes: bool = True  # False (ablation): no outcome embedding, one pool
 
 
@@ -115,6 +117,8 @@ class HistoryEncoder(nn.Module):
         self.query = nn.Linear(d, d, bias=False)
         self.key = nn.Linear(d, d, bias=False)
         self.norm = nn.LayerNorm(d)
+        if cfg.pooling == "transformer":
+            self.block = nn.TransformerEncoderLayer(d, nhead=2, dim_feedforward=2 * d, dropout=0.1, batch_first=True, norm_first=True)
 
     @property
     def pools(self) -> tuple[tuple[int, ...], ...]:
@@ -136,6 +140,10 @@ class HistoryEncoder(nn.Module):
         e = items + F.one_hot(gap, GAP_BUCKETS).to(items.dtype) @ self.gaps[kind].weight
         if self.cfg.outcomes:
             e = e + F.one_hot(outcome, 3).to(items.dtype) @ self.outcome.weight
+        if self.cfg.pooling == "transformer":  # each play in the context of the others
+            pad = ~mask
+            pad[:, 0] = False  # a row without plays keeps one (padding) position: a fully masked row gives NaN
+            e = self.block(e, src_key_padding_mask=pad)
         scores = (self.key(e) @ self.query(query).unsqueeze(2)).squeeze(2) / math.sqrt(self.cfg.dim)
         n = mask.sum(dim=1, keepdim=True).clamp(min=1)
         out = []

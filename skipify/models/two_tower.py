@@ -46,6 +46,7 @@ class TwoTowerConfig:
     # the user tower also reads the listener's recent plays (TwoTower.taste); off by default: on the demo
     # world it did not win on validation (3 seeds, docs/models.md) and doubles the training time
     taste_from_history: bool = False
+    ids: bool = True  # False (an ablation): no id embeddings, every listener, track and artist in the "unknown" bucket
 
 
 def hash_ids(ids, buckets: int) -> np.ndarray:

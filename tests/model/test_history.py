@@ -43,8 +43,10 @@ def _batch(n: int, length: int, outcome: int, present: bool) -> dict[str, torch.
 
 
 @torch.no_grad()
-def test_empty_history_and_empty_pools_give_zeros_not_nan():
-    enc = HistoryEncoder(HistoryConfig(dim=4, track_buckets=10)).eval()
+@pytest.mark.parametrize("pooling", ["attention", "transformer"])
+def test_empty_history_and_empty_pools_give_zeros_not_nan(pooling):
+    torch.manual_seed(0)
+    enc = HistoryEncoder(HistoryConfig(dim=4, track_buckets=10, pooling=pooling)).eval()
     empty = enc(_batch(3, 5, 0, present=False))
     assert empty.shape == (3, enc.width) and torch.isfinite(empty).all() and float(empty.abs().sum()) == 0
     # all plays completed: the dislike pool of each sequence is empty, the completed one is not
@@ -90,3 +92,18 @@ def test_a_model_without_taste_or_encoder_reads_no_sequences(trained):
     plain = train_deep(splits.train, splits.valid, text, DeepConfig(**{**TINY, "tower": tower, "history": HistoryConfig(enabled=False)}))
     assert plain.encoder is None and not any(c.startswith(("h_", "hs_")) for c in plain.columns)
     assert np.isfinite(plain.predict(splits.test.drop([c for cols in SEQUENCES.values() for c in cols]))).all()
+
+
+def test_the_transformer_block_and_the_id_ablation_train_save_and_load(trained, tmp_path):
+    """The one-block transformer (pooling="transformer") and the model without id embeddings (ids=False)
+    train, score finitely, and load as saved; without ids, the listener's id no longer changes the score."""
+    splits, text, _ = trained
+    tower = TwoTowerConfig(**{**asdict(TINY["tower"]), "ids": False})
+    cfg = DeepConfig(**{**TINY, "tower": tower, "history": HistoryConfig(enabled=True, dim=8, track_buckets=1000, pooling="transformer")})
+    model = train_deep(splits.train, splits.valid, text, cfg)
+    assert hasattr(model.encoder, "block") and np.isfinite(model.predict(splits.test)).all()
+    save_deep(model, tmp_path)
+    again = load_deep(tmp_path, text)
+    assert again.config.tower.ids is False and np.allclose(again.predict(splits.test), model.predict(splits.test), atol=1e-6)
+    rows = splits.test.head(30)
+    assert np.allclose(model.predict(rows), model.predict(rows.with_columns(pl.lit("someone-else").alias("user_id"))))
