@@ -149,7 +149,7 @@ def train(
     artefacts = {k: v for m in models.values() for k, v in m.save(folder).items()}
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
     params = {**{name: asdict(m.config) for name, m in models.items()}, "lightgbm_best_iteration": models["lightgbm"].best_iteration,
-              "temperature": models["deep"].temperature, "tuning_run": tuning}
+              "temperature": models["deep"].temperature, "deep_history_choice": models["deep"].choice, "tuning_run": tuning}
     con = connect(cfg)
     con.register("new_shap_global", importance.to_arrow())
     try:

@@ -47,6 +47,9 @@ class DeepConfig:
     seed: int = 42
     device: str = "auto"
     residual: bool = True  # stage 2 learns on top of stage 1's logit (wide + dot product) instead of replacing it
+    # with the history encoder off: train the model with it too and keep whichever has the better validation
+    # ROC AUC (it helps where the order of recent plays carries signal, not everywhere: docs/models.md)
+    choose_history: bool = True
 
     @property
     def reads_sequences(self) -> bool:
@@ -59,7 +62,8 @@ class DeepConfig:
         # a model saved before the listening history (issue 14) reads none and replaces stage 1's logit
         history = HistoryConfig(**raw["history"]) if "history" in raw else HistoryConfig(enabled=False)
         tower = TwoTowerConfig(**{"taste_from_history": False, **raw["tower"]})
-        return cls(**{"residual": False, **raw, "tower": tower, "mlp": MLPConfig(**raw["mlp"]), "history": history})
+        return cls(**{"residual": False, "choose_history": False, **raw, "tower": tower, "mlp": MLPConfig(**raw["mlp"]),
+                      "history": history})
 
 
 def pick_device(name: str) -> torch.device:
@@ -208,6 +212,7 @@ class DeepModel:
     history: list[dict] = field(default_factory=list)  # per epoch: stage, epoch, train_loss, valid_loss, seconds
     encoder: HistoryEncoder | None = None  # the listening-history encoder (None: a model without one)
     task: TwoTowerTask | None = None  # stage 1's wide part, kept by a residual model
+    choice: dict | None = None  # with choose_history: validation ROC AUC without and with the encoder, and which was kept
     kind: ClassVar[str] = "deep"  # skipify.models.kinds
 
     @property
@@ -275,6 +280,8 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
         cfg: training configuration.
     """
     cfg = copy.deepcopy(cfg or DeepConfig())
+    if cfg.choose_history and not cfg.history.enabled:
+        return _choose_history(train, valid, text, cfg)
     t_start = time.perf_counter()
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -347,6 +354,27 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
     logger.info("deep model: temperature %.3f, %.1fs on %s", temperature, seconds, device)
     return DeepModel(towers.cpu(), mlp.cpu(), prep, text, cfg, seconds, history, encoder.cpu() if encoder is not None else None,
                      task.cpu() if cfg.residual else None)
+
+
+def _choose_history(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndarray], cfg: DeepConfig) -> DeepModel:
+    """Train without and with the history encoder; keep the one with the better validation ROC AUC."""
+    from skipify.metrics import roc_auc
+
+    y = valid["label"].to_numpy()
+    fitted = {}
+    for name, enabled in (("without", False), ("with", True)):
+        c = copy.deepcopy(cfg)
+        c.choose_history, c.history.enabled = False, enabled
+        model = train_deep(train, valid, text, c)
+        fitted[name] = (roc_auc(y, model.predict(valid, device=str(pick_device(c.device)))), model)
+    kept = "with" if fitted["with"][0] > fitted["without"][0] else "without"
+    model = fitted[kept][1]
+    model.choice = {"valid_roc_auc_without_encoder": fitted["without"][0], "valid_roc_auc_with_encoder": fitted["with"][0],
+                    "kept": f"{kept} the history encoder"}
+    model.seconds = fitted["with"][1].seconds + fitted["without"][1].seconds
+    logger.info("deep: kept the model %s the history encoder (validation ROC AUC %.4f without, %.4f with)", kept,
+                fitted["without"][0], fitted["with"][0])
+    return model
 
 
 def save_deep(model: DeepModel, folder) -> dict[str, str]:

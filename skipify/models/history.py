@@ -53,7 +53,7 @@ GAP_BUCKETS = 16  # log2 buckets of the time before the row (days, or minutes in
 class HistoryConfig:
     """Sizes of the history encoder, saved with the weights (``enabled=False``: a model without it)."""
 
-    enabled: bool = False  # off by default: it did not beat the user tower's taste on validation (docs/models.md)
+    enabled: bool = False  # on or off per training run, by validation (DeepConfig.choose_history; docs/models.md)
     dim: int = 32
     track_buckets: int = 50_000
     content_dim: int = CONTENT_DIM  # the whole content vector: text and audio

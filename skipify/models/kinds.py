@@ -156,11 +156,14 @@ def _deep_load(folder: Path, resources: Resources) -> Model:
 
 def _deep_space(trial, cfg: Config):
     from skipify.models.deep import DeepConfig
+    from skipify.models.history import HistoryConfig
     from skipify.models.mlp import MLPConfig
     from skipify.models.two_tower import TwoTowerConfig
 
     width = trial.suggest_categorical("mlp_width", [64, 128, 256])
     return DeepConfig(
+        history=HistoryConfig(enabled=trial.suggest_categorical("history_encoder", [False, True])),
+        choose_history=False,  # the encoder is one of the searched values here
         tower=TwoTowerConfig(
             dim=trial.suggest_categorical("tower_dim", [16, 32, 64]),
             id_dropout=trial.suggest_float("id_dropout", 0.05, 0.4),

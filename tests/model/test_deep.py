@@ -16,7 +16,7 @@ from skipify.models.mlp import MLPConfig
 from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
 
 TINY = dict(epochs=2, batch_size=256, tower=TwoTowerConfig(dim=8, hidden=16, user_buckets=1000, track_buckets=1000, taste_from_history=True),
-            mlp=MLPConfig(hidden=[32, 16]), history=HistoryConfig(dim=8, track_buckets=1000))
+            mlp=MLPConfig(hidden=[32, 16]), history=HistoryConfig(dim=8, track_buckets=1000), choose_history=False)
 
 
 @pytest.fixture(scope="module")

@@ -107,3 +107,18 @@ def test_the_transformer_block_and_the_id_ablation_train_save_and_load(trained, 
     assert again.config.tower.ids is False and np.allclose(again.predict(splits.test), model.predict(splits.test), atol=1e-6)
     rows = splits.test.head(30)
     assert np.allclose(model.predict(rows), model.predict(rows.with_columns(pl.lit("someone-else").alias("user_id"))))
+
+
+def test_choose_history_keeps_the_variant_with_the_better_validation_auc(trained):
+    from skipify.metrics import roc_auc
+
+    splits, text, _ = trained
+    model = train_deep(splits.train, splits.valid, text, DeepConfig(**{**TINY, "choose_history": True}))
+    c = model.choice
+    assert set(c) == {"valid_roc_auc_without_encoder", "valid_roc_auc_with_encoder", "kept"}
+    with_encoder = c["valid_roc_auc_with_encoder"] > c["valid_roc_auc_without_encoder"]
+    assert (model.encoder is not None) == with_encoder == model.config.history.enabled
+    assert c["kept"] == ("with" if with_encoder else "without") + " the history encoder"
+    kept = max(c["valid_roc_auc_with_encoder"], c["valid_roc_auc_without_encoder"])
+    assert roc_auc(splits.valid["label"].to_numpy(), model.predict(splits.valid)) == pytest.approx(kept, abs=1e-9)
+    assert not model.config.choose_history  # the saved configuration is the one trained
