@@ -123,7 +123,7 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
         ValueError: no trained version yet.
     """
     from skipify.features import default_as_of
-    from skipify.models.kinds import baseline_of
+    from skipify.models.kinds import served_and_baseline
     from skipify.nightly import read_columns
     from skipify.serving import Snapshot
     from skipify.train import load_version
@@ -133,7 +133,7 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     if marks.version is None:
         raise ValueError("no trained model yet: run `skipify train` (or `make demo`) before `skipify serve`")
     chosen, models = load_version(marks.version, cfg)
-    served_model, baseline = models[chosen["served_model"]], models[baseline_of(chosen["served_model"])]
+    served_model, baseline = served_and_baseline(chosen, models)
     summary = json.loads(chosen["metrics"])["summary"]
     snapshot = Snapshot.load(as_of or marks.night or default_as_of(cfg), cfg, read_columns(models))
     con = connect(cfg, read_only=True)

@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.models.kinds import LEGACY_SERVED, baseline_of
+from skipify.models.kinds import served_and_baseline
 from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
 
 PUBLISHED = ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")  # the tables a night replaces
@@ -346,7 +346,7 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
     cfg = cfg or load_config()
     params = {"run_date": run_date, "shard": shard}
     chosen, models = models or champion_models(cfg)
-    served, baseline = models[chosen["served_model"]], models[baseline_of(chosen["served_model"])]
+    served, baseline = served_and_baseline(chosen, models)
     con = connect(cfg, read_only=True)
     try:
         cands = run_sql(con, "nightly/shard_candidates", params).pl()
@@ -376,7 +376,7 @@ def risk_threshold(cfg: Config, version: dict) -> float:
     """At-risk threshold: the config's, else the served model's threshold chosen on validation."""
     if cfg.risk_threshold is not None:
         return cfg.risk_threshold
-    return float(json.loads(version["metrics"])["models"][version.get("served_model") or LEGACY_SERVED]["threshold"])
+    return float(json.loads(version["metrics"])["models"][version["served_model"]]["threshold"])
 
 
 def night_checks(con, run_date: dt.date, cfg: Config) -> list[str]:

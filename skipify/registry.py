@@ -144,7 +144,7 @@ def version_table(cfg=None):
     finally:
         con.close()
     return pl.DataFrame([
-        {"version": r["version"], "status": r["status"], "served_model": r["served_model"] or LEGACY_SERVED,
+        {"version": r["version"], "status": r["status"], "served_model": r["served_model"],
          "gate_verdict": r["gate_verdict"],
          "deep_roc_auc": json.loads(r["metrics"])["summary"]["deep_roc_auc"],
          "lightgbm_roc_auc": json.loads(r["metrics"])["summary"]["lightgbm_roc_auc"], "gate_reasons": r["gate_reasons"]}

@@ -24,7 +24,7 @@ from skipify.features import build_features, default_as_of
 from skipify.metrics import roc_auc
 from skipify.models.deep import DeepConfig
 from skipify.models.history import SEQUENCES, TEXT_DIM
-from skipify.models.kinds import KINDS, LEGACY_SERVED, Model, Resources, load_models
+from skipify.models.kinds import KINDS, Model, Resources, load_models
 from skipify.models.lgbm import LGBMConfig
 from skipify.registry import SameRows, champion, gate, register
 from skipify.tune import tuned_configs
@@ -77,7 +77,7 @@ def champion_on_same_rows(current: dict | None, test: pl.DataFrame, scores: dict
     since = dt.datetime.combine(current["test_from"], dt.time(), dt.UTC)
     keep = (test["ts"] >= since).to_numpy()
     rows = test.filter(pl.Series(keep))
-    same = SameRows(current["version"], current.get("served_model") or LEGACY_SERVED, rows.height,
+    same = SameRows(current["version"], current["served_model"], rows.height,
                     str(rows["ts"].min().astimezone(dt.UTC).date()) if rows.height else None)
     if rows.height == 0:
         return same
@@ -153,15 +153,17 @@ def train(
     con = connect(cfg)
     con.register("new_shap_global", importance.to_arrow())
     try:
-        scored = None  # (champion version, its figures on this version's test rows), made outside the transaction
+        def score_champion(current: dict | None) -> tuple[str | None, SameRows | None]:
+            return (current or {}).get("version"), champion_on_same_rows(current, splits.test, test_scores, resources, cfg)
+
+        scored = score_champion(champion(con))  # before the write transaction: loading and scoring takes seconds
 
         def record():
             nonlocal scored
             with transaction(con):
                 current = champion(con)
-                if scored is None or scored[0] != (current or {}).get("version"):
-                    # the champion's models are loaded and scored here: rare (a new champion meanwhile) and retried
-                    scored = ((current or {}).get("version"), champion_on_same_rows(current, splits.test, test_scores, resources, cfg))
+                if scored[0] != (current or {}).get("version"):  # a new champion meanwhile (rare): score that one
+                    scored = score_champion(current)
                 verdict = gate(evaluation["summary"], scored[1], cfg.gate_tolerance, cfg.gate_min_test_rows)
                 d = splits.dates
                 register(con, {
@@ -206,11 +208,9 @@ def find_version(version: str | None = None, cfg: Config | None = None) -> dict:
 
 
 def load_version(version: str | None = None, cfg: Config | None = None) -> tuple[dict, dict[str, Model]]:
-    """A registered version's registry row (``served_model`` filled in for versions from before the gate
-    chose a kind) and its models by kind, loaded from the artefacts (see find_version)."""
+    """A registered version's registry row and its models by kind, loaded from the artefacts (see find_version)."""
     cfg = cfg or load_config()
     chosen = find_version(version, cfg)
-    chosen["served_model"] = chosen.get("served_model") or LEGACY_SERVED
     return chosen, load_models(cfg.models_dir / chosen["version"], Resources(cfg))
 
 

@@ -187,7 +187,9 @@ KINDS: dict[str, Kind] = {
     "lightgbm": Kind("lightgbm", "LightGBM", _lgbm_from_dict, _lgbm_configure, _lgbm_fit, _lgbm_load, _lgbm_space),
     "deep": Kind("deep", "deep model", _deep_from_dict, _deep_configure, _deep_fit, _deep_load, _deep_space),
 }
-LEGACY_SERVED = "deep"  # a version registered before the gate chose a kind served its deep model
+# a version registered before the gate chose a kind served its deep model: sql/models/versions.sql and
+# champion.sql read a missing served_model as this
+LEGACY_SERVED = "deep"
 
 
 def kind_of(name: str) -> Kind:
@@ -210,3 +212,8 @@ def baseline_of(served: str) -> str:
     """The kind whose probability is published beside the served one's (``p_dislike_baseline``)."""
     others = [k for k in KINDS if k != served]
     return others[0]
+
+
+def served_and_baseline(version: dict, models: dict[str, Model]) -> tuple[Model, Model]:
+    """A version's served model (``p_dislike``, the reasons) and its baseline (``p_dislike_baseline``)."""
+    return models[version["served_model"]], models[baseline_of(version["served_model"])]
