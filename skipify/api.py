@@ -351,7 +351,7 @@ class Reason(BaseModel):
     feature: str = Field(description="the feature column (or embedding block)")
     label: str = Field(description="what it is, in words (the feature catalogue, `skipify features --list`)")
     contribution: float = Field(description="log-odds this feature adds to the served model's score (integrated gradients "
-                                            "for the deep model, TreeSHAP for LightGBM)")
+                                            "for the deep model, path attributions for LightGBM)")
     value: float | str | None = Field(description="the feature's value for this pair (none for embeddings)")
 
 

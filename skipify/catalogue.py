@@ -106,9 +106,12 @@ def catalogue() -> dict[str, Feature]:
 
 
 def label(name: str) -> str:
-    """A feature's label; other names (the explanations' embedding blocks) stay as they are."""
+    """A feature's label (a catalogued column, or an input a model makes from them: the history
+    aggregates of skipify.models.recent); other names (the explanations' embedding blocks) stay as they are."""
+    from skipify.models.recent import AGGREGATES
+
     feature = catalogue().get(name)
-    return feature.label if feature else name
+    return feature.label if feature else AGGREGATES[name][0] if name in AGGREGATES else name
 
 
 def markdown() -> str:

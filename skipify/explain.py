@@ -143,7 +143,7 @@ def explain_lightgbm(model: LGBMModel, rows: pl.DataFrame) -> tuple[list[str], n
     """TreeSHAP values of LightGBM's logit per feature: (feature names, array rows x features)."""
     import shap
 
-    values = shap.TreeExplainer(model.booster).shap_values(model.prep.tree_matrix(rows))
+    values = shap.TreeExplainer(model.booster).shap_values(model.prepare(rows))
     values = np.asarray(values[1] if isinstance(values, list) else values)
     return list(model.prep.features), values.reshape(rows.height, len(model.prep.features))
 

@@ -62,7 +62,8 @@ class Model(Protocol):
 
 
 class Resources:
-    """What a kind may need besides the rows, loaded on first use: the track content vectors."""
+    """What a kind may need besides the rows, loaded on first use: the track content vectors, the
+    catalogue's track keys."""
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
@@ -72,6 +73,17 @@ class Resources:
         from skipify.train import track_vectors
 
         return track_vectors(self.cfg)
+
+    @cached_property
+    def track_keys(self) -> pl.DataFrame:
+        """track_id, artist, genre of every catalogued track (sql/models/track_keys.sql)."""
+        from skipify.warehouse import connect, run_sql
+
+        con = connect(self.cfg, read_only=True)
+        try:
+            return run_sql(con, "models/track_keys").pl()
+        finally:
+            con.close()
 
 
 @dataclass(frozen=True)
@@ -93,19 +105,21 @@ class Kind:
 def _lgbm_configure(config, cfg: Config, device: str = "cpu", epochs: int | None = None):
     from skipify.models.lgbm import LGBMConfig
 
-    return copy.deepcopy(config) if config is not None else LGBMConfig(seed=cfg.seed, threads=cfg.duckdb_threads)
+    config = copy.deepcopy(config) if config is not None else LGBMConfig(seed=cfg.seed, threads=cfg.duckdb_threads)
+    config.history_len = cfg.history_len  # the sequences are as long as the features make them
+    return config
 
 
 def _lgbm_fit(train, valid, config, resources: Resources) -> Model:
     from skipify.models.lgbm import train_lgbm
 
-    return train_lgbm(train, valid, config)
+    return train_lgbm(train, valid, config, resources)
 
 
 def _lgbm_load(folder: Path, resources: Resources) -> Model:
     from skipify.models.lgbm import LGBMModel
 
-    return LGBMModel.load(folder)
+    return LGBMModel.load(folder, resources)
 
 
 def _lgbm_space(trial, cfg: Config):
@@ -119,6 +133,7 @@ def _lgbm_space(trial, cfg: Config):
         lambda_l2=trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
         seed=cfg.seed,
         threads=cfg.duckdb_threads,
+        history_len=cfg.history_len,
     )
 
 

@@ -1,8 +1,9 @@
-"""The LightGBM baseline: gradient-boosted trees on the tabular features alone.
+"""The LightGBM baseline: gradient-boosted trees on the tabular features, plus the aggregates of the
+listening history (skipify.models.recent: what the history encoder reads, summed up per row).
 
 Native categorical splits, early stopping on the validation split, deterministic
 (``deterministic``, ``force_row_wise``, fixed seed and threads), saved as LightGBM's model text
-next to its preprocessing JSON.
+next to its preprocessing JSON (and the text projection of the aggregates).
 """
 
 from __future__ import annotations
@@ -10,13 +11,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import polars as pl
 
 from skipify.config import logger
+from skipify.models.history import SEQUENCE_COLUMNS
 from skipify.models.preprocess import Preprocessor
+from skipify.models.recent import Projection, TrackTable, aggregates
+
+if TYPE_CHECKING:
+    from skipify.models.kinds import Resources
+
 
 @dataclass
 class LGBMConfig:
@@ -32,6 +39,9 @@ class LGBMConfig:
     early_stopping_rounds: int = 50
     seed: int = 42
     threads: int = 2
+    history_aggregates: bool = True  # the aggregates of the listening history (skipify.models.recent)
+    history_dims: int = 16  # principal axes of the text vectors their similarities are taken in
+    history_len: int = 50  # plays per sequence (the features' history_len)
 
     def params(self) -> dict:
         return {
@@ -61,12 +71,13 @@ class LGBMModel:
     config: LGBMConfig
     best_iteration: int
     seconds: float
+    recent: "Recent | None" = None  # the history aggregates (None: a model without them)
     kind: ClassVar[str] = "lightgbm"  # skipify.models.kinds
 
     @property
     def columns(self) -> list[str]:
-        """The feature columns this model reads."""
-        return self.prep.features
+        """The feature columns this model reads (with the aggregates: the sequences they are made from)."""
+        return self.prep.features + (list(SEQUENCE_COLUMNS) if self.recent else [])
 
     def importance(self) -> pl.DataFrame:
         """Total split gain per feature, largest first."""
@@ -75,7 +86,7 @@ class LGBMModel:
 
     def prepare(self, rows: pl.DataFrame) -> np.ndarray:
         """The rows as the trees read them."""
-        return self.prep.tree_matrix(rows)
+        return self.prep.tree_matrix(self.recent.add(rows) if self.recent else rows)
 
     def predict(self, rows: pl.DataFrame, data: np.ndarray | None = None) -> np.ndarray:
         """Dislike probability for feature rows (``data``: ``prepare(rows)``, when already made)."""
@@ -88,16 +99,22 @@ class LGBMModel:
         return explain_lightgbm(self, rows)
 
     def reasoner(self, background: pl.DataFrame | None = None):
-        """Per-row reasons: LightGBM's own TreeSHAP contributions (``pred_contrib``), the same values as
-        ``explain`` without the shap package's overhead. Returns (features, values rows x features, logits):
-        the values add up to the logit minus the expected logit (the bias column, left out)."""
+        """Per-row reasons for the API: path attributions (Saabas; as the treeinterpreter package): along
+        each tree's path of the row, each split's change of the expected score is credited to the split's
+        feature. Returns (features, values rows x features, logits); the values add up to the logit minus
+        the trees' expected logit, exactly. About 0.1 ms a row against 3 ms for exact TreeSHAP
+        (``pred_contrib``), which ``explain`` keeps for the scorecard's importances; on the demo world the
+        two agree on the top reason for 4 rows in 5 (docs/api.md)."""
         features = list(self.prep.features)
+        table = path_attributions(self.booster, self.best_iteration)
 
         def reasons(rows: pl.DataFrame, data: np.ndarray | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
             x = self.prepare(rows) if data is None else data
-            contrib = np.asarray(self.booster.predict(x, num_iteration=self.best_iteration, pred_contrib=True), dtype=np.float64)
-            contrib = contrib.reshape(x.shape[0], -1)
-            return features, contrib[:, :-1], contrib.sum(axis=1)
+            leaves = self.booster.predict(x, num_iteration=self.best_iteration, pred_leaf=True, num_threads=1)
+            leaves = np.asarray(leaves, dtype=np.int64).reshape(x.shape[0], -1)
+            values = table[np.arange(table.shape[0])[None, :], leaves].sum(axis=1)
+            logits = np.asarray(self.booster.predict(x, num_iteration=self.best_iteration, raw_score=True, num_threads=1))
+            return features, values, logits
 
         return reasons
 
@@ -106,24 +123,87 @@ class LGBMModel:
         folder.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(folder / "lightgbm.txt"), num_iteration=self.best_iteration)
         self.prep.save(folder / "lightgbm_preprocess.json")
-        return {"lightgbm": str(folder / "lightgbm.txt"), "lightgbm_preprocess": str(folder / "lightgbm_preprocess.json")}
+        paths = {"lightgbm": str(folder / "lightgbm.txt"), "lightgbm_preprocess": str(folder / "lightgbm_preprocess.json")}
+        if self.recent:
+            paths["lightgbm_history"] = str(self.recent.save(folder / "lightgbm_history.npz"))
+        return paths
 
     @classmethod
-    def load(cls, folder: Path) -> "LGBMModel":
+    def load(cls, folder: Path, resources: "Resources | None" = None) -> "LGBMModel":
+        """A saved model; one with the history aggregates needs ``resources`` (the catalogue's tracks as of now)."""
         import lightgbm as lgb
 
         folder = Path(folder)
         booster = lgb.Booster(model_file=str(folder / "lightgbm.txt"))
-        return cls(booster, Preprocessor.load(folder / "lightgbm_preprocess.json"), LGBMConfig(), booster.current_iteration(), 0.0)
+        recent = None
+        if (folder / "lightgbm_history.npz").exists():
+            if resources is None:
+                raise ValueError(f"{folder}: a model with history aggregates loads with the warehouse's resources")
+            recent = Recent.load(folder / "lightgbm_history.npz", resources)
+        return cls(booster, Preprocessor.load(folder / "lightgbm_preprocess.json"), LGBMConfig(), booster.current_iteration(),
+                   0.0, recent)
 
 
-def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | None = None) -> LGBMModel:
+@dataclass
+class Recent:
+    """The history aggregates a model adds to its rows: the text projection (saved) and the tracks (current)."""
+
+    projection: Projection
+    tracks: TrackTable
+    length: int
+
+    @classmethod
+    def fit(cls, resources: "Resources", config: LGBMConfig) -> "Recent":
+        projection = Projection.fit(resources.content, config.history_dims)
+        return cls(projection, TrackTable.build(resources.track_keys, resources.content, projection), config.history_len)
+
+    def add(self, rows: pl.DataFrame) -> pl.DataFrame:
+        return pl.concat([rows, aggregates(rows, self.tracks, self.length)], how="horizontal")
+
+    def save(self, path: Path) -> Path:
+        np.savez(path, mean=self.projection.mean, axes=self.projection.axes, length=np.int64(self.length))
+        return path
+
+    @classmethod
+    def load(cls, path: Path, resources: "Resources") -> "Recent":
+        with np.load(path) as z:
+            projection, length = Projection(z["mean"], z["axes"]), int(z["length"])
+        return cls(projection, TrackTable.build(resources.track_keys, resources.content, projection), length)
+
+
+def path_attributions(booster, iterations: int) -> np.ndarray:
+    """Per tree and leaf, what the path from the root to the leaf credits each feature: (trees x leaves x
+    features); each split's child value minus its own, credited to the split's feature. Summed over a
+    row's leaves: its logit minus the sum of the roots' values."""
+    dump = booster.dump_model(num_iteration=iterations)
+    trees = dump["tree_info"]
+    table = np.zeros((len(trees), max(t["num_leaves"] for t in trees), len(dump["feature_names"])))
+    for i, tree in enumerate(trees):
+        stack = [(tree["tree_structure"], np.zeros(table.shape[2]))]
+        while stack:
+            node, credit = stack.pop()
+            if "leaf_value" in node:  # a tree of one leaf credits nothing
+                continue
+            for side in ("left_child", "right_child"):
+                child = node[side]
+                step = credit.copy()
+                step[node["split_feature"]] += child.get("internal_value", child.get("leaf_value")) - node["internal_value"]
+                if "leaf_index" in child:
+                    table[i, child["leaf_index"]] = step
+                else:
+                    stack.append((child, step))
+    return table
+
+
+def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | None = None,
+               resources: "Resources | None" = None) -> LGBMModel:
     """Fit the baseline on ``train``, stopping when validation ROC AUC stops improving.
 
     Args:
-        train: training feature rows (with ``label``).
+        train: training feature rows (with ``label``; with the sequence columns for the history aggregates).
         valid: validation feature rows, for early stopping only.
         config: hyperparameters.
+        resources: the catalogue's tracks, for the history aggregates (without them: none).
 
     Returns:
         The trained model.
@@ -132,6 +212,11 @@ def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | No
 
     config = config or LGBMConfig()
     t0 = time.perf_counter()
+    recent = None
+    if config.history_aggregates and resources is not None and all(c in train.columns for c in SEQUENCE_COLUMNS):
+        recent = Recent.fit(resources, config)
+        train, valid = recent.add(train), recent.add(valid)
+        logger.info("lightgbm: history aggregates added (%.1fs)", time.perf_counter() - t0)
     prep = Preprocessor.fit(train)
     cats = list(range(len(prep.numeric), len(prep.features)))
     dtrain = lgb.Dataset(prep.tree_matrix(train), train["label"].to_numpy(), feature_name=prep.features,
@@ -148,4 +233,4 @@ def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | No
     seconds = time.perf_counter() - t0
     logger.info("lightgbm: %d rounds (best %d), valid AUC %.4f, %.1fs", booster.current_iteration(),
                 booster.best_iteration, booster.best_score["valid"]["auc"], seconds)
-    return LGBMModel(booster, prep, config, booster.best_iteration, seconds)
+    return LGBMModel(booster, prep, config, booster.best_iteration, seconds, recent)

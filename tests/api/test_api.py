@@ -22,7 +22,7 @@ import pytest
 from skipify.catalogue import label
 from skipify.config import load_config
 from skipify.warehouse import connect, create_temp
-from tests.scored import NIGHT, SCORED_SETTINGS, tiny_deep_config
+from tests.scored import NIGHT, SCORED_SETTINGS, tiny_deep_config, tiny_lgbm_config
 from tests.servers import free_port, running
 
 BIN = Path(sys.executable).parent
@@ -322,7 +322,6 @@ def test_reads_of_older_nights_never_hold_up_health_or_predict(api, home):
 
 
 def test_a_new_version_is_swapped_in_without_a_restart_or_a_failed_request(api, home):
-    from skipify.models.lgbm import LGBMConfig
     from skipify.train import train
 
     before = api.get("/v1/model").json()["version"]
@@ -338,8 +337,8 @@ def test_a_new_version_is_swapped_in_without_a_restart_or_a_failed_request(api, 
     try:
         cfg = load_config(home=home, **SCORED_SETTINGS)
         time.sleep(1)  # a version registered within the same second would share the old one's name
-        new = train(NIGHT, cfg=cfg, device="cpu", lgbm_config=LGBMConfig(num_leaves=7, max_rounds=30),
-                    deep_config=tiny_deep_config())["version"]
+        # the champion's own settings: a challenger that is no worse on the same rows, so the gate promotes it
+        new = train(NIGHT, cfg=cfg, device="cpu", lgbm_config=tiny_lgbm_config(), deep_config=tiny_deep_config())["version"]
         assert new != before
         deadline = time.time() + 60
         while api.get("/v1/model").json()["version"] != new:

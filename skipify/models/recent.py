@@ -1,0 +1,145 @@
+"""What the listening history says, summed up per row: the inputs a table model (the LightGBM
+baseline) gets from the same sequences the history encoder reads, so that comparing the two
+measures the architecture, not the information (docs/models.md, "a fair comparison").
+
+From the sequence columns of the listening-history families (``h_*``: the listener's last plays
+before the row's day; ``hs_*``: the earlier plays of the row's session) and, per track, its artist,
+genre and MiniLM text vector, each row gets the columns of :data:`AGGREGATES`: how many recent plays
+and what share of them ended in a dislike or an early skip, the same among those of the row's genre
+and artist, and the mean cosine similarity of the row's track to the recently completed and to the
+recently disliked tracks.
+
+Similarities are taken in a small space: the text vectors projected on their first ``dims``
+principal axes (fitted on the catalogue's vectors when the model is trained, saved with it). A play
+of a track the catalogue does not know counts as no play; an unknown candidate matches nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# skipify.models.history (torch) is imported where it is used: the catalogue reads AGGREGATES' labels
+# in processes that never load a network (the app, `skipify features --list`)
+
+# column -> (label, what it says): the catalogue's entries for these model-made inputs
+AGGREGATES = {
+    "hx_plays": ("Listener's recent plays", "How many of the listener's last plays before the row's day there are (up to 50)."),
+    "hx_dislike_share": ("Listener's recent dislike share", "Share of the listener's last plays that ended in a dislike or an early skip."),
+    "hx_genre_plays": ("Listener's recent plays of this genre", "How many of the listener's last plays were of the track's genre."),
+    "hx_genre_dislike_share": ("Listener's recent dislike share in this genre", "Share of the listener's last plays of the track's genre that ended in a dislike or an early skip."),
+    "hx_artist_plays": ("Listener's recent plays of this artist", "How many of the listener's last plays were of the track's artist."),
+    "hx_artist_dislike_share": ("Listener's recent dislike share for this artist", "Share of the listener's last plays of the track's artist that ended in a dislike or an early skip."),
+    "hx_sim_completed": ("Likeness to recently finished tracks", "Mean text similarity of the track to the tracks the listener recently played to the end."),
+    "hx_sim_disliked": ("Likeness to recently disliked tracks", "Mean text similarity of the track to the tracks the listener recently disliked or skipped early."),
+    "hsx_genre_plays": ("Session's plays of this genre", "How many earlier plays of the row's session were of the track's genre."),
+    "hsx_genre_dislike_share": ("Session's dislike share in this genre", "Share of the session's earlier plays of the track's genre that ended in a dislike or an early skip."),
+    "hsx_sim_completed": ("Likeness to the session's finished tracks", "Mean text similarity of the track to the tracks finished earlier in the session."),
+    "hsx_sim_disliked": ("Likeness to the session's disliked tracks", "Mean text similarity of the track to the tracks disliked or skipped early earlier in the session."),
+}
+CHUNK = 50_000  # rows per block: its padded sequences and similarities (rows x history_len) are held at once
+
+
+@dataclass
+class TrackTable:
+    """Per track: its id, genre and artist codes, and its text vector in the projected space (unit length; 0 without text)."""
+
+    ids: pa.Array
+    genre: np.ndarray
+    artist: np.ndarray
+    vectors: np.ndarray
+
+    @classmethod
+    def build(cls, keys: pl.DataFrame, content: dict[str, np.ndarray], projection: "Projection") -> "TrackTable":
+        """From the catalogue's keys (track_id, artist, genre) and content vectors (text first)."""
+        from skipify.models.history import TEXT_DIM
+
+        ids = keys["track_id"].cast(pl.String)
+        text = np.stack([content[t][:TEXT_DIM] if t in content else np.zeros(TEXT_DIM, np.float32) for t in ids.to_list()]) \
+            if keys.height else np.zeros((0, TEXT_DIM), np.float32)
+        codes = [keys[c].cast(pl.String).rank("dense").fill_null(0).cast(pl.Int32).to_numpy() for c in ("genre", "artist")]
+        return cls(ids.to_arrow(), codes[0], codes[1], projection.apply(text))
+
+
+@dataclass
+class Projection:
+    """Centre and principal axes of the text vectors (fitted on the catalogue when a model is trained)."""
+
+    mean: np.ndarray
+    axes: np.ndarray  # TEXT_DIM x dims
+
+    @classmethod
+    def fit(cls, content: dict[str, np.ndarray], dims: int) -> "Projection":
+        from skipify.models.history import TEXT_DIM
+
+        text = np.stack([v[:TEXT_DIM] for v in content.values()]) if content else np.zeros((0, TEXT_DIM), np.float32)
+        text = text[np.linalg.norm(text, axis=1) > 0]  # tracks not embedded yet say nothing about the space
+        if len(text) <= dims:
+            return cls(np.zeros(TEXT_DIM, np.float32), np.zeros((TEXT_DIM, dims), np.float32))
+        mean = text.mean(axis=0)
+        _, _, vt = np.linalg.svd(text - mean, full_matrices=False)
+        return cls(mean.astype(np.float32), vt[:dims].T.astype(np.float32))
+
+    def apply(self, text: np.ndarray) -> np.ndarray:
+        """Unit vectors in the projected space; a track without text stays 0 (similar to nothing)."""
+        x = (text - self.mean) @ self.axes
+        norm = np.linalg.norm(x, axis=1, keepdims=True)
+        x = np.where(norm > 0, x / np.maximum(norm, 1e-12), 0.0)
+        return np.where(np.linalg.norm(text, axis=1, keepdims=True) > 0, x, 0.0).astype(np.float32)
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(whole > 0, part / np.maximum(whole, 1), np.nan)
+
+
+def aggregates(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
+    """The :data:`AGGREGATES` columns of ``rows`` (which carry track_id and the sequence columns), in
+    blocks of ``CHUNK`` rows (memory: a block's padded sequences, not the whole frame's).
+
+    Shares and similarities are missing (NaN) where there is nothing to average.
+    """
+    parts = [_block(rows.slice(lo, CHUNK), table, length) for lo in range(0, rows.height, CHUNK)]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=dict.fromkeys(AGGREGATES, pl.Float64))
+
+
+def _block(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
+    from skipify.models.history import SEQUENCES, padded
+
+    empty = len(table.ids) == 0
+    cand = pc.index_in(rows["track_id"].cast(pl.String).to_arrow(), value_set=table.ids)
+    cand = pc.fill_null(cand, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    known = (cand >= 0) & (not empty)
+    pick = np.where(known, cand, 0)
+    cand_genre = np.where(known, table.genre[pick] if not empty else -1, -1)
+    cand_artist = np.where(known, table.artist[pick] if not empty else -1, -1)
+    cand_vec = np.where(known[:, None], table.vectors[pick] if not empty else 0.0, 0.0).astype(np.float32)
+    has_text = np.linalg.norm(cand_vec, axis=1) > 0  # a candidate without text is similar to nothing
+    out: dict[str, np.ndarray] = {}
+    for prefix, kind in (("hx", "listening"), ("hsx", "session")):
+        seq = padded(rows, SEQUENCES[kind], table.ids, length)
+        played = seq["idx"] >= 0
+        at = np.where(played, seq["idx"], 0)
+        bad = played & (seq["outcome"] > 0)
+        good = played & (seq["outcome"] == 0)
+        if empty:
+            same_genre = same_artist = np.zeros_like(played)
+            sims = np.zeros(played.shape, np.float32)
+        else:
+            same_genre = played & (table.genre[at] == cand_genre[:, None])
+            same_artist = played & (table.artist[at] == cand_artist[:, None])
+            sims = np.einsum("nd,nld->nl", cand_vec, table.vectors[at])
+        if prefix == "hx":
+            out["hx_plays"] = played.sum(axis=1).astype(np.float64)
+            out["hx_dislike_share"] = _share(bad.sum(axis=1), played.sum(axis=1))
+            out["hx_artist_plays"] = same_artist.sum(axis=1).astype(np.float64)
+            out["hx_artist_dislike_share"] = _share((bad & same_artist).sum(axis=1), same_artist.sum(axis=1))
+        out[f"{prefix}_genre_plays"] = same_genre.sum(axis=1).astype(np.float64)
+        out[f"{prefix}_genre_dislike_share"] = _share((bad & same_genre).sum(axis=1), same_genre.sum(axis=1))
+        for name, pool in (("completed", good), ("disliked", bad)):
+            out[f"{prefix}_sim_{name}"] = np.where(has_text, _share((sims * pool).sum(axis=1), pool.sum(axis=1)), np.nan)
+    return pl.DataFrame({c: out[c] for c in AGGREGATES})
