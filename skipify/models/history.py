@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -66,41 +66,90 @@ def gap_bucket(x: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(np.log2(1.0 + np.maximum(x, 0.0))), 0, GAP_BUCKETS - 1).astype(np.int8)
 
 
-def _flat(column: pl.Series) -> tuple[pa.Array, np.ndarray]:
-    """A list column's values, all rows end to end, and each row's length."""
-    arr = column.to_arrow()
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    return pc.list_flatten(arr), lengths
+SMALL_FRAME = 256  # rows; below this, a sequence's tracks are looked up in Python (an API request)
 
 
-def padded(rows: pl.DataFrame, columns: tuple[str, str, str], track_index: pa.Array, length: int) -> dict[str, np.ndarray]:
-    """One sequence of ``rows`` as padded matrices (rows x ``length``), most recent first.
+class TrackIndex:
+    """Tracks by position: a frame to join large batches to, a dict for small ones (made on first use)."""
 
-    ``idx``: position of each play's track in ``track_index`` (-1: padding); ``outcome`` (0 completed,
-    1 early skip, 2 dislike); ``gap``: bucket of the time before the row.
+    def __init__(self, ids: pa.Array):
+        self.ids = ids
+
+    @cached_property
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame({"track": pl.Series(self.ids).cast(pl.String), "idx": np.arange(len(self.ids), dtype=np.int32)})
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        return {t: i for i, t in enumerate(self.ids.to_pylist())}
+
+    def lookup(self, tracks: pl.Series) -> np.ndarray:
+        """Each track's position (-1: not in the index)."""
+        if tracks.len() <= SMALL_FRAME:
+            return np.array([self.positions.get(t, -1) for t in tracks.to_list()], dtype=np.int64)
+        found = tracks.cast(pl.String).to_frame("track").join(self.frame, on="track", how="left", maintain_order="left")
+        return found["idx"].fill_null(-1).to_numpy().astype(np.int64)
+
+
+@dataclass
+class Flat:
+    """One sequence of a frame's rows, every kept play end to end (a row's plays most recent first):
+    its row, its position in the row's sequence (0 = most recent), its track's position in the track
+    index (-1: a track the index does not hold), its outcome and the time from it to the row."""
+
+    row: np.ndarray
+    pos: np.ndarray
+    idx: np.ndarray
+    outcome: np.ndarray
+    before: np.ndarray
+
+
+def flat_sequence(rows: pl.DataFrame, columns: tuple[str, str, str], index: TrackIndex, length: int) -> Flat:
+    """The first ``length`` plays of each row's sequence (``columns``: tracks, outcomes, time before).
+
+    Large frames stay in Polars (a list column of strings converted to Arrow is copied, which cost
+    more than the rest); small ones (an API request) go through Python lists, where a Polars call's
+    fixed cost would be most of the time. Both give the same arrays (tests/model/test_history.py).
     """
     tracks, outcomes, gaps = columns
-    values, lengths = _flat(rows[tracks])
+    if rows.height <= SMALL_FRAME:
+        found = [(r, p, t, o, g) for r, (ts, os, gs) in enumerate(zip(*(rows[c].to_list() for c in columns)))
+                 for p, (t, o, g) in enumerate(zip((ts or [])[:length], os or [], gs or []))]
+        row, pos, names, outcome, before = (list(x) for x in zip(*found)) if found else ([], [], [], [], [])
+        return Flat(np.array(row, np.int64), np.array(pos, np.int64), index.lookup(pl.Series(names, dtype=pl.String)),
+                    np.array(outcome, np.int8), np.array(before, np.float64))
+    lengths = rows[tracks].list.len().fill_null(0).to_numpy().astype(np.int64)
+    # an empty or missing list explodes to one null: such rows are left out first
+    plays = (rows.select(pl.col(tracks).alias("track"), pl.col(outcomes).alias("outcome"), pl.col(gaps).alias("before"))
+             .filter(pl.col("track").list.len() > 0).explode("track", "outcome", "before"))
+    starts = np.cumsum(lengths) - lengths
+    row = np.repeat(np.arange(rows.height), lengths)
+    pos = np.arange(plays.height) - np.repeat(starts, lengths)
+    keep = pos < length
+    return Flat(row[keep], pos[keep], index.lookup(plays["track"])[keep],
+                plays["outcome"].to_numpy().astype(np.int8)[keep], plays["before"].to_numpy().astype(np.float64)[keep])
+
+
+def padded(rows: pl.DataFrame, columns: tuple[str, str, str], track_index: "pa.Array | TrackIndex", length: int) -> dict[str, np.ndarray]:
+    """One sequence of ``rows`` as padded matrices (rows x ``length``), most recent first.
+
+    ``idx``: position of each play's track in ``track_index`` (-1: padding, or a track the index does
+    not hold); ``outcome`` (0 completed, 1 early skip, 2 dislike); ``gap``: bucket of the time before the row.
+    """
     n = rows.height
     out = {"idx": np.full((n, length), -1, np.int32), "outcome": np.zeros((n, length), np.int8),
            "gap": np.zeros((n, length), np.int8)}
-    if len(values) == 0:
-        return out
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    row = np.repeat(np.arange(n), lengths)
-    pos = np.arange(len(values)) - np.repeat(starts, lengths)
-    keep = pos < length
-    out["idx"][row[keep], pos[keep]] = pc.index_in(values, value_set=track_index).to_numpy(zero_copy_only=False)[keep]
-    out["outcome"][row[keep], pos[keep]] = _flat(rows[outcomes])[0].to_numpy(zero_copy_only=False)[keep]
-    out["gap"][row[keep], pos[keep]] = gap_bucket(_flat(rows[gaps])[0].to_numpy(zero_copy_only=False).astype(np.float64))[keep]
+    f = flat_sequence(rows, columns, track_index if isinstance(track_index, TrackIndex) else TrackIndex(track_index), length)
+    out["idx"][f.row, f.pos] = f.idx
+    out["outcome"][f.row, f.pos] = f.outcome
+    out["gap"][f.row, f.pos] = gap_bucket(f.before)
     return out
 
 
 def history_track_ids(rows: pl.DataFrame) -> pa.Array:
     """Every distinct track id in the rows' sequences."""
-    parts = [_flat(rows[cols[0]])[0] for cols in SEQUENCES.values()]
-    return pc.unique(pa.concat_arrays([p.cast(pa.string()) for p in parts]))
+    parts = [rows[cols[0]].explode().drop_nulls() for cols in SEQUENCES.values()]
+    return pl.concat(parts).cast(pl.String).unique(maintain_order=True).to_arrow().cast(pa.string())
 
 
 class HistoryEncoder(nn.Module):

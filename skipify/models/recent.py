@@ -17,11 +17,11 @@ of a track the catalogue does not know counts as no play; an unknown candidate m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 # skipify.models.history (torch) is imported where it is used: the catalogue reads AGGREGATES' labels
 # in processes that never load a network (the app, `skipify features --list`)
@@ -41,7 +41,7 @@ AGGREGATES = {
     "hsx_sim_completed": ("Likeness to the session's finished tracks", "Mean text similarity of the track to the tracks finished earlier in the session."),
     "hsx_sim_disliked": ("Likeness to the session's disliked tracks", "Mean text similarity of the track to the tracks disliked or skipped early earlier in the session."),
 }
-CHUNK = 50_000  # rows per block: its padded sequences and similarities (rows x history_len) are held at once
+CHUNK = 100_000  # rows per block: its plays (up to rows x history_len) and their vectors are held at once
 
 
 @dataclass
@@ -52,6 +52,12 @@ class TrackTable:
     genre: np.ndarray
     artist: np.ndarray
     vectors: np.ndarray
+
+    @cached_property
+    def index(self):
+        from skipify.models.history import TrackIndex
+
+        return TrackIndex(self.ids)
 
     @classmethod
     def build(cls, keys: pl.DataFrame, content: dict[str, np.ndarray], projection: "Projection") -> "TrackTable":
@@ -99,7 +105,7 @@ def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
 
 def aggregates(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
     """The :data:`AGGREGATES` columns of ``rows`` (which carry track_id and the sequence columns), in
-    blocks of ``CHUNK`` rows (memory: a block's padded sequences, not the whole frame's).
+    blocks of ``CHUNK`` rows (memory: a block's plays and their vectors, not the whole frame's).
 
     Shares and similarities are missing (NaN) where there is nothing to average.
     """
@@ -108,38 +114,43 @@ def aggregates(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFra
 
 
 def _block(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
-    from skipify.models.history import SEQUENCES, padded
+    from skipify.models.history import SEQUENCES, flat_sequence
 
-    empty = len(table.ids) == 0
-    cand = pc.index_in(rows["track_id"].cast(pl.String).to_arrow(), value_set=table.ids)
-    cand = pc.fill_null(cand, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    known = (cand >= 0) & (not empty)
+    n = rows.height
+    cand = table.index.lookup(rows["track_id"])
+    known = cand >= 0
     pick = np.where(known, cand, 0)
-    cand_genre = np.where(known, table.genre[pick] if not empty else -1, -1)
-    cand_artist = np.where(known, table.artist[pick] if not empty else -1, -1)
-    cand_vec = np.where(known[:, None], table.vectors[pick] if not empty else 0.0, 0.0).astype(np.float32)
+    if len(table.ids) == 0:  # no catalogue: nothing matches, nothing is similar
+        cand_genre = cand_artist = np.full(n, -1)
+        cand_vec = np.zeros((n, table.vectors.shape[1]), np.float32)
+    else:
+        cand_genre = np.where(known, table.genre[pick], -1)
+        cand_artist = np.where(known, table.artist[pick], -1)
+        cand_vec = np.where(known[:, None], table.vectors[pick], 0.0).astype(np.float32)
     has_text = np.linalg.norm(cand_vec, axis=1) > 0  # a candidate without text is similar to nothing
+
+    def per_row(weights: np.ndarray, row: np.ndarray) -> np.ndarray:
+        return np.bincount(row, weights=weights.astype(np.float64), minlength=n)
+
     out: dict[str, np.ndarray] = {}
     for prefix, kind in (("hx", "listening"), ("hsx", "session")):
-        seq = padded(rows, SEQUENCES[kind], table.ids, length)
-        played = seq["idx"] >= 0
-        at = np.where(played, seq["idx"], 0)
-        bad = played & (seq["outcome"] > 0)
-        good = played & (seq["outcome"] == 0)
-        if empty:
-            same_genre = same_artist = np.zeros_like(played)
-            sims = np.zeros(played.shape, np.float32)
-        else:
-            same_genre = played & (table.genre[at] == cand_genre[:, None])
-            same_artist = played & (table.artist[at] == cand_artist[:, None])
-            sims = np.einsum("nd,nld->nl", cand_vec, table.vectors[at])
+        f = flat_sequence(rows, SEQUENCES[kind], table.index, length)
+        played = f.idx >= 0  # a track the catalogue does not know counts as no play
+        row, idx, outcome = f.row[played], f.idx[played], f.outcome[played]
+        bad = outcome > 0
+        same_genre = table.genre[idx] == cand_genre[row]
+        same_artist = table.artist[idx] == cand_artist[row]
+        sims = np.einsum("nd,nd->n", table.vectors[idx], cand_vec[row])
+        plays, dislikes = per_row(np.ones(len(row)), row), per_row(bad, row)
+        genre_plays = per_row(same_genre, row)
         if prefix == "hx":
-            out["hx_plays"] = played.sum(axis=1).astype(np.float64)
-            out["hx_dislike_share"] = _share(bad.sum(axis=1), played.sum(axis=1))
-            out["hx_artist_plays"] = same_artist.sum(axis=1).astype(np.float64)
-            out["hx_artist_dislike_share"] = _share((bad & same_artist).sum(axis=1), same_artist.sum(axis=1))
-        out[f"{prefix}_genre_plays"] = same_genre.sum(axis=1).astype(np.float64)
-        out[f"{prefix}_genre_dislike_share"] = _share((bad & same_genre).sum(axis=1), same_genre.sum(axis=1))
-        for name, pool in (("completed", good), ("disliked", bad)):
-            out[f"{prefix}_sim_{name}"] = np.where(has_text, _share((sims * pool).sum(axis=1), pool.sum(axis=1)), np.nan)
+            out["hx_plays"] = plays
+            out["hx_dislike_share"] = _share(dislikes, plays)
+            artist_plays = per_row(same_artist, row)
+            out["hx_artist_plays"] = artist_plays
+            out["hx_artist_dislike_share"] = _share(per_row(bad & same_artist, row), artist_plays)
+        out[f"{prefix}_genre_plays"] = genre_plays
+        out[f"{prefix}_genre_dislike_share"] = _share(per_row(bad & same_genre, row), genre_plays)
+        out[f"{prefix}_sim_completed"] = np.where(has_text, _share(per_row(sims * ~bad, row), plays - dislikes), np.nan)
+        out[f"{prefix}_sim_disliked"] = np.where(has_text, _share(per_row(sims * bad, row), dislikes), np.nan)
     return pl.DataFrame({c: out[c] for c in AGGREGATES})

@@ -32,6 +32,22 @@ def test_padded_keeps_order_pads_and_truncates():
     assert gap_bucket(np.array([0.0, 1.0, 3.0, 1e9])).tolist() == [0, 1, 2, GAP_BUCKETS - 1]
 
 
+def test_small_and_large_frames_give_the_same_matrices(small_rows):
+    """A request's few rows go through Python lists, a batch through Polars: the same numbers either way."""
+    from skipify.models.history import SMALL_FRAME, TrackIndex, history_track_ids
+
+    rows = small_rows.tail(3 * SMALL_FRAME)
+    assert rows.height > SMALL_FRAME and rows["h_track_ids"].list.len().max() > 0 and rows["hs_track_ids"].list.len().max() > 0
+    ids = history_track_ids(rows)
+    index = TrackIndex(pa.concat_arrays([ids.slice(0, len(ids) // 2)]))  # half the tracks unknown: -1
+    for kind, cols in SEQUENCES.items():
+        whole = padded(rows, cols, index, length=5)
+        parts = [padded(rows.slice(lo, 100), cols, index, length=5) for lo in range(0, rows.height, 100)]
+        for name, m in whole.items():
+            assert np.array_equal(m, np.concatenate([p[name] for p in parts])), (kind, name)
+        assert (whole["idx"] == -1).any() and (whole["idx"] >= 0).any()
+
+
 def _batch(n: int, length: int, outcome: int, present: bool) -> dict[str, torch.Tensor]:
     b = {"seq_bucket": torch.tensor([1, 2, 3]), "seq_content": torch.randn(3, CONTENT_DIM), "seq_cand": torch.zeros(n, dtype=torch.long)}
     for kind in SEQUENCES:
