@@ -130,7 +130,8 @@ def _block(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
     has_text = np.linalg.norm(cand_vec, axis=1) > 0  # a candidate without text is similar to nothing
 
     def per_row(weights: np.ndarray, row: np.ndarray) -> np.ndarray:
-        return np.bincount(row, weights=weights.astype(np.float64), minlength=n)
+        # float even without plays (bincount of nothing is int64 whatever the weights)
+        return np.bincount(row, weights=weights.astype(np.float64), minlength=n).astype(np.float64)
 
     out: dict[str, np.ndarray] = {}
     for prefix, kind in (("hx", "listening"), ("hsx", "session")):

@@ -250,12 +250,16 @@ def test_a_chunked_body_over_the_limit_is_413_before_it_ends_and_is_never_held(q
 
     answer, _ = upload(0)  # once, so that the first answer's own allocations are not counted
     assert answer.startswith(b"HTTP/1.1 413") and b"bytes" in answer and b"serve_max_batch" in answer, answer[:300]
-    before = psutil.Process(proc.pid).memory_info().rss
-    answer, sent = upload(55 * 1024 * 1024)
-    grown = psutil.Process(proc.pid).memory_info().rss - before
-    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
-    assert sent < 16 * 1024 * 1024, f"the server read {sent:,} bytes of a body it had refused"
-    assert grown <= limit, f"RSS grew by {grown:,} bytes after a {sent:,}-byte chunked upload (limit {limit:,})"
+    grown = []
+    for _ in range(3):
+        before = psutil.Process(proc.pid).memory_info().rss
+        answer, sent = upload(55 * 1024 * 1024)
+        grown.append(psutil.Process(proc.pid).memory_info().rss - before)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+        assert sent < 16 * 1024 * 1024, f"the server read {sent:,} bytes of a body it had refused"
+    # a server that held the body would grow by it on every upload; one upload's RSS also moves with the
+    # allocator's own arenas (once 1.3 MB in CI, with nothing held), so the least of three is compared
+    assert min(grown) <= limit, f"RSS grew by {grown} bytes over three {sent:,}-byte chunked uploads (limit {limit:,})"
 
 
 def test_a_body_that_is_not_json_is_422(api):

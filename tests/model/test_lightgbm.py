@@ -108,6 +108,9 @@ def test_history_aggregates_count_what_the_sequences_hold():
     assert a[2]["hx_plays"] == 1 and a[2]["hx_genre_plays"] == 0 and np.isnan(a[2]["hx_sim_completed"])
     # only the last `length` plays count
     assert aggregates(rows, tracks, 2).row(0, named=True)["hx_plays"] == 2
+    # every column a float, also where no row has any play (a block of early rows), so that blocks concatenate
+    nothing = aggregates(rows.slice(1, 1), tracks, 50)
+    assert set(nothing.dtypes) == {pl.Float64} and set(aggregates(rows, tracks, 50).dtypes) == {pl.Float64}
 
 
 def test_path_attributions_add_up_to_the_logit_and_follow_treeshap(splits):
