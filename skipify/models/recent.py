@@ -54,6 +54,11 @@ class TrackTable:
     vectors: np.ndarray
 
     @cached_property
+    def axes_first(self) -> np.ndarray:
+        """The vectors as (dims x tracks), each axis contiguous."""
+        return np.ascontiguousarray(self.vectors.T)
+
+    @cached_property
     def index(self):
         from skipify.models.history import TrackIndex
 
@@ -141,7 +146,9 @@ def _block(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
         bad = outcome > 0
         same_genre = table.genre[idx] == cand_genre[row]
         same_artist = table.artist[idx] == cand_artist[row]
-        sims = np.einsum("nd,nd->n", table.vectors[idx], cand_vec[row])
+        sims = np.zeros(len(row), np.float32)  # one axis at a time: no (plays x dims) copies
+        for d, axis in enumerate(table.axes_first):
+            sims += axis[idx] * cand_vec[row, d]
         plays, dislikes = per_row(np.ones(len(row)), row), per_row(bad, row)
         genre_plays = per_row(same_genre, row)
         if prefix == "hx":
