@@ -77,10 +77,12 @@ class Resources:
     @cached_property
     def track_keys(self) -> pl.DataFrame:
         """track_id, artist, genre of every catalogued track (sql/models/track_keys.sql)."""
+        from skipify.features import load_macros
         from skipify.warehouse import connect, run_sql
 
         con = connect(self.cfg, read_only=True)
         try:
+            load_macros(con)
             return run_sql(con, "models/track_keys").pl()
         finally:
             con.close()

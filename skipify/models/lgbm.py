@@ -19,7 +19,7 @@ import polars as pl
 from skipify.config import logger
 from skipify.models.history import SEQUENCE_COLUMNS
 from skipify.models.preprocess import Preprocessor
-from skipify.models.recent import Projection, TrackTable, aggregates
+from skipify.models.recent import Recent
 
 if TYPE_CHECKING:
     from skipify.models.kinds import Resources
@@ -144,33 +144,6 @@ class LGBMModel:
                    0.0, recent)
 
 
-@dataclass
-class Recent:
-    """The history aggregates a model adds to its rows: the text projection (saved) and the tracks (current)."""
-
-    projection: Projection
-    tracks: TrackTable
-    length: int
-
-    @classmethod
-    def fit(cls, resources: "Resources", config: LGBMConfig) -> "Recent":
-        projection = Projection.fit(resources.content, config.history_dims)
-        return cls(projection, TrackTable.build(resources.track_keys, resources.content, projection), config.history_len)
-
-    def add(self, rows: pl.DataFrame) -> pl.DataFrame:
-        return pl.concat([rows, aggregates(rows, self.tracks, self.length)], how="horizontal")
-
-    def save(self, path: Path) -> Path:
-        np.savez(path, mean=self.projection.mean, axes=self.projection.axes, length=np.int64(self.length))
-        return path
-
-    @classmethod
-    def load(cls, path: Path, resources: "Resources") -> "Recent":
-        with np.load(path) as z:
-            projection, length = Projection(z["mean"], z["axes"]), int(z["length"])
-        return cls(projection, TrackTable.build(resources.track_keys, resources.content, projection), length)
-
-
 def path_attributions(booster, iterations: int) -> np.ndarray:
     """Per tree and leaf, what the path from the root to the leaf credits each feature: (trees x leaves x
     features); each split's child value minus its own, credited to the split's feature. Summed over a
@@ -214,7 +187,7 @@ def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | No
     t0 = time.perf_counter()
     recent = None
     if config.history_aggregates and resources is not None and all(c in train.columns for c in SEQUENCE_COLUMNS):
-        recent = Recent.fit(resources, config)
+        recent = Recent.fit(resources, config.history_dims, config.history_len)
         train, valid = recent.add(train), recent.add(valid)
         logger.info("lightgbm: history aggregates added (%.1fs)", time.perf_counter() - t0)
     prep = Preprocessor.fit(train)

@@ -18,10 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from skipify.models.kinds import Resources
 
 # skipify.models.history (torch) is imported where it is used: the catalogue reads AGGREGATES' labels
 # in processes that never load a network (the app, `skipify features --list`)
@@ -162,3 +167,32 @@ def _block(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
         out[f"{prefix}_sim_completed"] = np.where(has_text, _share(per_row(sims * ~bad, row), plays - dislikes), np.nan)
         out[f"{prefix}_sim_disliked"] = np.where(has_text, _share(per_row(sims * bad, row), dislikes), np.nan)
     return pl.DataFrame({c: out[c] for c in AGGREGATES})
+
+
+@dataclass
+class Recent:
+    """The history aggregates a model adds to its rows: the text projection (fitted when the model is
+    trained, saved with it) and the catalogue's tracks (as of loading)."""
+
+    projection: Projection
+    tracks: TrackTable
+    length: int
+
+    @classmethod
+    def fit(cls, resources: "Resources", dims: int, length: int) -> "Recent":
+        projection = Projection.fit(resources.content, dims)
+        return cls(projection, TrackTable.build(resources.track_keys, resources.content, projection), length)
+
+    def add(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` with the :data:`AGGREGATES` columns."""
+        return pl.concat([rows, aggregates(rows, self.tracks, self.length)], how="horizontal")
+
+    def save(self, path: Path) -> Path:
+        np.savez(path, mean=self.projection.mean, axes=self.projection.axes, length=np.int64(self.length))
+        return path
+
+    @classmethod
+    def load(cls, path: Path, resources: "Resources") -> "Recent":
+        with np.load(path) as z:
+            projection, length = Projection(z["mean"], z["axes"]), int(z["length"])
+        return cls(projection, TrackTable.build(resources.track_keys, resources.content, projection), length)
