@@ -54,8 +54,8 @@ def scoring_floor(n: int) -> dict:
     import polars as pl
 
     from skipify.config import load_config
-    from skipify.models.history import SEQUENCE_COLUMNS
     from skipify.nightly import champion_models
+    from skipify.sequences import SEQUENCE_COLUMNS
 
     _, models = champion_models(load_config())
     lgbm, deep = models["lightgbm"], models["deep"]

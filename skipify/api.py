@@ -40,6 +40,7 @@ from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from skipify.catalogue import label
 from skipify.config import Config, load_config, logger
+from skipify.sequences import with_sequences
 from skipify.warehouse import connect, run_sql
 
 if TYPE_CHECKING:  # heavy imports stay out of module import (the CLI imports this lazily anyway)
@@ -141,6 +142,7 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
         background = run_sql(con, "serving/background", {
             "train_from": dt.date.fromisoformat(summary["train_from"]), "valid_from": dt.date.fromisoformat(summary["valid_from"]),
             "n": cfg.shap_background, "seed": cfg.seed}).pl()
+        background = with_sequences(con, background, cfg.history_len)
         days = [d for (d,) in run_sql(con, "serving/recent_nights", {"n": cfg.serve_nights_in_memory}).fetchall()]
         nights = {d: NightAtRisk.of(run_sql(con, "serving/at_risk", {"run_date": d, "user_id": None}).pl()) for d in days}
     finally:

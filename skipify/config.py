@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import os
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 import types
 import typing

@@ -17,7 +17,8 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.warehouse import connect, read_sql, run_sql
+from skipify.sequences import PlayLog, attach, drop_anchors
+from skipify.warehouse import connect, read_sql
 
 
 @dataclass
@@ -42,16 +43,18 @@ class Splits:
 
 
 def load_rows(cfg: Config | None = None, sequences: bool = False) -> pl.DataFrame:
-    """features.training_rows, ordered by time (read-only connection); the sequence columns (the
-    listening history, lists of up to ``history_len`` per row) only when asked for."""
-    con = connect(cfg or load_config(), read_only=True)
+    """features.training_rows, ordered by time (read-only connection); the sequences (the listening
+    and session histories, lists of up to ``history_len`` per row, skipify.sequences) only when asked for."""
+    cfg = cfg or load_config()
+    con = connect(cfg, read_only=True)
     try:
-        leave_out = ["play_id"]
-        if not sequences:
-            leave_out += [c for (c,) in run_sql(con, "models/sequence_columns").fetchall()]
-        return con.execute(read_sql("models/training_rows").replace("{leave_out}", ", ".join(leave_out))).pl()
+        rows = con.execute(read_sql("models/training_rows")).pl()
     finally:
         con.close()
+    if sequences:
+        # every play the rows' sequences reach is a training row itself: the rows are their own play log
+        rows = attach(rows, PlayLog.from_plays(rows), cfg.history_len)
+    return drop_anchors(rows).drop("play_id", "n")
 
 
 def _day(d: int) -> dt.date:

@@ -42,10 +42,11 @@ import polars as pl
 
 from skipify.catalogue import Definition, families, states
 from skipify.config import Config, load_config, logger
+from skipify.sequences import ANCHORS, attach, read_log
 from skipify.warehouse import connect, create_temp, insert_sql, migrate, read_sql, run_sql, transaction, with_retry
 
 LABELS = Definition("labels", "features/labels", ("play_id",))
-TRAINING_KEYS = ("play_id", "user_id", "track_id", "ts", "day", "label", "early_skip")
+TRAINING_KEYS = ("play_id", "user_id", "track_id", "ts", "day", "label", "early_skip", "n")
 SCORING_KEYS = ("probe_id", "user_id", "track_id", "ts")
 PROBE_COLUMNS = {
     "probe_id": "BIGINT",
@@ -345,7 +346,13 @@ def scoring_rows(con: duckdb.DuckDBPyConnection, probes: pl.DataFrame, cutoff: d
     for fam in families():
         create_temp(con, f"new_{fam.name}", fam.sql, params)
     query = rows_sql("fx_rows_out", SCORING_KEYS, {f.name: f"new_{f.name}" for f in families()})
-    return con.execute(f"{query}\nORDER BY r.probe_id").pl()
+    rows = con.execute(f"{query}\nORDER BY r.probe_id").pl()
+    if any(a in rows.columns for a in ANCHORS):  # the sequences, from the plays their anchors reach
+        reach = rows.select("user_id", "h_until") if "h_until" in rows.columns else pl.DataFrame(
+            schema={"user_id": pl.String, "h_until": pl.Int64})
+        log = read_log(con, reach, None, cfg.history_len)
+        rows = attach(rows, log, cfg.history_len, day=day_number(cutoff.astimezone(dt.UTC).date()))
+    return rows
 
 
 def default_as_of(cfg: Config | None = None) -> dt.date:

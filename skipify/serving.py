@@ -30,6 +30,7 @@ import polars as pl
 from skipify.catalogue import Definition, catalogue, families
 from skipify.config import Config, load_config, logger
 from skipify.features import check_built, day_number, feature_params, load_macros
+from skipify.sequences import SEQUENCE_COLUMNS, PlayLog, attach, read_log
 from skipify.warehouse import connect, create_temp, read_sql, run_sql, used_params
 
 CONTEXT = ("platform", "context_type", "shuffle", "reason_start")
@@ -114,6 +115,7 @@ class _Family:
     definition: Definition
     frame: pl.DataFrame  # feature columns only
     keys: _Keys
+    reach: pl.DataFrame | None = None  # a sequence family's anchors with their key (the play log reads them)
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, fam: Definition, params: dict) -> "_Family":
@@ -124,7 +126,8 @@ class _Family:
         if not rows.select(unknown.any()).item():
             raise ValueError(f"{fam.sql}: no row for unknown keys (fx_serving_keys.sql holds one)")
         rows = pl.concat([rows.filter(unknown).head(1), rows.filter(~unknown)])
-        return cls(fam, _plain_ints(rows.drop(*grain, "day")), _Keys(rows.select(grain)))
+        reach = rows.select(*grain, "h_until") if "h_until" in rows.columns else None
+        return cls(fam, _plain_ints(rows.drop(*grain, "day")), _Keys(rows.select(grain)), reach)
 
 
 @dataclass
@@ -142,6 +145,7 @@ class Snapshot:
     known_users: set[str]
     known_tracks: set[str]
     params: dict  # the settings the family SQL reads ($history_len ...)
+    log: PlayLog | None = None  # the plays the listening histories reach (None: no sequence family loaded)
     seconds: float = 0.0
 
     def __post_init__(self):
@@ -191,6 +195,11 @@ class Snapshot:
             keys = create_temp(con, "fx_rows_out", "features/fx_serving_keys", params)
             create_temp(con, "fx_prior", "features/fx_prior", params)
             per_key = [_Family.load(con, f, params) for f in _needed(columns) if not f.per_row]
+            log = None
+            if any(a in _columns(f) for f in _needed(columns) for a in SEQUENCE_COLUMNS):
+                reach = next((f.reach for f in per_key if f.reach is not None), None)
+                log = read_log(con, reach if reach is not None else pl.DataFrame(schema={"user_id": pl.String, "h_until": pl.Int64}),
+                               pl.DataFrame(schema={"play_id": pl.UInt64}), cfg.history_len)
             kinds = run_sql(con, "features/serving_kinds").pl()
             habits = run_sql(con, "features/habits", params).pl()
         finally:
@@ -201,7 +210,7 @@ class Snapshot:
         snap = cls(as_of, per_key, [f for f in _needed(columns) if f.per_row], tracks, habits.drop("user_id"),
                    _Keys(habits.select("user_id")), set(pairs["user_id"].to_list()), set(pairs["track_id"].to_list()),
                    set(kinds.filter(pl.col("kind") == "user")["user_id"].to_list()), set(tracks["track_id"].to_list()),
-                   params)
+                   params, log)
         snap.seconds = time.perf_counter() - t0
         logger.info("serving snapshot as of %s: %s keys, %s listeners and %s tracks with plays, %s listener-track pairs (%.1fs)",
                     as_of, f"{keys:,}", f"{len(snap.played_users):,}", f"{len(snap.played_tracks):,}",
@@ -248,7 +257,7 @@ class Snapshot:
             raise ValueError(f"the snapshot was loaded without the families {', '.join(missing)}: load it with their columns")
         probes = self.probes(requests)
         parts = {f.definition.name: f.frame[f.keys(probes.select(f.definition.grain))]
-                 for f in self.per_key if wanted is None or wanted & set(f.frame.columns)}
+                 for f in self.per_key if wanted is None or wanted & set(_columns(f.definition))}
         per_row = [f for f in self.per_row if wanted is None or wanted & set(_columns(f))]
         if per_row:
             cur = self._database().cursor()
@@ -263,6 +272,8 @@ class Snapshot:
                 cur.close()
         rows = pl.concat([probes.select("user_id", "track_id", "ts"), *[parts[f.name] for f in families() if f.name in parts]],
                          how="horizontal")
+        if self.log is not None:
+            rows = attach(rows, self.log, self.params["history_len"], day=day_number(self.as_of))
         users, tracks = probes["user_id"].to_list(), probes["track_id"].to_list()
         # set lookups in Python: polars' is_in would turn each whole set into a Series per request
         flags = pl.DataFrame({"user_new": [u not in self.played_users for u in users],

@@ -1,6 +1,7 @@
 """The listening-history encoder: the candidate track attends over the listener's recent plays.
 
-Two sequences per row, both from the feature families (sql/features/families/50_, 60_):
+Two sequences per row, both from the feature families (sql/features/families/50_, 60_), gathered
+as list columns by skipify.sequences:
 
 * the listener's last ``history_len`` plays before the row's day (``h_track_ids``, ``h_outcomes``,
   ``h_days_before``);
@@ -35,12 +36,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-# (track ids, outcomes, time before the row) per sequence, as the feature families name them
-SEQUENCES = {
-    "listening": ("h_track_ids", "h_outcomes", "h_days_before"),
-    "session": ("hs_track_ids", "hs_outcomes", "hs_minutes_before"),
-}
-SEQUENCE_COLUMNS = tuple(c for cols in SEQUENCES.values() for c in cols)
+from skipify.sequences import SEQUENCES as _SEQUENCES
+
+# (track ids, outcomes, time before the row) per sequence, as skipify.sequences gathers them
+SEQUENCES = {kind: seq.columns for kind, seq in _SEQUENCES.items()}
 # a track's content vector (skipify.train.track_vectors): its MiniLM text vector, then its audio
 # descriptors (sql/models/track_vectors.sql)
 TEXT_DIM = 384

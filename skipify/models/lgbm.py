@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import logger
-from skipify.models.history import SEQUENCE_COLUMNS
+from skipify.sequences import SEQUENCE_COLUMNS
 from skipify.models.preprocess import Preprocessor
 from skipify.models.recent import Recent
 

@@ -1,5 +1,5 @@
--- The rows the models learn from: features.training_rows in time order, without the columns
--- skipify.data.load_rows leaves out (play_id, and the sequence (list) columns unless asked for).
-select * exclude ({leave_out})
+-- The rows the models learn from: features.training_rows in time order (skipify.data.load_rows
+-- gathers the sequences from their anchors, then leaves out play_id, n and the anchors).
+select *
 from features.training_rows
 order by ts, user_id, track_id

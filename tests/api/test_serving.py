@@ -12,6 +12,7 @@ import pytest
 from skipify.config import load_config
 from skipify.explain import DeepReasons
 from skipify.features import scoring_rows
+from skipify.sequences import with_sequences
 from skipify.serving import Snapshot, request_frame
 from skipify.train import load_version
 from skipify.warehouse import connect, create_temp
@@ -91,7 +92,8 @@ def test_reasons_add_up_to_the_deep_models_logit_and_match_its_score(cfg, snapsh
     deep = models["deep"]
     con = connect(cfg, read_only=True)
     try:
-        background = con.execute("SELECT * FROM features.training_rows ORDER BY play_id LIMIT 100").pl()
+        background = with_sequences(con, con.execute("SELECT * FROM features.training_rows ORDER BY play_id LIMIT 100").pl(),
+                                    cfg.history_len)
     finally:
         con.close()
     reasons = DeepReasons(deep, background, steps=32)
@@ -129,7 +131,8 @@ def test_the_night_publishes_the_served_kind_as_p_dislike_and_the_other_as_the_b
     try:
         night = con.execute("SELECT user_id, track_id, p_dislike, p_dislike_baseline FROM scores.dislike_scores "
                             "WHERE run_date = $d ORDER BY user_id, track_id LIMIT 60", {"d": NIGHT}).pl()
-        background = con.execute("SELECT * FROM features.training_rows ORDER BY play_id LIMIT 100").pl()
+        background = with_sequences(con, con.execute("SELECT * FROM features.training_rows ORDER BY play_id LIMIT 100").pl(),
+                                    cfg.history_len)
     finally:
         con.close()
     assert night.height == 60

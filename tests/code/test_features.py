@@ -10,6 +10,7 @@ import pytest
 
 from skipify.catalogue import families, states
 from skipify.config import load_config
+from skipify.data import load_rows
 from skipify.features import build_features, scoring_rows
 from skipify.models.preprocess import Preprocessor
 from skipify.ingest import ingest_paths
@@ -104,15 +105,12 @@ def test_an_earlier_date_removes_later_rows(small_world_dir, tmp_path):
 
 def test_scoring_rows_equal_training_rows_at_the_same_cut_off(built):
     cfg, _ = built
+    train = load_rows(cfg, sequences=True).filter(pl.col("s_position") >= 3, pl.col("u_plays_all") > 5).sample(12, seed=3)
     con = connect(cfg, read_only=True)
-    train = con.execute(
-        "SELECT * FROM features.training_rows WHERE s_position >= 3 AND u_plays_all > 5 ORDER BY play_id LIMIT 12"
-    ).pl()
+    con.register("wanted", train.select("user_id", "track_id", "ts").to_arrow())
     events = con.execute(
         "SELECT e.user_id, e.track_id, e.ts, e.session_id, e.session_position, e.context_type, e.platform, e.shuffle, "
-        "e.reason_start FROM raw.events e JOIN (SELECT unnest($ids) AS play_id) k ON hash(e.user_id, e.track_id, e.ts) = k.play_id",
-        {"ids": train["play_id"].to_list()},
-    ).pl()
+        "e.reason_start FROM raw.events e JOIN wanted k USING (user_id, track_id, ts)").pl()
     assert events.height == train.height
     for i, ev in enumerate(events.iter_rows(named=True)):
         probe = pl.DataFrame([{**ev, "probe_id": i}])
@@ -170,23 +168,23 @@ def _outcome(label: int, early_skip: int) -> int:
 
 def test_listening_history_is_the_listeners_last_plays_before_the_day_most_recent_first(built):
     cfg, _ = built
+    # the warehouse stores where each sequence ends (h_until, hs_prev); load_rows gathers the plays
+    rows = load_rows(cfg, sequences=True)
     con = connect(cfg, read_only=True)
-    rows = con.execute("SELECT play_id, user_id, day, h_track_ids, h_outcomes, h_days_before, hs_track_ids, hs_outcomes, "
-                       "hs_minutes_before FROM features.training_rows ORDER BY play_id").pl()
     plays = con.execute("SELECT user_id, track_id, ts, session_id, hash(user_id, track_id, ts) AS play_id, label, early_skip, "
                         "epoch(ts) AS t FROM raw.events JOIN features.labels USING (user_id, track_id, ts) ORDER BY ts, play_id").pl()
     con.close()
     assert rows["h_track_ids"].list.len().max() == cfg.history_len  # some listeners have more plays than that
     by_user = plays.partition_by("user_id", as_dict=True)
     by_session = plays.partition_by("session_id", as_dict=True)
-    me = plays.select("play_id", "session_id", "t").rows_by_key("play_id", unique=True)
+    me = plays.select("user_id", "track_id", "ts", "session_id", "t").rows_by_key(["user_id", "track_id", "ts"], unique=True)
     for r in rows.sample(300, seed=1).iter_rows(named=True):
         start = r["day"] * 86400
         before = by_user[(r["user_id"],)].filter(pl.col("t") < start).reverse().head(cfg.history_len)
         assert r["h_track_ids"] == before["track_id"].to_list()
         assert r["h_outcomes"] == [_outcome(a, b) for a, b in zip(before["label"], before["early_skip"])]
         assert r["h_days_before"] == pytest.approx([(start - t) / 86400 for t in before["t"]])
-        session, t = me[r["play_id"]]
+        session, t = me[(r["user_id"], r["track_id"], r["ts"])]
         earlier = by_session[(session,)].filter(pl.col("t") < t).reverse().head(cfg.history_len)
         assert r["hs_track_ids"] == earlier["track_id"].to_list()
         assert r["hs_outcomes"] == [_outcome(a, b) for a, b in zip(earlier["label"], earlier["early_skip"])]

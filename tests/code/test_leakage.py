@@ -16,7 +16,7 @@ from skipify.generate import WorldParams, build_world, write_world
 from skipify.metrics import roc_auc
 from skipify.ingest import ingest_paths
 from skipify.models.preprocess import Preprocessor
-from skipify.warehouse import connect
+from skipify.data import load_rows
 
 PARAMS = WorldParams(users=300, tracks=250, days=21, seed=11)
 END = PARAMS.start + dt.timedelta(days=PARAMS.days + 1)
@@ -33,10 +33,7 @@ def _features(world, home) -> pl.DataFrame:
     cfg = load_config(home=home)
     ingest_paths([home / "world" / "landing"], cfg=cfg)
     build_features(END, cfg, with_text=False)
-    con = connect(cfg, read_only=True)
-    rows = con.execute("SELECT * FROM features.training_rows ORDER BY play_id").pl()
-    con.close()
-    return rows
+    return load_rows(cfg, sequences=True)  # the sequences too: the future must not reach the histories
 
 
 def feature_matrix(rows: pl.DataFrame) -> tuple[np.ndarray, list[str], list[int]]:

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from skipify.config import load_config
-from skipify.nightly import NightFailed, backfill, begin_run, run_night, taste_candidates, this_process
+from skipify.nightly import backfill, begin_run, run_night, taste_candidates, this_process
 from skipify.warehouse import connect
 from tests.scored import NIGHT, SCORED_SETTINGS
 

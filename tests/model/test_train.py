@@ -72,7 +72,7 @@ def test_saved_models_score_as_the_trained_ones(trained):
 
 
 def test_lightgbm_reads_the_history_aggregates_of_the_same_sequences(trained):
-    from skipify.models.history import SEQUENCE_COLUMNS
+    from skipify.sequences import SEQUENCE_COLUMNS
     from skipify.models.recent import AGGREGATES
     from skipify.train import load_version
 

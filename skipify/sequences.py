@@ -1,0 +1,229 @@
+"""The two sequences of a feature row, gathered from where they are stored: the play log.
+
+A sequence family stores where a row's sequence **ends**, not the sequence (sql/features/families/50_, 60_):
+
+* ``h_until`` (listening history, per listener and day): the number (``features.labels.n``) of the
+  listener's last play before the day; the history is the plays numbered ``h_until``, ``h_until - 1``
+  ... down to ``h_until - history_len + 1``, most recent first.
+* ``hs_prev`` (session history, per row): the ``play_id`` of the previous play in the row's session;
+  the history follows each play's own ``hs_prev`` back, up to ``history_len`` plays.
+
+Two integers per row instead of three lists of up to 50 values each: at 10M plays the lists were
+about 300M values written and read back, a third of the whole build. :func:`attach` turns the
+anchors into the list columns the models read (track, outcome, time before the row), from a
+:class:`PlayLog` of the plays they reach; the training rows, the scoring rows and the API's
+snapshot all go through it, so a sequence has one definition (tests/code/test_features.py holds it
+equal to the plays as ingested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Sequence:
+    anchor: str  # the family column it is gathered from
+    columns: tuple[str, str, str]  # (track ids, outcomes, time before the row)
+
+
+SEQUENCES = {
+    "listening": Sequence("h_until", ("h_track_ids", "h_outcomes", "h_days_before")),
+    "session": Sequence("hs_prev", ("hs_track_ids", "hs_outcomes", "hs_minutes_before")),
+}
+SEQUENCE_COLUMNS = tuple(c for s in SEQUENCES.values() for c in s.columns)
+ANCHORS = tuple(s.anchor for s in SEQUENCES.values())
+SMALL_FRAME = 256  # rows; below this, a row's listener is looked up in Python (an API request)
+# what a play log is read from (features.labels, with each play's own hs_prev)
+LOG_COLUMNS = ("play_id", "user_id", "n", "track_id", "ts", "label", "early_skip", "hs_prev")
+
+
+def outcome(label: np.ndarray, early_skip: np.ndarray) -> np.ndarray:
+    """0 completed, 1 early skip, 2 dislike without an early skip."""
+    return np.where(early_skip == 1, 1, np.where(label == 1, 2, 0)).astype(np.uint8)
+
+
+def _seconds(ts: pl.Series) -> np.ndarray:
+    """Epoch seconds (with the fraction) of a UTC timestamp column."""
+    return ts.dt.epoch("us").to_numpy().astype(np.float64) / 1e6
+
+
+@dataclass
+class PlayLog:
+    """Plays in (listener, number) order: what the sequences of a set of rows reach.
+
+    ``first``: per listener, the position of their first play in the log, its number and the last
+    number (a log holds a contiguous run of each listener's plays); ``prev``: the position of each
+    play's previous play in its session (-1: none, or not in the log).
+    """
+
+    play_id: np.ndarray  # uint64, as hash() makes them
+    user_id: pl.Series
+    n: np.ndarray
+    track: pa.Array
+    outcome: np.ndarray
+    start: np.ndarray  # epoch seconds
+    prev: np.ndarray
+    first: pl.DataFrame = field(repr=False)
+
+    @classmethod
+    def from_plays(cls, plays: pl.DataFrame) -> "PlayLog":
+        """A log from plays with LOG_COLUMNS (any order; ``hs_prev`` null where the session has none before)."""
+        plays = plays.select(LOG_COLUMNS).sort("user_id", "n")
+        first = (plays.with_row_index("pos").group_by("user_id")
+                 .agg(pl.col("pos").min().cast(pl.Int64).alias("first_pos"), pl.col("n").min().alias("first_n"),
+                      pl.col("n").max().alias("last_n")))
+        log = cls(plays["play_id"].cast(pl.UInt64).to_numpy(), plays["user_id"], plays["n"].to_numpy().astype(np.int64),
+                  plays["track_id"].to_arrow().cast(pa.string()),
+                  outcome(plays["label"].to_numpy(), plays["early_skip"].to_numpy()),
+                  _seconds(plays["ts"]), np.zeros(0, dtype=np.int64),
+                  first.with_columns(pl.col("first_n", "last_n").cast(pl.Int64)))
+        log.prev = log.positions(plays["hs_prev"])
+        return log
+
+    @cached_property
+    def _sorted_ids(self) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(self.play_id, kind="stable")
+        return self.play_id[order], order
+
+    def positions(self, play_ids: pl.Series) -> np.ndarray:
+        """Each play's position in the log (-1: null, or a play the log does not hold)."""
+        out = np.full(play_ids.len(), -1, dtype=np.int64)
+        known = play_ids.is_not_null().to_numpy()
+        if known.any() and len(self.play_id):
+            ids, order = self._sorted_ids
+            wanted = play_ids.filter(pl.Series(known)).cast(pl.UInt64).to_numpy()
+            i = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
+            hit = ids[i] == wanted
+            out[np.flatnonzero(known)[hit]] = order[i[hit]]
+        return out
+
+    @cached_property
+    def _firsts(self) -> dict[str, tuple[int, int, int]]:
+        return {u: (p, f, last) for u, p, f, last in self.first.iter_rows()}
+
+    def _user_runs(self, users: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(first position, first number, last number) of each row's listener; a listener the log
+        does not hold gets an empty run."""
+        if users.len() <= SMALL_FRAME:
+            got = [self._firsts.get(u, (0, 1, 0)) for u in users.to_list()]
+            arr = np.array(got, dtype=np.int64).reshape(-1, 3)
+            return arr[:, 0], arr[:, 1], arr[:, 2]
+        found = users.to_frame("user_id").join(self.first, on="user_id", how="left", maintain_order="left")
+        return (found["first_pos"].fill_null(0).to_numpy(), found["first_n"].fill_null(1).to_numpy(),
+                found["last_n"].fill_null(0).to_numpy())
+
+
+def _lists(offsets: np.ndarray, values: pa.Array) -> pl.Series:
+    return pl.from_arrow(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values))
+
+
+def _columns(rows: int, row: np.ndarray, pos: np.ndarray, log: PlayLog, before: np.ndarray,
+             names: tuple[str, str, str]) -> list[pl.Series]:
+    """Three list columns from flat (row, position in the log) pairs in row order, most recent first."""
+    counts = np.bincount(row, minlength=rows)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    track = log.track.take(pa.array(pos, pa.int64())) if len(pos) else pa.array([], pa.string())
+    out = [_lists(offsets, track), _lists(offsets, pa.array(log.outcome[pos], pa.uint8())),
+           _lists(offsets, pa.array(before, pa.float64()))]
+    return [s.alias(n) for s, n in zip(out, names)]
+
+
+def listening(rows: pl.DataFrame, log: PlayLog, length: int, day: np.ndarray) -> list[pl.Series]:
+    """h_track_ids, h_outcomes, h_days_before: the plays numbered h_until down, up to ``length``
+    (``day``: each row's day, days since 1970)."""
+    first_pos, first_n, last_n = log._user_runs(rows["user_id"])
+    until = np.minimum(rows["h_until"].fill_null(0).to_numpy().astype(np.int64), last_n)
+    count = np.clip(until - np.maximum(first_n, until - length + 1) + 1, 0, length)
+    row = np.repeat(np.arange(rows.height), count)
+    starts = np.cumsum(count) - count
+    pos = (first_pos + until - first_n)[row] - (np.arange(len(row)) - starts[row])
+    before = (day[row] * 86400 - log.start[pos]) / 86400.0
+    return _columns(rows.height, row, pos, log, before, SEQUENCES["listening"].columns)
+
+
+def session(rows: pl.DataFrame, log: PlayLog, length: int, day: np.ndarray) -> list[pl.Series]:
+    """hs_track_ids, hs_outcomes, hs_minutes_before: hs_prev's play, then each play's previous one."""
+    at = log.positions(rows["hs_prev"])
+    steps_row, steps_pos, steps = [], [], []
+    live = np.flatnonzero(at >= 0)
+    p = at[live]
+    for k in range(length):
+        if not len(live):
+            break
+        steps_row.append(live)
+        steps_pos.append(p)
+        steps.append(np.full(len(live), k))
+        p = log.prev[p]
+        keep = p >= 0
+        live, p = live[keep], p[keep]
+    if steps_row:
+        row, pos, step = np.concatenate(steps_row), np.concatenate(steps_pos), np.concatenate(steps)
+        order_ = np.lexsort((step, row))
+        row, pos = row[order_], pos[order_]
+    else:
+        row = pos = np.zeros(0, dtype=np.int64)
+    ts = np.floor(_seconds(rows["ts"]))
+    before = (ts[row] - np.floor(log.start[pos])) / 60.0
+    return _columns(rows.height, row, pos, log, before, SEQUENCES["session"].columns)
+
+
+def attach(rows: pl.DataFrame, log: PlayLog, length: int, day: int | None = None) -> pl.DataFrame:
+    """``rows`` with each sequence's anchor replaced by its three list columns (in its place).
+
+    ``day``: the rows' day (days since 1970), for rows as of one cut-off; default: their ``day`` column.
+    """
+    days = (np.full(rows.height, day, dtype=np.float64) if day is not None
+            else rows["day"].to_numpy().astype(np.float64))
+    out = rows
+    for kind, gather in (("listening", listening), ("session", session)):
+        seq = SEQUENCES[kind]
+        if seq.anchor not in out.columns:
+            continue
+        at = out.columns.index(seq.anchor)
+        cols = gather(out, log, length, days)
+        out = out.drop(seq.anchor)
+        for i, s in enumerate(cols):
+            out = out.insert_column(at + i, s)
+    return out
+
+
+def drop_anchors(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` without the anchors (a reader that leaves the sequences aside)."""
+    return rows.drop([a for a in ANCHORS if a in rows.columns])
+
+
+def read_log(con, reach: pl.DataFrame, earlier: pl.DataFrame | None, length: int) -> PlayLog:
+    """The play log of rows as of a cut-off (sql/features/play_log.sql): ``reach`` holds their
+    listening anchors (user_id, h_until), ``earlier`` the play_ids of their sessions' earlier plays
+    (None: the table fx_earlier of ``con``)."""
+    from skipify.warehouse import run_sql
+
+    con.register("fx_log_reach", reach.select("user_id", "h_until").to_arrow())
+    if earlier is not None:
+        con.register("fx_earlier", earlier.select("play_id").to_arrow())
+    try:
+        plays = run_sql(con, "features/play_log", {"history_len": length}).pl()
+    finally:
+        con.unregister("fx_log_reach")
+        if earlier is not None:
+            con.unregister("fx_earlier")
+    return PlayLog.from_plays(plays)
+
+
+def with_sequences(con, rows: pl.DataFrame, length: int) -> pl.DataFrame:
+    """Rows of features.training_rows (a sample: user_id, day, ts and the anchors) with their
+    sequences, from every play of their listeners (sql/features/play_log_users.sql)."""
+    from skipify.warehouse import run_sql
+
+    con.register("fx_log_users", rows.select("user_id").unique().to_arrow())
+    try:
+        plays = run_sql(con, "features/play_log_users").pl()
+    finally:
+        con.unregister("fx_log_users")
+    return attach(rows, PlayLog.from_plays(plays), length)
