@@ -12,6 +12,8 @@ For each size, in a scratch SKIPIFY_HOME under bench/out/ (or --work), each stag
               whole build is what a night costs against history
 * read      - the view features.training_rows joined in full (each play to its family rows), summed
               over a column of each family: what training pays to read the rows
+* sequences - `load_rows(sequences=True)`: the training rows in Polars with both sequences gathered
+              from their anchors (what training reads; the lists are no longer stored)
 * floor     - one `SELECT user_id, count(*), sum(...) FROM raw.events GROUP BY user_id` over the same plays
 * text      - (1M only, or --text) encoding every track text with MiniLM: texts/s
 
@@ -61,16 +63,28 @@ def stage_features(extra_days: int) -> dict:
 def stage_read() -> dict:
     from skipify.catalogue import catalogue
     from skipify.config import load_config
+    from skipify.sequences import SEQUENCES
     from skipify.warehouse import connect
 
+    anchors = {c: seq.anchor for seq in SEQUENCES.values() for c in seq.columns}
     first = {}
-    for f in catalogue().values():  # one column of each family
-        first.setdefault(f.source, f.name)
+    for f in catalogue().values():  # one column of each family (a sequence's: its anchor)
+        first.setdefault(f.source, anchors.get(f.name, f.name))
     con = connect(load_config(), read_only=True)
     t0 = time.perf_counter()
     sums = ", ".join(f"count({c})" for c in first.values())
     n = con.execute(f"SELECT count(*), {sums} FROM features.training_rows").fetchone()[0]
     return {"seconds": time.perf_counter() - t0, "rows": n}
+
+
+def stage_sequences() -> dict:
+    from skipify.config import load_config
+    from skipify.data import load_rows
+
+    t0 = time.perf_counter()
+    rows = load_rows(load_config(), sequences=True)
+    return {"seconds": time.perf_counter() - t0, "rows": rows.height,
+            "values": int(rows["h_track_ids"].list.len().sum() + rows["hs_track_ids"].list.len().sum())}
 
 
 def stage_floor() -> dict:
@@ -100,13 +114,13 @@ def main() -> None:
     ap.add_argument("--events", type=int, nargs="+", default=[1_000_000])
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--text", action="store_true", help="also time text embeddings above 1M plays")
-    ap.add_argument("--stage", choices=["setup", "features", "nightly", "read", "floor", "text"], help=argparse.SUPPRESS)
+    ap.add_argument("--stage", choices=["setup", "features", "nightly", "read", "sequences", "floor", "text"], help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
 
     if a.stage:  # child process
         r = {"setup": lambda: stage_setup(a.out, a.events[0]), "features": lambda: stage_features(2),
-             "nightly": lambda: stage_features(1), "read": stage_read, "floor": stage_floor, "text": stage_text}[a.stage]()
+             "nightly": lambda: stage_features(1), "read": stage_read, "sequences": stage_sequences, "floor": stage_floor, "text": stage_text}[a.stage]()
         r["peak_mb"] = peak_mb()
         print(json.dumps(r))
         return
@@ -120,6 +134,7 @@ def main() -> None:
         feats = run_stage(__file__, ["--stage", "features", *args], env)
         nightly = run_stage(__file__, ["--stage", "nightly", *args], env)
         read = run_stage(__file__, ["--stage", "read", *args], env)
+        seqs = run_stage(__file__, ["--stage", "sequences", *args], env)
         floor = run_stage(__file__, ["--stage", "floor", *args], env)
         print(f"\n{setup['rows']:,} plays (ingest {setup['seconds']:.1f}s); floor: GROUP BY user_id "
               f"{floor['seconds']:.2f}s ({floor['groups']:,} users)")
@@ -133,6 +148,8 @@ def main() -> None:
         print(f"  {'next night / whole build':<28} {nightly['seconds'] / total:>8.3f}")
         print(f"  {'read training_rows (joins)':<28} {read['seconds']:>8.2f} {read['seconds'] / floor['seconds']:>9.1f}   "
               f"{read['rows']:,} rows, peak {read['peak_mb']:,.0f} MiB")
+        print(f"  {'load_rows with sequences':<28} {seqs['seconds']:>8.2f} {seqs['seconds'] / floor['seconds']:>9.1f}   "
+              f"{seqs['values']:,} plays in lists, peak {seqs['peak_mb']:,.0f} MiB")
         if n <= 1_000_000 or a.text:
             text = run_stage(__file__, ["--stage", "text", *args], env)
             rate = text["texts"] / text["seconds"] if text["seconds"] else 0
