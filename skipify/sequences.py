@@ -146,9 +146,20 @@ def _columns(rows: int, row: np.ndarray, pos: np.ndarray, log: PlayLog, before: 
 
 def listening(rows: pl.DataFrame, log: PlayLog, length: int, day: np.ndarray) -> list[pl.Series]:
     """h_track_ids, h_outcomes, h_days_before: the plays numbered h_until down, up to ``length``
-    (``day``: each row's day, days since 1970)."""
+    (``day``: each row's day, days since 1970).
+
+    Rows of the same listener, anchor and day have the same lists (a night's 50 candidates of a
+    listener, a day's plays): each is gathered once and the list rows are repeated."""
+    until = rows["h_until"].fill_null(0).cast(pl.Int64)
+    if rows.height > SMALL_FRAME:
+        keys = pl.DataFrame({"user_id": rows["user_id"], "until": until, "day": day})
+        group = (keys.select(pl.struct(pl.all()).rank("dense")).to_series().to_numpy() - 1).astype(np.int64)
+        _, first = np.unique(group, return_index=True)
+        if len(first) < rows.height // 2:
+            once = listening(rows[first], log, length, day[first])
+            return [s.gather(group) for s in once]
     first_pos, first_n, last_n = log._user_runs(rows["user_id"])
-    until = np.minimum(rows["h_until"].fill_null(0).to_numpy().astype(np.int64), last_n)
+    until = np.minimum(until.to_numpy(), last_n)
     count = np.clip(until - np.maximum(first_n, until - length + 1) + 1, 0, length)
     row = np.repeat(np.arange(rows.height), count)
     starts = np.cumsum(count) - count
