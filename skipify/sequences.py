@@ -89,6 +89,10 @@ class PlayLog:
         return log
 
     @cached_property
+    def track_names(self) -> list[str]:
+        return self.tracks.to_pylist()
+
+    @cached_property
     def _sorted_ids(self) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort(self.play_id, kind="stable")
         return self.play_id[order], order
@@ -133,9 +137,21 @@ def _lists(offsets: np.ndarray, values: pa.Array) -> pl.Series:
     return pl.from_arrow(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values))
 
 
+LIST_TYPES = (pl.List(pl.String), pl.List(pl.UInt8), pl.List(pl.Float64))
+
+
 def _columns(rows: int, row: np.ndarray, pos: np.ndarray, log: PlayLog, before: np.ndarray,
              names: tuple[str, str, str]) -> list[pl.Series]:
-    """Three list columns from flat (row, position in the log) pairs in row order, most recent first."""
+    """Three list columns from flat (row, position in the log) pairs in row order, most recent first.
+
+    Small frames (an API request) are built from Python lists: Arrow's and Polars' fixed cost per
+    call was most of a one-row request's time. Both give the same columns (tests/code/test_features.py)."""
+    if rows <= SMALL_FRAME:
+        cuts = np.searchsorted(row, np.arange(rows + 1))
+        tracks, outcomes, gaps = ([log.track_names[c] for c in log.track[pos].tolist()], log.outcome[pos].tolist(),
+                                  before.tolist())
+        return [pl.Series(name, [values[a:b] for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist())], dtype=dtype)
+                for name, values, dtype in zip(names, (tracks, outcomes, gaps), LIST_TYPES)]
     counts = np.bincount(row, minlength=rows)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     track = pa.DictionaryArray.from_arrays(pa.array(log.track[pos], pa.int32()), log.tracks)

@@ -151,6 +151,7 @@ class Snapshot:
     def __post_init__(self):
         self._db: duckdb.DuckDBPyConnection | None = None  # runs the per-row families on request batches
         self._db_lock = threading.Lock()
+        self._local = threading.local()  # per thread: a cursor with the per-row families prepared
         self._sql = {f.name: read_sql(f.sql) for f in self.per_row}  # read once, not per request
         # the expressions every request's probes take, built once (a literal costs a Series each time)
         self._probe_columns = [
@@ -169,6 +170,18 @@ class Snapshot:
                 db.execute("SET TimeZone = 'UTC'")
                 self._db = db
             return self._db
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor of the per-row families' DuckDB (made once, not per request), with
+        fx_earlier registered empty: a request brings no earlier plays of its session. (Prepared
+        statements were tried: DuckDB plans them against the rows registered at PREPARE time, and a
+        plan made over an empty fx_rows_out stays empty.)"""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._database().cursor()
+            cur.register("fx_earlier", pl.DataFrame(schema=PROBE_SCHEMA).clear(1).head(0).to_arrow())
+            self._local.cursor = cur
+        return cur
 
     @property
     def cutoff(self) -> dt.datetime:
@@ -260,16 +273,12 @@ class Snapshot:
                  for f in self.per_key if wanted is None or wanted & set(_columns(f.definition))}
         per_row = [f for f in self.per_row if wanted is None or wanted & set(_columns(f))]
         if per_row:
-            cur = self._database().cursor()
-            try:
-                cur.register("fx_rows_out", probes.to_arrow())
-                cur.register("fx_earlier", probes.head(0).to_arrow())
-                for fam in per_row:
-                    text = self._sql[fam.name]
-                    part = cur.execute(text, used_params(text, self.params)).pl().sort("play_id")
-                    parts[fam.name] = _plain_ints(part.drop("play_id", "day"))
-            finally:
-                cur.close()
+            cur = self._cursor()
+            cur.register("fx_rows_out", probes.to_arrow())
+            for fam in per_row:
+                text = self._sql[fam.name]
+                part = cur.execute(text, used_params(text, self.params)).pl().sort("play_id")
+                parts[fam.name] = _plain_ints(part.drop("play_id", "day"))
         rows = pl.concat([probes.select("user_id", "track_id", "ts"), *[parts[f.name] for f in families() if f.name in parts]],
                          how="horizontal")
         if self.log is not None:
