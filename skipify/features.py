@@ -42,7 +42,7 @@ import polars as pl
 
 from skipify.catalogue import Definition, families, states
 from skipify.config import Config, load_config, logger
-from skipify.sequences import ANCHORS, attach, read_log
+from skipify.sequences import ANCHORS, attach, reach, read_log
 from skipify.warehouse import connect, create_temp, insert_sql, migrate, read_sql, run_sql, transaction, with_retry
 
 LABELS = Definition("labels", "features/labels", ("play_id",))
@@ -348,9 +348,7 @@ def scoring_rows(con: duckdb.DuckDBPyConnection, probes: pl.DataFrame, cutoff: d
     query = rows_sql("fx_rows_out", SCORING_KEYS, {f.name: f"new_{f.name}" for f in families()})
     rows = con.execute(f"{query}\nORDER BY r.probe_id").pl()
     if any(a in rows.columns for a in ANCHORS):  # the sequences, from the plays their anchors reach
-        reach = rows.select("user_id", "h_until") if "h_until" in rows.columns else pl.DataFrame(
-            schema={"user_id": pl.String, "h_until": pl.Int64})
-        log = read_log(con, reach, None, cfg.history_len)
+        log = read_log(con, reach(rows), None, cfg.history_len)
         rows = attach(rows, log, cfg.history_len, day=day_number(cutoff.astimezone(dt.UTC).date()))
     return rows
 

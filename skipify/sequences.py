@@ -235,13 +235,22 @@ def drop_anchors(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.drop([a for a in ANCHORS if a in rows.columns])
 
 
-def read_log(con, reach: pl.DataFrame, earlier: pl.DataFrame | None, length: int) -> PlayLog:
-    """The play log of rows as of a cut-off (sql/features/play_log.sql): ``reach`` holds their
+def reach(rows: pl.DataFrame | None) -> pl.DataFrame:
+    """The listening anchors (user_id, h_until) of rows, for :func:`read_log`; none (an empty frame)
+    when the rows have no listening history (None, or no anchor column)."""
+    anchor = SEQUENCES["listening"].anchor
+    if rows is None or anchor not in rows.columns:
+        return pl.DataFrame(schema={"user_id": pl.String, anchor: pl.Int64})
+    return rows.select("user_id", anchor)
+
+
+def read_log(con, anchors: pl.DataFrame, earlier: pl.DataFrame | None, length: int) -> PlayLog:
+    """The play log of rows as of a cut-off (sql/features/play_log.sql): ``anchors`` holds their
     listening anchors (user_id, h_until), ``earlier`` the play_ids of their sessions' earlier plays
     (None: the table fx_earlier of ``con``)."""
     from skipify.warehouse import run_sql
 
-    con.register("fx_log_reach", reach.select("user_id", "h_until").to_arrow())
+    con.register("fx_log_reach", anchors.select("user_id", SEQUENCES["listening"].anchor).to_arrow())
     if earlier is not None:
         con.register("fx_earlier", earlier.select("play_id").to_arrow())
     try:

@@ -30,7 +30,7 @@ import polars as pl
 from skipify.catalogue import Definition, catalogue, families
 from skipify.config import Config, load_config, logger
 from skipify.features import check_built, day_number, feature_params, load_macros
-from skipify.sequences import SEQUENCE_COLUMNS, PlayLog, attach, read_log
+from skipify.sequences import SEQUENCE_COLUMNS, SEQUENCES, PlayLog, attach, reach, read_log
 from skipify.warehouse import connect, create_temp, read_sql, run_sql, used_params
 
 CONTEXT = ("platform", "context_type", "shuffle", "reason_start")
@@ -126,8 +126,8 @@ class _Family:
         if not rows.select(unknown.any()).item():
             raise ValueError(f"{fam.sql}: no row for unknown keys (fx_serving_keys.sql holds one)")
         rows = pl.concat([rows.filter(unknown).head(1), rows.filter(~unknown)])
-        reach = rows.select(*grain, "h_until") if "h_until" in rows.columns else None
-        return cls(fam, _plain_ints(rows.drop(*grain, "day")), _Keys(rows.select(grain)), reach)
+        anchors = reach(rows) if SEQUENCES["listening"].anchor in rows.columns else None
+        return cls(fam, _plain_ints(rows.drop(*grain, "day")), _Keys(rows.select(grain)), anchors)
 
 
 @dataclass
@@ -210,9 +210,9 @@ class Snapshot:
             per_key = [_Family.load(con, f, params) for f in _needed(columns) if not f.per_row]
             log = None
             if any(a in _columns(f) for f in _needed(columns) for a in SEQUENCE_COLUMNS):
-                reach = next((f.reach for f in per_key if f.reach is not None), None)
-                log = read_log(con, reach if reach is not None else pl.DataFrame(schema={"user_id": pl.String, "h_until": pl.Int64}),
-                               pl.DataFrame(schema={"play_id": pl.UInt64}), cfg.history_len)
+                anchors = next((f.reach for f in per_key if f.reach is not None), None)
+                log = read_log(con, anchors if anchors is not None else reach(None), pl.DataFrame(schema={"play_id": pl.UInt64}),
+                               cfg.history_len)
             kinds = run_sql(con, "features/serving_kinds").pl()
             habits = run_sql(con, "features/habits", params).pl()
         finally:
