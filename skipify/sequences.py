@@ -64,8 +64,6 @@ class PlayLog:
     """
 
     play_id: np.ndarray  # uint64, as hash() makes them
-    user_id: pl.Series
-    n: np.ndarray
     track: np.ndarray  # int32 codes into ``tracks``
     tracks: pa.Array  # the distinct track ids
     outcome: np.ndarray
@@ -80,8 +78,7 @@ class PlayLog:
         first = (plays.with_row_index("pos").group_by("user_id")
                  .agg(pl.col("pos").min().cast(pl.Int64).alias("first_pos"), pl.col("n").min().alias("first_n"),
                       pl.col("n").max().alias("last_n")))
-        log = cls(plays["play_id"].cast(pl.UInt64).to_numpy(), plays["user_id"], plays["n"].to_numpy().astype(np.int64),
-                  *_encoded(plays["track_id"]),
+        log = cls(plays["play_id"].cast(pl.UInt64).to_numpy(), *_encoded(plays["track_id"]),
                   outcome(plays["label"].to_numpy(), plays["early_skip"].to_numpy()),
                   _seconds(plays["ts"]), np.zeros(0, dtype=np.int64),
                   first.with_columns(pl.col("first_n", "last_n").cast(pl.Int64)))
