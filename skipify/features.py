@@ -114,8 +114,8 @@ def load_macros(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(statement)
 
 
-def _state_sql(con: duckdb.DuckDBPyConnection, state: Definition, daily: str) -> tuple[str, str]:
-    """(CREATE of the state table, INSERT extending it by the temp table ``daily``)."""
+def _state_sql(con: duckdb.DuckDBPyConnection, state: Definition, daily: str, whole: bool) -> tuple[str, str]:
+    """(CREATE of the state table, INSERT extending it by the temp table ``daily``; ``whole``: from scratch)."""
     keys = list(state.grain)
     types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {daily}").fetchall()}
     totals = [c for c in types if c not in (*keys, "day")]
@@ -128,6 +128,7 @@ def _state_sql(con: duckdb.DuckDBPyConnection, state: Definition, daily: str) ->
         "key_join": " and ".join(f"p.{k} = d.{k}" for k in keys) or "true",
         "partition": f"partition by {', '.join(f'd.{k}' for k in keys)}" if keys else "",
         "columns": ", ".join(columns),
+        "carried": "false" if whole else "true",
     }
     create = f"CREATE TABLE IF NOT EXISTS {state.table} AS SELECT {', '.join([*keys, 'day', *totals])}, day AS first_day FROM {daily} LIMIT 0"
     return create, read_sql("features/state_extend").format(**fill)
@@ -261,7 +262,7 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
         if start is not None or stale:
             for s in states():
                 t1 = time.perf_counter()
-                create, extend = _state_sql(con, s, dailies[s.name])
+                create, extend = _state_sql(con, s, dailies[s.name], whole=s in stale)
                 con.execute(create)
                 report.rows[s.name] = con.execute(extend, {"from_day": -10**9 if s in stale else from_day}).fetchone()[0]
                 con.execute(f"DROP TABLE {dailies[s.name]}")  # its memory is the families' now

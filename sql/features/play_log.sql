@@ -1,7 +1,7 @@
 -- The plays a set of rows' sequences reach (skipify.sequences.PlayLog): per listener of fx_log_reach
 -- (user_id, h_until: the listening history's anchors), the plays numbered above the lowest h_until -
 -- $history_len up to the highest h_until, and the plays of fx_earlier (the earlier plays of the rows'
--- sessions) with the link to the previous play of their session (features.session_history.hs_prev).
+-- sessions) with the link to the previous play of their session (features.session_context.hs_prev).
 -- A listener's plays are one run of numbers (the arithmetic of skipify.sequences.listening needs it).
 with bounds as (
     select user_id, h_until - $history_len as lowest, h_until as highest from fx_log_reach
@@ -17,7 +17,7 @@ reach as (
 
 links as (
     select play_id, hs_prev
-    from features.session_history
+    from features.session_context
     where play_id in (select play_id from fx_earlier)
 )
 

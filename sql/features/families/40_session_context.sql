@@ -3,6 +3,14 @@
 -- in that session (the strongest simple signal for skips), and its context. Never reason_end, nor
 -- any outcome of the play itself: only earlier rows of the same session are read.
 --
+-- hs_prev: the play_id of the previous play of the row's session (NULL for a session's first play or
+-- a row without a session). The row's session history is that play, then its own hs_prev, and so on
+-- back, up to $history_len plays, most recent first; skipify.sequences follows the links and gives
+-- three lists of the same length (empty without earlier plays): the track, the outcome (0 completed,
+-- 1 early skip, 2 dislike without an early skip) and the minutes from the play's start to the row's.
+-- Probes carry no outcome: they are not plays of anyone's history. (In the same window as the
+-- session features: as a family of its own it cost 1.5 s more at 10M plays, 1.5 ms more per request.)
+--
 -- The feature catalogue (skipify.catalogue; `skipify features --list`): column | label | what it says.
 -- feature s_position | Position in the session | The play's position in its listening session (1 = first).
 -- feature s_plays_before | Earlier plays in the session | Plays earlier in the same session.
@@ -17,6 +25,9 @@
 -- feature c_shuffle | Shuffle on | Whether shuffle was on (1) or off (0).
 -- feature c_context_type | Context type | What the play belongs to: a playlist, an album, the listener's collection, radio ...
 -- feature c_reason_start | Why the play started | How the play began (clickrow, trackdone, fwdbtn ...): it tells how the previous play ended.
+-- feature hs_track_ids | Session's earlier plays (tracks) | The tracks played earlier in the row's session, most recent first (up to 50).
+-- feature hs_outcomes | Session's earlier plays (outcomes) | How each of those plays ended: 0 completed, 1 early skip, 2 dislike.
+-- feature hs_minutes_before | Session's earlier plays (minutes ago) | Minutes from the start of each of those plays to the row's.
 with session_rows as (
     -- the rows being built (built) and the earlier plays of their sessions; probes carry no outcome
     select play_id, is_event, session_id, ts, day, label, early_skip, session_position,
@@ -35,7 +46,8 @@ ordered as (
         sum(label) over w as dislikes_before,
         last_value(label ignore nulls) over w as prev_label,
         last_value(case when is_event then early_skip end ignore nulls) over w as prev_early_skip,
-        last_value(case when is_event then ts end ignore nulls) over w as prev_ts
+        last_value(case when is_event then ts end ignore nulls) over w as prev_ts,
+        last_value(case when is_event then play_id end ignore nulls) over w as hs_prev
     from session_rows
     -- a row without a session is alone in its partition: nothing before it
     window w as (
@@ -61,6 +73,7 @@ select
     platform as c_platform,
     shuffle::int as c_shuffle,
     context_type as c_context_type,
-    reason_start as c_reason_start
+    reason_start as c_reason_start,
+    hs_prev
 from ordered
 where built
