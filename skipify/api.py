@@ -1,6 +1,7 @@
 """The prediction API: ``skipify serve`` (FastAPI on uvicorn; OpenAPI docs at /docs).
 
     POST /v1/predict                      p(dislike) of (user, track, context) pairs, with reasons
+    POST /v1/events                       plays as they happen, durable before the 202 (skipify.events)
     GET  /v1/users/{user_id}/at-risk      a night's at-risk tracks of a listener (scores.dislike_scores)
     GET  /v1/model                        the served version: training range, test metrics
     GET  /healthz                         alive, and what is loaded
@@ -42,6 +43,8 @@ from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from skipify.catalogue import label
 from skipify.config import Config, load_config, logger
+from skipify.events import FIELDS as EVENT_FIELDS
+from skipify.events import EventChecker, EventLog
 from skipify.sequences import with_sequences
 from skipify.warehouse import connect, run_sql
 
@@ -54,11 +57,12 @@ MAX_ITEM_BYTES = 1024  # an item with 128-character ids and a full context stays
 
 
 class BadItems(ValueError):
-    """Items the model cannot answer for (answered 422, like a malformed body)."""
+    """Items the model cannot answer for, or events that break ingest's rules: (field, problem) pairs,
+    answered 422 like a malformed body."""
 
-    def __init__(self, fields: list[str], message: str):
-        super().__init__(message)
-        self.fields, self.message = fields, message
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{f}: {m}" for f, m in problems))
+        self.problems = problems
 
 
 # --- what is loaded ----------------------------------------------------------------------------
@@ -186,6 +190,8 @@ class Service:
         # so that a burst of them never takes the threads /v1/predict and /healthz run on
         self._history = ThreadPoolExecutor(self.cfg.serve_history_workers, thread_name_prefix="skipify-history")
         self._history_waiting = 0  # touched on the event loop's thread only
+        self.checker = EventChecker(self.cfg)  # POST /v1/events: ingest's rules ...
+        self.event_log = EventLog(self.cfg.events_folder)  # ... and the durable log the night ingests
 
     # hot reload
     def reload_if_changed(self) -> bool:
@@ -223,16 +229,16 @@ class Service:
         cutoff = served.snapshot.cutoff
         early = [i for i, item in enumerate(items) if item.get("ts") is not None and item["ts"] < cutoff]
         if early:
-            raise BadItems([f"items[{i}].context.ts" for i in early],
-                           f"before the features' cut-off {cutoff:%Y-%m-%d %H:%M} UTC: the snapshot has no history as of then")
+            why = f"before the features' cut-off {cutoff:%Y-%m-%d %H:%M} UTC: the snapshot has no history as of then"
+            raise BadItems([(f"items[{i}].context.ts", why) for i in early])
         # as ingest refuses plays more than ingest_max_future_hours ahead, a request may not reach further
         # past the snapshot's history than that (a ts in year 9999 is a mistake, not a question)
         latest = cutoff + dt.timedelta(hours=self.cfg.ingest_max_future_hours)
         late = [i for i, item in enumerate(items) if item.get("ts") is not None and item["ts"] > latest]
         if late:
-            raise BadItems([f"items[{i}].context.ts" for i in late],
-                           f"after {latest:%Y-%m-%d %H:%M} UTC, the features' cut-off plus ingest_max_future_hours "
-                           f"({self.cfg.ingest_max_future_hours} h)")
+            why = (f"after {latest:%Y-%m-%d %H:%M} UTC, the features' cut-off plus ingest_max_future_hours "
+                   f"({self.cfg.ingest_max_future_hours} h)")
+            raise BadItems([(f"items[{i}].context.ts", why) for i in late])
         rows, flags = served.snapshot.rows(request_frame(items), {*served.served.columns, *served.baseline.columns})
         data = served.served.prepare(rows)
         p_served = served.served.predict(rows, data=data)
@@ -255,6 +261,14 @@ class Service:
                                        "unknown_user": f["user_unknown"], "unknown_track": f["track_unknown"]},
                         "reasons": reasons})
         return {"model_version": version, "served_model": kind, "features_as_of": served.snapshot.as_of, "predictions": out}
+
+    def events(self, events: list[dict]) -> dict:
+        """Check a batch of plays by ingest's rules; append it to the event log, fsynced, or refuse it whole."""
+        problems, times = self.checker.check(events)
+        if problems:
+            raise BadItems(problems)
+        files = self.event_log.append(events, times)
+        return {"accepted": len(events), "files": [p.name for p in files]}
 
     async def at_risk(self, user_id: str, day: dt.date | None) -> dict:
         """A night's at-risk list: from memory for the latest ``serve_nights_in_memory`` nights, else read
@@ -365,6 +379,18 @@ class PredictRequest(BaseModel):
     items: list[Pair] = Field(min_length=1, description="the pairs to score (at most serve_max_batch)")
 
 
+class EventsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[dict[str, Any]] = Field(
+        min_length=1, description=f"plays as they happen (at most serve_max_events), each with the data contract's fields: "
+                                  f"{', '.join(EVENT_FIELDS)}; user_id, track_id and ts (ISO 8601 with a zone) required")
+
+
+class EventsAccepted(BaseModel):
+    accepted: int = Field(description="events written to the event log (all of the batch)")
+    files: list[str] = Field(description="the hourly files of the event log they were appended to")
+
+
 class Reason(BaseModel):
     feature: str = Field(description="the feature column (or embedding block)")
     label: str = Field(description="what it is, in words (the feature catalogue, `skipify features --list`)")
@@ -415,22 +441,31 @@ def _refuse(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": detail, **extra})
 
 
-class BodyLimit:
-    """ASGI middleware: a request body larger than ``max_bytes`` is answered 413 as soon as it is known,
-    from its Content-Length or, for a chunked body, while it streams in (reading stops at the limit).
+@dataclass(frozen=True)
+class _Limit:
+    max_bytes: int
+    items: int
+    setting: str
 
-    The body is read here, at most ``max_bytes`` of it, and handed on to the application whole.
+
+class BodyLimit:
+    """ASGI middleware: a request body larger than its path's limit (``limits[path]``, else
+    ``limits[""]``: the items it may hold, the setting that says so, times MAX_ITEM_BYTES) is answered
+    413 as soon as it is known, from its Content-Length or, for a chunked body, while it streams in
+    (reading stops at the limit). The body is read here and handed on to the application whole.
     """
 
-    def __init__(self, app, max_bytes: int, items: int):
-        self.app, self.max_bytes, self.items = app, max_bytes, items
+    def __init__(self, app, limits: dict[str, tuple[int, str]]):
+        self.app, self.limits = app, limits
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        items, setting = self.limits.get(scope["path"], self.limits[""])
+        limit = _Limit(items * MAX_ITEM_BYTES, items, setting)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._too_large(scope, receive, send, f"body of {int(declared):,} bytes")
+        if declared.isdigit() and int(declared) > limit.max_bytes:
+            return await self._too_large(scope, receive, send, limit, f"body of {int(declared):,} bytes")
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -438,8 +473,8 @@ class BodyLimit:
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                return await self._too_large(scope, receive, send, f"body over {self.max_bytes:,} bytes (stopped reading there)")
+            if size > limit.max_bytes:
+                return await self._too_large(scope, receive, send, limit, f"body over {limit.max_bytes:,} bytes (stopped reading there)")
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
@@ -454,8 +489,8 @@ class BodyLimit:
 
         return await self.app(scope, replay, send)
 
-    async def _too_large(self, scope, receive, send, what: str) -> None:
-        response = _refuse(413, f"{what}; at most {self.max_bytes:,} ({self.items} items, serve_max_batch)",
+    async def _too_large(self, scope, receive, send, limit: "_Limit", what: str) -> None:
+        response = _refuse(413, f"{what}; at most {limit.max_bytes:,} ({limit.items} items, {limit.setting})",
                            fields=["body"], errors=[])
         response.headers["connection"] = "close"  # the rest of the body is never read
         await response(scope, receive, send)
@@ -466,8 +501,9 @@ def create_app(service: Service) -> FastAPI:
     api = FastAPI(title="Skipify prediction API", version="1",
                   description="Which tracks a listener is about to dislike, from the served model version.")
 
-    # 413 before parsing a body too large to hold serve_max_batch items (the count is checked after)
-    api.add_middleware(BodyLimit, max_bytes=service.cfg.serve_max_batch * MAX_ITEM_BYTES, items=service.cfg.serve_max_batch)
+    # 413 before parsing a body too large to hold serve_max_batch items (serve_max_events events); counts are checked after
+    api.add_middleware(BodyLimit, limits={"": (service.cfg.serve_max_batch, "serve_max_batch"),
+                                          "/v1/events": (service.cfg.serve_max_events, "serve_max_events")})
 
     @api.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -481,7 +517,8 @@ def create_app(service: Service) -> FastAPI:
 
     @api.exception_handler(BadItems)
     def bad_items(request: Request, exc: BadItems) -> JSONResponse:
-        return _refuse(422, "; ".join(f"{f}: {exc.message}" for f in exc.fields), fields=exc.fields, errors=[])
+        return _refuse(422, str(exc), fields=[f for f, _ in exc.problems],
+                       errors=[{"type": "value_error", "loc": f, "msg": m} for f, m in exc.problems])
 
     @api.post("/v1/predict", response_model=PredictResponse)
     def predict(body: PredictRequest) -> dict:
@@ -492,6 +529,16 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(413, f"{len(body.items)} pairs in one request; the limit is {limit} (serve_max_batch)")
         items = [{"user_id": p.user_id, "track_id": p.track_id, **p.context.model_dump()} for p in body.items]
         return service.predict(items)
+
+    @api.post("/v1/events", status_code=202, response_model=EventsAccepted)
+    def events(body: EventsRequest) -> dict:
+        """Plays as they happen, checked by the nightly ingest's rules (a batch with a bad event is refused whole:
+        422 naming each problem) and appended, fsynced, to the event log in the landing area before the 202; the
+        next night ingests them. A play's key is (user_id, track_id, ts): sending one again adds nothing."""
+        limit = service.cfg.serve_max_events
+        if len(body.events) > limit:
+            raise HTTPException(413, f"{len(body.events)} events in one request; the limit is {limit} (serve_max_events)")
+        return service.events(body.events)
 
     @api.get("/v1/users/{user_id}/at-risk")
     async def at_risk(user_id: Annotated[str, Path(min_length=1, max_length=128)],

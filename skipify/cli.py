@@ -283,6 +283,37 @@ def serve(
 
 
 @app.command()
+def events(
+    path: Annotated[Path, typer.Argument(help="A file of plays in the contract's events format (csv, jsonl, parquet).")],
+    url: Annotated[Optional[str], typer.Option(help="The server [http://<serve_host>:<serve_port>].")] = None,
+    batch: Annotated[int, typer.Option(help="Events per request (at most the server's serve_max_events).")] = 500,
+) -> None:
+    """Replay a file of plays into a running `skipify serve` (POST /v1/events), in batches, in file order."""
+    import httpx
+
+    from skipify.events import Refused, read_plays, send
+
+    cfg = load_config()
+    url = url or f"http://{cfg.serve_host}:{cfg.serve_port}"
+    try:
+        plays = read_plays(path)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    t0 = time.perf_counter()
+    try:
+        n = send(url, plays, batch, progress=lambda k: logger.info("%s / %s events accepted (%.1fs)", f"{k:,}", f"{len(plays):,}", time.perf_counter() - t0))
+    except Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except httpx.TransportError as exc:
+        typer.echo(f"error: cannot reach {url}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    seconds = time.perf_counter() - t0
+    typer.echo(f"{n:,} events accepted by {url} in {seconds:.1f}s ({n / seconds if seconds else 0:,.0f} events/s)")
+
+
+@app.command()
 def maintain() -> None:
     """Delete data files no snapshot references (left by a killed writer), merge small files, expire old snapshots."""
     from skipify.warehouse import maintain as run_maintain

@@ -89,6 +89,8 @@ class Config:
     serve_nights_in_memory: int = 7  # at-risk lists of the latest nights kept in memory; older ones are read on request ...
     serve_history_workers: int = 2  # ... by this many workers of their own ...
     serve_history_queue: int = 32  # ... with at most this many reads waiting (more: 503, Retry-After)
+    serve_max_events: int = 1000  # plays per POST /v1/events; more is answered 413
+    events_dir: Path | None = None  # where POST /v1/events appends accepted plays [default: <landing>/live]
 
     # --- maintenance (skipify maintain; the nightly DAG's last task) ---------------------------------
     maintain_orphan_age_hours: float = 24.0  # data files no snapshot references, older than this, are deleted ...
@@ -148,6 +150,11 @@ class Config:
         return self.landing_dir or self.world_dir / "landing"
 
     @property
+    def events_folder(self) -> Path:
+        """The event log of POST /v1/events: inside the landing area, so that the night ingests it."""
+        return self.events_dir or self.landing / "live"
+
+    @property
     def extension_dir(self) -> Path:
         return self.home / ".duckdb_extensions"
 
@@ -156,7 +163,7 @@ class Config:
         out: dict[str, Any] = {}
         for f in fields(self):
             out[f.name] = _to_plain(getattr(self, f.name))
-        for name in ("lake_dir", "catalog_path", "data_path", "world_dir", "models_dir", "truth_path", "extension_dir", "landing"):
+        for name in ("lake_dir", "catalog_path", "data_path", "world_dir", "models_dir", "truth_path", "extension_dir", "landing", "events_folder"):
             out[name] = str(getattr(self, name))
         return out
 

@@ -1,0 +1,152 @@
+"""POST /v1/events for real: ingest's rules, the durable event log, and the next night's ingest of it
+(a server killed with SIGKILL right after a 202 loses nothing; a batch sent twice adds nothing twice)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from skipify.config import load_config
+from skipify.events import EventChecker
+from skipify.ingest import ingest_paths
+from skipify.warehouse import connect
+from tests.scored import NIGHT, SCORED_SETTINGS
+from tests.servers import free_port, running
+
+BIN = Path(sys.executable).parent
+MAX_EVENTS = 20
+DAY = NIGHT + dt.timedelta(days=1)  # the plays happen the day after the last night: the next night ingests them
+
+
+def plays(n: int, minute: int = 0) -> list[dict]:
+    """n plays of the day after NIGHT, as a client sends them (JSON numbers and booleans, a Z zone)."""
+    return [{"user_id": f"u{i % 7:06d}", "track_id": f"t{i:06d}", "ts": f"{DAY}T10:{minute + i:02d}:00Z",
+             "ms_played": 20_000 + i, "skipped": i % 2 == 0, "feedback": "dislike" if i % 5 == 0 else None,
+             "session_id": f"live-{i % 3}", "platform": "android", "shuffle": True, "context_type": "playlist",
+             "reason_start": "trackdone"} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def home(copy_scored_home):
+    return copy_scored_home("events_home")
+
+
+def serve(home: Path, port: int):
+    env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_MAX_EVENTS": str(MAX_EVENTS),
+           **{f"SKIPIFY_{k.upper()}": str(v) for k, v in SCORED_SETTINGS.items()}}
+    return running([str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0"], env, f"http://127.0.0.1:{port}/healthz")
+
+
+def stored(home: Path, keys: list[dict]) -> dict[tuple, int]:
+    """How many rows raw.events holds for each (user_id, track_id, ts) of ``keys``."""
+    con = connect(load_config(home=home), read_only=True)
+    try:
+        rows = con.execute("SELECT user_id, track_id, ts FROM raw.events WHERE ts >= $d", {"d": dt.datetime.combine(DAY, dt.time(), dt.UTC)}).fetchall()
+    finally:
+        con.close()
+    counts: dict[tuple, int] = {}
+    for u, t, ts in rows:
+        counts[(u, t, ts.astimezone(dt.UTC).isoformat())] = counts.get((u, t, ts.astimezone(dt.UTC).isoformat()), 0) + 1
+    return {k: counts.get(k, 0) for k in ((e["user_id"], e["track_id"], dt.datetime.fromisoformat(e["ts"]).isoformat()) for e in keys)}
+
+
+def test_acknowledged_events_survive_sigkill_and_a_batch_sent_twice_is_stored_once(home):
+    cfg = load_config(home=home)
+    first, second = plays(10), plays(10, minute=30)
+    port = free_port()
+    with serve(home, port) as proc:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
+            for batch in (first, first, second):  # the first batch twice, as a client retrying would
+                resp = api.post("/v1/events", json={"events": batch})
+                assert resp.status_code == 202, resp.text
+                assert resp.json() == {"accepted": 10, "files": [f"events_{DAY}T10.jsonl"]}
+            os.kill(proc.pid, signal.SIGKILL)  # right after the last 202: no shutdown, no flush but the one before it
+            proc.wait(timeout=10)
+    log = cfg.events_folder / f"events_{DAY}T10.jsonl"
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(lines) == 30 and lines[:10] == lines[10:20]  # as sent, feedback null left out
+    assert lines[0] == {k: v for k, v in first[0].items() if v is not None}
+
+    from skipify.nightly import ingest_landing
+
+    ingest_landing(DAY + dt.timedelta(days=1), cfg)  # the next night's first task
+    assert set(stored(home, first + second).values()) == {1}  # every acknowledged event, once
+    ingest_landing(DAY + dt.timedelta(days=1), cfg)  # the same night again: nothing new
+    assert set(stored(home, first + second).values()) == {1}
+
+
+def test_bad_events_are_refused_whole_naming_each_field_and_nothing_is_logged(home):
+    cfg = load_config(home=home)
+    before = {p.name: p.read_bytes() for p in cfg.events_folder.glob("*")} if cfg.events_folder.exists() else {}
+    port = free_port()
+    bad = plays(4, minute=50)
+    bad[1]["ts"] = "yesterday"
+    bad[2].pop("user_id")
+    bad[2]["ms_played"] = -5
+    bad[3]["color"] = "red"
+    with serve(home, port):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
+            resp = api.post("/v1/events", json={"events": bad})
+            assert resp.status_code == 422
+            assert resp.json()["fields"] == ["events[3].color"]  # the shape first: a field no play has
+            del bad[3]["color"]
+            resp = api.post("/v1/events", json={"events": bad})
+            assert resp.status_code == 422
+            body = resp.json()
+            assert body["fields"] == ["events[1].ts", "events[2].user_id", "events[2].ms_played"]
+            assert "ts is not a timestamp: yesterday" in body["detail"] and "ms_played is negative" in body["detail"]
+            resp = api.post("/v1/events", json={"events": plays(MAX_EVENTS + 1)})
+            assert resp.status_code == 413 and "serve_max_events" in resp.json()["detail"]
+            assert api.post("/v1/events", json={"events": []}).status_code == 422
+    after = {p.name: p.read_bytes() for p in cfg.events_folder.glob("*")} if cfg.events_folder.exists() else {}
+    assert after == before  # nothing of a refused batch reaches the log
+
+
+def test_the_api_checks_events_by_the_rules_ingest_quarantines_them_by(tmp_path):
+    """One definition of the rules: a batch's problems are the reasons ingest gives the same records in a file."""
+    events = plays(6)
+    events[0]["ts"] = "2026-13-01T00:00:00Z"
+    events[1]["ms_played"] = "12.5"
+    events[2]["skipped"] = "maybe"
+    events[3]["feedback"] = "meh"
+    events[4]["ts"] = "1999-12-31T00:00:00Z"
+    del events[5]["track_id"]
+    cfg = load_config(home=tmp_path / "home")
+    problems, _ = EventChecker(cfg).check(events)
+    landing = tmp_path / "landing" / "events_live.jsonl"
+    landing.parent.mkdir()
+    landing.write_text("".join(json.dumps(e) + "\n" for e in events))
+    ingest_paths([landing], cfg=cfg)
+    con = connect(cfg, read_only=True)
+    try:
+        quarantined = con.execute("SELECT record_number, reason FROM quarantine.rows ORDER BY record_number").fetchall()
+    finally:
+        con.close()
+    assert [(int(f.split("]")[0].split("[")[1]) + 1, p) for f, p in problems] == \
+        [(n, part) for n, reason in quarantined for part in reason.split("; ")]
+    assert len(problems) == 6
+
+
+def test_skipify_events_replays_a_file_into_a_running_server(home, tmp_path):
+    cfg = load_config(home=home)
+    batch = plays(12, minute=40)
+    path = tmp_path / "plays.csv"
+    header = list(batch[0])
+    path.write_text(",".join(header) + "\n" + "".join(
+        ",".join("" if e[c] is None else str(e[c]).lower() if isinstance(e[c], bool) else str(e[c]) for c in header) + "\n" for e in batch))
+    port = free_port()
+    with serve(home, port):
+        out = subprocess.run([str(BIN / "skipify"), "events", str(path), "--url", f"http://127.0.0.1:{port}", "--batch", "5"],
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "12 events accepted" in out.stdout
+    logged = [json.loads(x) for x in (cfg.events_folder / f"events_{DAY}T10.jsonl").read_text().splitlines()]
+    assert [(e["user_id"], e["track_id"], e["ts"]) for e in logged[-12:]] == [(e["user_id"], e["track_id"], e["ts"]) for e in batch]
