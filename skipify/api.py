@@ -44,7 +44,7 @@ from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fie
 from skipify.catalogue import label
 from skipify.config import Config, load_config, logger
 from skipify.events import FIELDS as EVENT_FIELDS
-from skipify.events import EventChecker, EventLog
+from skipify.events import EventChecker, EventLog, LivePlays
 from skipify.sequences import with_sequences
 from skipify.warehouse import connect, run_sql
 
@@ -192,6 +192,7 @@ class Service:
         self._history_waiting = 0  # touched on the event loop's thread only
         self.checker = EventChecker(self.cfg)  # POST /v1/events: ingest's rules ...
         self.event_log = EventLog(self.cfg.events_folder)  # ... and the durable log the night ingests
+        self.live = LivePlays(self.cfg.serve_live_plays_per_user, self.cfg.serve_live_max_plays)  # sessions since the cut-off
 
     # hot reload
     def reload_if_changed(self) -> bool:
@@ -202,6 +203,8 @@ class Service:
         logger.info("reloading: %s -> %s", self.served.marks, marks)
         self.served = _frozen(lambda: load_served(self.cfg, self.as_of, marks))  # one reference swap: atomic for readers
         self.reloads += 1
+        dropped = self.live.prune(self.served.snapshot.cutoff)  # the new snapshot holds the plays before its cut-off
+        logger.info("live plays: %d dropped (before the new cut-off), %d held", dropped, len(self.live))
         return True
 
     def watch(self, every_s: float) -> None:
@@ -239,7 +242,8 @@ class Service:
             why = (f"after {latest:%Y-%m-%d %H:%M} UTC, the features' cut-off plus ingest_max_future_hours "
                    f"({self.cfg.ingest_max_future_hours} h)")
             raise BadItems([(f"items[{i}].context.ts", why) for i in late])
-        rows, flags = served.snapshot.rows(request_frame(items), {*served.served.columns, *served.baseline.columns})
+        sessions, live = self._sessions(items, cutoff)
+        rows, flags = served.snapshot.rows(request_frame(items), {*served.served.columns, *served.baseline.columns}, live)
         data = served.served.prepare(rows)
         p_served = served.served.predict(rows, data=data)
         p_base = served.baseline.predict(rows)
@@ -259,15 +263,44 @@ class Service:
                         "p_dislike_baseline": float(p_base[i]), "model_version": version, "served_model": kind,
                         "cold_start": {"user": f["user_new"], "track": f["track_new"],
                                        "unknown_user": f["user_unknown"], "unknown_track": f["track_unknown"]},
-                        "reasons": reasons})
+                        "session": sessions[i], "reasons": reasons})
         return {"model_version": version, "served_model": kind, "features_as_of": served.snapshot.as_of, "predictions": out}
+
+    def _sessions(self, items: list[dict], cutoff: dt.datetime) -> tuple[list[dict | None], pl.DataFrame | None]:
+        """Each item's live session (its ``session_id``, or the listener's open one: their last play since
+        the cut-off, if less than session_gap_minutes before the item's ts) and the plays of those sessions.
+
+        An item in a session with plays gets them as its session's earlier plays, its ``session_id`` set and,
+        without a ``ts``, the ts one second after the session's last play. Returns (per item: None or
+        {session_id, live_events: [{track_id, ts}]}, the plays as one frame or None)."""
+        from skipify.events import LIVE_SCHEMA
+
+        gap = dt.timedelta(minutes=self.cfg.session_gap_minutes)
+        sessions, plays = [], {}
+        for item in items:
+            ts = item.get("ts")
+            if ts is None and item.get("hour") is not None:
+                ts = cutoff + dt.timedelta(hours=item["hour"])
+            session_id, mine = self.live.session(item["user_id"], item.get("session_id"), ts, gap)
+            if not mine:
+                sessions.append(None)
+                continue
+            item["session_id"] = session_id
+            if ts is None:
+                item["ts"] = max(mine[-1]["ts"] + dt.timedelta(seconds=1), cutoff)
+            for p in mine:
+                plays[(p["user_id"], p["track_id"], p["ts"])] = p
+            sessions.append({"session_id": session_id, "live_events": [{"track_id": p["track_id"], "ts": p["ts"]} for p in mine]})
+        live = pl.DataFrame(list(plays.values()), schema=LIVE_SCHEMA) if plays else None
+        return sessions, live
 
     def events(self, events: list[dict]) -> dict:
         """Check a batch of plays by ingest's rules; append it to the event log, fsynced, or refuse it whole."""
-        problems, times = self.checker.check(events)
+        problems, plays = self.checker.check(events)
         if problems:
             raise BadItems(problems)
-        files = self.event_log.append(events, times)
+        files = self.event_log.append(events, plays["ts"].to_list())
+        self.live.add(plays.filter(pl.col("ts") >= self.served.snapshot.cutoff))  # older ones: history, not a live session
         return {"accepted": len(events), "files": [p.name for p in files]}
 
     async def at_risk(self, user_id: str, day: dt.date | None) -> dict:
@@ -359,6 +392,11 @@ class Context(BaseModel):
     shuffle: StrictBool | None = None
     context_type: Label | None = None
     reason_start: Label | None = None
+    session_id: Id | None = Field(None, description="the listening session it would play in: its plays since the cut-off "
+                                                    "(POST /v1/events) are the session's earlier plays; default: the "
+                                                    "listener's open session (last play less than session_gap_minutes before)")
+    session_position: StrictInt | None = Field(None, ge=1, description="its position in the session (default: after "
+                                                                        "the session's plays, or 1 without a session)")
 
     @model_validator(mode="after")
     def _one_time(self) -> "Context":
@@ -406,6 +444,17 @@ class ColdStart(BaseModel):
     unknown_track: bool = Field(description="not in raw.tracks")
 
 
+class LiveEvent(BaseModel):
+    track_id: str
+    ts: dt.datetime
+
+
+class LiveSession(BaseModel):
+    session_id: str
+    live_events: list[LiveEvent] = Field(description="the plays of the session since the cut-off the prediction read "
+                                                     "(POST /v1/events), oldest first")
+
+
 class Prediction(BaseModel):
     user_id: str
     track_id: str
@@ -414,6 +463,8 @@ class Prediction(BaseModel):
     model_version: str
     served_model: str = Field(description="the kind p_dislike comes from: lightgbm | deep")
     cold_start: ColdStart
+    session: LiveSession | None = Field(description="the live session the prediction knows (None: none, only the "
+                                                    "history up to the cut-off)")
     reasons: list[Reason]
 
 

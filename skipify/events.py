@@ -22,7 +22,7 @@ import json
 import math
 import os
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,12 @@ from skipify.ingest.sources import CONTRACT_COLUMNS
 from skipify.warehouse import read_sql, run_sql
 
 FIELDS = tuple(CONTRACT_COLUMNS["events"])  # what an event may carry: the contract's columns of a play
+# a play as ingest types it (the columns of sql/ingest/validate_events.sql that raw.events stores)
+LIVE_SCHEMA = {
+    "user_id": pl.String, "track_id": pl.String, "ts": pl.Datetime("us", "UTC"), "ms_played": pl.Int64, "skipped": pl.Boolean,
+    "feedback": pl.String, "reason_start": pl.String, "reason_end": pl.String, "session_id": pl.String,
+    "session_position": pl.Int32, "context_type": pl.String, "platform": pl.String, "shuffle": pl.Boolean,
+}
 
 
 class EventChecker:
@@ -55,9 +61,10 @@ class EventChecker:
             self._local.cursor = cur
         return cur
 
-    def check(self, events: list[dict[str, Any]]) -> tuple[list[tuple[str, str]], list[dt.datetime]]:
-        """(problems, times): (field, problem) for every problem of the batch, ``field`` as
-        ``events[i].name`` ([] when all are good), and each event's ts as ingest reads it.
+    def check(self, events: list[dict[str, Any]]) -> tuple[list[tuple[str, str]], pl.DataFrame | None]:
+        """(problems, plays): (field, problem) for every problem of the batch, ``field`` as
+        ``events[i].name`` ([] when all are good), and the events typed as ingest types them
+        (LIVE_SCHEMA, in the batch's order; None when the batch's shape is wrong).
 
         A field no play has, or a value that is not text, a number or a boolean, is a problem of the
         batch's shape; every other rule is ingest's (sql/ingest/validate_events.sql)."""
@@ -69,7 +76,7 @@ class EventChecker:
                 elif value is not None and not isinstance(value, (str, int, float, bool)):
                     out.append((f"events[{i}].{name}", "must be text, a number, a boolean or null"))
         if out:
-            return out, []
+            return out, None
         stage = pl.DataFrame({"record_number": list(range(1, len(events) + 1)),
                               **{c: [as_text(e.get(c)) for e in events] for c in FIELDS}},
                              schema={"record_number": pl.Int64, **dict.fromkeys(FIELDS, pl.Utf8)})
@@ -83,7 +90,7 @@ class EventChecker:
             for part in (reason or "").split("; "):
                 if part:
                     out.append((f"events[{i}].{field_of(part)}", part))
-        return out, checked["ts"].to_list()
+        return out, checked.select([pl.col(c).cast(t) for c, t in LIVE_SCHEMA.items()])
 
     def params(self) -> dict:
         """What the rules are checked against: the same settings as the nightly ingest, now."""
@@ -108,6 +115,74 @@ def field_of(problem: str) -> str:
         if word in FIELDS:
             return word
     return "event"
+
+
+class LivePlays:
+    """The plays POST /v1/events accepted since the features' cut-off, per listener, in memory: what a
+    prediction of the same session reads (skipify.serving). Bounded: at most ``per_user`` plays of a
+    listener (the oldest go first) and ``total`` in all (the listener heard from least recently goes
+    first). A play's key is (user_id, track_id, ts): a play sent again is held once."""
+
+    def __init__(self, per_user: int, total: int):
+        self.per_user, self.total = per_user, total
+        self._plays: OrderedDict[str, dict[tuple, dict]] = OrderedDict()  # user -> key -> play, in ts order
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, plays: pl.DataFrame) -> None:
+        """Hold ``plays`` (LIVE_SCHEMA rows)."""
+        with self._lock:
+            for play in plays.sort("ts").iter_rows(named=True):
+                mine = self._plays.setdefault(play["user_id"], {})
+                self._plays.move_to_end(play["user_id"])
+                key = (play["track_id"], play["ts"])
+                if key in mine:
+                    continue
+                late = bool(mine) and play["ts"] < next(reversed(mine.values()))["ts"]
+                mine[key] = play
+                self._count += 1
+                if late:  # keep each listener's plays in ts order
+                    ordered = sorted(mine.items(), key=lambda kv: kv[1]["ts"])
+                    mine.clear()
+                    mine.update(ordered)
+                while len(mine) > self.per_user:
+                    mine.pop(next(iter(mine)))
+                    self._count -= 1
+            while self._count > self.total and self._plays:
+                _, gone = self._plays.popitem(last=False)
+                self._count -= len(gone)
+
+    def prune(self, cutoff: dt.datetime) -> int:
+        """Drop the plays before ``cutoff`` (a new snapshot holds them); returns how many."""
+        dropped = 0
+        with self._lock:
+            for user in list(self._plays):
+                mine = self._plays[user]
+                old = [k for k, p in mine.items() if p["ts"] < cutoff]
+                for k in old:
+                    del mine[k]
+                dropped += len(old)
+                if not mine:
+                    del self._plays[user]
+            self._count -= dropped
+        return dropped
+
+    def session(self, user_id: str, session_id: str | None, ts: dt.datetime | None,
+                gap: dt.timedelta) -> tuple[str | None, list[dict]]:
+        """(session_id, its plays before ``ts``, oldest first) of a listener. Without ``session_id``:
+        the listener's open session, that of their last play before ``ts`` if it started less than
+        ``gap`` before it (without ``ts``: their last play). (None, []) when there is none."""
+        with self._lock:
+            plays = list(self._plays.get(user_id, {}).values())
+        before = [p for p in plays if ts is None or p["ts"] < ts]
+        if session_id is None:
+            if not before or before[-1]["session_id"] is None or (ts is not None and ts - before[-1]["ts"] > gap):
+                return None, []
+            session_id = before[-1]["session_id"]
+        return session_id, [p for p in before if p["session_id"] == session_id]
 
 
 class EventLog:

@@ -102,16 +102,19 @@ def feature_params(cfg: Config, cutoff: dt.datetime | None) -> dict:
 
 def definition_hash(d: Definition, cfg: Config) -> str:
     """What a table's rows depend on besides the data: its SQL, the shared macros, the settings."""
-    text = read_sql(d.sql) + read_sql("features/macros") + read_sql("features/state_extend")
+    text = read_sql(d.sql) + read_sql("features/play_macros") + read_sql("features/macros") + read_sql("features/state_extend")
     settings = json.dumps({k: v for k, v in feature_params(cfg, None).items() if k != "cutoff"}, sort_keys=True)
     return hashlib.sha256((text + settings).encode()).hexdigest()[:16]
 
 
-def load_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the temp macros every feature query uses (sql/features/macros.sql) on this connection."""
-    for statement in read_sql("features/macros").split(";"):
-        if statement.strip():
-            con.execute(statement)
+def load_macros(con: duckdb.DuckDBPyConnection, plays_only: bool = False) -> None:
+    """Create the temp macros every feature query uses on this connection: what a play says
+    (sql/features/play_macros.sql), then, unless ``plays_only`` (a DuckDB without the warehouse),
+    the plays and tracks of the warehouse as feature rows (sql/features/macros.sql)."""
+    for name in ("features/play_macros",) if plays_only else ("features/play_macros", "features/macros"):
+        for statement in read_sql(name).split(";"):
+            if statement.strip():
+                con.execute(statement)
 
 
 def _state_sql(con: duckdb.DuckDBPyConnection, state: Definition, daily: str, whole: bool) -> tuple[str, str]:

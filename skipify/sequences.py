@@ -207,10 +207,13 @@ def session(rows: pl.DataFrame, log: PlayLog, length: int, day: np.ndarray) -> l
     return _columns(rows.height, row, pos, log, before, SEQUENCES["session"].columns)
 
 
-def attach(rows: pl.DataFrame, log: PlayLog, length: int, day: int | None = None) -> pl.DataFrame:
+def attach(rows: pl.DataFrame, log: PlayLog, length: int, day: int | None = None,
+           session_log: PlayLog | None = None) -> pl.DataFrame:
     """``rows`` with each sequence's anchor replaced by its three list columns (in its place).
 
     ``day``: the rows' day (days since 1970), for rows as of one cut-off; default: their ``day`` column.
+    ``session_log``: where the session histories are gathered from instead of ``log`` (the API's
+    plays since the cut-off, which the snapshot's log does not hold).
     """
     days = (np.full(rows.height, day, dtype=np.float64) if day is not None
             else rows["day"].to_numpy().astype(np.float64))
@@ -220,7 +223,7 @@ def attach(rows: pl.DataFrame, log: PlayLog, length: int, day: int | None = None
         if seq.anchor not in out.columns:
             continue
         at = out.columns.index(seq.anchor)
-        cols = gather(out, log, length, days)
+        cols = gather(out, session_log if kind == "session" and session_log is not None else log, length, days)
         out = out.drop(seq.anchor)
         for i, s in enumerate(cols):
             out = out.insert_column(at + i, s)

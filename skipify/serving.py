@@ -37,10 +37,11 @@ CONTEXT = ("platform", "context_type", "shuffle", "reason_start")
 REQUEST_SCHEMA = {
     "user_id": pl.String, "track_id": pl.String, "ts": pl.Datetime("us", "UTC"), "hour": pl.Int64, "platform": pl.String,
     "context_type": pl.String, "shuffle": pl.Boolean, "reason_start": pl.String, "session_position": pl.Int64,
+    "session_id": pl.String,
 }
 # what a per-row family reads of a request (the columns of features/fx_probes.sql)
 PROBE_SCHEMA = {
-    "play_id": pl.Int64, "probe_id": pl.Int64, "is_event": pl.Boolean, "user_id": pl.String, "track_id": pl.String,
+    "play_id": pl.UInt64, "probe_id": pl.Int64, "is_event": pl.Boolean, "user_id": pl.String, "track_id": pl.String,
     "ts": pl.Datetime("us", "UTC"), "day": pl.Int32, "label": pl.Int32, "early_skip": pl.Int32, "session_id": pl.String,
     "session_position": pl.Int32, "context_type": pl.String, "platform": pl.String, "shuffle": pl.Boolean,
     "reason_start": pl.String, "artist": pl.String, "genre": pl.String,
@@ -153,11 +154,12 @@ class Snapshot:
         self._db_lock = threading.Lock()
         self._local = threading.local()  # per thread: a cursor with the per-row families prepared
         self._sql = {f.name: read_sql(f.sql) for f in self.per_row}  # read once, not per request
+        self._live_sql = read_sql("serving/live_plays")
         # the expressions every request's probes take, built once (a literal costs a Series each time)
         self._probe_columns = [
-            pl.int_range(pl.len(), dtype=pl.Int64).alias("play_id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("probe_id"),
+            pl.int_range(pl.len(), dtype=pl.UInt64).alias("play_id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("probe_id"),
             pl.lit(False).alias("is_event"), pl.lit(day_number(self.as_of)).alias("day"),
-            pl.lit(None).alias("label"), pl.lit(None).alias("early_skip"), pl.lit(None).alias("session_id"),
+            pl.lit(None).alias("label"), pl.lit(None).alias("early_skip"),
             pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"),
         ]
         self._probe_casts = [pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()]
@@ -180,6 +182,7 @@ class Snapshot:
         if cur is None:
             cur = self._database().cursor()
             cur.register("fx_earlier", pl.DataFrame(schema=PROBE_SCHEMA).clear(1).head(0).to_arrow())
+            load_macros(cur, plays_only=True)  # what a play says (label, day, key): live plays become rows by it
             self._local.cursor = cur
         return cur
 
@@ -241,7 +244,10 @@ class Snapshot:
             "user_id", "track_id",
             *[pl.coalesce(c, f"habit_{c}").alias(c) for c in CONTEXT],
             pl.coalesce(pl.col("ts").dt.convert_time_zone("UTC"), pl.lit(self.cutoff) + pl.duration(hours=hour)).alias("ts"),
-            pl.col("session_position").fill_null(1).alias("session_position"),
+            # without a session a probe is its session's first play; in one, its position follows the plays before it
+            pl.when(pl.col("session_id").is_null()).then(pl.col("session_position").fill_null(1))
+            .otherwise(pl.col("session_position")).alias("session_position"),
+            "session_id",
         )
 
     def probes(self, requests: pl.DataFrame) -> pl.DataFrame:
@@ -250,7 +256,8 @@ class Snapshot:
         req = self.context(requests).join(self.tracks, on="track_id", how="left", maintain_order="left")
         return req.with_columns(*self._probe_columns).select(self._probe_casts)
 
-    def rows(self, requests: pl.DataFrame, columns: Iterable[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def rows(self, requests: pl.DataFrame, columns: Iterable[str] | None = None,
+             live: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Feature rows (the columns of scoring_rows but probe_id) and cold-start flags.
 
         Args:
@@ -258,6 +265,9 @@ class Snapshot:
                 default (``context``).
             columns: the features the caller reads (a model's); families without any of them are
                 left out (the listening history's lists are the costly ones). Default: every family.
+            live: plays since the cut-off (skipify.events.LIVE_SCHEMA, from POST /v1/events) of the
+                requests' sessions: the earlier plays of a request's session (``session_id``), read by
+                the per-row families exactly as a night reads a session's stored plays.
 
         Returns:
             (rows, flags): flags has user_new / track_new (no play before the cut-off) and
@@ -272,17 +282,25 @@ class Snapshot:
         parts = {f.definition.name: f.frame[f.keys(probes.select(f.definition.grain))]
                  for f in self.per_key if wanted is None or wanted & set(_columns(f.definition))}
         per_row = [f for f in self.per_row if wanted is None or wanted & set(_columns(f))]
+        session_log = None
         if per_row:
             cur = self._cursor()
-            cur.register("fx_rows_out", probes.to_arrow())
+            plays = self._live_rows(cur, live) if live is not None and live.height else None
+            cur.register("fx_rows_out", (probes if plays is None else pl.concat([probes, plays])).to_arrow())
             for fam in per_row:
                 text = self._sql[fam.name]
-                part = cur.execute(text, used_params(text, self.params)).pl().sort("play_id")
-                parts[fam.name] = _plain_ints(part.drop("play_id", "day"))
+                part = cur.execute(text, used_params(text, self.params)).pl()
+                if plays is not None:  # the live plays' own rows: where their sessions' earlier plays end
+                    is_live = pl.col("play_id").is_in(plays["play_id"].implode())
+                    if "hs_prev" in part.columns:
+                        session_log = PlayLog.from_plays(plays.join(part.filter(is_live).select("play_id", "hs_prev"), on="play_id")
+                                                         .with_columns(pl.int_range(1, pl.len() + 1).over("user_id").alias("n")))
+                    part = part.filter(~is_live)
+                parts[fam.name] = _plain_ints(part.sort("play_id").drop("play_id", "day"))
         rows = pl.concat([probes.select("user_id", "track_id", "ts"), *[parts[f.name] for f in families() if f.name in parts]],
                          how="horizontal")
         if self.log is not None:
-            rows = attach(rows, self.log, self.params["history_len"], day=day_number(self.as_of))
+            rows = attach(rows, self.log, self.params["history_len"], day=day_number(self.as_of), session_log=session_log)
         users, tracks = probes["user_id"].to_list(), probes["track_id"].to_list()
         # set lookups in Python: polars' is_in would turn each whole set into a Series per request
         flags = pl.DataFrame({"user_new": [u not in self.played_users for u in users],
@@ -291,6 +309,16 @@ class Snapshot:
                               "track_unknown": [t not in self.known_tracks for t in tracks]}, schema=dict.fromkeys(
                              ("user_new", "track_new", "user_unknown", "track_unknown"), pl.Boolean))
         return rows.rechunk(), flags
+
+
+    def _live_rows(self, cur: duckdb.DuckDBPyConnection, live: pl.DataFrame) -> pl.DataFrame:
+        """Live plays as the rows a per-row family reads (PROBE_SCHEMA; sql/serving/live_plays.sql)."""
+        cur.register("live_events", live.unique(["user_id", "track_id", "ts"], keep="first", maintain_order=True).to_arrow())
+        try:
+            plays = cur.execute(self._live_sql, used_params(self._live_sql, self.params)).pl()
+        finally:
+            cur.unregister("live_events")
+        return plays.select([pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()])
 
 
 def _needed(columns: Iterable[str] | None) -> list[Definition]:

@@ -24,3 +24,20 @@ def tiny_lgbm_config():
     from skipify.models.lgbm import LGBMConfig
 
     return LGBMConfig(num_leaves=15, max_rounds=100)
+
+
+def assert_rows_equal(expected, got) -> None:
+    """Feature rows equal column for column: lists and text exactly, numbers to 1e-12 (NaN where NaN)."""
+    import numpy as np
+    import polars as pl
+
+    assert sorted(got.columns) == sorted(expected.columns) and got.height == expected.height
+    for col in expected.columns:
+        a, b = expected[col], got[col]
+        if isinstance(a.dtype, pl.List):  # the sequences
+            assert a.to_list() == b.to_list(), col
+        elif a.dtype == pl.String or a.dtype.is_temporal():
+            assert a.cast(pl.String).equals(b.cast(pl.String)), col
+        else:
+            x, y = a.cast(pl.Float64).to_numpy(), b.cast(pl.Float64).to_numpy()
+            assert np.array_equal(np.isnan(x), np.isnan(y)) and np.allclose(x, y, rtol=0, atol=1e-12, equal_nan=True), col

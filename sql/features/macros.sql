@@ -1,4 +1,5 @@
--- Temp macros of every feature build (run once per connection before the other features/ SQL).
+-- Temp macros of every feature build (run once per connection before the other features/ SQL, after
+-- play_macros.sql: what a play says).
 --
 -- fx_track_keys(): what a play's track adds to its row, as every feature reads it: the artist and
 -- the (first) genre, '?' when the catalogue does not know them.
@@ -13,14 +14,13 @@ from raw.tracks;
 -- label: feedback 'dislike', or played less than threshold_ms, or (ms_played unknown) skipped.
 create or replace temp macro fx_events(from_ts, to_ts, threshold_ms) as table
 select
-    hash(e.user_id, e.track_id, e.ts) as play_id,
+    fx_play_id(e.user_id, e.track_id, e.ts) as play_id,
     null::bigint as probe_id,
     true as is_event,
     e.user_id, e.track_id, e.ts,
-    -- floor: a cast of the quotient would round (noon boundaries)
-    floor(epoch(e.ts) / 86400)::int as day,
-    (coalesce(e.feedback = 'dislike', false) or coalesce(e.ms_played < threshold_ms, e.skipped, false))::int as label,
-    coalesce(e.ms_played < threshold_ms, e.skipped, false)::int as early_skip,
+    fx_day(e.ts) as day,
+    fx_label(e.feedback, e.ms_played, e.skipped, threshold_ms) as label,
+    fx_early_skip(e.ms_played, e.skipped, threshold_ms) as early_skip,
     e.session_id, e.session_position, e.context_type, e.platform, e.shuffle, e.reason_start,
     coalesce(k.artist, '?') as artist,
     coalesce(k.genre, '?') as genre

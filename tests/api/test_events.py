@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 
 from skipify.config import load_config
 from skipify.events import EventChecker
 from skipify.ingest import ingest_paths
 from skipify.warehouse import connect
-from tests.scored import NIGHT, SCORED_SETTINGS
+from tests.scored import NIGHT, SCORED_SETTINGS, assert_rows_equal
 from tests.servers import free_port, running
 
 BIN = Path(sys.executable).parent
@@ -150,3 +151,78 @@ def test_skipify_events_replays_a_file_into_a_running_server(home, tmp_path):
     assert "12 events accepted" in out.stdout
     logged = [json.loads(x) for x in (cfg.events_folder / f"events_{DAY}T10.jsonl").read_text().splitlines()]
     assert [(e["user_id"], e["track_id"], e["ts"]) for e in logged[-12:]] == [(e["user_id"], e["track_id"], e["ts"]) for e in batch]
+
+
+def test_a_live_sessions_rows_equal_the_training_rows_of_the_same_plays_once_ingested(copy_scored_home):
+    """Consistency: each play of a session, asked about live (its earlier plays from POST /v1/events),
+    has the feature row that the night builds for it once the events are ingested, column for column,
+    the session's sequence included."""
+    from skipify.api import Service
+    from skipify.data import load_rows
+    from skipify.features import build_features
+    from skipify.nightly import ingest_landing
+    from skipify.serving import request_frame
+
+    home = copy_scored_home("live_home")
+    cfg = load_config(home=home, **SCORED_SETTINGS)
+    con = connect(cfg, read_only=True)
+    try:
+        user, = con.execute("SELECT user_id FROM raw.events WHERE ts < $c GROUP BY ALL ORDER BY count(*) DESC LIMIT 1",
+                            {"c": dt.datetime.combine(NIGHT, dt.time(), dt.UTC)}).fetchone()
+        tracks = [t for (t,) in con.execute("SELECT track_id FROM raw.tracks ORDER BY track_id LIMIT 6").fetchall()]
+    finally:
+        con.close()
+    service = Service(cfg)
+    try:
+        cutoff = service.served.snapshot.cutoff
+        assert cutoff.date() == NIGHT
+        session = [{"user_id": user, "track_id": t, "ts": f"{NIGHT}T09:{3 * i:02d}:00Z", "ms_played": [200_000, 4_000, 60_000][i % 3],
+                    "skipped": i % 3 == 1, "feedback": "dislike" if i == 2 else None, "session_id": "live-s1",
+                    "platform": "ios", "shuffle": i % 2 == 0, "context_type": "playlist",
+                    "reason_start": "fwdbtn" if i % 3 == 2 else "trackdone"} for i, t in enumerate(tracks)]
+        assert service.events(session)["accepted"] == len(session)
+        # each play asked about as it starts: the plays before it in the session are live, it is not yet
+        requests = [{"user_id": e["user_id"], "track_id": e["track_id"], "ts": dt.datetime.fromisoformat(e["ts"]),
+                     "session_id": e["session_id"], **{k: e[k] for k in ("platform", "shuffle", "context_type", "reason_start")}}
+                    for e in session]
+        sessions, live = service._sessions(requests, cutoff)
+        assert [len(s["live_events"]) if s else 0 for s in sessions] == [0, 1, 2, 3, 4, 5]
+        served = service.served.snapshot
+        rows, _ = served.rows(request_frame(requests), None, live)
+    finally:
+        service.stop()
+    assert rows["s_plays_before"].to_list() == [0, 1, 2, 3, 4, 5] and rows["s_prev_dislike"].to_list()[1:] == [0, 1, 1, 0, 1]
+    assert [len(x) for x in rows["hs_track_ids"].to_list()] == [0, 1, 2, 3, 4, 5]
+
+    ingest_landing(NIGHT + dt.timedelta(days=1), cfg)  # the next night: the event log is a landing file
+    build_features(NIGHT + dt.timedelta(days=1), cfg, with_text=False)
+    training = (load_rows(cfg, sequences=True)
+                .filter((pl.col("user_id") == user) & pl.col("ts").is_in([r["ts"] for r in requests]))
+                .sort("ts").select(rows.columns))
+    assert training.height == len(session)
+    assert_rows_equal(training, rows)
+
+
+def test_a_prediction_in_a_live_session_reads_its_plays_and_names_them(home):
+    """Over HTTP: the session by its id, the listener's open session by the gap, none after the gap."""
+    session = [{**e, "user_id": "u000003", "ts": f"{NIGHT}T20:{10 * i:02d}:00Z", "session_id": "live-http",
+                "ms_played": 3_000, "skipped": True} for i, e in enumerate(plays(4))]
+    port = free_port()
+    with serve(home, port):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
+            def ask(**context) -> dict:
+                resp = api.post("/v1/predict", json={"items": [{"user_id": "u000003", "track_id": "t000009", "context": context}]})
+                assert resp.status_code == 200, resp.text
+                return resp.json()["predictions"][0]
+
+            before = ask(ts=f"{NIGHT}T20:45:00Z", session_id="live-http")
+            assert before["session"] is None  # nothing received yet: the history up to the cut-off only
+            assert api.post("/v1/events", json={"events": session}).status_code == 202
+            named = ask(ts=f"{NIGHT}T20:45:00Z", session_id="live-http")
+            assert [e["track_id"] for e in named["session"]["live_events"]] == [e["track_id"] for e in session]
+            assert named["p_dislike"] != before["p_dislike"]  # four early skips in a row change the odds
+            opened = ask(ts=f"{NIGHT}T20:45:00Z")  # no session given: the listener's open one (last play 15 min before)
+            assert opened["session"]["session_id"] == "live-http" and opened["p_dislike"] == named["p_dislike"]
+            assert ask(ts=f"{NIGHT}T22:00:00Z")["session"] is None  # 90 minutes after the last play: a new session
+            partial = ask(ts=f"{NIGHT}T20:25:00Z", session_id="live-http")  # only the plays before its ts
+            assert len(partial["session"]["live_events"]) == 3

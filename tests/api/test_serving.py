@@ -16,7 +16,7 @@ from skipify.sequences import with_sequences
 from skipify.serving import Snapshot, request_frame
 from skipify.train import load_version
 from skipify.warehouse import connect, create_temp
-from tests.scored import NIGHT, SCORED_SETTINGS
+from tests.scored import NIGHT, SCORED_SETTINGS, assert_rows_equal
 
 CUTOFF = dt.datetime.combine(NIGHT, dt.time(), dt.UTC)
 
@@ -59,16 +59,8 @@ def test_snapshot_rows_equal_the_batch_rows_column_for_column(cfg, snapshot, pai
     finally:
         con.close()
     served, flags = snapshot.rows(request_frame(pairs.select("user_id", "track_id").to_dicts()))  # context: the habit
-    assert sorted(served.columns) == sorted(batch.columns) and served.height == batch.height == pairs.height
-    for col in batch.columns:
-        a, b = batch[col], served[col]
-        if isinstance(a.dtype, pl.List):  # the listening history
-            assert a.to_list() == b.to_list(), col
-        elif a.dtype == pl.String or a.dtype.is_temporal():
-            assert a.cast(pl.String).equals(b.cast(pl.String)), col
-        else:
-            x, y = a.cast(pl.Float64).to_numpy(), b.cast(pl.Float64).to_numpy()
-            assert np.array_equal(np.isnan(x), np.isnan(y)) and np.allclose(x, y, rtol=0, atol=1e-12, equal_nan=True), col
+    assert served.height == pairs.height
+    assert_rows_equal(batch, served)
     # the cases are all there: history and none, known and unknown ids
     assert flags["user_new"].any() and flags["track_new"].any() and not flags["user_new"].all()
     assert flags.filter(pl.Series(pairs["user_id"] == "nobody"))["user_unknown"].all()
