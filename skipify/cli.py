@@ -154,12 +154,23 @@ def train(
     ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda, for the deep model.")] = "auto",
     epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per deep stage [config train_epochs].")] = None,
+    warm_start: Annotated[bool, typer.Option("--warm-start", help="Train on from a version's models, on the plays since "
+                                             "its training window (faster than a full retrain).")] = False,
+    start: Annotated[Optional[str], typer.Option("--from", help="With --warm-start: the version to start from "
+                                                 "[the served one: the champion, else the newest].")] = None,
 ) -> None:
     """Train LightGBM and the deep model, evaluate on the test split, register the version, run the gate
     (which chooses the kind the version serves and whether it replaces the champion)."""
     from skipify.train import train as run_train
 
-    r = run_train(as_of.date() if as_of else None, device=device, cfg=load_config(), epochs=epochs)
+    if start and not warm_start:
+        raise typer.BadParameter("--from needs --warm-start")
+    try:
+        r = run_train(as_of.date() if as_of else None, device=device, cfg=load_config(), epochs=epochs,
+                      warm_start=(start or "served") if warm_start else None)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     typer.echo("stage seconds: " + ", ".join(f"{k} {v}" for k, v in r["stages"].items()))
     typer.echo(_summary_text(r["evaluation"]))
     typer.echo(f"version {r['version']} serves {r['served_model']}: {'PROMOTED to champion' if r['promoted'] else 'not promoted'} "

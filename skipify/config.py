@@ -56,6 +56,7 @@ class Config:
     gate_tolerance: float = 0.005  # a challenger may trail the champion's test ROC AUC by at most this
     gate_min_test_rows: int = 1000  # the gate does not decide on fewer test rows (the version stays a challenger)
     train_epochs: int = 8
+    warm_start_epochs: int = 2  # `skipify train --warm-start`: epochs of the deep model's end-to-end stage on the new plays
     tune_trials: int = 12  # `skipify tune`: trials per model ...
     tune_timeout_s: int = 900  # ... and seconds per model, whichever ends first
     shap_sample: int = 1000  # test rows explained when a version is trained (global SHAP importances) ...

@@ -99,6 +99,7 @@ def train(
     deep_config: DeepConfig | None = None,
     lgbm_config: LGBMConfig | None = None,
     epochs: int | None = None,
+    warm_start: str | None = None,
 ) -> dict:
     """Train every model kind on the time splits, evaluate on test, register the version and run the gate.
 
@@ -109,6 +110,10 @@ def train(
         deep_config, lgbm_config: hyperparameters (default: the chosen values of the latest
             `skipify tune` run, else the dataclasses' defaults with epochs from the config).
         epochs: maximum epochs per deep stage, overriding the deep configuration's.
+        warm_start: a version to start from ("" or "served": the one the night serves, the champion
+            else the newest): its models are trained on, each kind its own way (more trees; the deep
+            model's end-to-end stage for ``warm_start_epochs``), on the training plays since that
+            version's training window ended; validation, test, evaluation and gate as for any version.
 
     Returns:
         version, evaluation, the gate's verdict, reasons and served kind, seconds per stage.
@@ -133,9 +138,13 @@ def train(
     given = {"lightgbm": lgbm_config, "deep": deep_config}
     tuning = {name: tuned[name][0] if name in tuned and given.get(name) is None else None for name in KINDS}
     models: dict[str, Model] = {}
+    started = _warm_start_from(warm_start, splits, cfg) if warm_start is not None else None
     for name, kind in KINDS.items():
-        base = given.get(name) or (tuned[name][1] if name in tuned else None)
-        models[name] = kind.fit(splits.train, splits.valid, kind.configure(base, cfg, device, epochs), resources)
+        if started is not None:
+            models[name] = kind.warm_start(started[1][name], started[2], splits.valid, cfg, device)
+        else:
+            base = given.get(name) or (tuned[name][1] if name in tuned else None)
+            models[name] = kind.fit(splits.train, splits.valid, kind.configure(base, cfg, device, epochs), resources)
         lap(name)
     evaluation, test_scores = _evaluate_models(models, splits, cfg)
     lap("evaluate")
@@ -149,7 +158,8 @@ def train(
     artefacts = {k: v for m in models.values() for k, v in m.save(folder).items()}
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
     params = {**{name: asdict(m.config) for name, m in models.items()}, "lightgbm_best_iteration": models["lightgbm"].best_iteration,
-              "temperature": models["deep"].temperature, "deep_history_choice": models["deep"].choice, "tuning_run": tuning}
+              "temperature": models["deep"].temperature, "deep_history_choice": models["deep"].choice, "tuning_run": tuning,
+              "warm_start": {"from": started[0]["version"], "rows": started[2].height} if started is not None else None}
     con = connect(cfg)
     con.register("new_shap_global", importance.to_arrow())
     try:
@@ -181,6 +191,23 @@ def train(
     lap("register")
     return {"version": version, "evaluation": evaluation, "promoted": verdict.promoted, "reasons": verdict.reasons,
             "served_model": verdict.served_model, "gate": verdict.figures, "stages": stages, "folder": str(folder)}
+
+
+def _warm_start_from(version: str, splits: Splits, cfg: Config) -> tuple[dict, dict[str, Model], pl.DataFrame]:
+    """(the version started from, its models, the training rows since its training window ended).
+
+    Raises:
+        ValueError: no such version, or no training plays after its window.
+    """
+    row, models = load_version(None if version in ("", "served") else version, cfg)
+    since = (row["valid_from"] - dt.date(1970, 1, 1)).days  # its training window ended the day before
+    new = splits.train.filter(pl.col("day") >= since)
+    if new.is_empty():
+        raise ValueError(f"no training plays after version {row['version']}'s training window (it ended before "
+                         f"{row['valid_from']}; this run's training window ends before {splits.dates['valid_from']}): "
+                         "nothing to warm-start on")
+    logger.info("warm start from version %s: %s training rows since %s", row["version"], f"{new.height:,}", row["valid_from"])
+    return row, models, new
 
 
 def find_version(version: str | None = None, cfg: Config | None = None) -> dict:

@@ -271,6 +271,66 @@ class DeepModel:
         return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
 
+def _end_to_end(towers: TwoTower, task: TwoTowerTask, mlp: DislikeMLP, encoder: HistoryEncoder | None, tr: Inputs, va: Inputs,
+                cfg: DeepConfig, gen: torch.Generator, device: torch.device, history: list[dict]) -> float:
+    """Stage 2: the MLP (and the history encoder) over the tower vectors and the features, the towers
+    learning on at ``tower_lr_scale`` of the rate; then the temperature on validation. Returns it."""
+    loss_fn = nn.BCEWithLogitsLoss()
+    heads = [mlp] + ([encoder] if encoder is not None else [])
+    kept = task if cfg.residual else None
+
+    def mlp_loss(idx: torch.Tensor) -> torch.Tensor:
+        b = task.drop_ids(tr.batch(idx, device))
+        u, t = towers(b)
+        return loss_fn(_head_logits(mlp, encoder, u, t, b, kept), b["label"])
+
+    @torch.no_grad()
+    def valid_logits() -> torch.Tensor:
+        for m in (towers, *heads):
+            m.eval()
+        out = []
+        for idx in _batches(va.n, 8192, shuffle=False):
+            b = va.batch(idx, device)
+            u, t = towers(b)
+            out.append(_head_logits(mlp, encoder, u, t, b, kept).cpu())
+        return torch.cat(out)
+
+    def mlp_valid() -> float:
+        return float(loss_fn(valid_logits(), va.t["label"]))
+
+    params = [{"params": [p for m in heads for p in m.parameters()]},
+              {"params": (task if cfg.residual else towers).parameters(), "lr": cfg.lr * cfg.tower_lr_scale}]
+    _fit(mlp_loss, params, mlp_valid, cfg, tr.n, gen, "mlp", [task if cfg.residual else towers, *heads], history)
+    return mlp.fit_temperature(valid_logits(), va.t["label"])
+
+
+def finetune_deep(start: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, epochs: int, device: str = "auto",
+                  lr_scale: float = 0.5) -> DeepModel:
+    """A warm start: ``start``'s weights trained on by stage 2 (end to end) on new rows for at most ``epochs``,
+    at ``lr_scale`` of its learning rate, early-stopped on ``valid``; the temperature refitted. The
+    preprocessing (vocabularies, scaling) stays ``start``'s, so the features mean what they meant."""
+    t_start = time.perf_counter()
+    cfg = copy.deepcopy(start.config)
+    cfg.epochs, cfg.device, cfg.lr = epochs, device, cfg.lr * lr_scale
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    dev = pick_device(device)
+    # copied together, so that a residual model's stage-1 task keeps sharing the towers
+    towers, mlp, encoder, task = copy.deepcopy((start.towers, start.mlp, start.encoder, start.task))
+    if task is None:  # a model without stage 1's wide part kept: its id dropout and loss come from a fresh task
+        task = TwoTowerTask(towers, cfg.tower.user_features + cfg.tower.track_features + cfg.mlp.n_dense, cfg.mlp.cat_sizes)
+    for m in (towers, mlp, encoder, task):
+        if m is not None:
+            m.to(dev)
+    tr, va = Inputs(train, start.prep, start.text, cfg), Inputs(valid, start.prep, start.text, cfg)
+    history = [{**h, "stage": f"start: {h['stage']}"} for h in start.history]
+    temperature = _end_to_end(towers, task, mlp, encoder, tr, va, cfg, gen, dev, history)
+    seconds = time.perf_counter() - t_start
+    logger.info("deep model warm-started: %d rows, temperature %.3f, %.1fs on %s", tr.n, temperature, seconds, dev)
+    return DeepModel(towers.cpu(), mlp.cpu(), start.prep, start.text, cfg, seconds, history,
+                     encoder.cpu() if encoder is not None else None, task.cpu() if cfg.residual else None)
+
+
 def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndarray], cfg: DeepConfig | None = None) -> DeepModel:
     """Two-tower, then MLP on its frozen vectors, then temperature on validation.
 
@@ -323,33 +383,7 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
             mlp.body[-1].weight.zero_()
         else:
             mlp.body[-1].bias.fill_(base_logit)
-    loss_fn = nn.BCEWithLogitsLoss()
-    heads = [mlp] + ([encoder] if encoder is not None else [])
-    kept = task if cfg.residual else None
-
-    def mlp_loss(idx: torch.Tensor) -> torch.Tensor:
-        b = task.drop_ids(tr.batch(idx, device))
-        u, t = towers(b)
-        return loss_fn(_head_logits(mlp, encoder, u, t, b, kept), b["label"])
-
-    @torch.no_grad()
-    def valid_logits() -> torch.Tensor:
-        for m in (towers, *heads):
-            m.eval()
-        out = []
-        for idx in _batches(va.n, 8192, shuffle=False):
-            b = va.batch(idx, device)
-            u, t = towers(b)
-            out.append(_head_logits(mlp, encoder, u, t, b, kept).cpu())
-        return torch.cat(out)
-
-    def mlp_valid() -> float:
-        return float(loss_fn(valid_logits(), va.t["label"]))
-
-    params = [{"params": [p for m in heads for p in m.parameters()]},
-              {"params": (task if cfg.residual else towers).parameters(), "lr": cfg.lr * cfg.tower_lr_scale}]
-    _fit(mlp_loss, params, mlp_valid, cfg, tr.n, gen, "mlp", [task if cfg.residual else towers, *heads], history)
-    temperature = mlp.fit_temperature(valid_logits(), va.t["label"])
+    temperature = _end_to_end(towers, task, mlp, encoder, tr, va, cfg, gen, device, history)
     seconds = time.perf_counter() - t_start
     logger.info("deep model: temperature %.3f, %.1fs on %s", temperature, seconds, device)
     return DeepModel(towers.cpu(), mlp.cpu(), prep, text, cfg, seconds, history, encoder.cpu() if encoder is not None else None,

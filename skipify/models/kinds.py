@@ -3,6 +3,7 @@
 
     kind = KINDS["deep"]                                  # or "lightgbm"
     model = kind.fit(splits.train, splits.valid, kind.configure(None, cfg), resources)
+    newer = kind.warm_start(model, new_train, splits.valid, cfg, "cpu")   # trained on from its weights
     p = model.predict(rows)                               # dislike probabilities
     blocks, values = model.explain(rows, background)      # SHAP values of the logit per block
     reasons = model.reasoner(background)                  # fast per-row reasons (the API)
@@ -99,6 +100,7 @@ class Kind:
     fit: Callable[[pl.DataFrame, pl.DataFrame, Any, Resources], Model]
     load: Callable[[Path, Resources], Model]
     space: Callable[["optuna.Trial", Config], Any]  # skipify tune's search space
+    warm_start: Callable[[Model, pl.DataFrame, pl.DataFrame, Config, str], Model]  # (model, train, valid, cfg, device): trained on
 
 
 # --- LightGBM --------------------------------------------------------------------------------
@@ -116,6 +118,12 @@ def _lgbm_fit(train, valid, config, resources: Resources) -> Model:
     from skipify.models.lgbm import train_lgbm
 
     return train_lgbm(train, valid, config, resources)
+
+
+def _lgbm_warm(model, train, valid, cfg: Config, device: str = "cpu") -> Model:
+    from skipify.models.lgbm import train_lgbm
+
+    return train_lgbm(train, valid, start=model)  # more trees on the new rows, early-stopped on validation
 
 
 def _lgbm_load(folder: Path, resources: Resources) -> Model:
@@ -165,6 +173,12 @@ def _deep_fit(train, valid, config, resources: Resources) -> Model:
     return train_deep(train, valid, resources.content, config)
 
 
+def _deep_warm(model, train, valid, cfg: Config, device: str = "auto") -> Model:
+    from skipify.models.deep import finetune_deep
+
+    return finetune_deep(model, train, valid, cfg.warm_start_epochs, device)
+
+
 def _deep_load(folder: Path, resources: Resources) -> Model:
     from skipify.models.deep import load_deep
 
@@ -201,8 +215,8 @@ def _deep_from_dict(raw: dict):
 
 
 KINDS: dict[str, Kind] = {
-    "lightgbm": Kind("lightgbm", "LightGBM", _lgbm_from_dict, _lgbm_configure, _lgbm_fit, _lgbm_load, _lgbm_space),
-    "deep": Kind("deep", "deep model", _deep_from_dict, _deep_configure, _deep_fit, _deep_load, _deep_space),
+    "lightgbm": Kind("lightgbm", "LightGBM", _lgbm_from_dict, _lgbm_configure, _lgbm_fit, _lgbm_load, _lgbm_space, _lgbm_warm),
+    "deep": Kind("deep", "deep model", _deep_from_dict, _deep_configure, _deep_fit, _deep_load, _deep_space, _deep_warm),
 }
 # a version registered before the gate chose a kind served its deep model: sql/models/versions.sql and
 # champion.sql read a missing served_model as this

@@ -169,7 +169,7 @@ def path_attributions(booster, iterations: int) -> np.ndarray:
 
 
 def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | None = None,
-               resources: "Resources | None" = None) -> LGBMModel:
+               resources: "Resources | None" = None, start: LGBMModel | None = None) -> LGBMModel:
     """Fit the baseline on ``train``, stopping when validation ROC AUC stops improving.
 
     Args:
@@ -177,20 +177,23 @@ def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | No
         valid: validation feature rows, for early stopping only.
         config: hyperparameters.
         resources: the catalogue's tracks, for the history aggregates (without them: none).
+        start: a warm start: ``start``'s trees go on growing on ``train`` (its preprocessing and history
+            aggregates kept, so the features mean what they meant).
 
     Returns:
         The trained model.
     """
     import lightgbm as lgb
 
-    config = config or LGBMConfig()
+    config = config or (start.config if start is not None else LGBMConfig())
     t0 = time.perf_counter()
-    recent = None
-    if config.history_aggregates and resources is not None and all(c in train.columns for c in SEQUENCE_COLUMNS):
+    recent = start.recent if start is not None else None
+    if start is None and config.history_aggregates and resources is not None and all(c in train.columns for c in SEQUENCE_COLUMNS):
         recent = Recent.fit(resources, config.history_dims, config.history_len)
+    if recent is not None:
         train, valid = recent.add(train), recent.add(valid)
         logger.info("lightgbm: history aggregates added (%.1fs)", time.perf_counter() - t0)
-    prep = Preprocessor.fit(train)
+    prep = start.prep if start is not None else Preprocessor.fit(train)
     cats = list(range(len(prep.numeric), len(prep.features)))
     dtrain = lgb.Dataset(prep.tree_matrix(train), train["label"].to_numpy(), feature_name=prep.features,
                          categorical_feature=cats, free_raw_data=False)
@@ -202,6 +205,7 @@ def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | No
         valid_sets=[dvalid],
         valid_names=["valid"],
         callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False), lgb.log_evaluation(100)],
+        init_model=start.booster if start is not None else None,
     )
     seconds = time.perf_counter() - t0
     logger.info("lightgbm: %d rounds (best %d), valid AUC %.4f, %.1fs", booster.current_iteration(),
