@@ -1,6 +1,9 @@
-"""skipify_retrain: weekly (Sunday 03:00 UTC) train, evaluate and gate a new model version.
+"""skipify_retrain: daily (03:00 UTC) train, evaluate and gate a new model version.
 
 features -> train (LightGBM + deep, evaluation on the test split, tower vectors, registry, gate) -> report
+
+From scratch on `retrain_full_weekday` (Sunday), a warm start of the served version on the plays since its
+training window the other days (`skipify.train.retrain`; SKIPIFY_RETRAIN_FULL_WEEKDAY=none: from scratch daily).
 
 The champion only changes when the gate says so (docs/models.md); the next night scores with it.
 Each task is one call into the `skipify` package, imported inside the task.
@@ -15,7 +18,7 @@ from airflow.sdk import CronTriggerTimetable, dag, task
 
 @dag(
     dag_id="skipify_retrain",
-    schedule=CronTriggerTimetable("0 3 * * 0", timezone="UTC"),
+    schedule=CronTriggerTimetable("0 3 * * *", timezone="UTC"),
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,  # only the latest data matters for a new model
     max_active_runs=1,
@@ -35,17 +38,18 @@ def skipify_retrain():
 
     @task
     def train(as_of: str) -> dict:
-        from skipify.train import train as run_train
+        from skipify.train import retrain
 
-        r = run_train(dt.date.fromisoformat(as_of))
+        r = retrain(dt.date.fromisoformat(as_of))
         return {"version": r["version"], "promoted": r["promoted"], "served_model": r["served_model"], "reasons": r["reasons"],
-                "summary": r["evaluation"]["summary"]}
+                "summary": r["evaluation"]["summary"], "warm_start": r["warm_start"]}
 
     @task
     def report(result: dict) -> str:
         verdict = "promoted to champion" if result["promoted"] else "not promoted"
+        how = f"warm-started from {result['warm_start']['from']}" if result["warm_start"] else "trained from scratch"
         s = result["summary"]
-        line = (f"version {result['version']} {verdict}, serves {result['served_model']}: deep ROC AUC {s['deep_roc_auc']:.4f}, "
+        line = (f"version {result['version']} ({how}) {verdict}, serves {result['served_model']}: deep ROC AUC {s['deep_roc_auc']:.4f}, "
                 f"LightGBM {s['lightgbm_roc_auc']:.4f}; {'; '.join(result['reasons'])}")
         print(line)
         return line

@@ -273,7 +273,7 @@ class Service:
         An item in a session with plays gets them as its session's earlier plays, its ``session_id`` set and,
         without a ``ts``, the ts one second after the session's last play. Returns (per item: None or
         {session_id, live_events: [{track_id, ts}]}, the plays as one frame or None)."""
-        from skipify.events import LIVE_SCHEMA
+        from skipify.serving import PROBE_SCHEMA
 
         gap = dt.timedelta(minutes=self.cfg.session_gap_minutes)
         sessions, plays = [], {}
@@ -291,7 +291,7 @@ class Service:
             for p in mine:
                 plays[(p["user_id"], p["track_id"], p["ts"])] = p
             sessions.append({"session_id": session_id, "live_events": [{"track_id": p["track_id"], "ts": p["ts"]} for p in mine]})
-        live = pl.DataFrame(list(plays.values()), schema=LIVE_SCHEMA) if plays else None
+        live = pl.DataFrame(list(plays.values()), schema=PROBE_SCHEMA) if plays else None
         return sessions, live
 
     def events(self, events: list[dict]) -> dict:
@@ -300,7 +300,10 @@ class Service:
         if problems:
             raise BadItems(problems)
         files = self.event_log.append(events, plays["ts"].to_list())
-        self.live.add(plays.filter(pl.col("ts") >= self.served.snapshot.cutoff))  # older ones: history, not a live session
+        snapshot = self.served.snapshot
+        recent = plays.filter(pl.col("ts") >= snapshot.cutoff)  # older ones: history, not a live session
+        if recent.height:
+            self.live.add(snapshot.live_rows(recent))
         return {"accepted": len(events), "files": [p.name for p in files]}
 
     async def at_risk(self, user_id: str, day: dt.date | None) -> dict:

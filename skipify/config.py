@@ -57,6 +57,8 @@ class Config:
     gate_min_test_rows: int = 1000  # the gate does not decide on fewer test rows (the version stays a challenger)
     train_epochs: int = 8
     warm_start_epochs: int = 2  # `skipify train --warm-start`: epochs of the deep model's end-to-end stage on the new plays
+    retrain_full_weekday: int | None = 6  # the retrain DAG (daily) trains from scratch on this weekday (0 Monday .. 6 Sunday)
+    # and warm-starts the served version on the others; none (SKIPIFY_RETRAIN_FULL_WEEKDAY=none): from scratch every day
     tune_trials: int = 12  # `skipify tune`: trials per model ...
     tune_timeout_s: int = 900  # ... and seconds per model, whichever ends first
     shap_sample: int = 1000  # test rows explained when a version is trained (global SHAP importances) ...
@@ -180,7 +182,9 @@ def _to_plain(value: Any) -> Any:
 
 def _parse(raw: str, typ: Any, name: str) -> Any:
     """Turn an environment string into the field's type, with a clear error."""
-    if typing.get_origin(typ) in (typing.Union, types.UnionType):  # `X | None`: parse as X
+    if typing.get_origin(typ) in (typing.Union, types.UnionType):  # `X | None`: parse as X, "none" as None
+        if raw.strip().lower() == "none":
+            return None
         typ = next(a for a in typing.get_args(typ) if a is not type(None))
     try:
         if typ is Path:

@@ -133,7 +133,7 @@ class LivePlays:
         return self._count
 
     def add(self, plays: pl.DataFrame) -> None:
-        """Hold ``plays`` (LIVE_SCHEMA rows)."""
+        """Hold ``plays`` (as feature rows: skipify.serving.Snapshot.live_rows)."""
         with self._lock:
             for play in plays.sort("ts").iter_rows(named=True):
                 mine = self._plays.setdefault(play["user_id"], {})

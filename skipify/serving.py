@@ -265,8 +265,8 @@ class Snapshot:
                 default (``context``).
             columns: the features the caller reads (a model's); families without any of them are
                 left out (the listening history's lists are the costly ones). Default: every family.
-            live: plays since the cut-off (skipify.events.LIVE_SCHEMA, from POST /v1/events) of the
-                requests' sessions: the earlier plays of a request's session (``session_id``), read by
+            live: plays since the cut-off (POST /v1/events) of the requests' sessions, as rows
+                (:meth:`live_rows`): the earlier plays of a request's session (``session_id``), read by
                 the per-row families exactly as a night reads a session's stored plays.
 
         Returns:
@@ -285,7 +285,7 @@ class Snapshot:
         session_log = None
         if per_row:
             cur = self._cursor()
-            plays = self._live_rows(cur, live) if live is not None and live.height else None
+            plays = live if live is not None and live.height else None
             cur.register("fx_rows_out", (probes if plays is None else pl.concat([probes, plays])).to_arrow())
             for fam in per_row:
                 text = self._sql[fam.name]
@@ -311,9 +311,12 @@ class Snapshot:
         return rows.rechunk(), flags
 
 
-    def _live_rows(self, cur: duckdb.DuckDBPyConnection, live: pl.DataFrame) -> pl.DataFrame:
-        """Live plays as the rows a per-row family reads (PROBE_SCHEMA; sql/serving/live_plays.sql)."""
-        cur.register("live_events", live.unique(["user_id", "track_id", "ts"], keep="first", maintain_order=True).to_arrow())
+    def live_rows(self, plays: pl.DataFrame) -> pl.DataFrame:
+        """Plays as ingest types them (skipify.events.LIVE_SCHEMA) as the rows a per-row family reads
+        (PROBE_SCHEMA: sql/serving/live_plays.sql, by the macros that make stored plays rows). Made once,
+        when the plays arrive; :meth:`rows` reads them as ``live``."""
+        cur = self._cursor()
+        cur.register("live_events", plays.to_arrow())
         try:
             plays = cur.execute(self._live_sql, used_params(self._live_sql, self.params)).pl()
         finally:

@@ -190,20 +190,41 @@ def train(
         con.close()
     lap("register")
     return {"version": version, "evaluation": evaluation, "promoted": verdict.promoted, "reasons": verdict.reasons,
-            "served_model": verdict.served_model, "gate": verdict.figures, "stages": stages, "folder": str(folder)}
+            "served_model": verdict.served_model, "gate": verdict.figures, "stages": stages, "folder": str(folder),
+            "warm_start": params["warm_start"]}
+
+
+class NothingToWarmStart(ValueError):
+    """No version to start from, or no training plays after its window."""
+
+
+def retrain(as_of: dt.date, cfg: Config | None = None) -> dict:
+    """What the retrain DAG runs each day: a full training on ``retrain_full_weekday`` (or every day when it
+    is unset), else a warm start of the served version; a full one too when there is nothing to warm-start
+    from (no version yet) or on (no plays after the served version's training window)."""
+    cfg = cfg or load_config()
+    if cfg.retrain_full_weekday is not None and as_of.weekday() != cfg.retrain_full_weekday:
+        try:
+            return train(as_of, cfg=cfg, warm_start="served")
+        except NothingToWarmStart as exc:
+            logger.info("retrain %s: no warm start (%s): training from scratch", as_of, exc)
+    return train(as_of, cfg=cfg)
 
 
 def _warm_start_from(version: str, splits: Splits, cfg: Config) -> tuple[dict, dict[str, Model], pl.DataFrame]:
     """(the version started from, its models, the training rows since its training window ended).
 
     Raises:
-        ValueError: no such version, or no training plays after its window.
+        NothingToWarmStart: no such version, or no training plays after its window.
     """
-    row, models = load_version(None if version in ("", "served") else version, cfg)
+    try:
+        row, models = load_version(None if version in ("", "served") else version, cfg)
+    except ValueError as exc:
+        raise NothingToWarmStart(str(exc)) from exc
     since = (row["valid_from"] - dt.date(1970, 1, 1)).days  # its training window ended the day before
     new = splits.train.filter(pl.col("day") >= since)
     if new.is_empty():
-        raise ValueError(f"no training plays after version {row['version']}'s training window (it ended before "
+        raise NothingToWarmStart(f"no training plays after version {row['version']}'s training window (it ended before "
                          f"{row['valid_from']}; this run's training window ends before {splits.dates['valid_from']}): "
                          "nothing to warm-start on")
     logger.info("warm start from version %s: %s training rows since %s", row["version"], f"{new.height:,}", row["valid_from"])

@@ -21,6 +21,10 @@ def test_environment_overrides_are_typed(monkeypatch, tmp_path):
     assert cfg.label_skip_threshold_ms == 15000
     assert cfg.world_start == dt.date(2025, 5, 1)
     assert load_config(seed=9).seed == 9
+    monkeypatch.setenv("SKIPIFY_RETRAIN_FULL_WEEKDAY", "none")  # an optional setting set to nothing
+    assert load_config().retrain_full_weekday is None
+    monkeypatch.setenv("SKIPIFY_RETRAIN_FULL_WEEKDAY", "2")
+    assert load_config().retrain_full_weekday == 2
 
 
 def test_bad_environment_value_is_a_clear_error(monkeypatch):
