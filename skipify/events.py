@@ -48,6 +48,7 @@ class EventChecker:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self._db = duckdb.connect()
+        self._db.execute("SET threads = 1")  # a batch of events is small: no thread pool to wake per query
         self._local = threading.local()
         self._lock = threading.Lock()
 
