@@ -10,7 +10,9 @@ Not timed, in a scratch copy of the warehouse (bench/out/replay/home): the night
 Then, for a sample of listeners (``--listeners``):
 
 1. **habitual**: each of their plays of D asked about with no context and no session (100 pairs a
-   request, before any event is sent): the listener's habit, what the API answered before live events.
+   request, before any event is sent): the listener's habit, what the API answered before live events;
+   **the play's context**: the same with the play's own ts, platform, shuffle, context type and
+   reason_start, still no session (what the session's live plays add is the difference to the replay).
 2. **replay**, in time order: for each play, POST /v1/predict with its track, ts, context and session
    (the earlier plays of its session are live by then), then POST /v1/events with its outcome; the
    latency of each predict is timed while the events stream in.
@@ -140,6 +142,13 @@ def main() -> None:
             [p["p_dislike"] for p in post(conn, "/v1/predict", {"items": [{"user_id": e["user_id"], "track_id": e["track_id"]}
                                                                           for e in plays[i:i + 100]]}, 200)["predictions"]]
             for i in range(0, len(plays), 100)])
+        # the play's own context (its ts, platform, reason_start ...) but no session: asked before any event is sent
+        context_only = np.concatenate([
+            [p["p_dislike"] for p in post(conn, "/v1/predict", {"items": [
+                {"user_id": e["user_id"], "track_id": e["track_id"],
+                 "context": {"ts": e["ts"], **{k: e[k] for k in CONTEXT if k in e and k not in ("session_id", "session_position")}}}
+                for e in plays[i:i + 100]]}, 200)["predictions"]]
+            for i in range(0, len(plays), 100)])
         live, latency, in_session = [], [], 0
         t_replay = time.perf_counter()
         for e in plays:
@@ -163,9 +172,14 @@ def main() -> None:
     batch = np.array([night.get((e["user_id"], e["track_id"]), np.nan) for e in plays])
     print(f"\nreplayed {len(plays):,} plays of {day} in {replay_s:.1f}s (predict + event each); {in_session:,} predictions "
           f"knew earlier plays of their session")
-    print(f"  ROC AUC, all {len(plays):,} plays:       live {roc_auc(y, live):.4f}   habitual context only {roc_auc(y, habitual):.4f}")
+    print(f"  ROC AUC, all {len(plays):,} plays:       live {roc_auc(y, live):.4f}   the play's context, no session "
+          f"{roc_auc(y, context_only):.4f}   habitual context only {roc_auc(y, habitual):.4f}")
+    session_gain = paired_bootstrap_auc_diff(y, live, context_only, seed=a.seed)
+    print(f"  what the live session adds (live - the play's context without it): {session_gain['diff']:+.4f} "
+          f"[{session_gain['lo']:+.4f}, {session_gain['hi']:+.4f}]")
     out = {"day": str(day), "plays": len(plays), "in_session": in_session, "live_auc": roc_auc(y, live),
-           "habitual_auc": roc_auc(y, habitual), "scored_by_night": int(scored.sum())}
+           "context_only_auc": roc_auc(y, context_only), "habitual_auc": roc_auc(y, habitual), "session_gain": session_gain,
+           "scored_by_night": int(scored.sum())}
     if scored.sum() and len(set(y[scored])) == 2:
         ys = y[scored]
         diff = paired_bootstrap_auc_diff(ys, live[scored], batch[scored], seed=a.seed)
