@@ -1,6 +1,10 @@
--- Where the deep model and the LightGBM baseline disagree most tonight.
-select user_id, track_id, round(p_dislike, 3) as p_deep, round(p_dislike_baseline, 3) as p_lightgbm,
-       round(p_dislike - p_dislike_baseline, 3) as difference
-from scores.latest_dislike_scores
-order by abs(p_dislike - p_dislike_baseline) desc, user_id, track_id
+-- Where tonight's two model kinds disagree most: p_dislike comes from the kind the version serves
+-- (models.registry.served_model; a version from before the gate chose one served the deep model),
+-- p_dislike_baseline from the other.
+select s.user_id, s.track_id, coalesce(r.served_model, 'deep') as served_model,
+       round(s.p_dislike, 3) as p_served, round(s.p_dislike_baseline, 3) as p_other,
+       round(s.p_dislike - s.p_dislike_baseline, 3) as difference
+from scores.latest_dislike_scores as s
+join models.registry as r on r.version = s.model_version
+order by abs(s.p_dislike - s.p_dislike_baseline) desc, s.user_id, s.track_id
 limit 10;
