@@ -76,6 +76,8 @@ class EventChecker:
                     out.append((f"events[{i}].{name}", f"not a field of a play (fields: {', '.join(FIELDS)})"))
                 elif value is not None and not isinstance(value, (str, int, float, bool)):
                     out.append((f"events[{i}].{name}", "must be text, a number, a boolean or null"))
+                elif isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity: no landing file holds them
+                    out.append((f"events[{i}].{name}", "must be a finite number"))
         if out:
             return out, None
         stage = pl.DataFrame({"record_number": list(range(1, len(events) + 1)),

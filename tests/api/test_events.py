@@ -107,6 +107,9 @@ def test_bad_events_are_refused_whole_naming_each_field_and_nothing_is_logged(ho
             resp = api.post("/v1/events", json={"events": plays(MAX_EVENTS + 1)})
             assert resp.status_code == 413 and "serve_max_events" in resp.json()["detail"]
             assert api.post("/v1/events", json={"events": []}).status_code == 422
+            nan = api.post("/v1/events", content=b'{"events": [{"user_id": "u1", "track_id": "t1", "ts": "%sT10:00:00Z", '
+                                                  b'"platform": NaN}]}' % str(DAY).encode(), headers={"content-type": "application/json"})
+            assert nan.status_code == 422 and nan.json()["fields"] == ["events[0].platform"]
     after = {p.name: p.read_bytes() for p in cfg.events_folder.glob("*")} if cfg.events_folder.exists() else {}
     assert after == before  # nothing of a refused batch reaches the log
 
