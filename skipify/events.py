@@ -240,7 +240,7 @@ def read_plays(path: Path) -> list[dict[str, Any]]:
     else:
         raise ValueError(f"{path}: not a file of plays (csv, jsonl, ndjson, json or parquet)")
     frame = frame.select([c for c in frame.columns if c in FIELDS])
-    texts = [pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%z") if frame.schema[c] == pl.Datetime or isinstance(frame.schema[c], pl.Datetime)
+    texts = [pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%z") if isinstance(frame.schema[c], pl.Datetime)
              else pl.col(c).cast(pl.Utf8) for c in frame.columns]
     return [{k: v for k, v in row.items() if v is not None} for row in frame.select(texts).iter_rows(named=True)]
 

@@ -107,11 +107,10 @@ def definition_hash(d: Definition, cfg: Config) -> str:
     return hashlib.sha256((text + settings).encode()).hexdigest()[:16]
 
 
-def load_macros(con: duckdb.DuckDBPyConnection, plays_only: bool = False) -> None:
+def load_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Create the temp macros every feature query uses on this connection: what a play says
-    (sql/features/play_macros.sql), then, unless ``plays_only`` (a DuckDB without the warehouse),
-    the plays and tracks of the warehouse as feature rows (sql/features/macros.sql)."""
-    for name in ("features/play_macros",) if plays_only else ("features/play_macros", "features/macros"):
+    (sql/features/play_macros.sql), then the plays and tracks of raw.* as feature rows (sql/features/macros.sql)."""
+    for name in ("features/play_macros", "features/macros"):
         for statement in read_sql(name).split(";"):
             if statement.strip():
                 con.execute(statement)

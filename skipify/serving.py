@@ -29,6 +29,7 @@ import polars as pl
 
 from skipify.catalogue import Definition, catalogue, families
 from skipify.config import Config, load_config, logger
+from skipify.events import LIVE_SCHEMA
 from skipify.features import check_built, day_number, feature_params, load_macros
 from skipify.sequences import SEQUENCE_COLUMNS, SEQUENCES, PlayLog, attach, reach, read_log
 from skipify.warehouse import connect, create_temp, read_sql, run_sql, used_params
@@ -173,6 +174,11 @@ class Snapshot:
                 # request-sized work: one thread plans and runs a one-row query in about two thirds of the time
                 # (concurrency comes from requests, each on its own cursor)
                 db.execute("SET threads = 1")
+                db.register("live_events", _no_live_plays())
+                for statement in read_sql("serving/live_warehouse").split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.unregister("live_events")
                 self._db = db
             return self._db
 
@@ -185,7 +191,8 @@ class Snapshot:
         if cur is None:
             cur = self._database().cursor()
             cur.register("fx_earlier", pl.DataFrame(schema=PROBE_SCHEMA).clear(1).head(0).to_arrow())
-            load_macros(cur, plays_only=True)  # what a play says (label, day, key): live plays become rows by it
+            cur.register("live_events", _no_live_plays())
+            load_macros(cur)  # fx_events over the live plays (live_rows)
             self._local.cursor = cur
         return cur
 
@@ -319,12 +326,17 @@ class Snapshot:
         (PROBE_SCHEMA: sql/serving/live_plays.sql, by the macros that make stored plays rows). Made once,
         when the plays arrive; :meth:`rows` reads them as ``live``."""
         cur = self._cursor()
-        cur.register("live_events", plays.to_arrow())
+        cur.register("live_events", plays.select(list(LIVE_SCHEMA)).to_arrow())
         try:
             plays = cur.execute(self._live_sql, used_params(self._live_sql, self.params)).pl()
         finally:
-            cur.unregister("live_events")
+            cur.register("live_events", _no_live_plays())
         return plays.select([pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()])
+
+
+def _no_live_plays():
+    """An empty live_events table (what raw.events of the API's in-memory DuckDB reads until plays come)."""
+    return pl.DataFrame(schema=LIVE_SCHEMA).to_arrow()
 
 
 def _needed(columns: Iterable[str] | None) -> list[Definition]:

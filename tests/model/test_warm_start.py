@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,8 +76,6 @@ def test_a_warm_start_without_new_plays_or_from_an_unknown_version_says_so(warme
     with pytest.raises(ValueError, match="nothing to warm-start on"):
         train(LATER, device="cpu", cfg=cfg, warm_start=r["version"])  # its own window: no plays after it
     env_home = {"SKIPIFY_HOME": str(cfg.home), **{f"SKIPIFY_{k.upper()}": str(v) for k, v in SCORED_SETTINGS.items()}}
-    import os
-
     out = subprocess.run([str(Path(sys.executable).parent / "skipify"), "train", "--as-of", str(LATER), "--warm-start",
                           "--from", "19990101-000000", "--device", "cpu"], capture_output=True, text=True,
                          env={**os.environ, **env_home}, timeout=300)
