@@ -102,7 +102,8 @@ def feature_params(cfg: Config, cutoff: dt.datetime | None) -> dict:
 
 def definition_hash(d: Definition, cfg: Config) -> str:
     """What a table's rows depend on besides the data: its SQL, the shared macros, the settings."""
-    text = read_sql(d.sql) + read_sql("features/play_macros") + read_sql("features/macros") + read_sql("features/state_extend")
+    text = read_sql(d.sql) + read_sql("features/play_macros") + read_sql("features/macros")
+    text += read_sql("features/state_carried") + read_sql("features/state_extend")
     settings = json.dumps({k: v for k, v in feature_params(cfg, None).items() if k != "cutoff"}, sort_keys=True)
     return hashlib.sha256((text + settings).encode()).hexdigest()[:16]
 
@@ -116,24 +117,59 @@ def load_macros(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(statement)
 
 
-def _state_sql(con: duckdb.DuckDBPyConnection, state: Definition, daily: str, whole: bool) -> tuple[str, str]:
-    """(CREATE of the state table, INSERT extending it by the temp table ``daily``; ``whole``: from scratch)."""
+def _fill(state: Definition, daily: str | None = None, types: dict[str, str] | None = None) -> dict[str, str]:
+    """What fills in sql/features/state_carried.sql and state_extend.sql for ``state`` (and its daily aggregates)."""
     keys = list(state.grain)
-    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {daily}").fetchall()}
-    totals = [c for c in types if c not in (*keys, "day")]
+    totals = [c for c in types or {} if c not in (*keys, "day")]
     columns = [f"d.{k}" for k in keys] + ["d.day"]
     columns += [f"cast(coalesce(p.{c}, 0) + sum(d.{c}) over w as {types[c]}) as {c}" for c in totals]
-    fill = {
-        "table": state.name, "daily": daily,
+    return {
+        "table": state.name, "daily": daily, "state": f"fx_{state.name}",
         "keys": ", ".join(keys) or "true",
         "key_match": " and ".join(f"k.{k} = s.{k}" for k in keys) or "true",
         "key_join": " and ".join(f"p.{k} = d.{k}" for k in keys) or "true",
         "partition": f"partition by {', '.join(f'd.{k}' for k in keys)}" if keys else "",
         "columns": ", ".join(columns),
-        "carried": "false" if whole else "true",
+        "empty": f"SELECT {', '.join([*keys, 'day', *totals])}, day AS first_day FROM {daily} LIMIT 0",
     }
-    create = f"CREATE TABLE IF NOT EXISTS {state.table} AS SELECT {', '.join([*keys, 'day', *totals])}, day AS first_day FROM {daily} LIMIT 0"
-    return create, read_sql("features/state_extend").format(**fill)
+
+
+def _carried(con: duckdb.DuckDBPyConnection, state: Definition, before_day: int | None, fill: dict[str, str]) -> None:
+    """Point the view ``fx_<state>`` at the temp table ``fx_held_<state>``: the state's rows before
+    ``before_day`` for the keys of fx_rows_out (None: no rows; ``fill`` from :func:`_fill`)."""
+    if before_day is None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE fx_held_{state.name} AS {fill['empty']}")
+    else:
+        text = read_sql("features/state_carried").format(**fill)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE fx_held_{state.name} AS {text}", {"from_day": before_day})
+    con.execute(f"CREATE OR REPLACE TEMP VIEW fx_{state.name} AS SELECT * FROM fx_held_{state.name}")
+
+
+def state_inputs(con: duckdb.DuckDBPyConnection, before_day: int | None = None) -> None:
+    """Point the views ``fx_state_<name>``, what the families read of each state table: with
+    ``before_day``, at its rows before that day for the keys of fx_rows_out (temp tables: a few keys'
+    rows, read once); without, at the whole table (every key is wanted)."""
+    for s in states():
+        if before_day is None:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW fx_{s.name} AS SELECT * FROM {s.table}")
+        else:
+            _carried(con, s, before_day, _fill(s))
+
+
+def _extend_state(con: duckdb.DuckDBPyConnection, state: Definition, params: dict, from_day: int | None) -> int:
+    """Extend ``state`` by the days of fx_rows_out into the temp table ``fx_<state>`` (what the families
+    then read) and return the number of new rows. It first holds the state's rows before ``from_day``
+    for the keys of fx_rows_out (none for a table built from scratch: ``from_day`` None); the new days'
+    running totals carry on from them (sql/features/state_extend.sql). The build publishes the rows
+    from ``from_day`` on to features.<state> in its transaction."""
+    daily = f"fx_daily_{state.name}"
+    create_temp(con, daily, state.sql, params)
+    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {daily}").fetchall()}
+    fill = _fill(state, daily, types)
+    _carried(con, state, from_day, fill)
+    n = con.execute(f"INSERT INTO fx_held_{state.name} " + read_sql("features/state_extend").format(**fill)).fetchone()[0]
+    con.execute(f"DROP TABLE {daily}")
+    return n
 
 
 def _join_keys(fam: Definition) -> tuple[str, ...]:
@@ -243,13 +279,13 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
     _rows_for(con, fresh_from)
     logger.info("features: %s plays read (new ones from %s; %d tables rebuilt for all of history) (%.1fs)", f"{n:,}",
                 f"{start:%Y-%m-%d}" if start else "none", len(stale), time.perf_counter() - t0)
-    dailies = {}
-    for s in states():
-        whole = s in stale
-        _rows_for(con, None if whole else fresh_from)
-        dailies[s.name] = f"fx_daily_{s.name}"
-        create_temp(con, dailies[s.name], s.sql, params)
     from_day = day_number(fresh_from.date())
+    extend = start is not None or bool(stale)
+    for s in states() if extend else ():  # computed before the transaction: it only publishes them
+        t1 = time.perf_counter()
+        _rows_for(con, None if s in stale else fresh_from)
+        report.rows[s.name] = _extend_state(con, s, params, None if s in stale else from_day)
+        report.seconds[s.name] = time.perf_counter() - t1
     with transaction(con):
         for t in existing - {d.name for d in tables} - {"training_rows"}:
             logger.info("features: dropping features.%s (no family defines it any more)", t)
@@ -261,20 +297,21 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
                 con.execute(f"DROP TABLE IF EXISTS {d.table}")
             elif d.name in existing:
                 con.execute(f"DELETE FROM {d.table} WHERE day >= $d", {"d": from_day})
-        if start is not None or stale:
+        if extend:
             for s in states():
                 t1 = time.perf_counter()
-                create, extend = _state_sql(con, s, dailies[s.name], whole=s in stale)
-                con.execute(create)
-                report.rows[s.name] = con.execute(extend, {"from_day": -10**9 if s in stale else from_day}).fetchone()[0]
-                con.execute(f"DROP TABLE {dailies[s.name]}")  # its memory is the families' now
-                report.seconds[s.name] = time.perf_counter() - t1
+                con.execute(f"CREATE TABLE IF NOT EXISTS {s.table} AS SELECT * FROM fx_{s.name} LIMIT 0")
+                con.execute(f"INSERT INTO {s.table} SELECT * FROM fx_{s.name} WHERE day >= $d",
+                            {"d": -10**9 if s in stale else from_day})
+                report.seconds[s.name] += time.perf_counter() - t1
             # the tables up to date get the new plays' rows, the stale ones every play's
             for group, since in (([d for d in (LABELS, *families()) if d not in stale] if start else [], fresh_from),
                                  ([d for d in (LABELS, *families()) if d in stale], None)):
                 if not group:
                     continue
                 _rows_for(con, since)
+                if since is None and not any(s in stale for s in states()):
+                    state_inputs(con)  # fx_state_* held the new days' keys: a family rebuilt on its own reads every key
                 create_temp(con, "fx_prior", "features/fx_prior", params)
                 for d in group:
                     t1 = time.perf_counter()
@@ -344,6 +381,7 @@ def scoring_rows(con: duckdb.DuckDBPyConnection, probes: pl.DataFrame, cutoff: d
         con.unregister("probes_in")
     params = {**feature_params(cfg, cutoff), "from": cutoff}
     create_temp(con, "fx_rows_out", "features/fx_probes", params)
+    state_inputs(con, day_number(cutoff.astimezone(dt.UTC).date()))
     create_temp(con, "fx_earlier", "features/fx_earlier", params)
     create_temp(con, "fx_prior", "features/fx_prior", params)
     for fam in families():

@@ -30,7 +30,7 @@ import polars as pl
 from skipify.catalogue import Definition, catalogue, families
 from skipify.config import Config, load_config, logger
 from skipify.events import LIVE_SCHEMA
-from skipify.features import check_built, day_number, feature_params, load_macros
+from skipify.features import check_built, day_number, feature_params, load_macros, state_inputs
 from skipify.sequences import SEQUENCE_COLUMNS, SEQUENCES, PlayLog, attach, reach, read_log
 from skipify.warehouse import connect, create_temp, read_sql, run_sql, used_params
 
@@ -219,6 +219,7 @@ class Snapshot:
             check_built(con, as_of)
             load_macros(con)
             keys = create_temp(con, "fx_rows_out", "features/fx_serving_keys", params)
+            state_inputs(con)
             create_temp(con, "fx_prior", "features/fx_prior", params)
             per_key = [_Family.load(con, f, params) for f in _needed(columns) if not f.per_row]
             log = None

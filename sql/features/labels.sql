@@ -10,7 +10,7 @@ with firsts as (
 before as (
     select f.user_id, coalesce(a.plays, 0) as plays
     from firsts as f
-    asof left join features.state_user as a on a.user_id = f.user_id and f.day > a.day
+    asof left join fx_state_user as a on a.user_id = f.user_id and f.day > a.day
 )
 
 select

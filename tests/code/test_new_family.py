@@ -23,8 +23,8 @@ PER_KEY = """-- grain: user_id
 with keys as (select distinct user_id, day from fx_rows_out)
 select k.user_id, k.day, coalesce(a.plays, 0) - coalesce(w.plays, 0) as toy_plays_3d
 from keys as k
-asof left join features.state_user as a on a.user_id = k.user_id and k.day > a.day
-asof left join features.state_user as w on w.user_id = k.user_id and k.day - 3 > w.day
+asof left join fx_state_user as a on a.user_id = k.user_id and k.day > a.day
+asof left join fx_state_user as w on w.user_id = k.user_id and k.day - 3 > w.day
 """
 
 PER_ROW = """-- grain: play_id

@@ -24,10 +24,6 @@ with keys as (
     select distinct user_id, day from fx_rows_out
 ),
 
-state as (
-    select s.* from features.state_user as s semi join keys as k on k.user_id = s.user_id
-),
-
 -- totals before the day (a), and before each window (w7, w30, w90): the window's own = the difference
 hist as (
     select
@@ -44,10 +40,10 @@ hist as (
         coalesce(a.active_days, 0) - coalesce(w30.active_days, 0) as active_days_30d,
         a.first_day
     from keys as k
-    asof left join state as a on a.user_id = k.user_id and k.day > a.day
-    asof left join state as w7 on w7.user_id = k.user_id and k.day - 7 > w7.day
-    asof left join state as w30 on w30.user_id = k.user_id and k.day - 30 > w30.day
-    asof left join state as w90 on w90.user_id = k.user_id and k.day - 90 > w90.day
+    asof left join fx_state_user as a on a.user_id = k.user_id and k.day > a.day
+    asof left join fx_state_user as w7 on w7.user_id = k.user_id and k.day - 7 > w7.day
+    asof left join fx_state_user as w30 on w30.user_id = k.user_id and k.day - 30 > w30.day
+    asof left join fx_state_user as w90 on w90.user_id = k.user_id and k.day - 90 > w90.day
 )
 
 select

@@ -30,10 +30,6 @@ with keys as (
     select distinct track_id, artist, genre, day from fx_rows_out
 ),
 
-state as (
-    select s.* from features.state_track as s semi join keys as k on k.track_id = s.track_id
-),
-
 hist as (
     select
         k.track_id, k.artist, k.genre, k.day,
@@ -45,9 +41,9 @@ hist as (
         coalesce(a.listeners, 0) - coalesce(w30.listeners, 0) as listener_days_30d,
         a.first_day
     from keys as k
-    asof left join state as a on a.track_id = k.track_id and k.day > a.day
-    asof left join state as w7 on w7.track_id = k.track_id and k.day - 7 > w7.day
-    asof left join state as w30 on w30.track_id = k.track_id and k.day - 30 > w30.day
+    asof left join fx_state_track as a on a.track_id = k.track_id and k.day > a.day
+    asof left join fx_state_track as w7 on w7.track_id = k.track_id and k.day - 7 > w7.day
+    asof left join fx_state_track as w30 on w30.track_id = k.track_id and k.day - 30 > w30.day
 )
 
 select

@@ -8,11 +8,6 @@
 -- feature ut_days_since_last | Days since the listener last played this track | Days from the listener's last play of this track to the row's day (empty if never).
 with keys as (
     select distinct user_id, track_id, day from fx_rows_out
-),
-
-state as (
-    select s.* from features.state_user_track as s
-    semi join keys as k on k.user_id = s.user_id and k.track_id = s.track_id
 )
 
 select
@@ -23,4 +18,4 @@ select
     (coalesce(a.dislikes, 0) + 0.3 * $smoothing) / (coalesce(a.plays, 0) + $smoothing) as ut_dislike_rate,
     k.day - a.day as ut_days_since_last
 from keys as k
-asof left join state as a on a.user_id = k.user_id and a.track_id = k.track_id and k.day > a.day
+asof left join fx_state_user_track as a on a.user_id = k.user_id and a.track_id = k.track_id and k.day > a.day

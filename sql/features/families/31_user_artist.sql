@@ -8,11 +8,6 @@
 -- feature ua_days_since_last | Days since the listener last played this artist | Days from the listener's last play of this artist to the row's day (empty if never).
 with keys as (
     select distinct user_id, artist, day from fx_rows_out
-),
-
-state as (
-    select s.* from features.state_user_artist as s
-    semi join keys as k on k.user_id = s.user_id and k.artist = s.artist
 )
 
 select
@@ -23,4 +18,4 @@ select
     (coalesce(a.dislikes, 0) + 0.3 * $smoothing) / (coalesce(a.plays, 0) + $smoothing) as ua_dislike_rate,
     k.day - a.day as ua_days_since_last
 from keys as k
-asof left join state as a on a.user_id = k.user_id and a.artist = k.artist and k.day > a.day
+asof left join fx_state_user_artist as a on a.user_id = k.user_id and a.artist = k.artist and k.day > a.day

@@ -8,11 +8,6 @@
 -- feature ug_days_since_last | Days since the listener last played this genre | Days from the listener's last play of this genre to the row's day (empty if never).
 with keys as (
     select distinct user_id, genre, day from fx_rows_out
-),
-
-state as (
-    select s.* from features.state_user_genre as s
-    semi join keys as k on k.user_id = s.user_id and k.genre = s.genre
 )
 
 select
@@ -23,4 +18,4 @@ select
     (coalesce(a.dislikes, 0) + 0.3 * $smoothing) / (coalesce(a.plays, 0) + $smoothing) as ug_dislike_rate,
     k.day - a.day as ug_days_since_last
 from keys as k
-asof left join state as a on a.user_id = k.user_id and a.genre = k.genre and k.day > a.day
+asof left join fx_state_user_genre as a on a.user_id = k.user_id and a.genre = k.genre and k.day > a.day

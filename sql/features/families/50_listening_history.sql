@@ -18,4 +18,4 @@ with keys as (
 
 select k.user_id, k.day, coalesce(a.plays, 0)::bigint as h_until
 from keys as k
-asof left join features.state_user as a on a.user_id = k.user_id and k.day > a.day
+asof left join fx_state_user as a on a.user_id = k.user_id and k.day > a.day
