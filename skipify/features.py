@@ -10,7 +10,8 @@ Two layers, both in DuckDB SQL under ``sql/features/`` (docs/features.md):
 * **families** (``families/NN_<name>.sql``): the features of a key *as of the start of a day*,
   read from the state with ASOF joins (the totals before the day, and before each window), or,
   for a per-row family (grain ``play_id``), from the row itself and the earlier plays of its
-  session. Every family reads its rows from the temp table ``fx_rows_out``.
+  session. Every family reads its rows from the temp table ``fx_rows_out`` and a state table as the
+  temp view ``fx_state_<name>`` (:func:`state_inputs`: for a night or probes only their keys' rows).
 
 The same family SQL gives
 
@@ -20,7 +21,10 @@ The same family SQL gives
   all as of the cut-off's day;
 * **the API's snapshot** (:mod:`skipify.serving`): ``fx_rows_out`` = every key at the cut-off.
 
-A night costs its day: it extends the state by the new day and builds the rows of the new plays.
+A night costs its day: it extends the state by the new day and builds the rows of the new plays,
+reading the lake's state tables once each, for the keys the day touches. Everything is computed into
+temp tables before the transaction, which writes the results (reading rows written in the same
+transaction is slower in DuckDB).
 Late plays rebuild from their day on. A table whose definition changed (its SQL, the shared macros,
 the settings it reads), or a new one, is rebuilt for all of history (``ops.feature_tables``).
 
