@@ -4,6 +4,9 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 SKIPIFY := $(VENV)/bin/skipify
 STAMP := $(VENV)/.installed
+# the S3-compatible server the remote warehouse tests start (moto), in an environment of its own
+S3_VENV := .venv-s3
+S3_STAMP := $(S3_VENV)/.installed
 # Airflow inside the repo (ignored by git), on SQLite, reading dags/
 AIRFLOW_HOME_DIR := $(CURDIR)/airflow_home
 AIRFLOW := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
@@ -41,7 +44,12 @@ demo: $(STAMP)
 
 ## test: the whole suite on small generated data, each test in its own SKIPIFY_HOME; the app's
 ## browser test needs Debian's chromium and chromium-driver, installed here when missing.
-test: $(STAMP)
+$(S3_STAMP): constraints-s3.txt
+	@test -x $(S3_VENV)/bin/python || python3 -m venv $(S3_VENV)
+	$(S3_VENV)/bin/pip install -q --disable-pip-version-check -c constraints-s3.txt 'moto[server]'
+	@touch $(S3_STAMP)
+
+test: $(STAMP) $(S3_STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) --no-print-directory browser
 	$(PY) -m pytest -q
 

@@ -423,7 +423,7 @@ def sql(
     """
     import duckdb
 
-    from skipify.warehouse import QueryRefused, WarehouseError, attach_sql, check_query, connect
+    from skipify.warehouse import QueryRefused, WarehouseError, attach_sql, check_query, connect, unreachable
 
     if attach:
         typer.echo(attach_sql(load_config(), read_only=True))
@@ -446,6 +446,8 @@ def sql(
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(2) from exc
     except duckdb.Error as exc:
+        if unreachable(load_config(), exc):
+            raise  # the bucket went away mid-query: main() names it
         typer.echo(f"error: {str(exc).strip().splitlines()[0]}", err=True)
         raise typer.Exit(1) from exc
     finally:
@@ -453,8 +455,21 @@ def sql(
 
 
 def main() -> None:
-    logger.debug("skipify cli")
-    app()
+    """The ``skipify`` command. A warehouse whose PostgreSQL catalog or S3 bucket does not answer ends
+    any command with one line naming the part, and exit status 3 (nothing was half-written: every
+    write is one transaction)."""
+    import duckdb
+
+    from skipify.warehouse import Unreachable, unreachable
+
+    try:
+        app()
+    except (Unreachable, duckdb.Error) as exc:
+        err = exc if isinstance(exc, Unreachable) else unreachable(load_config(), exc)
+        if err is None:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        raise SystemExit(3) from None
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -114,6 +115,16 @@ class Config:
     world_events_per_user_day: float = 1.7
     world_start: dt.date = dt.date(2026, 1, 1)
 
+    # --- the warehouse's engines (docs/scale.md): one machine by default, shared ones past it ------
+    # The DuckLake catalog: "" = the SQLite file <home>/lake/meta.sqlite; or a PostgreSQL database,
+    # "postgresql://user[:password]@host:port/dbname" or libpq's "dbname=... host=... port=... user=...".
+    warehouse_catalog: str = ""
+    # The data files: "" = the folder <home>/lake/data; or an S3-compatible prefix "s3://bucket/prefix/",
+    # its endpoint and credentials from the usual environment variables (AWS_ACCESS_KEY_ID,
+    # AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL for a server other than AWS).
+    warehouse_data: str = ""
+    warehouse_timeout_s: int = 10  # a catalog or bucket that does not answer within this fails the command (no hang)
+
     # --- DuckDB resources (DuckDB's defaults follow the host, not this machine's quota) ---
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "4GB"  # DuckDB fills what it is allowed (caches); 4GB bounds a 10M ingest at ~3.4 GB RSS
@@ -129,11 +140,31 @@ class Config:
 
     @property
     def catalog_path(self) -> Path:
+        """The SQLite catalog's file (when ``warehouse_catalog`` is empty)."""
         return self.lake_dir / "meta.sqlite"
 
     @property
     def data_path(self) -> Path:
+        """The local data folder (when ``warehouse_data`` is empty)."""
         return self.lake_dir / "data"
+
+    @property
+    def local_catalog(self) -> bool:
+        return not self.warehouse_catalog
+
+    @property
+    def local_data(self) -> bool:
+        return not self.warehouse_data
+
+    @property
+    def data_url(self) -> str:
+        """Where the lake's data files are, ending in "/": the local folder or the S3 prefix."""
+        return (self.warehouse_data or str(self.data_path)).rstrip("/") + "/"
+
+    @property
+    def catalog_name(self) -> str:
+        """The catalog as messages name it: its file, or the PostgreSQL database without a password."""
+        return str(self.catalog_path) if self.local_catalog else redact(self.warehouse_catalog)
 
     @property
     def world_dir(self) -> Path:
@@ -171,7 +202,14 @@ class Config:
             out[f.name] = _to_plain(getattr(self, f.name))
         for name in ("lake_dir", "catalog_path", "data_path", "world_dir", "models_dir", "truth_path", "extension_dir", "landing", "events_folder"):
             out[name] = str(getattr(self, name))
+        out["warehouse_catalog"] = redact(self.warehouse_catalog)
         return out
+
+
+def redact(conninfo: str) -> str:
+    """A PostgreSQL connection string without its password (URL or libpq keywords)."""
+    conninfo = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", conninfo)
+    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", conninfo)
 
 
 def _to_plain(value: Any) -> Any:

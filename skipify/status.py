@@ -38,7 +38,8 @@ def warehouse_status(cfg: Config | None = None) -> dict[str, Any]:
         files = {name: {"files": n, "bytes": size, "delete_files": deletes}
                  for name, n, size, deletes in run_sql(con, "ops/status_files").fetchall()}
         return {
-            "warehouse": str(cfg.lake_dir),
+            "warehouse": str(cfg.lake_dir) if cfg.local_catalog and cfg.local_data
+            else f"catalog {cfg.catalog_name}, data {cfg.data_url}",
             "schema_version": schema_version(con),
             "snapshot": snapshot,
             "tables": counts,

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
+import os
 import re
 import shutil
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -41,29 +44,42 @@ class WarehouseError(RuntimeError):
     """A warehouse that is missing, or that cannot be opened."""
 
 
-def _extension_files(cfg: Config) -> tuple[Path, Path]:
-    """Paths of the ducklake and sqlite extensions shipped in their PyPI packages.
+# extension -> (its PyPI package, its file, the name it must be loaded under when that differs: the
+# entry point is named after it)
+EXTENSIONS = {
+    "ducklake": ("duckdb_extension_ducklake", "ducklake", None),
+    "sqlite": ("duckdb_extension_sqlite", "sqlite", "sqlite_scanner"),
+    "postgres": ("duckdb_extension_postgres", "postgres", "postgres_scanner"),
+    "httpfs": ("duckdb_extension_httpfs", "httpfs", None),
+}
 
-    The sqlite extension only loads under its canonical file name
-    (``sqlite_scanner.duckdb_extension``, its entry point is named after it), so a copy
-    with that name is kept under the warehouse home.
+
+def _extension_files(cfg: Config) -> list[Path]:
+    """Paths of the extensions this warehouse needs, shipped in their PyPI packages (pinned like the rest):
+    ducklake, and sqlite or postgres for the catalog, and httpfs for data in S3.
+
+    An extension whose file must be loaded under another name (sqlite_scanner, postgres_scanner) is
+    copied under that name below the warehouse home.
     """
-    import duckdb_extension_ducklake
-    import duckdb_extension_sqlite
-
     version = "v" + duckdb.__version__
-    ducklake = Path(duckdb_extension_ducklake.__file__).parent / "extensions" / version / "ducklake.duckdb_extension"
-    sqlite_src = Path(duckdb_extension_sqlite.__file__).parent / "extensions" / version / "sqlite.duckdb_extension"
-    for p in (ducklake, sqlite_src):
-        if not p.exists():
-            raise WarehouseError(f"DuckDB extension missing: {p} (reinstall with -c constraints.txt)")
-    sqlite = cfg.extension_dir / "sqlite_scanner.duckdb_extension"
-    if not sqlite.exists() or sqlite.stat().st_size != sqlite_src.stat().st_size:
-        cfg.extension_dir.mkdir(parents=True, exist_ok=True)
-        tmp = sqlite.with_suffix(f".tmp{time.monotonic_ns()}")
-        shutil.copyfile(sqlite_src, tmp)
-        tmp.replace(sqlite)  # atomic: a concurrent process never loads half a file
-    return ducklake, sqlite
+    wanted = ["ducklake", "sqlite" if cfg.local_catalog else "postgres", *([] if cfg.local_data else ["httpfs"])]
+    out = []
+    for name in wanted:
+        package, file, canonical = EXTENSIONS[name]
+        src = Path(importlib.import_module(package).__file__).parent / "extensions" / version / f"{file}.duckdb_extension"
+        if not src.exists():
+            raise WarehouseError(f"DuckDB extension missing: {src} (reinstall with -c constraints.txt)")
+        if canonical is None:
+            out.append(src)
+            continue
+        dst = cfg.extension_dir / f"{canonical}.duckdb_extension"
+        if not dst.exists() or dst.stat().st_size != src.stat().st_size:
+            cfg.extension_dir.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_suffix(f".tmp{time.monotonic_ns()}")
+            shutil.copyfile(src, tmp)
+            tmp.replace(dst)  # atomic: a concurrent process never loads half a file
+        out.append(dst)
+    return out
 
 
 def quote(text: str | Path) -> str:
@@ -72,30 +88,64 @@ def quote(text: str | Path) -> str:
 
 
 def lock_down_sql(cfg: Config) -> str:
-    """After a read-only attach: no file outside the lake's data folder can be read or written (COPY ... TO,
-    read_text(), ATTACH of a DuckDB file, INSTALL/LOAD), and no setting can be changed back in the session."""
-    return (f"SET allowed_directories = [{quote(f'{cfg.data_path}/')}];\n"
+    """After a read-only attach: no file outside the lake's data folder (or prefix) can be read or written
+    (COPY ... TO, read_text(), ATTACH of a DuckDB file, INSTALL/LOAD), and no setting can be changed back
+    in the session."""
+    return (f"SET allowed_directories = [{quote(cfg.data_url)}];\n"
             "SET enable_external_access = false;\n"
             "SET lock_configuration = true;\n")
+
+
+def s3_sql(cfg: Config, env: dict[str, str] | None = None) -> str:
+    """The S3 secret and timeouts for data in an S3-compatible bucket, from the usual environment
+    variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION or
+    AWS_DEFAULT_REGION; AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL for a server other than AWS's)."""
+    env = os.environ if env is None else env
+    parts = ["TYPE s3", f"REGION {quote(env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1')}"]
+    if env.get("AWS_ACCESS_KEY_ID"):
+        parts += [f"KEY_ID {quote(env['AWS_ACCESS_KEY_ID'])}", f"SECRET {quote(env.get('AWS_SECRET_ACCESS_KEY', ''))}"]
+    if env.get("AWS_SESSION_TOKEN"):
+        parts.append(f"SESSION_TOKEN {quote(env['AWS_SESSION_TOKEN'])}")
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        url = urllib.parse.urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        parts += [f"ENDPOINT {quote(url.netloc)}", "URL_STYLE 'path'", f"USE_SSL {str(url.scheme == 'https').lower()}"]
+    return (f"CREATE OR REPLACE SECRET skipify_s3 ({', '.join(parts)});\n"
+            f"SET http_timeout = {cfg.warehouse_timeout_s};\n"
+            "SET http_retries = 1;\n")
+
+
+def _postgres_target(cfg: Config) -> str:
+    """The PostgreSQL catalog's connection string, with a connect timeout (libpq's connect_timeout)."""
+    info = cfg.warehouse_catalog.strip()
+    if "connect_timeout" in info:
+        return info
+    if info.startswith(("postgres://", "postgresql://")):
+        return f"{info}{'&' if '?' in info else '?'}connect_timeout={cfg.warehouse_timeout_s}"
+    return f"{info} connect_timeout={cfg.warehouse_timeout_s}"
 
 
 def attach_sql(cfg: Config | None = None, read_only: bool = True) -> str:
     """The SQL that opens this warehouse in any DuckDB 1.5.5 session (the CLI included).
 
-    Read-only sessions are locked down after the attach (lock_down_sql); what that leaves open is closed
-    for analysts' queries by :func:`check_query`.
+    The catalog is the SQLite file under the home, or PostgreSQL (``warehouse_catalog``); the data the
+    local folder, or an S3 prefix (``warehouse_data``). Read-only sessions are locked down after the
+    attach (lock_down_sql); what that leaves open is closed for analysts' queries by :func:`check_query`.
     """
     cfg = cfg or load_config()
-    ducklake, sqlite = _extension_files(cfg)
     mode = ", READ_ONLY" if read_only else ""
+    if cfg.local_catalog:
+        target, options = f"ducklake:sqlite:{cfg.catalog_path}", ", META_JOURNAL_MODE 'wal'"
+    else:
+        target, options = f"ducklake:postgres:{_postgres_target(cfg)}", ""
     return (
         "SET autoinstall_known_extensions = false;\n"
         "SET autoload_known_extensions = false;\n"
-        f"LOAD {quote(ducklake)};\n"
-        f"LOAD {quote(sqlite)};\n"
-        "SET TimeZone = 'UTC';\n"
-        f"ATTACH {quote(f'ducklake:sqlite:{cfg.catalog_path}')} AS {CATALOG} "
-        f"(DATA_PATH {quote(f'{cfg.data_path}/')}, OVERRIDE_DATA_PATH true, META_JOURNAL_MODE 'wal'{mode});\n"
+        + "".join(f"LOAD {quote(path)};\n" for path in _extension_files(cfg))
+        + "SET TimeZone = 'UTC';\n"
+        + ("" if cfg.local_data else s3_sql(cfg))
+        + f"ATTACH {quote(target)} AS {CATALOG} "
+        f"(DATA_PATH {quote(cfg.data_url)}, OVERRIDE_DATA_PATH true{options}{mode});\n"
         f"USE {CATALOG};\n"
         + (lock_down_sql(cfg) if read_only else "")
     )
@@ -113,11 +163,13 @@ def connect(cfg: Config | None = None, read_only: bool = False) -> duckdb.DuckDB
 
     Raises:
         WarehouseError: read_only and no warehouse exists yet.
+        Unreachable: the PostgreSQL catalog or the S3 bucket did not answer.
     """
     cfg = cfg or load_config()
-    if read_only and not cfg.catalog_path.exists():
+    if cfg.local_catalog and read_only and not cfg.catalog_path.exists():
         raise WarehouseError(f"no warehouse at {cfg.lake_dir}: run `skipify migrate` or `make demo` first")
-    cfg.data_path.mkdir(parents=True, exist_ok=True)
+    if cfg.local_data:
+        cfg.data_path.mkdir(parents=True, exist_ok=True)
     tmp_dir = cfg.home / ".tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
@@ -129,10 +181,48 @@ def connect(cfg: Config | None = None, read_only: bool = False) -> duckdb.DuckDB
         }
     )
     text = attach_sql(cfg, read_only=read_only)
-    con.execute(text)
-    if cfg.catalog_path.exists():
+    try:
+        con.execute(text)
+        if not cfg.local_data:  # one small listing: a bucket that does not answer fails here, by name
+            con.execute("SELECT count(*) FROM glob($p)", {"p": cfg.data_url + "skipify-probe*"}).fetchone()
+    except duckdb.Error as exc:
+        con.close()
+        down = unreachable(cfg, exc)
+        if down is not None:
+            raise down from exc
+        raise
+    if not cfg.local_catalog or cfg.catalog_path.exists():
         write_attach_file(cfg, text if read_only else None)
     return con
+
+
+class Unreachable(RuntimeError):
+    """The warehouse's PostgreSQL catalog or its S3 bucket did not answer (``part``: "catalog" or "data").
+    Every command ends on it with one line naming the part and exit status 3 (skipify.cli.main)."""
+
+    def __init__(self, part: str, where: str, detail: str):
+        self.part = part
+        what = "catalog (PostgreSQL)" if part == "catalog" else "data bucket"
+        first = " ".join(detail.split())[:400]
+        state = "is unreachable" if any(s in first.lower() for s in ("connect", "timeout", "timed out")) else "refused the request"
+        super().__init__(f"the warehouse's {what} at {where} {state}: {first}")
+
+
+# What DuckDB's errors say when a remote part does not answer: libpq's, and httpfs's.
+_CATALOG_DOWN = ("could not connect to server", "connection refused", "server closed the connection",
+                 "connection to server", "terminating connection", "no connection to the server", "timeout expired",
+                 "the database system is shutting down", "the database system is starting up")
+_DATA_DOWN = ("http", "s3://")  # httpfs names the request it could not make
+
+
+def unreachable(cfg: Config, exc: BaseException) -> Unreachable | None:
+    """``exc`` as an :class:`Unreachable` naming the part that did not answer, or None when it is something else."""
+    text = str(exc).lower()
+    if not cfg.local_data and isinstance(exc, (duckdb.IOException, duckdb.HTTPException)) and any(s in text for s in _DATA_DOWN):
+        return Unreachable("data", cfg.data_url, str(exc))
+    if not cfg.local_catalog and any(s in text for s in _CATALOG_DOWN):
+        return Unreachable("catalog", cfg.catalog_name, str(exc))
+    return None
 
 
 def write_attach_file(cfg: Config, text: str | None = None) -> Path:
@@ -147,6 +237,7 @@ def write_attach_file(cfg: Config, text: str | None = None) -> Path:
     text = text or attach_sql(cfg, read_only=True)
     if not path.exists() or path.read_text() != text:
         tmp = path.with_suffix(f".tmp{time.monotonic_ns()}")
+        tmp.touch(mode=0o600)  # it holds the S3 credentials when the data is in a bucket
         tmp.write_text(text)
         tmp.replace(path)
     return path
@@ -155,10 +246,11 @@ def write_attach_file(cfg: Config, text: str | None = None) -> Path:
 # --- analysts' queries (skipify sql) ----------------------------------------------------------
 
 # Functions an analyst's query may not call, though DuckDB's lock-down lets them through: the sqlite
-# extension opens any SQLite file by itself (sqlite_scan, sqlite_attach), the ducklake extension's
+# extension opens any SQLite file by itself (sqlite_scan, sqlite_attach), the postgres extension runs
+# SQL on the catalog's database (postgres_query, postgres_execute), the ducklake extension's
 # maintenance functions delete files, and query() runs SQL given as a string. DuckLake's read-only
 # metadata functions stay allowed.
-REFUSED_PREFIXES = ("sqlite_", "ducklake_")
+REFUSED_PREFIXES = ("sqlite_", "postgres_", "ducklake_")
 ALLOWED_METADATA = frozenset({
     "ducklake_snapshots", "ducklake_current_snapshot", "ducklake_last_committed_snapshot", "ducklake_table_info",
     "ducklake_list_files", "ducklake_table_changes", "ducklake_table_insertions", "ducklake_table_deletions",
