@@ -12,7 +12,7 @@ AIRFLOW_HOME_DIR := $(CURDIR)/airflow_home
 AIRFLOW := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(AIRFLOW_HOME_DIR)/airflow.db $(VENV)/bin/airflow
 
-.PHONY: install demo test browser bench app serve clean-warehouse
+.PHONY: install demo test browser postgres bench app serve clean-warehouse
 
 install: $(STAMP)
 
@@ -51,7 +51,12 @@ $(S3_STAMP): constraints-s3.txt
 
 test: $(STAMP) $(S3_STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) --no-print-directory browser
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || $(MAKE) --no-print-directory postgres
 	$(PY) -m pytest -q
+
+# PostgreSQL's server binaries for the remote warehouse tests (they start their own server in a temp folder)
+postgres:
+	$$(command -v sudo) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$(command -v sudo) apt-get install -y -qq postgresql > /dev/null
 
 browser:
 	$$(command -v sudo) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$(command -v sudo) apt-get install -y -qq chromium chromium-driver > /dev/null

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import shutil
 import time
+from pathlib import Path
 from dataclasses import asdict
 
 import numpy as np
@@ -83,7 +86,7 @@ def champion_on_same_rows(current: dict | None, test: pl.DataFrame, scores: dict
         return same
     y = rows["label"].to_numpy()
     try:
-        champ = load_models(cfg.models_dir / current["version"], resources)
+        champ = load_models(version_folder(current["version"], cfg), resources)
         same.champion = {name: roc_auc(y, m.predict(rows)) for name, m in champ.items()}
         same.challenger = {name: roc_auc(y, p[keep]) for name, p in scores.items()}
     except Exception as exc:  # noqa: BLE001 - a champion that cannot score today's rows must not cost the new version
@@ -182,6 +185,7 @@ def train(
                     "metrics": json.dumps(evaluation, default=float), "artefacts": json.dumps(artefacts),
                 }, verdict)
                 write_vectors(con, version, as_of, user_vecs, track_vecs)
+                run_sql(con, "models/insert_artifacts", {"version": version, "files": str(folder / "*")})
                 run_sql(con, "models/insert_shap_global", {"version": version})
                 return verdict
 
@@ -259,7 +263,38 @@ def load_version(version: str | None = None, cfg: Config | None = None) -> tuple
     """A registered version's registry row and its models by kind, loaded from the artefacts (see find_version)."""
     cfg = cfg or load_config()
     chosen = find_version(version, cfg)
-    return chosen, load_models(cfg.models_dir / chosen["version"], Resources(cfg))
+    return chosen, load_models(version_folder(chosen["version"], cfg), Resources(cfg))
+
+
+def version_folder(version: str, cfg: Config) -> Path:
+    """The local folder of a version's files: this home's own, or, on a machine that did not train it
+    (a shard worker, the API), fetched once from models.artifacts, where training keeps them.
+
+    Raises:
+        ValueError: neither here nor in the warehouse (a version trained before the files were kept there).
+    """
+    folder = cfg.models_dir / version
+    if folder.is_dir():
+        return folder
+    con = connect(cfg, read_only=True)
+    try:
+        files = run_sql(con, "models/read_artifacts", {"version": version}).fetchall()
+    finally:
+        con.close()
+    if not files:
+        raise ValueError(f"model version {version}: no folder {folder} and no files in models.artifacts "
+                         "(trained elsewhere before versions' files were kept in the warehouse)")
+    tmp = cfg.models_dir / f".{version}.tmp{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, size, content in files:
+        (tmp / name).write_bytes(content)
+    try:
+        tmp.rename(folder)  # whole or not at all: a process beside this one may be fetching it too
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("model version %s: %d files (%.1f MB) fetched from models.artifacts into %s", version, len(files),
+                sum(f[1] for f in files) / 1e6, folder)
+    return folder
 
 
 def _reads_sequences(models: dict[str, Model]) -> bool:

@@ -140,9 +140,12 @@ def test_a_catalog_or_bucket_that_does_not_answer_fails_each_command_naming_it_i
     else:
         env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         named = "data bucket"
+    commands = [["status"], ["sql", "SELECT count(*) FROM raw.events"], ["features", "--as-of", str(NIGHT)], ["maintain"],
+                ["nightly", "--date", str(NIGHT)]]
+    if how == "hangs":  # each waits out the timeout: two commands show it is bounded
+        commands = [commands[0], commands[-1]]
     try:
-        for args in (["status"], ["sql", "SELECT count(*) FROM raw.events"], ["features", "--as-of", str(NIGHT)], ["maintain"],
-                     ["nightly", "--date", str(NIGHT)]):
+        for args in commands:
             t0 = time.monotonic()
             proc = skipify(env, *args, timeout=120)
             took = time.monotonic() - t0
@@ -181,3 +184,75 @@ def test_postgres_stopped_mid_night_leaves_the_published_night_and_a_retry_equal
     for table, frame in before.items():
         after = night(lake, table, NIGHT)
         assert after.equals(frame), (table, [c for c in frame.columns if not after[c].equals(frame[c])])
+
+
+TASK = """
+import datetime as dt, sys
+from skipify.nightly import begin_run, build_night_features, ingest_landing, make_candidates, publish, score_shard
+day, what = dt.date.fromisoformat(sys.argv[1]), sys.argv[2]
+if what == "prepare":  # the Airflow DAG's first tasks
+    begin_run(day, "two-machines", "test"); ingest_landing(day); build_night_features(day); make_candidates(day)
+elif what == "score":
+    print(sum(score_shard(day, int(s)) for s in sys.argv[3:]))
+elif what == "publish":
+    publish(day, run_id="two-machines")
+"""
+
+
+def task(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", TASK, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finished(proc: subprocess.Popen, timeout: float = 300) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-3000:]
+    return out
+
+
+def test_two_machines_score_shards_of_one_night_at_once_and_publish_it_whole(lake, tmp_path):
+    """Two processes with homes of their own (two machines) share the catalog and the bucket: each scores
+    its shards of one night at the same time; the second, which never trained, fetches the models from
+    the warehouse; a shard writer killed mid-run leaves nothing and is retried; a reader sees no row of the
+    night until it is published whole; the night equals `skipify nightly`'s for the same day."""
+    day = NIGHT + dt.timedelta(days=1)
+    machine_a = lake
+    machine_b = {**lake, "SKIPIFY_HOME": str(tmp_path / "machine_b")}
+    finished(task(machine_a, str(day), "prepare"))
+    assert not (tmp_path / "machine_b" / "models").exists()
+
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def reader():
+        con = connect(cfg_of(lake), read_only=True)
+        try:
+            while not stop.is_set():
+                seen.append(con.execute("SELECT count(*) FROM scores.dislike_scores WHERE run_date = $d", {"d": day}).fetchone()[0])
+                time.sleep(0.02)
+        finally:
+            con.close()
+
+    watcher = threading.Thread(target=reader, daemon=True)
+    watcher.start()
+    try:
+        killed = task(machine_b, str(day), "score", "2")  # a writer killed mid-shard leaves nothing behind ...
+        for line in killed.stderr:
+            if "serving snapshot" in line:  # loaded: it scores and writes now
+                break
+        killed.kill()
+        killed.communicate()
+        a, b = task(machine_a, str(day), "score", "0", "1"), task(machine_b, str(day), "score", "2")  # ... and is retried
+        rows = int(finished(a)) + int(finished(b))
+        assert (tmp_path / "machine_b" / "models").is_dir()  # fetched from models.artifacts
+        finished(task(machine_b, str(day), "publish"))
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    published = {t: night(lake, t, day) for t in TABLES}
+    assert published["dislike_scores"].height == rows > 0 and set(seen) <= {0, rows} and seen[-1] == rows, sorted(set(seen))
+
+    ok(skipify(lake, "nightly", "--date", str(day)))  # the same night in one process, on machine A
+    for table, frame in published.items():
+        again = night(lake, table, day)
+        assert again.equals(frame), (table, [c for c in frame.columns if not again[c].equals(frame[c])])
