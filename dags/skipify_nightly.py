@@ -3,9 +3,10 @@
 ingest -> features -> candidates -> score (one mapped task per user shard) -> publish -> maintain
 
 The night scored is the run's logical date (UTC): the run of 2026-03-02 02:00 scores 2026-03-02 with
-everything known before 2026-03-02 00:00. catchup=True, so `airflow backfill create --dag-id
-skipify_nightly --from-date D1 --to-date D2` (or past dates after a pause) runs the missed nights, one
-at a time, in order. Each task is one call into `skipify.nightly`; the package is imported inside the
+everything known before 2026-03-02 00:00. The scheduler runs the nights from `nightly_first_night` on
+(to `nightly_last_night`, when set: SKIPIFY_NIGHTLY_FIRST_NIGHT, SKIPIFY_NIGHTLY_LAST_NIGHT). catchup=True,
+so `airflow backfill create --dag-id skipify_nightly --from-date D1 --to-date D2` (or past dates after a
+pause) runs the missed nights, one at a time, in order. Each task is one call into `skipify.nightly`; the package is imported inside the
 task so this file parses in milliseconds. The same functions run `skipify nightly`.
 
 The night is recorded in ops.runs under the DAG run's id, owned by this DAG: the first task records it
@@ -18,6 +19,10 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import CronTriggerTimetable, dag, task
+
+from skipify.config import load_config  # the standard library only: this file still parses in milliseconds
+
+NIGHTS = load_config()  # nightly_first_night, nightly_last_night: the nights the scheduler runs
 
 RETRIES = {
     "retries": 2,
@@ -48,7 +53,8 @@ def _record_failure(context) -> None:
 @dag(
     dag_id="skipify_nightly",
     schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    start_date=dt.datetime.combine(NIGHTS.nightly_first_night, dt.time(), dt.timezone.utc),
+    end_date=dt.datetime.combine(NIGHTS.nightly_last_night, dt.time(23, 59), dt.timezone.utc) if NIGHTS.nightly_last_night else None,
     catchup=True,
     max_active_runs=1,  # nights in order: each night's row-count check compares with the previous one
     dagrun_timeout=dt.timedelta(hours=3),

@@ -68,6 +68,8 @@ class Config:
 
     # --- the nightly run (skipify nightly / backfill, the Airflow DAGs) ------------------------
     landing_dir: Path | None = None  # landing files the night ingests [default: <home>/world/landing]
+    nightly_first_night: dt.date = dt.date(2026, 1, 1)  # the nightly DAG's first night (catchup runs every night since) ...
+    nightly_last_night: dt.date | None = None  # ... and its last (none: every night from now on)
     active_days: int = 30  # listeners with a play in these days before the night are scored
     candidates_k: int = 40  # per listener: tracks nearest to their taste (two-tower) not played recently ...
     candidates_fresh_days: int = 14  # ... "recently" meaning in these days
