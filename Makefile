@@ -12,7 +12,7 @@ AIRFLOW_HOME_DIR := $(CURDIR)/airflow_home
 AIRFLOW := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(AIRFLOW_HOME_DIR)/airflow.db $(VENV)/bin/airflow
 
-.PHONY: install demo test browser postgres bench app serve clean-warehouse
+.PHONY: install demo demo-scheduler test browser postgres bench app serve clean-warehouse
 
 install: $(STAMP)
 
@@ -53,6 +53,13 @@ test: $(STAMP) $(S3_STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) --no-print-directory browser
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || $(MAKE) --no-print-directory postgres
 	$(PY) -m pytest -q
+
+## demo-scheduler: the nightly DAG under a real scheduler (LocalExecutor, a PostgreSQL metadata database
+## started in a temp folder, the API server and DAG processor), shard tasks as parallel processes, on a
+## tiny world; the night must equal `skipify nightly`'s (about two minutes: outside `make test`).
+demo-scheduler: $(STAMP)
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || $(MAKE) --no-print-directory postgres
+	SKIPIFY_SCHEDULER_TEST=1 $(PY) -m pytest -q tests/airflow/test_scheduler.py
 
 # PostgreSQL's server binaries for the remote warehouse tests (they start their own server in a temp folder)
 postgres:
