@@ -77,8 +77,8 @@ def night(env: dict[str, str], table: str, day: dt.date) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def lake(servers, tmp_path_factory) -> dict[str, str]:
-    """A remote warehouse built by the CLI alone: the tiny world ingested, a version trained, the nights
-    NIGHT - 1 and NIGHT published."""
+    """A remote warehouse built by the CLI alone: the tiny world ingested, a version trained, the night
+    NIGHT published."""
     base = tmp_path_factory.mktemp("remote")
     env = remote_env(servers, base / "home", "lake_cli")
     world = base / "world"
@@ -88,8 +88,7 @@ def lake(servers, tmp_path_factory) -> dict[str, str]:
     ok(skipify(env, "ingest", str(world / "landing")))
     ok(skipify(env, "features", "--as-of", str(NIGHT)))
     ok(skipify(env, "train", "--as-of", str(NIGHT), "--epochs", "1", "--device", "cpu"))
-    for day in (NIGHT - dt.timedelta(days=1), NIGHT):
-        ok(skipify(env, "nightly", "--date", str(day)))
+    ok(skipify(env, "nightly", "--date", str(NIGHT)))
     return env
 
 
@@ -98,7 +97,7 @@ def test_every_command_runs_on_a_postgres_catalog_and_s3_data(lake):
     status = ok(skipify(env, "status"))
     assert f"catalog {env['SKIPIFY_WAREHOUSE_CATALOG']}, data {env['SKIPIFY_WAREHOUSE_DATA']}" in status
     counts = ok(skipify(env, "sql", "SELECT run_date, count(*) AS n FROM scores.dislike_scores GROUP BY ALL ORDER BY 1"))
-    assert str(NIGHT - dt.timedelta(days=1)) in counts and str(NIGHT) in counts
+    assert str(NIGHT) in counts
     assert "maintenance done" in skipify(env, "maintain").stderr
     # nothing of the lake on the local disk: the catalog is in PostgreSQL, every data file in the bucket
     home = Path(env["SKIPIFY_HOME"])
@@ -133,7 +132,7 @@ def _black_hole() -> tuple[socket.socket, int]:
 def test_a_catalog_or_bucket_that_does_not_answer_fails_each_command_naming_it_in_bounded_time(lake, part, how):
     hole, hole_port = _black_hole()
     port = hole_port if how == "hangs" else free_port()
-    env = {**lake, "SKIPIFY_WAREHOUSE_TIMEOUT_S": "3"}
+    env = {**lake, "SKIPIFY_WAREHOUSE_TIMEOUT_S": "2"}
     if part == "catalog":
         env["SKIPIFY_WAREHOUSE_CATALOG"] = f"postgresql://postgres@127.0.0.1:{port}/lake_cli"
         named = "catalog (PostgreSQL)"
@@ -142,8 +141,8 @@ def test_a_catalog_or_bucket_that_does_not_answer_fails_each_command_naming_it_i
         named = "data bucket"
     commands = [["status"], ["sql", "SELECT count(*) FROM raw.events"], ["features", "--as-of", str(NIGHT)], ["maintain"],
                 ["nightly", "--date", str(NIGHT)]]
-    if how == "hangs":  # each waits out the timeout: two commands show it is bounded
-        commands = [commands[0], commands[-1]]
+    if how == "hangs":  # it waits out the timeout (the same for every command: connect's)
+        commands = commands[:1]
     try:
         for args in commands:
             t0 = time.monotonic()
