@@ -79,12 +79,12 @@ def skipify_nightly():
 
     @task
     def candidates(logical_date=None) -> list[int]:
-        """Writes the night's candidates; returns the shard numbers to map over."""
-        from skipify.config import load_config
-        from skipify.nightly import make_candidates
+        """Writes the night's candidates and the snapshot every shard reads; returns the shard numbers to map over."""
+        from skipify.nightly import make_candidates, share_snapshot
 
         make_candidates(_night(logical_date))
-        return list(range(load_config().nightly_shards))
+        share_snapshot(_night(logical_date))
+        return list(range(NIGHTS.nightly_shards))
 
     @task(max_active_tis_per_dagrun=4)
     def score(shard: int, logical_date=None) -> int:

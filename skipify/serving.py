@@ -165,6 +165,16 @@ class Snapshot:
         ]
         self._probe_casts = [pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()]
 
+    def __getstate__(self) -> dict:
+        """What a pickle of it holds (skipify.nightly.share_snapshot): the data, not this process's
+        DuckDB, lock, cursors or prepared expressions (made again on load)."""
+        made = ("_db", "_db_lock", "_local", "_sql", "_live_sql", "_probe_columns", "_probe_casts")
+        return {k: v for k, v in self.__dict__.items() if k not in made}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
+
     def _database(self) -> duckdb.DuckDBPyConnection:
         """The in-memory DuckDB of the per-row families, made on first use (threads take cursors of it)."""
         with self._db_lock:

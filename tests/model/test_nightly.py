@@ -216,3 +216,33 @@ def test_a_night_still_running_is_not_abandoned(home):
     con = connect(cfg, read_only=True)
     rows = dict(con.execute("SELECT run_id, status FROM ops.runs WHERE run_id IN ('alive-run', 'another-run')").fetchall())
     assert rows == {"alive-run": "running", "another-run": "running"}
+
+
+def test_shard_tasks_read_the_nights_shared_snapshot_and_score_exactly_as_with_their_own(copy_scored_home, monkeypatch):
+    """The Airflow DAG's candidates task shares the night's snapshot in one file; a shard task then reads
+    it instead of loading its own from the warehouse, and stages the same scores."""
+    from skipify.nightly import score_shard, share_snapshot, snapshot_path
+    from skipify.serving import Snapshot
+
+    home = copy_scored_home("shared_snapshot")
+    cfg = load_config(home=home, **SETTINGS)
+
+    def staged() -> pl.DataFrame:
+        con = connect(cfg, read_only=True)
+        try:
+            return con.execute("SELECT user_id, track_id, p_dislike, p_dislike_baseline FROM scores.staged_scores "
+                               "WHERE run_date = $d AND shard = 1 ORDER BY ALL", {"d": NIGHT}).pl()
+        finally:
+            con.close()
+
+    assert score_shard(NIGHT, 1, cfg) > 0  # its own snapshot, from the warehouse
+    own = staged()
+    path = share_snapshot(NIGHT, cfg)
+    assert path == snapshot_path(NIGHT, cfg) and path.stat().st_size > 0
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the shard loaded its own snapshot although the night's is shared")
+
+    monkeypatch.setattr(Snapshot, "load", classmethod(no_load))
+    assert score_shard(NIGHT, 1, cfg) == own.height
+    assert staged().equals(own)
