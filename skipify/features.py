@@ -121,32 +121,27 @@ def load_macros(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(statement)
 
 
-def _fill(state: Definition, daily: str | None = None, types: dict[str, str] | None = None) -> dict[str, str]:
-    """What fills in sql/features/state_carried.sql and state_extend.sql for ``state`` (and its daily aggregates)."""
+def _fill(state: Definition) -> dict[str, str]:
+    """What fills in sql/features/state_carried.sql and state_extend.sql for ``state``: its names and keys."""
     keys = list(state.grain)
-    totals = [c for c in types or {} if c not in (*keys, "day")]
-    columns = [f"d.{k}" for k in keys] + ["d.day"]
-    columns += [f"cast(coalesce(p.{c}, 0) + sum(d.{c}) over w as {types[c]}) as {c}" for c in totals]
     return {
-        "table": state.name, "daily": daily, "state": f"fx_{state.name}",
+        "table": state.name, "daily": f"fx_daily_{state.name}", "state": f"fx_{state.name}",
         "keys": ", ".join(keys) or "true",
         "key_match": " and ".join(f"k.{k} = s.{k}" for k in keys) or "true",
         "key_join": " and ".join(f"p.{k} = d.{k}" for k in keys) or "true",
         "partition": f"partition by {', '.join(f'd.{k}' for k in keys)}" if keys else "",
-        "columns": ", ".join(columns),
-        "empty": f"SELECT {', '.join([*keys, 'day', *totals])}, day AS first_day FROM {daily} LIMIT 0",
     }
 
 
-def _carried(con: duckdb.DuckDBPyConnection, state: Definition, before_day: int | None, fill: dict[str, str]) -> None:
-    """Point the view ``fx_<state>`` at the temp table ``fx_held_<state>``: the state's rows before
-    ``before_day`` for the keys of fx_rows_out (None: no rows; ``fill`` from :func:`_fill`)."""
-    if before_day is None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE fx_held_{state.name} AS {fill['empty']}")
-    else:
-        text = read_sql("features/state_carried").format(**fill)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE fx_held_{state.name} AS {text}", {"from_day": before_day})
+def _hold(con: duckdb.DuckDBPyConnection, state: Definition, query: str, params: dict | None = None) -> None:
+    """Point the view ``fx_<state>`` at the temp table ``fx_held_<state>``, made by ``query``."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE fx_held_{state.name} AS {query}", params)
     con.execute(f"CREATE OR REPLACE TEMP VIEW fx_{state.name} AS SELECT * FROM fx_held_{state.name}")
+
+
+def _carried_sql(state: Definition) -> str:
+    """The state's rows before $from_day for the keys of fx_rows_out (sql/features/state_carried.sql)."""
+    return read_sql("features/state_carried").format(**_fill(state))
 
 
 def state_inputs(con: duckdb.DuckDBPyConnection, before_day: int | None = None) -> None:
@@ -157,7 +152,7 @@ def state_inputs(con: duckdb.DuckDBPyConnection, before_day: int | None = None) 
         if before_day is None:
             con.execute(f"CREATE OR REPLACE TEMP VIEW fx_{s.name} AS SELECT * FROM {s.table}")
         else:
-            _carried(con, s, before_day, _fill(s))
+            _hold(con, s, _carried_sql(s), {"from_day": before_day})
 
 
 def _extend_state(con: duckdb.DuckDBPyConnection, state: Definition, params: dict, from_day: int | None) -> int:
@@ -166,13 +161,20 @@ def _extend_state(con: duckdb.DuckDBPyConnection, state: Definition, params: dic
     for the keys of fx_rows_out (none for a table built from scratch: ``from_day`` None); the new days'
     running totals carry on from them (sql/features/state_extend.sql). The build publishes the rows
     from ``from_day`` on to features.<state> in its transaction."""
-    daily = f"fx_daily_{state.name}"
-    create_temp(con, daily, state.sql, params)
-    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {daily}").fetchall()}
-    fill = _fill(state, daily, types)
-    _carried(con, state, from_day, fill)
-    n = con.execute(f"INSERT INTO fx_held_{state.name} " + read_sql("features/state_extend").format(**fill)).fetchone()[0]
-    con.execute(f"DROP TABLE {daily}")
+    fill = _fill(state)
+    create_temp(con, fill["daily"], state.sql, params)
+    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {fill['daily']}").fetchall()}
+    keys = list(state.grain)
+    totals = [c for c in types if c not in (*keys, "day")]
+    if from_day is None:  # from scratch: nothing carried, the state's columns
+        _hold(con, state, f"SELECT {', '.join([*keys, 'day', *totals])}, day AS first_day FROM {fill['daily']} LIMIT 0")
+    else:
+        _hold(con, state, _carried_sql(state), {"from_day": from_day})
+    columns = [f"d.{k}" for k in keys] + ["d.day"]
+    columns += [f"cast(coalesce(p.{c}, 0) + sum(d.{c}) over w as {types[c]}) as {c}" for c in totals]
+    extend = read_sql("features/state_extend").format(**fill, columns=", ".join(columns))
+    n = con.execute(f"INSERT INTO fx_held_{state.name} {extend}").fetchone()[0]
+    con.execute(f"DROP TABLE {fill['daily']}")
     return n
 
 

@@ -286,7 +286,7 @@ def version_folder(version: str, cfg: Config) -> Path:
                          "(trained elsewhere before versions' files were kept in the warehouse)")
     tmp = cfg.models_dir / f".{version}.tmp{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
-    for name, size, content in files:
+    for name, _, content in files:
         (tmp / name).write_bytes(content)
     try:
         tmp.rename(folder)  # whole or not at all: a process beside this one may be fetching it too

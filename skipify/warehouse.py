@@ -96,11 +96,11 @@ def lock_down_sql(cfg: Config) -> str:
             "SET lock_configuration = true;\n")
 
 
-def s3_sql(cfg: Config, env: dict[str, str] | None = None) -> str:
+def s3_sql(cfg: Config) -> str:
     """The S3 secret and timeouts for data in an S3-compatible bucket, from the usual environment
     variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION or
     AWS_DEFAULT_REGION; AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL for a server other than AWS's)."""
-    env = os.environ if env is None else env
+    env = os.environ
     parts = ["TYPE s3", f"REGION {quote(env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1')}"]
     if env.get("AWS_ACCESS_KEY_ID"):
         parts += [f"KEY_ID {quote(env['AWS_ACCESS_KEY_ID'])}", f"SECRET {quote(env.get('AWS_SECRET_ACCESS_KEY', ''))}"]

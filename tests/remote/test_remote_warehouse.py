@@ -63,8 +63,8 @@ def ok(proc: subprocess.CompletedProcess) -> str:
 
 
 def cfg_of(env: dict[str, str]):
-    keys = ("SKIPIFY_HOME", "SKIPIFY_WAREHOUSE_CATALOG", "SKIPIFY_WAREHOUSE_DATA")
-    return load_config(home=env["SKIPIFY_HOME"], warehouse_catalog=env[keys[1]], warehouse_data=env[keys[2]])
+    return load_config(home=env["SKIPIFY_HOME"], warehouse_catalog=env["SKIPIFY_WAREHOUSE_CATALOG"],
+                       warehouse_data=env["SKIPIFY_WAREHOUSE_DATA"])
 
 
 def night(env: dict[str, str], table: str, day: dt.date) -> pl.DataFrame:
