@@ -1,13 +1,17 @@
 """Benchmark: `skipify serve` on the loopback, a bounded load run: latency (p50, p99) and requests/s
-for single-pair and 100-pair requests, then single-pair requests from concurrent clients.
+for single-pair and 100-pair requests, then single-pair requests from concurrent clients; once per
+number of workers asked for (`skipify serve --workers N`).
 
     $ .venv/bin/python bench/api.py                       # the demo's warehouse (after `make demo`)
+    $ .venv/bin/python bench/api.py --workers 1 2         # one worker, then two, same requests
     $ .venv/bin/python bench/api.py --home /some/home     # another warehouse with a model and a night
 
 Without a trained model and a published night in the warehouse, a demo-sized world is set up first
 in bench/out/api (not timed: generate, ingest, a quick model, one night). The server runs in its
 own process with the access log off and no reload watcher; the client keeps one HTTP connection per
-thread (http.client), sends a fixed number of requests and stops. Pairs are drawn from the latest
+thread (http.client), sends a fixed number of requests and stops. Each connection first asks
+/healthz which worker holds it: the kernel hands a new connection to whichever worker accepts first,
+so the split of the concurrent clients over the workers is printed with their figures. Pairs are drawn from the latest
 night's scored pairs, each request with a context (hour and platform) as a caller would send.
 """
 
@@ -79,9 +83,17 @@ def sample_pairs(home: Path, n: int, seed: int) -> list[dict]:
     return [{"user_id": u, "track_id": t, "context": {"hour": rng.randrange(24), "platform": rng.choice(platforms)}} for u, t in pairs]
 
 
-def timed_requests(port: int, bodies: list[bytes]) -> list[float]:
-    """Send the bodies one after another over one keep-alive connection; seconds per request."""
+def worker_of(conn: http.client.HTTPConnection) -> int:
+    conn.request("GET", "/healthz")
+    return json.loads(conn.getresponse().read())["worker"]
+
+
+def timed_requests(port: int, bodies: list[bytes], workers: list[int] | None = None) -> list[float]:
+    """Send the bodies one after another over one keep-alive connection; seconds per request. The
+    worker that holds the connection is appended to ``workers``."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    if workers is not None:
+        workers.append(worker_of(conn))
     out = []
     for body in bodies:
         t0 = time.perf_counter()
@@ -105,11 +117,66 @@ def report(name: str, lat: list[float], wall: float, pairs_per_request: int) -> 
     return r
 
 
+def run_cases(home: Path, workers: int, pairs: list[dict], a: argparse.Namespace) -> dict:
+    """Start `skipify serve --workers N`, run the three cases, stop it; the figures."""
+    import psutil
+
+    rng = random.Random(a.seed)
+    port = free_port()
+    env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_ACCESS_LOG": "false", "SKIPIFY_LOG_LEVEL": "WARNING"}
+    cmd = [str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0", "--workers", str(workers)]
+    t0 = time.perf_counter()
+    with running(cmd, env, f"http://127.0.0.1:{port}/healthz", timeout_s=600) as proc:
+        seen: set[int] = set()
+        while len(seen) < workers:  # every worker up, not only the first: new connections until each has answered
+            conn = http.client.HTTPConnection("127.0.0.1", port)
+            seen.add(worker_of(conn))
+            conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("GET", "/healthz")
+        health = json.loads(conn.getresponse().read())
+        conn.close()
+        started = time.perf_counter() - t0
+        print(f"skipify serve --workers {workers}: version {health['model_version']}, features as of {health['features_as_of']}, "
+              f"up in {started:.1f}s (process start, imports, models and snapshot), {len(pairs):,} pairs to draw from", flush=True)
+
+        def bodies(n: int, size: int) -> list[bytes]:
+            return [json.dumps({"items": rng.sample(pairs, size)}).encode() for _ in range(n)]
+
+        for _ in range(workers):  # warm-up, on as many connections as workers
+            timed_requests(port, bodies(50, 1) + bodies(10, 100))
+        results = []
+        t0 = time.perf_counter()
+        lat = timed_requests(port, bodies(a.single, 1))
+        results.append(report("1 pair, one client", lat, time.perf_counter() - t0, 1))
+        t0 = time.perf_counter()
+        lat = timed_requests(port, bodies(a.batches, 100))
+        results.append(report("100 pairs, one client", lat, time.perf_counter() - t0, 100))
+
+        work = [bodies(a.per_client, 1) for _ in range(a.clients)]
+        lats: list[list[float]] = [[] for _ in range(a.clients)]
+        held: list[int] = []
+        threads = [threading.Thread(target=lambda i=i: lats[i].extend(timed_requests(port, work[i], held))) for i in range(a.clients)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        results.append(report(f"1 pair, {a.clients} concurrent clients", [x for l in lats for x in l], time.perf_counter() - t0, 1))
+        split = sorted((held.count(w) for w in set(held)), reverse=True)
+        procs = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children()]
+        rss = sum(p.memory_info().rss for p in procs) / 2**20
+        print(f"  the {a.clients} clients' connections over the workers: {split}; memory (RSS, supervisor and workers): "
+              f"{rss:,.0f} MiB; machine: {os.cpu_count()} cores", flush=True)
+    return {"workers": workers, "started_s": started, "rss_mb": rss, "client_split": split, "results": results}
+
+
 def main() -> None:
     from skipify.config import load_config
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--home", type=Path, default=None, help="warehouse [default: SKIPIFY_HOME, else bench/out/api]")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1], help="server processes: one run per number given")
     ap.add_argument("--single", type=int, default=2000, help="single-pair requests")
     ap.add_argument("--batches", type=int, default=300, help="100-pair requests")
     ap.add_argument("--clients", type=int, default=4, help="concurrent clients in the last case")
@@ -127,47 +194,8 @@ def main() -> None:
             set_up(home)
             print(f"  set up in {time.perf_counter() - t0:.0f}s", flush=True)
     pairs = sample_pairs(home, 20_000, a.seed)
-    rng = random.Random(a.seed)
-
-    port = free_port()
-    env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_ACCESS_LOG": "false", "SKIPIFY_LOG_LEVEL": "WARNING"}
-    t0 = time.perf_counter()
-    with running([str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0"], env,
-                 f"http://127.0.0.1:{port}/healthz", timeout_s=600) as proc:
-        started = time.perf_counter() - t0
-        import psutil
-
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        conn.request("GET", "/healthz")
-        health = json.loads(conn.getresponse().read())
-        conn.close()
-        print(f"skipify serve: version {health['model_version']}, features as of {health['features_as_of']}, "
-              f"up in {started:.1f}s (process start, imports, models and snapshot), {len(pairs):,} pairs to draw from", flush=True)
-
-        def bodies(n: int, size: int) -> list[bytes]:
-            return [json.dumps({"items": rng.sample(pairs, size)}).encode() for _ in range(n)]
-
-        timed_requests(port, bodies(50, 1) + bodies(10, 100))  # warm-up
-        results = []
-        t0 = time.perf_counter()
-        lat = timed_requests(port, bodies(a.single, 1))
-        results.append(report("1 pair, one client", lat, time.perf_counter() - t0, 1))
-        t0 = time.perf_counter()
-        lat = timed_requests(port, bodies(a.batches, 100))
-        results.append(report("100 pairs, one client", lat, time.perf_counter() - t0, 100))
-
-        work = [bodies(a.per_client, 1) for _ in range(a.clients)]
-        lats: list[list[float]] = [[] for _ in range(a.clients)]
-        threads = [threading.Thread(target=lambda i=i: lats[i].extend(timed_requests(port, work[i]))) for i in range(a.clients)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        results.append(report(f"1 pair, {a.clients} concurrent clients", [x for l in lats for x in l], time.perf_counter() - t0, 1))
-        rss = psutil.Process(proc.pid).memory_info().rss / 2**20
-        print(f"  server memory (RSS) after the run: {rss:,.0f} MiB; machine: {os.cpu_count()} cores")
-    print(json.dumps({"started_s": started, "rss_mb": rss, "results": results, "at": dt.datetime.now(dt.UTC).isoformat()}))
+    runs = [run_cases(home, w, pairs, a) for w in a.workers]
+    print(json.dumps({"runs": runs, "at": dt.datetime.now(dt.UTC).isoformat()}))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@ with, later ones get the new one, none fails.
 
 Endpoints are plain ``def``: CPU inference in an ``async def`` would block the event loop
 (fastapi/fastapi#2148); FastAPI runs them in its thread pool.
+
+``skipify serve --workers N`` runs N such processes on one listening socket (uvicorn's supervisor,
+which restarts a worker that dies). Each loads its own bundle and reloads it on its own, one worker
+at a time (a lock file), so the others keep answering meanwhile. What they share is the event log:
+each worker reads the lines the others appended before it answers a prediction (skipify.events.LogTail),
+so a session's plays posted to one worker are known to all.
 """
 
 from __future__ import annotations
@@ -25,12 +31,17 @@ import datetime as dt
 import gc
 import json
 import math
+import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
@@ -44,7 +55,7 @@ from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fie
 from skipify.catalogue import label
 from skipify.config import Config, load_config, logger
 from skipify.events import FIELDS as EVENT_FIELDS
-from skipify.events import EventChecker, EventLog, LivePlays
+from skipify.events import EventChecker, EventLog, LivePlays, LogTail
 from skipify.sequences import with_sequences
 from skipify.warehouse import connect, run_sql
 
@@ -138,7 +149,7 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     t0 = time.perf_counter()
     marks = marks or read_marks(cfg)
     if marks.version is None:
-        raise ValueError("no trained model yet: run `skipify train` (or `make demo`) before `skipify serve`")
+        raise ValueError(NO_MODEL)
     chosen, models = load_version(marks.version, cfg)
     served_model, baseline = served_and_baseline(chosen, models)
     summary = json.loads(chosen["metrics"])["summary"]
@@ -193,6 +204,9 @@ class Service:
         self.checker = EventChecker(self.cfg)  # POST /v1/events: ingest's rules ...
         self.event_log = EventLog(self.cfg.events_folder)  # ... and the durable log the night ingests
         self.live = LivePlays(self.cfg.serve_live_plays_per_user, self.cfg.serve_live_max_plays)  # sessions since the cut-off
+        self.tail = LogTail(self.cfg.events_folder)  # what other processes appended to the log (and this one before a restart)
+        self._live_lock = threading.Lock()  # the tail's offsets and the live plays change together
+        self.catch_up()
 
     # hot reload
     def reload_if_changed(self) -> bool:
@@ -200,12 +214,29 @@ class Service:
         marks = read_marks(self.cfg)
         if marks == self.served.marks:
             return False
-        logger.info("reloading: %s -> %s", self.served.marks, marks)
-        self.served = _frozen(lambda: load_served(self.cfg, self.as_of, marks))  # one reference swap: atomic for readers
+        with _one_loader(self.cfg):  # the other workers keep serving their bundles meanwhile
+            logger.info("reloading: %s -> %s", self.served.marks, marks)
+            self.served = _frozen(lambda: load_served(self.cfg, self.as_of, marks))  # one reference swap: atomic for readers
         self.reloads += 1
         dropped = self.live.prune(self.served.snapshot.cutoff)  # the new snapshot holds the plays before its cut-off
         logger.info("live plays: %d dropped (before the new cut-off), %d held", dropped, len(self.live))
         return True
+
+    def catch_up(self) -> int:
+        """Hold the plays since the cut-off that the event log has and this process has not read yet
+        (another worker's, or from before a restart); returns how many events were read."""
+        with self._live_lock:
+            snapshot = self.served.snapshot
+            events, unreadable = self.tail.new_lines(snapshot.cutoff)
+            if not events:
+                return 0
+            plays, bad = self.checker.good(events)
+            if unreadable or bad:
+                logger.warning("event log: %d lines skipped (not JSON, or breaking ingest's rules)", unreadable + bad)
+            recent = plays.filter(pl.col("ts") >= snapshot.cutoff)
+            if recent.height:
+                self.live.add(snapshot.live_rows(recent))
+            return len(events)
 
     def watch(self, every_s: float) -> None:
         """Check for a new champion or night every ``every_s`` seconds, in a daemon thread."""
@@ -242,6 +273,7 @@ class Service:
             why = (f"after {latest:%Y-%m-%d %H:%M} UTC, the features' cut-off plus ingest_max_future_hours "
                    f"({self.cfg.ingest_max_future_hours} h)")
             raise BadItems([(f"items[{i}].context.ts", why) for i in late])
+        self.catch_up()  # plays another worker accepted: one stat per hourly file when there are none
         sessions, live = self._sessions(items, cutoff)
         rows, flags = served.snapshot.rows(request_frame(items), {*served.served.columns, *served.baseline.columns}, live)
         data = served.served.prepare(rows)
@@ -299,12 +331,15 @@ class Service:
         problems, plays = self.checker.check(events)
         if problems:
             raise BadItems(problems)
-        files = self.event_log.append(events, plays["ts"].to_list())
-        snapshot = self.served.snapshot
-        recent = plays.filter(pl.col("ts") >= snapshot.cutoff)  # older ones: history, not a live session
-        if recent.height:
-            self.live.add(snapshot.live_rows(recent))
-        return {"accepted": len(events), "files": [p.name for p in files]}
+        appended = self.event_log.append(events, plays["ts"].to_list())
+        with self._live_lock:
+            snapshot = self.served.snapshot
+            recent = plays.filter(pl.col("ts") >= snapshot.cutoff)  # older ones: history, not a live session
+            if recent.height:
+                self.live.add(snapshot.live_rows(recent))
+            for a in appended:
+                self.tail.skip(a)  # held already: the tail need not read it back
+        return {"accepted": len(events), "files": [a.path.name for a in appended]}
 
     async def at_risk(self, user_id: str, day: dt.date | None) -> dict:
         """A night's at-risk list: from memory for the latest ``serve_nights_in_memory`` nights, else read
@@ -550,9 +585,20 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-def create_app(service: Service) -> FastAPI:
-    """The FastAPI application over a loaded :class:`Service`."""
-    api = FastAPI(title="Skipify prediction API", version="1",
+def create_app(service: Service, watch_s: float = 0) -> FastAPI:
+    """The FastAPI application over a loaded :class:`Service`; while it runs, the service looks for a
+    new champion or night every ``watch_s`` seconds (0: never)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        if watch_s > 0:
+            service.watch(watch_s)
+        try:
+            yield
+        finally:
+            service.stop()
+
+    api = FastAPI(title="Skipify prediction API", version="1", lifespan=lifespan,
                   description="Which tracks a listener is about to dislike, from the served model version.")
 
     # 413 before parsing a body too large to hold serve_max_batch items (serve_max_events events); counts are checked after
@@ -611,26 +657,88 @@ def create_app(service: Service) -> FastAPI:
     async def healthz() -> dict:  # async: answered on the event loop, never queued behind busy worker threads
         s = service.served
         return {"status": "ok", "model_version": s.marks.version, "served_model": s.version["served_model"], "features_as_of": s.snapshot.as_of, "night": s.marks.night,
-                "loaded_at": s.loaded_at, "reloads": service.reloads}
+                "loaded_at": s.loaded_at, "load_s": round(s.seconds, 3),
+                "reloads": service.reloads, "worker": os.getpid(), "live_plays": len(service.live)}
 
     return api
 
 
 def serve(cfg: Config | None = None, host: str | None = None, port: int | None = None, as_of: dt.date | None = None,
-          reload_s: float | None = None) -> None:
-    """Load, start the reload watcher and run uvicorn until interrupted."""
-    import torch
+          reload_s: float | None = None, workers: int | None = None) -> None:
+    """Load, start the reload watcher and run uvicorn until interrupted; with ``workers`` > 1
+    [config serve_workers], that many processes on one socket (see the module's docstring).
+
+    Raises:
+        ValueError: nothing to serve (no trained version), or a worker could not load it.
+    """
     import uvicorn
 
     cfg = cfg or load_config()
-    torch.set_num_threads(cfg.serve_threads)
-    service = Service(cfg, as_of)
     every = cfg.serve_reload_s if reload_s is None else reload_s
-    if every > 0:
-        service.watch(every)
+    workers = cfg.serve_workers if workers is None else workers
     host, port = host or cfg.serve_host, port or cfg.serve_port
-    logger.info("serving on http://%s:%d (docs: /docs)", host, port)
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, not {workers}")
+    if workers == 1:
+        app = _load_app(cfg, as_of, every)
+        logger.info("serving on http://%s:%d (docs: /docs)", host, port)
+        uvicorn.run(app, host=host, port=port, log_level=cfg.log_level.lower(), access_log=cfg.serve_access_log)
+        return
+
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    if read_marks(cfg).version is None:  # say so once, before starting workers that would each fail
+        raise ValueError(NO_MODEL)
+    config = uvicorn.Config(partial(_worker_app, cfg, as_of, every, os.getpid()), factory=True, host=host, port=port,
+                            workers=workers, log_level=cfg.log_level.lower(), access_log=cfg.serve_access_log,
+                            timeout_worker_healthcheck=cfg.serve_worker_healthcheck_s)
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    logger.info("serving on http://%s:%d with %d workers (docs: /docs)", host, port, workers)
+    supervisor.run()
+    failed = [p.pid for p in supervisor.processes if p.exitcode == STARTUP_FAILURE]
+    if failed:
+        raise ValueError(f"worker {failed[0]} could not load the served version (its error is logged above)")
+
+
+NO_MODEL = "no trained model yet: run `skipify train` (or `make demo`) before `skipify serve`"
+
+
+def _load_app(cfg: Config, as_of: dt.date | None, watch_s: float) -> FastAPI:
+    import torch
+
+    torch.set_num_threads(cfg.serve_threads)
+    return create_app(Service(cfg, as_of), watch_s)
+
+
+def _worker_app(cfg: Config, as_of: dt.date | None, watch_s: float, parent: int) -> FastAPI:
+    """One worker's application (uvicorn calls it in the worker process). A worker that cannot load
+    exits with uvicorn's start-up failure code: the supervisor then stops instead of restarting it
+    over and over. A worker whose supervisor is gone (killed) stops too."""
+    from uvicorn.config import STARTUP_FAILURE
+
     try:
-        uvicorn.run(create_app(service), host=host, port=port, log_level=cfg.log_level.lower(), access_log=cfg.serve_access_log)
-    finally:
-        service.stop()
+        app = _load_app(cfg, as_of, watch_s)
+    except Exception as exc:
+        logger.error("worker %d could not load: %s", os.getpid(), exc)
+        sys.exit(STARTUP_FAILURE)
+
+    def orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        logger.warning("worker %d: the supervisor is gone, stopping", os.getpid())
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful shutdown
+
+    threading.Thread(target=orphaned, name="skipify-orphan", daemon=True).start()
+    return app
+
+
+@contextmanager
+def _one_loader(cfg: Config):
+    """One bundle loaded at a time among the processes serving ``cfg.home`` (an exclusive flock)."""
+    import fcntl
+
+    cfg.home.mkdir(parents=True, exist_ok=True)
+    with open(cfg.home / "serve.reload.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield

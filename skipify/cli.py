@@ -280,6 +280,8 @@ def serve(
     as_of: Annotated[Optional[datetime.datetime], typer.Option("--as-of", formats=["%Y-%m-%d"],
                      help="Features as of this day [default: the latest published night].")] = None,
     reload_s: Annotated[Optional[float], typer.Option("--reload-s", help="Seconds between checks for a new champion or night; 0 never [config serve_reload_s].")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Processes behind the one port, each with its own copy of the model "
+                                                        "and features [config serve_workers].")] = None,
 ) -> None:
     """The prediction API (FastAPI on uvicorn; docs at /docs): POST /v1/predict, GET /v1/users/{id}/at-risk,
     GET /v1/model, GET /healthz. Loads the served version and its features once; never holds the warehouse."""
@@ -287,7 +289,7 @@ def serve(
     from skipify.warehouse import WarehouseError
 
     try:
-        run_server(load_config(), host, port, as_of.date() if as_of else None, reload_s)
+        run_server(load_config(), host, port, as_of.date() if as_of else None, reload_s, workers)
     except (WarehouseError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

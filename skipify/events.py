@@ -18,11 +18,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import math
 import os
 import threading
+import time
 from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,20 +83,34 @@ class EventChecker:
                     out.append((f"events[{i}].{name}", "must be a finite number"))
         if out:
             return out, None
+        checked = self._checked(events)
+        for i, reason in enumerate(checked["reason"].to_list()):
+            for part in (reason or "").split("; "):
+                if part:
+                    out.append((f"events[{i}].{field_of(part)}", part))
+        return out, checked.select([pl.col(c).cast(t) for c, t in LIVE_SCHEMA.items()])
+
+    def good(self, events: list[dict[str, Any]]) -> tuple[pl.DataFrame, int]:
+        """(the events that pass ingest's rules, typed as LIVE_SCHEMA; how many did not): for events
+        read back from the log, where a bad line is skipped, not refused."""
+        shaped = [e for e in events if isinstance(e, dict) and all(k in FIELDS and (v is None or isinstance(v, (str, int, float, bool)))
+                                                                   for k, v in e.items())]
+        if not shaped:
+            return pl.DataFrame(schema=LIVE_SCHEMA), len(events)
+        checked = self._checked(shaped).filter(pl.col("reason").is_null())
+        return checked.select([pl.col(c).cast(t) for c, t in LIVE_SCHEMA.items()]), len(events) - checked.height
+
+    def _checked(self, events: list[dict[str, Any]]) -> pl.DataFrame:
+        """sql/ingest/validate_events.sql over the events as text: typed columns and a ``reason`` (null: good)."""
         stage = pl.DataFrame({"record_number": list(range(1, len(events) + 1)),
                               **{c: [as_text(e.get(c)) for e in events] for c in FIELDS}},
                              schema={"record_number": pl.Int64, **dict.fromkeys(FIELDS, pl.Utf8)})
         cur = self._cursor()
         cur.register("stage", stage.to_arrow())
         try:
-            checked = run_sql(cur, "ingest/validate_events", self.params()).pl().sort("record_number")
+            return run_sql(cur, "ingest/validate_events", self.params()).pl().sort("record_number")
         finally:
             cur.unregister("stage")
-        for i, reason in enumerate(checked["reason"].to_list()):
-            for part in (reason or "").split("; "):
-                if part:
-                    out.append((f"events[{i}].{field_of(part)}", part))
-        return out, checked.select([pl.col(c).cast(t) for c, t in LIVE_SCHEMA.items()])
 
     def params(self) -> dict:
         """What the rules are checked against: the same settings as the nightly ingest, now."""
@@ -188,31 +205,49 @@ class LivePlays:
         return session_id, [p for p in before if p["session_id"] == session_id]
 
 
+@dataclass(frozen=True)
+class Appended:
+    """Bytes [start, end) of an event log file, written by one append."""
+
+    path: Path
+    start: int
+    end: int
+
+
 class EventLog:
     """Accepted events, appended to hourly JSON-lines files under ``folder``; each append is written
-    and fsynced (the file, and the folder when the file is new) before it returns."""
+    and fsynced (the file, and the folder when the file is new) before it returns.
+
+    Appends to a file are serialised across processes too (an exclusive ``flock`` on the file while it
+    is written): the workers of ``skipify serve --workers N``, or several servers over one home, share
+    the log and the lines of two batches never interleave."""
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self._lock = threading.Lock()  # one append at a time: lines of two batches never interleave
+        self._lock = threading.Lock()
 
-    def append(self, events: list[dict[str, Any]], hours: list[dt.datetime]) -> list[Path]:
+    def append(self, events: list[dict[str, Any]], hours: list[dt.datetime]) -> list[Appended]:
         """Append ``events`` (as sent: only the fields given) to the file of each one's hour (UTC)."""
         by_file: dict[Path, list[str]] = defaultdict(list)
         for event, hour in zip(events, hours):
             line = json.dumps({k: v for k, v in event.items() if v is not None}, ensure_ascii=False, allow_nan=False)
-            by_file[self.folder / f"events_{hour.astimezone(dt.UTC):%Y-%m-%dT%H}.jsonl"].append(line + "\n")
+            by_file[self.folder / log_name(hour)].append(line + "\n")
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
-            for path, lines in by_file.items():
-                _append_synced(path, "".join(lines).encode())
-        return sorted(by_file)
+            return [_append_synced(path, "".join(lines).encode()) for path, lines in sorted(by_file.items())]
 
 
-def _append_synced(path: Path, data: bytes) -> None:
+def log_name(hour: dt.datetime) -> str:
+    """The event log's file of a play's UTC hour: events_2026-03-02T21.jsonl."""
+    return f"events_{hour.astimezone(dt.UTC):%Y-%m-%dT%H}.jsonl"
+
+
+def _append_synced(path: Path, data: bytes) -> Appended:
     new = not path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
+        start = os.fstat(fd).st_size
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
@@ -225,6 +260,75 @@ def _append_synced(path: Path, data: bytes) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+    return Appended(path, start, start + len(data))
+
+
+class LogTail:
+    """Reads the lines appended to the event log since it last looked, from the files of the hours
+    from ``since`` on: how a server learns the plays that another process (another worker of
+    ``skipify serve --workers N``) accepted, and, at start, those accepted before it started.
+
+    Only complete lines are taken (a line being written is read the next time). The folder is listed
+    again only when its modification time changed (a new hourly file) or is too recent to trust;
+    otherwise a look costs one ``stat`` per file of the hours since ``since``."""
+
+    RECENT_S = 2.0  # a folder modified this recently is listed again: a file made in the same clock tick would be missed
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._read: dict[str, int] = {}  # file name -> bytes taken (whole lines)
+        self._listed: tuple[int, list[str]] | None = None  # (the folder's mtime_ns, its event files) when last listed
+
+    def skip(self, appended: Appended) -> None:
+        """``appended`` is held already (this process wrote it): no need to read it back, unless
+        another process's lines are unread before it."""
+        if self._read.get(appended.path.name, 0) == appended.start:
+            self._read[appended.path.name] = appended.end
+
+    def new_lines(self, since: dt.datetime) -> tuple[list[dict[str, Any]], int]:
+        """(the events appended since the last call to the files of the hours from ``since`` on, the
+        number of lines that were not JSON objects). Not thread-safe: the caller serialises."""
+        first = log_name(since.replace(minute=0, second=0, microsecond=0))
+        events, bad = [], 0
+        for name in self._files():
+            if name < first:
+                self._read.pop(name, None)
+                continue
+            try:
+                size = os.stat(self.folder / name).st_size
+            except FileNotFoundError:
+                self._read.pop(name, None)
+                continue
+            done = self._read.get(name, 0)
+            if size < done:  # the file was replaced or cut: read it again (a play held twice is held once)
+                done = 0
+            if size == done:
+                continue
+            with open(self.folder / name, "rb") as f:
+                f.seek(done)
+                chunk = f.read(size - done)
+            whole = chunk[:chunk.rfind(b"\n") + 1]
+            self._read[name] = done + len(whole)
+            for line in whole.splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    event = None
+                if isinstance(event, dict):
+                    events.append(event)
+                elif line.strip():
+                    bad += 1
+        return events, bad
+
+    def _files(self) -> list[str]:
+        try:
+            mtime = os.stat(self.folder).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        if self._listed is None or self._listed[0] != mtime or time.time() - mtime / 1e9 < self.RECENT_S:
+            names = sorted(e.name for e in os.scandir(self.folder) if e.name.startswith("events_") and e.name.endswith(".jsonl"))
+            self._listed = (mtime, names)
+        return self._listed[1]
 
 
 def read_plays(path: Path) -> list[dict[str, Any]]:

@@ -206,26 +206,25 @@ def test_a_live_sessions_rows_equal_the_training_rows_of_the_same_plays_once_ing
     assert_rows_equal(training, rows)
 
 
-def test_a_prediction_in_a_live_session_reads_its_plays_and_names_them(home):
-    """Over HTTP: the session by its id, the listener's open session by the gap, none after the gap."""
-    session = [{**e, "user_id": "u000003", "ts": f"{NIGHT}T20:{10 * i:02d}:00Z", "session_id": "live-http",
-                "ms_played": 3_000, "skipped": True} for i, e in enumerate(plays(4))]
-    port = free_port()
-    with serve(home, port):
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
-            def ask(**context) -> dict:
-                resp = api.post("/v1/predict", json={"items": [{"user_id": "u000003", "track_id": "t000009", "context": context}]})
-                assert resp.status_code == 200, resp.text
-                return resp.json()["predictions"][0]
+def test_the_log_tail_takes_whole_lines_once_and_skips_what_its_own_process_appended(tmp_path):
+    from skipify.events import EventLog, LogTail
 
-            before = ask(ts=f"{NIGHT}T20:45:00Z", session_id="live-http")
-            assert before["session"] is None  # nothing received yet: the history up to the cut-off only
-            assert api.post("/v1/events", json={"events": session}).status_code == 202
-            named = ask(ts=f"{NIGHT}T20:45:00Z", session_id="live-http")
-            assert [e["track_id"] for e in named["session"]["live_events"]] == [e["track_id"] for e in session]
-            assert named["p_dislike"] != before["p_dislike"]  # four early skips in a row change the odds
-            opened = ask(ts=f"{NIGHT}T20:45:00Z")  # no session given: the listener's open one (last play 15 min before)
-            assert opened["session"]["session_id"] == "live-http" and opened["p_dislike"] == named["p_dislike"]
-            assert ask(ts=f"{NIGHT}T22:00:00Z")["session"] is None  # 90 minutes after the last play: a new session
-            partial = ask(ts=f"{NIGHT}T20:25:00Z", session_id="live-http")  # only the plays before its ts
-            assert len(partial["session"]["live_events"]) == 3
+    since = dt.datetime.combine(DAY, dt.time(10), dt.UTC)
+    log, tail, other = EventLog(tmp_path), LogTail(tmp_path), LogTail(tmp_path)
+    first, second = plays(3), plays(2, minute=30)
+    appended = log.append(first, [since] * 3)
+    tail.skip(appended[0])  # this process wrote it: nothing to read back
+    assert tail.new_lines(since) == ([], 0)
+    assert [e["track_id"] for e in other.new_lines(since)[0]] == [e["track_id"] for e in first]  # another process reads it
+    path = appended[0].path
+    with open(path, "a") as f:  # a line still being written is left for the next look
+        f.write('{"user_id": "u000001", "track_id": "t000099", "ts": "%sT10:59:00Z"' % DAY)
+    assert other.new_lines(since) == ([], 0)
+    with open(path, "a") as f:
+        f.write("}\nnot json\n")
+    assert other.new_lines(since) == ([{"user_id": "u000001", "track_id": "t000099", "ts": f"{DAY}T10:59:00Z"}], 1)
+    # another process appended before this one's batch: the tail reads both (a play held twice is held once)
+    later = log.append(second, [since] * 2)
+    tail.skip(later[0])
+    assert len(tail.new_lines(since)[0]) == 1 + 2 and tail.new_lines(since) == ([], 0)
+    assert other.new_lines(since + dt.timedelta(hours=1)) == ([], 0)  # files of hours before the cut-off are not read
