@@ -1,0 +1,189 @@
+"""Benchmark: how each stage grows with the plays, on one machine (docs/scale.md, "Measured growth").
+
+    $ .venv/bin/python bench/scale.py --events 1000000 3000000 10000000 --work /tmp/scale
+
+For each size, a world of that many plays over 60 days (users = plays / 90, tracks = users / 2, as
+bench/features.py makes them) in its own SKIPIFY_HOME under --work; each stage in a fresh process,
+its seconds and its peak memory (max RSS):
+
+* ingest    - the world's landing files into raw.* (generating them is not timed)
+* features  - the whole feature build up to the last night, from scratch (no text)
+* text      - the tracks' text embeddings (MiniLM), what the first training adds to the features
+* train     - `train` with one fixed, reduced configuration at every size (one epoch per deep stage, no
+              choice of the history encoder, 100 LightGBM rounds of 31 leaves): the growth of the
+              default training follows the same rows, times its epochs
+* night     - `skipify nightly` for the last night (its features are built): candidates, scoring, publish
+* snapshot  - the API's serving snapshot loaded for that night: seconds, and the memory it holds (RSS
+              after the load minus RSS with the models loaded and nothing else)
+
+Then the exponent b of seconds ~ plays^b between the smallest and the largest size, per stage. Run it
+alone: two cores, a second process doubles every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+from common import peak_mb, run_stage
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ["ingest", "features", "text", "train", "night", "snapshot"]
+
+
+def _world(events: int) -> tuple[int, int]:
+    users = max(100, events // 90)
+    return users, max(100, users // 2)
+
+
+def stage_setup(events: int) -> dict:
+    from skipify.config import load_config
+    from skipify.generate import WorldParams, generate
+
+    cfg = load_config()
+    users, tracks = _world(events)
+    s = generate(cfg.world_dir, WorldParams(users=users, tracks=tracks, days=60, seed=1))
+    return {"plays": s["n_events"], "users": users, "tracks": tracks}
+
+
+def stage_ingest() -> dict:
+    from skipify.config import load_config
+    from skipify.ingest import ingest_paths
+
+    cfg = load_config()
+    t0 = time.perf_counter()
+    ingest_paths([cfg.world_dir / "landing"], cfg=cfg)
+    return {"seconds": time.perf_counter() - t0}
+
+
+def stage_features() -> dict:
+    from skipify.config import load_config
+    from skipify.features import build_features, default_as_of
+
+    cfg = load_config()
+    t0 = time.perf_counter()
+    r = build_features(default_as_of(cfg), cfg, with_text=False)
+    return {"seconds": time.perf_counter() - t0, "rows": r.rows.get("labels", 0)}
+
+
+def stage_text() -> dict:
+    from skipify.config import load_config
+    from skipify.text import embed_tracks
+
+    t0 = time.perf_counter()
+    n = embed_tracks(load_config())
+    return {"seconds": time.perf_counter() - t0, "texts": n}
+
+
+def stage_train() -> dict:
+    from skipify.config import load_config
+    from skipify.features import default_as_of
+    from skipify.models.deep import DeepConfig
+    from skipify.models.lgbm import LGBMConfig
+    from skipify.train import train
+
+    cfg = load_config()
+    t0 = time.perf_counter()
+    r = train(default_as_of(cfg), cfg=cfg, device="cpu", deep_config=DeepConfig(epochs=1, seed=cfg.seed, choose_history=False),
+              lgbm_config=LGBMConfig(num_leaves=31, max_rounds=100, threads=cfg.duckdb_threads))
+    s = r["evaluation"]["summary"]
+    return {"seconds": time.perf_counter() - t0, "stages": r["stages"], "train_rows": s["n_train_rows"],
+            "test_roc_auc": {k: s[k] for k in ("deep_roc_auc", "lightgbm_roc_auc") if k in s}}
+
+
+def stage_night() -> dict:
+    from skipify.config import load_config
+    from skipify.features import default_as_of
+    from skipify.nightly import run_night
+
+    cfg = load_config()
+    t0 = time.perf_counter()
+    report = run_night(default_as_of(cfg), cfg)
+    return {"seconds": time.perf_counter() - t0, "stages": report.seconds, "scored": report.rows["dislike_scores"]}
+
+
+def stage_snapshot() -> dict:
+    import gc
+
+    import psutil
+
+    from skipify.config import load_config
+    from skipify.features import default_as_of
+    from skipify.nightly import read_columns
+    from skipify.serving import Snapshot
+    from skipify.train import load_version
+
+    cfg = load_config()
+    _, models = load_version(None, cfg)
+    gc.collect()
+    before = psutil.Process().memory_info().rss
+    t0 = time.perf_counter()
+    snapshot = Snapshot.load(default_as_of(cfg), cfg, read_columns(models))
+    seconds = time.perf_counter() - t0
+    gc.collect()
+    held = psutil.Process().memory_info().rss - before
+    return {"seconds": seconds, "held_mb": held / 2**20, "listeners": len(snapshot.played_users), "tracks": len(snapshot.played_tracks)}
+
+
+def exponent(small: tuple[float, float], large: tuple[float, float]) -> float:
+    """b in y ~ x^b through two points (x, y)."""
+    return math.log(large[1] / small[1]) / math.log(large[0] / small[0])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "scale")
+    ap.add_argument("--keep", action="store_true", help="keep each size's warehouse (default: removed after its figures)")
+    ap.add_argument("--stage", choices=["setup", *STAGES], help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.stage:
+        r = stage_setup(a.n) if a.stage == "setup" else globals()[f"stage_{a.stage}"]()
+        r["peak_mb"] = peak_mb()
+        print(json.dumps(r, default=float))
+        return
+
+    sizes = []
+    for events in a.events:
+        home = a.work / f"e{events}"
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        script = str(Path(__file__).resolve())
+        t0 = time.perf_counter()
+        world = run_stage(script, ["--stage", "setup", "--n", str(events)], env)
+        print(f"{world['plays']:,} plays ({world['users']:,} users, {world['tracks']:,} tracks), generated in "
+              f"{time.perf_counter() - t0:.0f}s (not timed)", flush=True)
+        figures = {}
+        for stage in STAGES:
+            r = run_stage(script, ["--stage", stage], env)
+            figures[stage] = r
+            detail = {"train": lambda: f"  {r['train_rows']:,} training rows; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items()),
+                      "night": lambda: f"  {r['scored']:,} pairs scored; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items()),
+                      "snapshot": lambda: f"  holds {r['held_mb']:,.0f} MiB",
+                      "text": lambda: f"  {r['texts']:,} texts"}.get(stage, lambda: "")()
+            print(f"  {stage:<9} {r['seconds']:8.1f}s  peak {r['peak_mb']:8,.0f} MiB{detail}", flush=True)
+        sizes.append({"events": events, **world, "figures": figures})
+        if not a.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    if len(sizes) > 1:
+        lo, hi = sizes[0], sizes[-1]
+        print(f"exponent b (seconds ~ plays^b) from {lo['plays']:,} to {hi['plays']:,} plays:")
+        for stage in STAGES:
+            b = exponent((lo["plays"], lo["figures"][stage]["seconds"]), (hi["plays"], hi["figures"][stage]["seconds"]))
+            m = exponent((lo["plays"], lo["figures"][stage]["peak_mb"]), (hi["plays"], hi["figures"][stage]["peak_mb"]))
+            print(f"  {stage:<9} seconds {b:5.2f}   peak memory {m:5.2f}")
+        held = exponent((lo["plays"], lo["figures"]["snapshot"]["held_mb"]), (hi["plays"], hi["figures"]["snapshot"]["held_mb"]))
+        print(f"  snapshot memory held {held:5.2f}")
+    print(json.dumps({"sizes": sizes, "at": dt.datetime.now(dt.UTC).isoformat()}, default=float))
+
+
+if __name__ == "__main__":
+    main()
