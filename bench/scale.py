@@ -11,7 +11,8 @@ its seconds and its peak memory (max RSS):
 * text      - the tracks' text embeddings (MiniLM), what the first training adds to the features
 * train     - `train` with one fixed, reduced configuration at every size (one epoch per deep stage, no
               choice of the history encoder, 100 LightGBM rounds of 31 leaves): the growth of the
-              default training follows the same rows, times its epochs
+              default training follows the same rows, times its epochs. Its memory grows with the rows
+              it holds: --train-window-days N trains on the last N days only (config train_window_days)
 * night     - `skipify nightly` for the last night (its features are built): candidates, scoring, publish
 * snapshot  - the API's serving snapshot loaded for that night: seconds, and the memory it holds (RSS
               after the load minus RSS with the models loaded and nothing else)
@@ -141,6 +142,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "scale")
     ap.add_argument("--keep", action="store_true", help="keep each size's warehouse (default: removed after its figures)")
+    ap.add_argument("--train-window-days", type=int, default=None, help="train on the last N days only [all history]")
     ap.add_argument("--stage", choices=["setup", *STAGES], help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -156,6 +158,8 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
         env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        if a.train_window_days is not None:
+            env["SKIPIFY_TRAIN_WINDOW_DAYS"] = str(a.train_window_days)
         script = str(Path(__file__).resolve())
         t0 = time.perf_counter()
         world = run_stage(script, ["--stage", "setup", "--n", str(events)], env)
@@ -170,7 +174,7 @@ def main() -> None:
                       "snapshot": lambda: f"  holds {r['held_mb']:,.0f} MiB",
                       "text": lambda: f"  {r['texts']:,} texts"}.get(stage, lambda: "")()
             print(f"  {stage:<9} {r['seconds']:8.1f}s  peak {r['peak_mb']:8,.0f} MiB{detail}", flush=True)
-        sizes.append({"events": events, **world, "figures": figures})
+        sizes.append({"events": events, **world, "train_window_days": a.train_window_days, "figures": figures})
         if not a.keep:
             shutil.rmtree(home, ignore_errors=True)
     if len(sizes) > 1:

@@ -226,17 +226,22 @@ class Service:
         """Hold the plays since the cut-off that the event log has and this process has not read yet
         (another worker's, or from before a restart); returns how many events were read."""
         with self._live_lock:
-            snapshot = self.served.snapshot
-            events, unreadable = self.tail.new_lines(snapshot.cutoff)
+            events, unreadable = self.tail.new_lines(self.served.snapshot.cutoff)
             if not events:
                 return 0
             plays, bad = self.checker.good(events)
             if unreadable or bad:
                 logger.warning("event log: %d lines skipped (not JSON, or breaking ingest's rules)", unreadable + bad)
-            recent = plays.filter(pl.col("ts") >= snapshot.cutoff)
-            if recent.height:
-                self.live.add(snapshot.live_rows(recent))
+            self._hold(plays)
             return len(events)
+
+    def _hold(self, plays: pl.DataFrame) -> None:
+        """Hold the plays since the snapshot's cut-off as live plays (older ones are history, not a live
+        session). The caller holds ``_live_lock``."""
+        snapshot = self.served.snapshot
+        recent = plays.filter(pl.col("ts") >= snapshot.cutoff)
+        if recent.height:
+            self.live.add(snapshot.live_rows(recent))
 
     def watch(self, every_s: float) -> None:
         """Check for a new champion or night every ``every_s`` seconds, in a daemon thread."""
@@ -333,10 +338,7 @@ class Service:
             raise BadItems(problems)
         appended = self.event_log.append(events, plays["ts"].to_list())
         with self._live_lock:
-            snapshot = self.served.snapshot
-            recent = plays.filter(pl.col("ts") >= snapshot.cutoff)  # older ones: history, not a live session
-            if recent.height:
-                self.live.add(snapshot.live_rows(recent))
+            self._hold(plays)
             for a in appended:
                 self.tail.skip(a)  # held already: the tail need not read it back
         return {"accepted": len(events), "files": [a.path.name for a in appended]}

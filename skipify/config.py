@@ -45,6 +45,7 @@ class Config:
     split_valid_days: int = 7
     split_min_test_rows: int = 1000  # each window is extended back by whole days until it holds this many plays
     split_min_valid_rows: int = 1000
+    train_window_days: int | None = None  # train (and tune) on the last N days before the cut-off only; None: all history
 
     # --- features ---------------------------------------------------------------------------
     feature_smoothing: float = 10.0  # pseudo-plays pulling dislike rates towards the global rate

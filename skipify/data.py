@@ -18,7 +18,7 @@ import polars as pl
 
 from skipify.config import Config, load_config, logger
 from skipify.sequences import PlayLog, attach, drop_anchors
-from skipify.warehouse import connect, read_sql
+from skipify.warehouse import connect, run_sql
 
 
 @dataclass
@@ -42,19 +42,29 @@ class Splits:
         }
 
 
-def load_rows(cfg: Config | None = None, sequences: bool = False) -> pl.DataFrame:
+def load_rows(cfg: Config | None = None, sequences: bool = False, since: dt.date | None = None) -> pl.DataFrame:
     """features.training_rows, ordered by time (read-only connection); the sequences (the listening
-    and session histories, lists of up to ``history_len`` per row, skipify.sequences) only when asked for."""
+    and session histories, lists of up to ``history_len`` per row, skipify.sequences) only when asked for.
+
+    ``since``: only the rows of that day on (a training window: :func:`window_start`); their sequences
+    still reach back before it, gathered from a narrow log of every earlier play."""
     cfg = cfg or load_config()
     con = connect(cfg, read_only=True)
     try:
-        rows = con.execute(read_sql("models/training_rows")).pl()
+        rows = run_sql(con, "models/training_rows", {"since": None if since is None else (since - dt.date(1970, 1, 1)).days}).pl()
+        # every play the rows' sequences reach is a training row itself: the rows are their own play log, or,
+        # in a window, a log of every row's few columns
+        log = run_sql(con, "models/play_log").pl() if sequences and since is not None else rows
     finally:
         con.close()
     if sequences:
-        # every play the rows' sequences reach is a training row itself: the rows are their own play log
-        rows = attach(rows, PlayLog.from_plays(rows), cfg.history_len)
+        rows = attach(rows, PlayLog.from_plays(log), cfg.history_len)
     return drop_anchors(rows).drop("play_id", "n")
+
+
+def window_start(cfg: Config, as_of: dt.date) -> dt.date | None:
+    """The first day of the training window before ``as_of`` (config train_window_days; None: all history)."""
+    return None if cfg.train_window_days is None else as_of - dt.timedelta(days=cfg.train_window_days)
 
 
 def _day(d: int) -> dt.date:

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.data import Splits, load_rows, segments, time_splits, version_splits
+from skipify.data import Splits, load_rows, segments, time_splits, version_splits, window_start
 from skipify.embeddings import tower_vectors, write_vectors
 from skipify.evaluate import baseline_scores, evaluate, truth_for
 from skipify.features import build_features, default_as_of
@@ -134,7 +134,8 @@ def train(
     as_of = as_of or default_as_of(cfg)
     build_features(as_of, cfg)
     lap("features")
-    splits = time_splits(load_rows(cfg, sequences=True), cfg)  # the history encoder reads the sequences
+    # the history encoder reads the sequences; a training window bounds the rows held (their memory grows with them)
+    splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, as_of)), cfg)
     resources = Resources(cfg)
     lap("load")
     tuned = tuned_configs(cfg)

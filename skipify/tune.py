@@ -20,7 +20,8 @@ import optuna
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.data import Splits, load_rows, time_splits
+from skipify.data import Splits, load_rows, time_splits, window_start
+from skipify.features import default_as_of
 from skipify.metrics import roc_auc
 from skipify.models.kinds import KINDS, Resources
 from skipify.warehouse import connect, run_sql, transaction, with_retry
@@ -58,7 +59,7 @@ def tune(models: tuple[str, ...] = MODELS, trials: int | None = None, timeout_s:
     unknown = set(models) - set(MODELS)
     if unknown:
         raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {', '.join(MODELS)}")
-    splits = time_splits(load_rows(cfg, sequences=True), cfg)
+    splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, default_as_of(cfg))), cfg)
     resources = Resources(cfg)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     optuna.logging.set_verbosity(optuna.logging.WARNING)

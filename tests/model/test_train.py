@@ -231,3 +231,24 @@ def test_a_broken_truth_file_never_costs_the_trained_models(trained):
     con.close()
     assert stored["summary"]["oracle_error"] == s["oracle_error"] and stored["summary"]["deep_roc_auc"] == pytest.approx(s["deep_roc_auc"])
     assert (cfg.models_dir / out["version"] / "evaluation.json").exists()
+
+
+def test_a_training_window_holds_the_last_days_with_the_same_rows_and_histories(scored_home):
+    """train_window_days: the rows from the window's first day on, each equal to the same row of the whole
+    history, its listening and session sequences included (they reach back before the window)."""
+    import datetime as dt
+
+    from skipify.data import load_rows, time_splits, window_start
+    from tests.scored import assert_rows_equal
+
+    cfg = load_config(home=scored_home, **SCORED_SETTINGS, train_window_days=9, split_min_test_rows=100, split_min_valid_rows=100)
+    since = window_start(cfg, NIGHT)
+    assert since == NIGHT - dt.timedelta(days=9)
+    whole = load_rows(cfg, sequences=True)
+    window = load_rows(cfg, sequences=True, since=since)
+    first = (since - dt.date(1970, 1, 1)).days
+    assert 0 < window.height < whole.height and window["day"].min() == first
+    assert_rows_equal(whole.filter(pl.col("day") >= first), window)
+    reaching = window.filter(pl.col("day") == first)["h_track_ids"].list.len()
+    assert reaching.max() > 0  # the window's first day has histories from before it
+    assert time_splits(window, cfg).dates["train_from"] == str(since)
