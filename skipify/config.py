@@ -93,7 +93,8 @@ class Config:
     serve_reload_s: float = 30.0  # how often the server looks for a new champion or night (0: never)
     serve_threads: int = 1  # torch threads per request (one request is small; concurrency comes from requests)
     serve_workers: int = 1  # processes behind the one port, each with its own bundle (`skipify serve --workers`)
-    serve_worker_healthcheck_s: int = 30  # a worker that does not answer its supervisor this long is restarted
+    serve_worker_healthcheck_s: int = 10  # a worker that does not answer its supervisor this long is restarted ...
+    # ... and a worker that dies while asked is noticed after it (uvicorn's ping waits for its answer)
     serve_access_log: bool = True
     serve_nights_in_memory: int = 7  # at-risk lists of the latest nights kept in memory; older ones are read on request ...
     serve_history_workers: int = 2  # ... by this many workers of their own ...
