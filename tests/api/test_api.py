@@ -1,5 +1,6 @@
 """`skipify serve` for real: uvicorn on a free loopback port, over a private copy of the scored
-warehouse; every endpoint, every error code, consistency with the nightly batch, hot reload."""
+warehouse; every endpoint, every error code, consistency with the nightly batch. Hot reload (a new
+version, a promoted champion) is tested with two workers: tests/api/test_workers.py."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import pytest
 from skipify.catalogue import label
 from skipify.config import load_config
 from skipify.warehouse import connect, create_temp
-from tests.scored import NIGHT, SCORED_SETTINGS, tiny_deep_config, tiny_lgbm_config
+from tests.scored import NIGHT, SCORED_SETTINGS
 from tests.servers import free_port, running
 
 BIN = Path(sys.executable).parent
@@ -31,7 +32,7 @@ MAX_BATCH = 50
 
 @pytest.fixture(scope="module")
 def home(copy_scored_home):
-    return copy_scored_home("api_home")  # the hot-reload test trains a new version in it
+    return copy_scored_home("api_home")
 
 
 HISTORY_QUEUE = 4
@@ -325,39 +326,6 @@ def test_reads_of_older_nights_never_hold_up_health_or_predict(api, home):
     assert answered < last_read, "health and predict waited for the older nights' reads"
 
 
-def test_a_new_version_is_swapped_in_without_a_restart_or_a_failed_request(api, home):
-    from skipify.train import train
-
-    before = api.get("/v1/model").json()["version"]
-    statuses: list[int] = []
-    stop = threading.Event()
-
-    def hammer() -> None:  # requests in flight all along
-        while not stop.is_set():
-            statuses.append(api.post("/v1/predict", json={"items": [{"user_id": "u000002", "track_id": "t000005"}]}).status_code)
-
-    worker = threading.Thread(target=hammer)
-    worker.start()
-    try:
-        cfg = load_config(home=home, **SCORED_SETTINGS)
-        time.sleep(1)  # a version registered within the same second would share the old one's name
-        # the champion's own settings: a challenger that is no worse on the same rows, so the gate promotes it
-        new = train(NIGHT, cfg=cfg, device="cpu", lgbm_config=tiny_lgbm_config(), deep_config=tiny_deep_config())["version"]
-        assert new != before
-        deadline = time.time() + 60
-        while api.get("/v1/model").json()["version"] != new:
-            assert time.time() < deadline, "the server never picked up the new version"
-            time.sleep(0.3)
-        time.sleep(0.5)
-    finally:
-        stop.set()
-        worker.join()
-    assert len(statuses) > 5 and set(statuses) == {200}
-    resp = api.post("/v1/predict", json={"items": [{"user_id": "u000002", "track_id": "t000005"}]}).json()
-    assert resp["model_version"] == resp["predictions"][0]["model_version"] == new
-    assert api.get("/healthz").json()["reloads"] >= 1
-
-
 def test_serve_without_a_model_exits_2_saying_what_to_run(tmp_path):
     env = {**os.environ, "SKIPIFY_HOME": str(tmp_path / "home")}
     for setup in ([], [str(BIN / "skipify"), "migrate"]):
@@ -367,24 +335,3 @@ def test_serve_without_a_model_exits_2_saying_what_to_run(tmp_path):
                               text=True, timeout=120)
         assert proc.returncode == 2
         assert ("skipify migrate" in proc.stderr) if not setup else ("skipify train" in proc.stderr), proc.stderr[-500:]
-
-
-def test_a_promoted_champion_is_served_over_a_newer_version(api, home):
-    """Runs after the hot-reload test (two versions now): promoting the older one, as the gate does
-    (demote the champion, mark the winner), makes the server swap back to it."""
-    from skipify.warehouse import transaction
-
-    versions = query(home, "SELECT version FROM models.registry ORDER BY created_at")["version"].to_list()
-    assert len(versions) == 2 and api.get("/v1/model").json()["version"] == versions[1]
-    con = connect(load_config(home=home))
-    try:
-        with transaction(con):
-            con.execute("UPDATE models.registry SET status = 'challenger' WHERE status = 'champion'")
-            con.execute("UPDATE models.registry SET status = 'champion' WHERE version = $v", {"v": versions[0]})
-    finally:
-        con.close()
-    deadline = time.time() + 30
-    while (model := api.get("/v1/model").json())["version"] != versions[0]:
-        assert time.time() < deadline, "the promoted champion was never served"
-        time.sleep(0.3)
-    assert model["status"] == "champion"

@@ -169,6 +169,36 @@ def test_a_new_version_is_loaded_by_one_worker_at_a_time_and_no_request_fails(cl
     assert spans[0][1] <= spans[1][0] + 0.05, spans
 
 
+def test_a_promoted_champion_is_served_over_a_newer_version_by_every_worker(cluster):
+    """Runs after the new-version test (two versions now): promoting the older one, as the gate does
+    (demote the champion, mark the winner), makes every worker swap back to it."""
+    from skipify.warehouse import connect, transaction
+
+    home, port, _ = cluster
+    cfg = load_config(home=home)
+    con = connect(cfg)
+    try:
+        versions = [v for (v,) in con.execute("SELECT version FROM models.registry ORDER BY created_at").fetchall()]
+        assert len(versions) == 2
+        with transaction(con):
+            con.execute("UPDATE models.registry SET status = 'challenger' WHERE status = 'champion'")
+            con.execute("UPDATE models.registry SET status = 'champion' WHERE version = $v", {"v": versions[0]})
+    finally:
+        con.close()
+    deadline = time.time() + 60
+    while True:
+        found = workers(port)
+        models = {pid: c.get("/v1/model").json() for pid, c in found.items()}
+        health = {pid: c.get("/healthz").json() for pid, c in found.items()}
+        for c in found.values():
+            c.close()
+        if all(m["version"] == versions[0] for m in models.values()):
+            break
+        assert time.time() < deadline, f"the promoted champion was never served by every worker: {models}"
+        time.sleep(0.5)
+    assert all(m["status"] == "champion" for m in models.values()) and all(h["reloads"] >= 2 for h in health.values())
+
+
 def test_a_worker_that_cannot_load_exits_with_the_code_that_stops_the_supervisor(cluster):
     """No restart loop: a worker that cannot load (features as of a day not built yet) exits with uvicorn's
     start-up failure code, on which the supervisor stops and `skipify serve` exits 2 (skipify.api.serve)."""
