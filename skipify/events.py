@@ -72,15 +72,7 @@ class EventChecker:
 
         A field no play has, or a value that is not text, a number or a boolean, is a problem of the
         batch's shape; every other rule is ingest's (sql/ingest/validate_events.sql)."""
-        out = []
-        for i, event in enumerate(events):
-            for name, value in event.items():
-                if name not in FIELDS:
-                    out.append((f"events[{i}].{name}", f"not a field of a play (fields: {', '.join(FIELDS)})"))
-                elif value is not None and not isinstance(value, (str, int, float, bool)):
-                    out.append((f"events[{i}].{name}", "must be text, a number, a boolean or null"))
-                elif isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity: no landing file holds them
-                    out.append((f"events[{i}].{name}", "must be a finite number"))
+        out = [(f"events[{i}].{name}", problem) for i, event in enumerate(events) for name, problem in shape_problems(event)]
         if out:
             return out, None
         checked = self._checked(events)
@@ -93,8 +85,7 @@ class EventChecker:
     def good(self, events: list[dict[str, Any]]) -> tuple[pl.DataFrame, int]:
         """(the events that pass ingest's rules, typed as LIVE_SCHEMA; how many did not): for events
         read back from the log, where a bad line is skipped, not refused."""
-        shaped = [e for e in events if isinstance(e, dict) and all(k in FIELDS and (v is None or isinstance(v, (str, int, float, bool)))
-                                                                   for k, v in e.items())]
+        shaped = [e for e in events if isinstance(e, dict) and not shape_problems(e)]
         if not shaped:
             return pl.DataFrame(schema=LIVE_SCHEMA), len(events)
         checked = self._checked(shaped).filter(pl.col("reason").is_null())
@@ -116,6 +107,19 @@ class EventChecker:
         """What the rules are checked against: the same settings as the nightly ingest, now."""
         return {"min_ts": self.cfg.ingest_min_ts,
                 "max_ts": dt.datetime.now(dt.UTC) + dt.timedelta(hours=self.cfg.ingest_max_future_hours)}
+
+
+def shape_problems(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, problem) for each field of ``event`` that no play has or whose value no landing file holds."""
+    out = []
+    for name, value in event.items():
+        if name not in FIELDS:
+            out.append((name, f"not a field of a play (fields: {', '.join(FIELDS)})"))
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            out.append((name, "must be text, a number, a boolean or null"))
+        elif isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity: no landing file holds them
+            out.append((name, "must be a finite number"))
+    return out
 
 
 def as_text(value: Any) -> str | None:
