@@ -302,6 +302,12 @@ def _reads_sequences(models: dict[str, Model]) -> bool:
     return any(c in m.columns for m in models.values() for cols in SEQUENCES.values() for c in cols)
 
 
+def _version_rows(chosen: dict, models: dict[str, Model], cfg: Config) -> pl.DataFrame:
+    """The feature rows from the first day a version trained on: those its splits read (a version trained
+    in a window is never evaluated by loading all history)."""
+    return load_rows(cfg, sequences=_reads_sequences(models), since=dt.date.fromisoformat(str(chosen["train_from"])))
+
+
 def evaluate_version(version: str | None = None, cfg: Config | None = None) -> dict:
     """Load a registered version's artefacts and evaluate it on the days after its validation ended.
 
@@ -314,7 +320,7 @@ def evaluate_version(version: str | None = None, cfg: Config | None = None) -> d
     """
     cfg = cfg or load_config()
     chosen, models = load_version(version, cfg)
-    splits = version_splits(load_rows(cfg, sequences=_reads_sequences(models)), chosen)
+    splits = version_splits(_version_rows(chosen, models, cfg), chosen)
     out, _ = _evaluate_models(models, splits, cfg)
     out["version"] = chosen["version"]
     out["status"] = chosen["status"]
@@ -329,7 +335,7 @@ def test_predictions(version: str | None = None, cfg: Config | None = None) -> p
     """
     cfg = cfg or load_config()
     chosen, models = load_version(version, cfg)
-    splits = version_splits(load_rows(cfg, sequences=_reads_sequences(models)), chosen)
+    splits = version_splits(_version_rows(chosen, models, cfg), chosen)
     test = splits.test
     scores = {**{name: m.predict(test) for name, m in models.items()}, **baseline_scores(test, splits.train)}
     out = test.select("user_id", "track_id", "ts", "label").with_columns(
