@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.sequences import PlayLog, attach, drop_anchors
+from skipify.sequences import LOG_COLUMNS, PlayLog, attach, drop_anchors
 from skipify.warehouse import connect, run_sql
 
 
@@ -51,13 +51,15 @@ def load_rows(cfg: Config | None = None, sequences: bool = False, since: dt.date
     cfg = cfg or load_config()
     con = connect(cfg, read_only=True)
     try:
-        rows = run_sql(con, "models/training_rows", {"since": None if since is None else (since - dt.date(1970, 1, 1)).days}).pl()
-        # every play the rows' sequences reach is a training row itself: the rows are their own play log, or,
-        # in a window, a log of every row's few columns
-        log = run_sql(con, "models/play_log").pl() if sequences and since is not None else rows
+        first = None if since is None else (since - dt.date(1970, 1, 1)).days
+        rows = run_sql(con, "models/training_rows", {"since": first}).pl()
+        # every play the rows' sequences reach is a training row itself: the rows are their own play log, with,
+        # in a window, the few columns of the plays before it
+        earlier = run_sql(con, "models/play_log", {"since": first}).pl() if sequences and since is not None else None
     finally:
         con.close()
     if sequences:
+        log = rows.select(LOG_COLUMNS) if earlier is None else pl.concat([earlier, rows.select(LOG_COLUMNS)])
         rows = attach(rows, PlayLog.from_plays(log), cfg.history_len)
     return drop_anchors(rows).drop("play_id", "n")
 

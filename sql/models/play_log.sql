@@ -1,4 +1,6 @@
--- Every training row's play, with only what a sequence gathers from it (skipify.sequences.LOG_COLUMNS):
--- the log a training window's sequences reach back into before the window's first day.
+-- The plays before a training window's first day ($since, days since 1970), with only what a sequence
+-- gathers from them (skipify.sequences.LOG_COLUMNS): with the window's own rows, the log its sequences
+-- reach back into.
 select play_id, user_id, n, track_id, ts, label, early_skip, hs_prev
 from features.training_rows
+where day < $since
