@@ -56,6 +56,7 @@ from skipify.catalogue import label
 from skipify.config import Config, load_config, logger
 from skipify.events import FIELDS as EVENT_FIELDS
 from skipify.events import EventChecker, EventLog, LivePlays, LogTail
+from skipify.ingest import rules
 from skipify.sequences import with_sequences
 from skipify.warehouse import connect, run_sql
 
@@ -414,8 +415,9 @@ def _iso_text(value: Any) -> Any:
 
 
 # Constrained strings: pydantic-core also refuses text it cannot read as Unicode (a lone surrogate, "\\ud800")
-Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Label = Annotated[str, StringConstraints(max_length=64)]
+# and the rules every play's text follows (skipify.ingest.rules): the same bounds, no control characters
+Id = Annotated[str, StringConstraints(min_length=1, max_length=rules.MAX_ID_CHARS, pattern=rules.NO_CONTROL)]
+Label = Annotated[str, StringConstraints(max_length=rules.MAX_LABEL_CHARS, pattern=rules.NO_CONTROL)]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
@@ -619,8 +621,9 @@ def create_app(service: Service, watch_s: float = 0) -> FastAPI:
 
     @api.exception_handler(BadItems)
     def bad_items(request: Request, exc: BadItems) -> JSONResponse:
-        return _refuse(422, str(exc), fields=[f for f, _ in exc.problems],
-                       errors=[{"type": "value_error", "loc": f, "msg": m} for f, m in exc.problems])
+        problems = [(_printable(f), _printable(m)) for f, m in exc.problems]
+        return _refuse(422, _printable(str(exc)), fields=[f for f, _ in problems],
+                       errors=[{"type": "value_error", "loc": f, "msg": m} for f, m in problems])
 
     @api.post("/v1/predict", response_model=PredictResponse)
     def predict(body: PredictRequest) -> dict:
@@ -643,7 +646,7 @@ def create_app(service: Service, watch_s: float = 0) -> FastAPI:
         return service.events(body.events)
 
     @api.get("/v1/users/{user_id}/at-risk")
-    async def at_risk(user_id: Annotated[str, Path(min_length=1, max_length=128)],
+    async def at_risk(user_id: Annotated[str, Path(min_length=1, max_length=rules.MAX_ID_CHARS, pattern=rules.NO_CONTROL)],
                       date: Annotated[dt.date | None, Query(description="a published night (default: the latest)")] = None) -> dict:
         """A night's at-risk tracks of one listener, most at risk first (scores.dislike_scores). The latest
         serve_nights_in_memory nights answer from memory; older ones are read by serve_history_workers

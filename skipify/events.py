@@ -33,6 +33,7 @@ import duckdb
 import polars as pl
 
 from skipify.config import Config
+from skipify.ingest import rules
 from skipify.ingest.sources import CONTRACT_COLUMNS
 from skipify.warehouse import read_sql, run_sql
 
@@ -106,20 +107,39 @@ class EventChecker:
     def params(self) -> dict:
         """What the rules are checked against: the same settings as the nightly ingest, now."""
         return {"min_ts": self.cfg.ingest_min_ts,
-                "max_ts": dt.datetime.now(dt.UTC) + dt.timedelta(hours=self.cfg.ingest_max_future_hours)}
+                "max_ts": dt.datetime.now(dt.UTC) + dt.timedelta(hours=self.cfg.ingest_max_future_hours),
+                **rules.params()}
 
 
 def shape_problems(event: dict[str, Any]) -> list[tuple[str, str]]:
     """(field, problem) for each field of ``event`` that no play has or whose value no landing file holds."""
     out = []
     for name, value in event.items():
-        if name not in FIELDS:
+        if not is_unicode(name):
+            out.append((shown(name), "a field's name must be Unicode text (it holds a lone surrogate)"))
+        elif name not in FIELDS:
             out.append((name, f"not a field of a play (fields: {', '.join(FIELDS)})"))
+        elif isinstance(value, str) and not is_unicode(value):  # no file, log line or table can hold it
+            out.append((name, "must be Unicode text (it holds a lone surrogate)"))
         elif value is not None and not isinstance(value, (str, int, float, bool)):
             out.append((name, "must be text, a number, a boolean or null"))
         elif isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity: no landing file holds them
             out.append((name, "must be a finite number"))
     return out
+
+
+def is_unicode(text: str) -> bool:
+    """False for text a JSON body can carry but UTF-8 cannot: a lone surrogate ("\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(text: str) -> str:
+    """Text safe to write anywhere: a lone surrogate as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def as_text(value: Any) -> str | None:

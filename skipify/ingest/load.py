@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from skipify.config import Config, load_config, logger
+from skipify.ingest import rules
 from skipify.ingest.sources import CONTRACT_COLUMNS, KNOWN_COLUMNS, SPOTIFY_PERSONAL, IngestError, SourceFile, discover, read_src
 from skipify.warehouse import connect, create_temp, migrate, read_sql, run_sql, transaction, with_retry
 
@@ -159,6 +160,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, user: str | Non
         "max_ts": dt.datetime.now(dt.UTC) + dt.timedelta(hours=cfg.ingest_max_future_hours),
         "skip_threshold_ms": cfg.label_skip_threshold_ms,
         "user": user,
+        **rules.params(),  # what an id or a label may hold
     }
 
     def make_report(table: str) -> BatchReport:

@@ -30,3 +30,24 @@ create or replace temp macro read_date(x, form) as
         when form = 'DD-MM-YYYY' and regexp_full_match(clean_text(x), '[0-9]{2}-[0-9]{2}-[0-9]{4}')
             then cast(try_strptime(clean_text(x), '%d-%m-%Y') as date)
     end;
+
+-- Control characters (C0, DEL, C1) in text. No id or label may hold one: a NUL byte in a key reaches SQL text that
+-- DuckLake builds for its catalog (a join's filter on that key) and ends it there, so one such value would stop
+-- every later read of the table. Free text (titles, artists) may hold tabs and line breaks, no other control.
+create or replace temp macro control_char(x) as regexp_matches(cast(x as varchar), '[\x00-\x1F\x7F-\x9F]');
+create or replace temp macro control_in_text(x) as regexp_matches(cast(x as varchar), '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]');
+
+-- The problem of an id or label (`name` its column), or NULL: a control character, or more than `max_chars` characters
+-- (the API's requests are bounded by the same rules: skipify.ingest.rules).
+create or replace temp macro key_problem(name, x, max_chars) as
+    case
+        when control_char(x) then name || ' holds a control character'
+        when length(x) > max_chars then name || ' is longer than ' || cast(max_chars as varchar) || ' characters'
+    end;
+
+-- The problem of free text (a title, an artist), or NULL.
+create or replace temp macro text_problem(name, x) as
+    case when control_in_text(x) then name || ' holds a control character' end;
+
+-- A reason as quarantine stores it: the values it quotes without control characters (each shown as U+FFFD).
+create or replace temp macro printable(x) as regexp_replace(x, '[\x00-\x1F\x7F-\x9F]', '�', 'g');

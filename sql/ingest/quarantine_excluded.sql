@@ -6,7 +6,7 @@ select
     $source_file,
     st.record_number,
     'excluded',
-    st.excluded,
+    printable(st.excluded),
     to_json(s),
     now()
 from stage as st

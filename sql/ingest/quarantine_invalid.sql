@@ -6,7 +6,7 @@ select
     $source_file,
     c.record_number,
     'invalid',
-    c.reason,
+    printable(c.reason),
     to_json(s),
     now()
 from checked as c

@@ -6,7 +6,7 @@ select
     $source_file,
     record_number,
     'invalid',
-    reason,
+    printable(reason),
     to_json(line),
     now()
 from unparsed

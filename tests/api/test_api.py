@@ -146,6 +146,10 @@ def test_unknown_listeners_and_tracks_take_the_cold_start_path(api):
                                                                  "context": {"ts": "2026-01-14T23:00:00Z"}}]}, "items[1].context.ts"),
     ({"items": []}, "items"),
     ({"pairs": []}, "items"),
+    # the rules of a play's text (skipify.ingest.rules), as POST /v1/events and ingest apply them
+    ({"items": [{"user_id": "hx-nul\u0000x", "track_id": "t000001"}]}, "items[0].user_id"),
+    ({"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"platform": "i\u0007os"}}]}, "items[0].context.platform"),
+    ({"items": [{"user_id": "u000001", "track_id": "t000001", "context": {"session_id": "s" * 129}}]}, "items[0].context.session_id"),
 ])
 def test_a_malformed_body_is_422_naming_the_field(api, body, field):
     resp = api.post("/v1/predict", json=body)

@@ -110,6 +110,24 @@ def test_bad_events_are_refused_whole_naming_each_field_and_nothing_is_logged(ho
             nan = api.post("/v1/events", content=b'{"events": [{"user_id": "u1", "track_id": "t1", "ts": "%sT10:00:00Z", '
                                                   b'"platform": NaN}]}' % str(DAY).encode(), headers={"content-type": "application/json"})
             assert nan.status_code == 422 and nan.json()["fields"] == ["events[0].platform"]
+            # the rules every play's text follows, as ingest's: no control character in an id or a label, ids bounded
+            odd = plays(4, minute=50)
+            odd[0]["user_id"] = "hx-nul\u0000x"
+            odd[1]["session_id"] = "s" * 129
+            odd[2]["platform"] = "and\u001broid"
+            resp = api.post("/v1/events", json={"events": odd})
+            assert resp.status_code == 422, resp.text
+            assert resp.json()["fields"] == ["events[0].user_id", "events[1].session_id", "events[2].platform"]
+            assert "user_id holds a control character" in resp.json()["detail"]
+            # a lone surrogate in a value or a key: 422 naming it, as /v1/predict answers (once a 500)
+            ts = f'"ts": "{DAY}T10:00:00Z"'.encode()
+            for raw, field in [(b'"user_id": "\\ud800", "track_id": "t1", ' + ts, "events[0].user_id"),
+                               (b'"user_id": "u1", "track_id": "t\\udfff", ' + ts, "events[0].track_id"),
+                               (b'"user_id": "u1", "track_id": "t1", "session_id": "\\ud800", ' + ts, "events[0].session_id"),
+                               (b'"user_id": "u1", "track_id": "t1", "\\ud800": 1, ' + ts, "events[0].\\ud800")]:
+                resp = api.post("/v1/events", content=b'{"events": [{%s}]}' % raw, headers={"content-type": "application/json"})
+                assert resp.status_code == 422, (raw, resp.status_code, resp.text)
+                assert field in resp.json()["fields"], resp.text
     after = {p.name: p.read_bytes() for p in cfg.events_folder.glob("*")} if cfg.events_folder.exists() else {}
     assert after == before  # nothing of a refused batch reaches the log
 

@@ -260,3 +260,38 @@ def test_json_keys_that_differ_only_in_case_are_named(cfg, tmp_path):
     f.write_text(json.dumps({**event(), "TS": "2026-01-05T11:00:00Z"}) + "\n")
     with pytest.raises(IngestError, match="events_x.jsonl: keys TS and ts differ only in case"):
         ingest_paths([f], cfg=cfg)
+
+
+# A NUL byte in a key once reached SQL text DuckLake builds for its catalog (a join's filter) and stopped every later
+# read of raw.events: no control character reaches a raw table, in any format, and the warehouse reads on.
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_control_characters_and_overlong_ids_are_quarantined_and_later_ingests_read_on(cfg, tmp_path, suffix):
+    from skipify.ingest.rules import MAX_ID_CHARS
+
+    rows = [event("ok", "t0", ts="2026-01-05T09:00:00Z"),
+            event("hx-nul\x00x", "t1", ts="2026-01-05T09:01:00Z"),
+            event("u2", "t\x01two", ts="2026-01-05T09:02:00Z"),
+            event("u3", "t3", ts="2026-01-05T09:03:00Z", session_id="s" * (MAX_ID_CHARS + 1)),
+            event("u4", "t4", ts="2026-01-05T09:04:00Z", platform="io\x1bs"),
+            event("u5", "t5", ts="2026\x00-01-05")]
+    f = write(rows, tmp_path / "land" / f"events_nul{suffix}")
+    [r] = ingest_paths([f], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, 5)
+    con = connect(cfg, read_only=True)
+    reasons = [x for (x,) in con.execute("SELECT reason FROM quarantine.rows ORDER BY record_number").fetchall()]
+    assert reasons == ["user_id holds a control character", "track_id holds a control character",
+                       f"session_id is longer than {MAX_ID_CHARS} characters", "platform holds a control character",
+                       "ts is not a timestamp: 2026\ufffd-01-05"]
+    con.close()
+    # the next files join the lake on their keys (new events, an upsert of users, candidates): all still read
+    later = [write([event("u9", "t0", ts="2026-01-05T11:00:00Z")], tmp_path / "next" / "events_b.csv"),
+             write([{"user_id": "ok", "country": "SE"}, {"user_id": "bad\x00", "country": "SE"}], tmp_path / "next" / "users.csv"),
+             write([{"run_date": "2026-01-06", "user_id": "ok", "track_id": "t0"},
+                    {"run_date": "2026-01-06", "user_id": "ok", "track_id": "t\x00zero"}], tmp_path / "next" / "candidates.csv")]
+    reports = ingest_paths(later, cfg=cfg)
+    assert {x.table_name: (x.rows_loaded, x.rows_quarantined) for x in reports} == {
+        "raw.users": (1, 1), "raw.events": (1, 0), "raw.candidates": (1, 1)}
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT count(*) FROM raw.events JOIN raw.users USING (user_id)").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM quarantine.rows WHERE record LIKE '%\\u0000%'").fetchone()[0] == 4  # kept, escaped
+    con.close()
