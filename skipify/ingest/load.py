@@ -23,7 +23,8 @@ import duckdb
 
 from skipify.config import Config, load_config, logger
 from skipify.ingest import rules
-from skipify.ingest.sources import CONTRACT_COLUMNS, KNOWN_COLUMNS, SPOTIFY_PERSONAL, IngestError, SourceFile, discover, read_src
+from skipify.ingest.sources import (CONTRACT_COLUMNS, KNOWN_COLUMNS, SPOTIFY_PERSONAL, IngestError, SourceFile, discover, printable,
+                                     read_src)
 from skipify.warehouse import connect, create_temp, migrate, read_sql, run_sql, transaction, with_retry
 
 
@@ -151,7 +152,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, user: str | Non
 
     drop = SPOTIFY_PERSONAL if sf.kind == "spotify_history" else []
     cols = read_src(con, sf, drop=drop, tmp_dir=cfg.home / ".tmp")
-    ignored = sorted(set(cols) - set(KNOWN_COLUMNS[sf.kind]))
+    ignored = sorted(printable(c) for c in set(cols) - set(KNOWN_COLUMNS[sf.kind]))  # recorded: no control character
     base = {
         "batch_id": batch_id,
         "source_file": str(sf.path),

@@ -18,12 +18,15 @@ import fnmatch
 import gzip
 import hashlib
 import shutil
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from skipify.ingest.rules import CONTROL
 
 FORMATS = ("contract", "spotify-history", "mssd")
 DATA_SUFFIXES = (".parquet", ".csv", ".json", ".jsonl", ".ndjson")  # each may be followed by .gz
@@ -215,10 +218,13 @@ def _json_records_to_src(con: duckdb.DuckDBPyConnection, drop: list[str], path: 
     if clashes:
         raise IngestError(f"{path}: keys {'; '.join(clashes)} differ only in case; column names must differ in more "
                           "than case: keep one of each")
-    cols = ", ".join(f"json_extract_string(line, {_json_path(k)}) AS {_ident(k)}" for k in keys)
+    # each key's path is bound, never written into the statement (a key may hold any character, a NUL included);
+    # its column is named by the key with control characters shown as U+FFFD (no contract column holds one)
+    cols = ", ".join(f"json_extract_string(line, $k{i}) AS {_ident(printable(k))}" for i, k in enumerate(keys))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE src AS SELECT record_number{', ' + cols if cols else ''} FROM records "
-        "WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY record_number"
+        "WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY record_number",
+        {f"k{i}": _json_path(k) for i, k in enumerate(keys)},
     )
 
 
@@ -227,7 +233,13 @@ def _ident(name: str) -> str:
 
 
 def _json_path(key: str) -> str:
-    return "'$.\"" + key.replace("'", "''").replace('"', '\\"') + "\"'"
+    """The JSON path of a top-level key, as a value to bind: $."key" (quotes and backslashes escaped)."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def printable(text: str) -> str:
+    """Text without control characters (each shown as U+FFFD), as sql/ingest/macros.sql's printable()."""
+    return re.sub(CONTROL, "\ufffd", text)
 
 
 @contextlib.contextmanager

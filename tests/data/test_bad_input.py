@@ -295,3 +295,17 @@ def test_control_characters_and_overlong_ids_are_quarantined_and_later_ingests_r
     assert con.execute("SELECT count(*) FROM raw.events JOIN raw.users USING (user_id)").fetchone()[0] == 1
     assert con.execute("SELECT count(*) FROM quarantine.rows WHERE record LIKE '%\\u0000%'").fetchone()[0] == 4  # kept, escaped
     con.close()
+
+
+def test_a_column_name_with_a_nul_or_quotes_is_ignored_by_name_and_breaks_no_statement(cfg, tmp_path):
+    land = tmp_path / "land"
+    land.mkdir()
+    good = '"user_id": "u1", "track_id": "t1", "ts": "2026-01-05T10:00:00Z"'
+    (land / "events_k.jsonl").write_text("{" + good + r', "a\"b": "1", "e\u0000f": "3", "it' + "'s" + '": "4"}\n')
+    (land / "events_h.csv").write_bytes(b"user_id,track_id,ts,x\x00y\nu2,t2,2026-01-05T11:00:00Z,5\n")
+    reports = ingest_paths([land], cfg=cfg)
+    assert sorted(r.rows_loaded for r in reports) == [1, 1]
+    assert sorted(c for r in reports for c in r.ignored_columns) == ['a"b', "e\ufffdf", "it's", "x\ufffdy"]
+    con = connect(cfg, read_only=True)
+    assert count(con, "raw.events") == 2
+    con.close()
