@@ -42,17 +42,20 @@ class Splits:
         }
 
 
-def load_rows(cfg: Config | None = None, sequences: bool = False, since: dt.date | None = None) -> pl.DataFrame:
+def load_rows(cfg: Config | None = None, sequences: bool = False, since: dt.date | None = None,
+              until: dt.date | None = None) -> pl.DataFrame:
     """features.training_rows, ordered by time (read-only connection); the sequences (the listening
     and session histories, lists of up to ``history_len`` per row, skipify.sequences) only when asked for.
 
     ``since``: only the rows of that day on (a training window: :func:`window_start`); their sequences
-    still reach back before it, gathered from a narrow log of every earlier play."""
+    still reach back before it, gathered from a narrow log of every earlier play. ``until``: only the rows
+    before that day (a training's cut-off: the features may be built further, they are never rewound)."""
     cfg = cfg or load_config()
     con = connect(cfg, read_only=True)
     try:
         first = None if since is None else (since - dt.date(1970, 1, 1)).days
-        rows = run_sql(con, "models/training_rows", {"since": first}).pl()
+        last = None if until is None else (until - dt.date(1970, 1, 1)).days
+        rows = run_sql(con, "models/training_rows", {"since": first, "until": last}).pl()
         # every play the rows' sequences reach is a training row itself: the rows are their own play log, with,
         # in a window, the few columns of the plays before it
         earlier = run_sql(con, "models/play_log", {"since": first}).pl() if sequences and since is not None else None

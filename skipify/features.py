@@ -231,9 +231,10 @@ def _rebuild_from(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dt.dat
 def build_features(as_of: dt.date, cfg: Config | None = None, with_text: bool = True) -> FeatureReport:
     """Build the feature state and rows for the plays before ``as_of`` (00:00 UTC).
 
-    Incremental: the state and rows are rebuilt from the day of the earliest new play on; rows and
-    state at or after the cut-off are removed; a new or changed table is rebuilt for all of history.
-    The same date twice gives identical tables.
+    Incremental: the state and rows are rebuilt from the day of the earliest new play on; a new or
+    changed table is rebuilt for all of history. The same date twice gives identical tables. Never
+    rewound: a date before the last build's builds up to that build's date (plays ingested late
+    included), and rows as of the earlier date are read from the state by day.
 
     Args:
         as_of: cut-off date; plays before its midnight (UTC) get feature rows.
@@ -247,6 +248,12 @@ def build_features(as_of: dt.date, cfg: Config | None = None, with_text: bool = 
     con = connect(cfg)
     try:
         migrate(cfg, con)
+        last = run_sql(con, "features/last_build_as_of").fetchone()[0]
+        if last is not None and as_of < last:
+            # never rewound: the state is kept by day, so rows as of an earlier day are read from it as they are
+            # (a night for an old date once removed every row after its cut-off, and failed with the tables empty)
+            logger.info("features: built up to %s; rows as of %s are read from the state by day (nothing removed)", last, as_of)
+            as_of = last
         report = with_retry(lambda: _build(con, cfg, as_of, _cutoff(as_of)))
     finally:
         con.close()

@@ -198,9 +198,23 @@ def ingest_landing(run_date: dt.date, cfg: Config | None = None) -> int:
 
 
 def build_night_features(run_date: dt.date, cfg: Config | None = None) -> None:
+    """The features as of the night (never rewound: a night before the last build reads the state by day).
+
+    Raises:
+        ValueError: the warehouse holds no play before the night (nothing was changed).
+    """
     from skipify.features import build_features
 
-    build_features(run_date, cfg or load_config())
+    cfg = cfg or load_config()
+    con = connect(cfg, read_only=True)
+    try:
+        first = run_sql(con, "nightly/first_play").fetchone()[0]
+    finally:
+        con.close()
+    if first is None or first >= cutoff_of(run_date):
+        since = f"the first is on {first.astimezone(dt.UTC):%Y-%m-%d}" if first is not None else "it holds none"
+        raise ValueError(f"night {run_date}: the warehouse holds no play before it ({since}): nothing to score")
+    build_features(run_date, cfg)
 
 
 # --- 3. candidates ----------------------------------------------------------------------------

@@ -135,7 +135,7 @@ def train(
     build_features(as_of, cfg)
     lap("features")
     # the history encoder reads the sequences; a training window bounds the rows held (their memory grows with them)
-    splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, as_of)), cfg)
+    splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, as_of), until=as_of), cfg)
     resources = Resources(cfg)
     lap("load")
     tuned = tuned_configs(cfg)

@@ -246,3 +246,44 @@ def test_shard_tasks_read_the_nights_shared_snapshot_and_score_exactly_as_with_t
     monkeypatch.setattr(Snapshot, "load", classmethod(no_load))
     assert score_shard(NIGHT, 1, cfg) == own.height
     assert staged().equals(own)
+
+
+def _tables(cfg) -> dict[str, tuple]:
+    """Every feature table's row count and content hash, and the last build's date."""
+    con = connect(cfg, read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake' "
+                                           "AND schema_name = 'features'").fetchall()]
+        out = {n: con.execute(f"SELECT count(*), sum(hash(t)) FROM features.{n} AS t").fetchone() for n in names}
+        out["as_of"] = con.execute("SELECT max_by(as_of, built_at) FROM ops.feature_builds").fetchone()
+        return out
+    finally:
+        con.close()
+
+
+def test_a_night_for_an_old_date_changes_no_feature_and_an_earlier_night_scores_as_it_did(copy_scored_home):
+    """A night for a date before the features' cut-off once emptied features.labels and failed, and the API could not
+    start after it. Now: a date before every play is refused with the tables as they were; an earlier night inside the
+    history reads the state by day and scores exactly as it did when it was first run."""
+    home = copy_scored_home("old_night")
+    cfg = load_config(home=home, **SETTINGS)
+    before = _tables(cfg)
+    assert before["labels"][0] > 0
+    env = {**os.environ, "SKIPIFY_HOME": str(home), **{f"SKIPIFY_{k.upper()}": str(v) for k, v in SETTINGS.items()}}
+    proc = subprocess.run([str(Path(sys.executable).parent / "skipify"), "nightly", "--date", "2025-01-01"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "holds no play before it" in proc.stderr, proc.stderr
+    assert _tables(cfg) == before
+    earlier = NIGHT - dt.timedelta(days=1)
+    con = connect(cfg, read_only=True)
+    published = night(con, "dislike_scores", earlier)
+    con.close()
+    run_night(earlier, cfg)  # after NIGHT: the features stay built up to NIGHT
+    assert _tables(cfg) == before
+    con = connect(cfg, read_only=True)
+    again = night(con, "dislike_scores", earlier)
+    con.close()
+    assert published.height > 0 and again.drop("run_id", strict=False).equals(published.drop("run_id", strict=False))
+    from skipify.serving import Snapshot
+
+    assert Snapshot.load(NIGHT, cfg, {"user_id"}).as_of == NIGHT  # what `skipify serve` loads still loads
