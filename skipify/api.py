@@ -55,7 +55,7 @@ from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fie
 from skipify.catalogue import label
 from skipify.config import Config, load_config, logger
 from skipify.events import FIELDS as EVENT_FIELDS
-from skipify.events import EventChecker, EventLog, LivePlays, LogTail
+from skipify.events import EventChecker, EventLog, LivePlays, LogFull, LogTail
 from skipify.ingest import rules
 from skipify.sequences import with_sequences
 from skipify.warehouse import connect, run_sql
@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # heavy imports stay out of module import (the CLI imports th
 
 TOP_REASONS = 3
 MAX_ITEM_BYTES = 1024  # an item with 128-character ids and a full context stays well under this
+LOG_RETRY_S = 10  # Retry-After of a batch the event log could not store (a full disk)
 
 
 class BadItems(ValueError):
@@ -337,12 +338,15 @@ class Service:
         problems, plays = self.checker.check(events)
         if problems:
             raise BadItems(problems)
-        appended = self.event_log.append(events, plays["ts"].to_list())
+        try:
+            appended = self.event_log.append(events, plays["ts"].to_list())
+        except LogFull as exc:  # nothing of the batch was kept: the client sends it again later
+            logger.error("POST /v1/events: %s", exc)
+            raise HTTPException(503, f"{exc.strerror}: send the batch again later", headers={"Retry-After": str(LOG_RETRY_S)}) from exc
         with self._live_lock:
             self._hold(plays)
-            for a in appended:
-                self.tail.skip(a)  # held already: the tail need not read it back
-        return {"accepted": len(events), "files": [a.path.name for a in appended]}
+            self.tail.skip(appended)  # held already: the tail need not read it back
+        return {"accepted": len(events), "files": [appended.path.name]}
 
     async def at_risk(self, user_id: str, day: dt.date | None) -> dict:
         """A night's at-risk list: from memory for the latest ``serve_nights_in_memory`` nights, else read
@@ -468,7 +472,7 @@ class EventsRequest(BaseModel):
 
 class EventsAccepted(BaseModel):
     accepted: int = Field(description="events written to the event log (all of the batch)")
-    files: list[str] = Field(description="the hourly files of the event log they were appended to")
+    files: list[str] = Field(description="the file of the event log the batch was appended to (the hour of its latest play)")
 
 
 class Reason(BaseModel):

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -32,7 +33,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from skipify.config import Config
+from skipify.config import Config, logger
 from skipify.ingest import rules
 from skipify.ingest.sources import CONTRACT_COLUMNS
 from skipify.warehouse import read_sql, run_sql
@@ -238,27 +239,46 @@ class Appended:
     end: int
 
 
+class LogFull(OSError):
+    """The event log could not be written (a full disk, a quota, an I/O error): nothing of the batch was kept."""
+
+
 class EventLog:
     """Accepted events, appended to hourly JSON-lines files under ``folder``; each append is written
     and fsynced (the file, and the folder when the file is new) before it returns.
 
-    Appends to a file are serialised across processes too (an exclusive ``flock`` on the file while it
-    is written): the workers of ``skipify serve --workers N``, or several servers over one home, share
-    the log and the lines of two batches never interleave."""
+    * **A batch is one append to one file**: the file of the hour of its latest play (a night ingests a
+      file once its latest play is before the night, so every play in it is). One request creates at
+      most one file, however far apart its plays are.
+    * **All of a batch or nothing**: an append that fails (a full disk) is cut back to where it began
+      before the error is raised (:class:`LogFull`); a file whose last line was torn by a writer that
+      died mid-append (its batch never acknowledged) is cut back to its last whole line before the next
+      append, so a line is never glued to a torn one.
+    * Appends to a file are serialised across processes (an exclusive ``flock`` on the file while it is
+      written): the workers of ``skipify serve --workers N``, or several servers over one home, share the
+      log and the lines of two batches never interleave. Each append then touches ``MARK`` in the
+      folder: a reader (:class:`LogTail`) that finds it unchanged knows nothing was appended.
+    """
+
+    MARK = ".appended"
 
     def __init__(self, folder: Path):
         self.folder = folder
         self._lock = threading.Lock()
 
-    def append(self, events: list[dict[str, Any]], hours: list[dt.datetime]) -> list[Appended]:
-        """Append ``events`` (as sent: only the fields given) to the file of each one's hour (UTC)."""
-        by_file: dict[Path, list[str]] = defaultdict(list)
-        for event, hour in zip(events, hours):
-            line = json.dumps({k: v for k, v in event.items() if v is not None}, ensure_ascii=False, allow_nan=False)
-            by_file[self.folder / log_name(hour)].append(line + "\n")
+    def append(self, events: list[dict[str, Any]], plays: list[dt.datetime]) -> Appended:
+        """Append ``events`` (as sent: only the fields given) to the file of the latest of ``plays`` (their ts, UTC)."""
+        data = "".join(json.dumps({k: v for k, v in event.items() if v is not None}, ensure_ascii=False, allow_nan=False)
+                       + "\n" for event in events).encode()
+        path = self.folder / log_name(max(plays))
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
-            return [_append_synced(path, "".join(lines).encode()) for path, lines in sorted(by_file.items())]
+            appended = _append_synced(path, data)
+        try:
+            (self.folder / self.MARK).touch()
+        except OSError:  # the batch is stored: a reader without the mark lists the folder as before
+            pass
+        return appended
 
 
 def log_name(hour: dt.datetime) -> str:
@@ -266,16 +286,41 @@ def log_name(hour: dt.datetime) -> str:
     return f"events_{hour.astimezone(dt.UTC):%Y-%m-%dT%H}.jsonl"
 
 
+def _whole_lines_end(fd: int, size: int) -> int:
+    """The offset just after the last line break of the first ``size`` bytes (0 when there is none)."""
+    pos = size
+    while pos > 0:
+        step = min(1 << 16, pos)
+        chunk = os.pread(fd, step, pos - step)
+        at = chunk.rfind(b"\n")
+        if at >= 0:
+            return pos - step + at + 1
+        pos -= step
+    return 0
+
+
 def _append_synced(path: Path, data: bytes) -> Appended:
     new = not path.exists()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
         start = os.fstat(fd).st_size
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if start and os.pread(fd, 1, start - 1) != b"\n":  # torn by a writer that died mid-append: never acknowledged
+            whole = _whole_lines_end(fd, start)
+            logger.warning("event log %s: %d bytes of a batch never acknowledged (its writer died mid-append) cut off",
+                           path.name, start - whole)
+            os.ftruncate(fd, whole)
+            start = whole
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, start)  # nothing of this batch stays: it is answered as not stored
+            with contextlib.suppress(OSError):
+                os.fsync(fd)
+            raise LogFull(exc.errno, f"the event log could not be written ({exc.strerror}); nothing of the batch was stored") from exc
     finally:
         os.close(fd)
     if new:  # the file's name must survive a crash too
@@ -292,9 +337,11 @@ class LogTail:
     from ``since`` on: how a server learns the plays that another process (another worker of
     ``skipify serve --workers N``) accepted, and, at start, those accepted before it started.
 
-    Only complete lines are taken (a line being written is read the next time). The folder is listed
-    again only when its modification time changed (a new hourly file) or is too recent to trust;
-    otherwise a look costs one ``stat`` per file of the hours since ``since``."""
+    Only complete lines are taken (a line being written is read the next time). When the log's mark
+    (``EventLog.MARK``, touched after every append) is unchanged since the last look, and not too recent
+    to trust, nothing was appended: a look costs one ``stat``, however many files the log holds.
+    Otherwise the folder is listed again only when its modification time changed (a new hourly file) or
+    is too recent to trust, and each file of the hours since ``since`` is ``stat``-ed."""
 
     RECENT_S = 2.0  # a folder modified this recently is listed again: a file made in the same clock tick would be missed
 
@@ -302,6 +349,7 @@ class LogTail:
         self.folder = folder
         self._read: dict[str, int] = {}  # file name -> bytes taken (whole lines)
         self._listed: tuple[int, list[str]] | None = None  # (the folder's mtime_ns, its event files) when last listed
+        self._mark: int | None = None  # the mark's mtime_ns at the last look that read every file
 
     def skip(self, appended: Appended) -> None:
         """``appended`` is held already (this process wrote it): no need to read it back, unless
@@ -313,6 +361,13 @@ class LogTail:
         """(the events appended since the last call to the files of the hours from ``since`` on, the
         number of lines that were not JSON objects). Not thread-safe: the caller serialises."""
         first = log_name(since.replace(minute=0, second=0, microsecond=0))
+        try:
+            mark = os.stat(self.folder / EventLog.MARK).st_mtime_ns
+        except FileNotFoundError:
+            mark = None
+        if mark is not None and mark == self._mark and time.time() - mark / 1e9 >= self.RECENT_S:
+            return [], 0  # nothing appended since the last look
+        self._mark = mark
         events, bad = [], 0
         for name in self._files():
             if name < first:

@@ -168,11 +168,12 @@ def _replace(cfg: Config, frames: dict[str, pl.DataFrame], statements: list[tupl
 
 
 def landing_files(run_date: dt.date, cfg: Config) -> list[Path]:
-    """Landing files for night D: those dated (in their name) before D, and any without a date."""
+    """Landing files for night D: those dated (in their name) before D, and any without a date (hidden files,
+    such as the event log's mark, are not landing data)."""
     if not cfg.landing.exists():
         return []
     out = []
-    for path in sorted(p for p in cfg.landing.rglob("*") if p.is_file()):
+    for path in sorted(p for p in cfg.landing.rglob("*") if p.is_file() and not p.name.startswith(".")):  # hidden: not data
         m = DATE_IN_NAME.search(path.name)
         if m is None or dt.date.fromisoformat(m.group(1)) < run_date:
             out.append(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -23,11 +24,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(cmd: list[str], env: dict, health: str, expect: bytes | None = None, timeout_s: float = 90) -> Iterator[subprocess.Popen]:
+def running(cmd: list[str], env: dict, health: str, expect: bytes | None = None, timeout_s: float = 90,
+            file_limits: bool = False) -> Iterator[subprocess.Popen]:
     """Run ``cmd`` until the ``health`` URL answers 200 (with body ``expect`` when given); stop it after,
-    and fail if a process it started outlives it."""
+    and fail if a process it started outlives it.
+
+    ``file_limits``: the test may bound the size of the files the process writes (resource.prlimit with
+    RLIMIT_FSIZE), as on a full disk a write then fails part way (EFBIG: SIGXFSZ is ignored); its output
+    is dropped (the bound would stop a log file's writes too)."""
     log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty server never blocks on a full pipe
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if file_limits else log, stderr=subprocess.STDOUT, text=True,
+                            env=env, preexec_fn=(lambda: signal.signal(signal.SIGXFSZ, signal.SIG_IGN)) if file_limits else None)
     deadline = time.time() + timeout_s
     try:
         while True:

@@ -143,12 +143,13 @@ def _unparsed_to_quarantine(con: duckdb.DuckDBPyConnection, params: dict, report
         report.rows_quarantined += n
 
 
-def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, user: str | None, cfg: Config) -> list[BatchReport]:
-    """Ingest one file inside the caller's transaction; returns one report per target table."""
-    batch_id = sf.batch_id(user)
-    known = run_sql(con, "ingest/known_batch", {"batch_id": batch_id}).fetchall()
+def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, batch_id: str, known: list[str], user: str | None,
+                 cfg: Config) -> list[BatchReport]:
+    """Ingest one file inside the caller's transaction; returns one report per target table.
+
+    ``known``: the tables the batch was loaded into already (then nothing is read)."""
     if known:
-        return [BatchReport(str(sf.path), t, batch_id, already_ingested=True) for (t,) in known]
+        return [BatchReport(str(sf.path), t, batch_id, already_ingested=True) for t in known]
 
     drop = SPOTIFY_PERSONAL if sf.kind == "spotify_history" else []
     cols = read_src(con, sf, drop=drop, tmp_dir=cfg.home / ".tmp")
@@ -268,11 +269,17 @@ def ingest_paths(
     con.execute(read_sql("ingest/macros"))  # how text, numbers and dates of landing files are read
     t0 = time.perf_counter()
 
+    batch_ids = [sf.batch_id(user) for sf in files]
+
     def run() -> list[BatchReport]:
         reports: list[BatchReport] = []
         with transaction(con):
-            for i, sf in enumerate(files, 1):
-                file_reports = _ingest_file(con, sf, user, cfg)
+            known: dict[str, list[str]] = {}
+            for batch_id, table in run_sql(con, "ingest/known_batch", {"batch_ids": sorted(set(batch_ids))}).fetchall():
+                known.setdefault(batch_id, []).append(table)
+            for i, (sf, batch_id) in enumerate(zip(files, batch_ids), 1):
+                file_reports = _ingest_file(con, sf, batch_id, sorted(known.get(batch_id, [])), user, cfg)
+                known.setdefault(batch_id, [r.table_name for r in file_reports])  # the same content twice in one run
                 reports.extend(file_reports)
                 loaded = sum(r.rows_loaded for r in file_reports)
                 logger.info(

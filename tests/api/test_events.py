@@ -40,10 +40,11 @@ def home(copy_scored_home):
     return copy_scored_home("events_home")
 
 
-def serve(home: Path, port: int):
+def serve(home: Path, port: int, file_limits: bool = False):
     env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_MAX_EVENTS": str(MAX_EVENTS),
            **{f"SKIPIFY_{k.upper()}": str(v) for k, v in SCORED_SETTINGS.items()}}
-    return running([str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0"], env, f"http://127.0.0.1:{port}/healthz")
+    return running([str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0"], env, f"http://127.0.0.1:{port}/healthz",
+                   file_limits=file_limits)
 
 
 def stored(home: Path, keys: list[dict]) -> dict[tuple, int]:
@@ -231,18 +232,74 @@ def test_the_log_tail_takes_whole_lines_once_and_skips_what_its_own_process_appe
     log, tail, other = EventLog(tmp_path), LogTail(tmp_path), LogTail(tmp_path)
     first, second = plays(3), plays(2, minute=30)
     appended = log.append(first, [since] * 3)
-    tail.skip(appended[0])  # this process wrote it: nothing to read back
+    tail.skip(appended)  # this process wrote it: nothing to read back
     assert tail.new_lines(since) == ([], 0)
     assert [e["track_id"] for e in other.new_lines(since)[0]] == [e["track_id"] for e in first]  # another process reads it
-    path = appended[0].path
+    path = appended.path
     with open(path, "a") as f:  # a line still being written is left for the next look
         f.write('{"user_id": "u000001", "track_id": "t000099", "ts": "%sT10:59:00Z"' % DAY)
+    (tmp_path / EventLog.MARK).touch()
     assert other.new_lines(since) == ([], 0)
     with open(path, "a") as f:
         f.write("}\nnot json\n")
+    (tmp_path / EventLog.MARK).touch()
     assert other.new_lines(since) == ([{"user_id": "u000001", "track_id": "t000099", "ts": f"{DAY}T10:59:00Z"}], 1)
     # another process appended before this one's batch: the tail reads both (a play held twice is held once)
     later = log.append(second, [since] * 2)
-    tail.skip(later[0])
+    tail.skip(later)
     assert len(tail.new_lines(since)[0]) == 1 + 2 and tail.new_lines(since) == ([], 0)
     assert other.new_lines(since + dt.timedelta(hours=1)) == ([], 0)  # files of hours before the cut-off are not read
+
+
+def test_a_batch_the_disk_cannot_hold_is_503_and_leaves_nothing_and_the_next_is_whole(home):
+    """On a full disk a write stops part way: 19 of 40 events of a refused batch were once kept, and the next batch's
+    line glued onto them was quarantined, an acknowledged event lost. Now the failed append is cut back: 503 with
+    Retry-After, nothing of it stored; the next batch's lines are whole and every acknowledged event is ingested."""
+    import resource
+
+    cfg = load_config(home=home)
+    hour = f"{DAY}T12"
+    fit, too_big, after = ([{**e, "ts": f"{hour}:{i:02d}:00Z", "track_id": f"t{i:06d}", "reason_end": "x" * 60}
+                            for i, e in enumerate(plays(n))] for n in (5, MAX_EVENTS, 5))
+    after = [{**e, "ts": e["ts"].replace(":00:00Z", ":59:00Z").replace(f"{hour}:0", f"{hour}:5")} for e in after]
+    log = cfg.events_folder / f"events_{hour}.jsonl"
+    port = free_port()
+    with serve(home, port, file_limits=True) as proc:
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))  # a disk with little room
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
+            assert api.post("/v1/events", json={"events": fit}).status_code == 202
+            size = log.stat().st_size
+            full = api.post("/v1/events", json={"events": too_big})
+            assert full.status_code == 503 and full.headers["retry-after"] == "10", full.text
+            assert log.stat().st_size == size  # nothing of it stays, not even the part the disk took
+            resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))  # space again
+            assert api.post("/v1/events", json={"events": after}).status_code == 202
+    lines = [json.loads(x) for x in log.read_text().splitlines()]  # every line whole
+    assert [e["track_id"] for e in lines] == [e["track_id"] for e in fit + after]
+    from skipify.nightly import ingest_landing
+
+    ingest_landing(DAY + dt.timedelta(days=1), cfg)
+    assert set(stored(home, fit + after).values()) == {1}
+    assert set(stored(home, [e for e in too_big if e["ts"] not in {x["ts"] for x in fit + after}]).values()) == {0}
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT count(*) FROM quarantine.rows WHERE source_file = $f", {"f": str(log)}).fetchone()[0] == 0
+    con.close()
+
+
+def test_a_line_torn_by_a_writer_that_died_is_cut_off_and_one_batch_is_one_file(tmp_path):
+    """A writer killed mid-append leaves a torn last line (its batch never acknowledged): the next append cuts it off
+    instead of gluing its first line to it. A batch goes to one file, the hour of its latest play, however far apart
+    its plays are (1,000 plays at 1,000 hours once made 1,000 files)."""
+    from skipify.events import EventLog
+
+    log = EventLog(tmp_path)
+    first = log.append(plays(2), [dt.datetime.combine(DAY, dt.time(10), dt.UTC)] * 2)
+    with open(first.path, "ab") as f:
+        f.write(b'{"user_id": "u000001", "track_id": "t0009')  # the writer died here
+    second = log.append(plays(3, minute=20), [dt.datetime.combine(DAY, dt.time(10), dt.UTC)] * 3)
+    assert second.start == first.end
+    assert [json.loads(x)["track_id"] for x in first.path.read_text().splitlines()] == ["t000000", "t000001", "t000000", "t000001", "t000002"]
+    spread = [dt.datetime.combine(DAY, dt.time(), dt.UTC) - dt.timedelta(hours=h) for h in range(1000)]
+    many = log.append([{**plays(1)[0], "ts": t.isoformat()} for t in spread], spread)
+    assert many.path.name == f"events_{DAY}T00.jsonl"
+    assert sorted(p.name for p in tmp_path.glob("events_*")) == [f"events_{DAY}T00.jsonl", f"events_{DAY}T10.jsonl"]
