@@ -205,7 +205,8 @@ class Service:
         self._history_waiting = 0  # touched on the event loop's thread only
         self.checker = EventChecker(self.cfg)  # POST /v1/events: ingest's rules ...
         self.event_log = EventLog(self.cfg.events_folder)  # ... and the durable log the night ingests
-        self.live = LivePlays(self.cfg.serve_live_plays_per_user, self.cfg.serve_live_max_plays)  # sessions since the cut-off
+        self.live = LivePlays(self.cfg.serve_live_plays_per_user, self.cfg.serve_live_max_plays,
+                              self.cfg.serve_live_max_mb << 20)  # sessions since the cut-off
         self.tail = LogTail(self.cfg.events_folder)  # what other processes appended to the log (and this one before a restart)
         self._live_lock = threading.Lock()  # the tail's offsets and the live plays change together
         self.catch_up()
@@ -667,7 +668,8 @@ def create_app(service: Service, watch_s: float = 0) -> FastAPI:
         s = service.served
         return {"status": "ok", "model_version": s.marks.version, "served_model": s.version["served_model"], "features_as_of": s.snapshot.as_of, "night": s.marks.night,
                 "loaded_at": s.loaded_at, "load_s": round(s.seconds, 3),
-                "reloads": service.reloads, "worker": os.getpid(), "live_plays": len(service.live)}
+                "reloads": service.reloads, "worker": os.getpid(), "live_plays": len(service.live),
+                "live_mb": round(service.live.nbytes / 2**20, 2)}
 
     return api
 

@@ -101,7 +101,8 @@ class Config:
     serve_history_queue: int = 32  # ... with at most this many reads waiting (more: 503, Retry-After)
     serve_max_events: int = 1000  # plays per POST /v1/events; more is answered 413
     serve_live_plays_per_user: int = 200  # plays since the cut-off held per listener for live sessions ...
-    serve_live_max_plays: int = 1_000_000  # ... and in all (about 0.5 KB each); the least recent listeners go first
+    serve_live_max_plays: int = 1_000_000  # ... and in all (about 0.5 KB each); the least recent listeners go first ...
+    serve_live_max_mb: int = 512  # ... and by their size in memory (text counted by its length), whichever bound comes first
     session_gap_minutes: int = 30  # a prediction without session_id joins the listener's session if its last play is this recent
     events_dir: Path | None = None  # where POST /v1/events appends accepted plays [default: <landing>/live]
 

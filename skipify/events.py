@@ -162,20 +162,34 @@ def field_of(problem: str) -> str:
     return "event"
 
 
+PLAY_OVERHEAD_BYTES = 600  # a held play's dict and its values beyond their text (measured order of magnitude)
+
+
+def play_bytes(play: dict) -> int:
+    """What a held play costs in memory, about: its text by length plus a fixed overhead."""
+    return PLAY_OVERHEAD_BYTES + sum(len(v) for v in play.values() if isinstance(v, str))
+
+
 class LivePlays:
     """The plays POST /v1/events accepted since the features' cut-off, per listener, in memory: what a
     prediction of the same session reads (skipify.serving). Bounded: at most ``per_user`` plays of a
-    listener (the oldest go first) and ``total`` in all (the listener heard from least recently goes
-    first). A play's key is (user_id, track_id, ts): a play sent again is held once."""
+    listener (the oldest go first), and ``total`` plays or ``max_bytes`` (:func:`play_bytes`) in all (the
+    listener heard from least recently goes first). A play's key is (user_id, track_id, ts): a play sent
+    again is held once."""
 
-    def __init__(self, per_user: int, total: int):
-        self.per_user, self.total = per_user, total
+    def __init__(self, per_user: int, total: int, max_bytes: int = 1 << 62):
+        self.per_user, self.total, self.max_bytes = per_user, total, max_bytes
         self._plays: OrderedDict[str, dict[tuple, dict]] = OrderedDict()  # user -> key -> play, in ts order
         self._count = 0
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._count
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
 
     def add(self, plays: pl.DataFrame) -> None:
         """Hold ``plays`` (as feature rows: skipify.serving.Snapshot.live_rows)."""
@@ -189,16 +203,18 @@ class LivePlays:
                 late = bool(mine) and play["ts"] < next(reversed(mine.values()))["ts"]
                 mine[key] = play
                 self._count += 1
+                self._bytes += play_bytes(play)
                 if late:  # keep each listener's plays in ts order
                     ordered = sorted(mine.items(), key=lambda kv: kv[1]["ts"])
                     mine.clear()
                     mine.update(ordered)
                 while len(mine) > self.per_user:
-                    mine.pop(next(iter(mine)))
+                    self._bytes -= play_bytes(mine.pop(next(iter(mine))))
                     self._count -= 1
-            while self._count > self.total and self._plays:
+            while (self._count > self.total or self._bytes > self.max_bytes) and self._plays:
                 _, gone = self._plays.popitem(last=False)
                 self._count -= len(gone)
+                self._bytes -= sum(play_bytes(p) for p in gone.values())
 
     def prune(self, cutoff: dt.datetime) -> int:
         """Drop the plays before ``cutoff`` (a new snapshot holds them); returns how many."""
@@ -208,7 +224,7 @@ class LivePlays:
                 mine = self._plays[user]
                 old = [k for k, p in mine.items() if p["ts"] < cutoff]
                 for k in old:
-                    del mine[k]
+                    self._bytes -= play_bytes(mine.pop(k))
                 dropped += len(old)
                 if not mine:
                     del self._plays[user]

@@ -303,3 +303,25 @@ def test_a_line_torn_by_a_writer_that_died_is_cut_off_and_one_batch_is_one_file(
     many = log.append([{**plays(1)[0], "ts": t.isoformat()} for t in spread], spread)
     assert many.path.name == f"events_{DAY}T00.jsonl"
     assert sorted(p.name for p in tmp_path.glob("events_*")) == [f"events_{DAY}T00.jsonl", f"events_{DAY}T10.jsonl"]
+
+
+def test_live_plays_are_bounded_by_their_size_as_well_as_their_count():
+    """150 plays with a 1,000,000-character session id once grew a server by 215 MB: ids are bounded by the rules
+    now, and the live state by bytes too (the listener heard from least recently goes first)."""
+    from skipify.events import LivePlays, play_bytes
+
+    def rows(user: str, n: int, pad: int) -> pl.DataFrame:
+        ts = dt.datetime.combine(DAY, dt.time(10), dt.UTC)
+        return pl.DataFrame({"user_id": [user] * n, "track_id": [f"t{i}" for i in range(n)],
+                             "ts": [ts + dt.timedelta(minutes=i) for i in range(n)], "session_id": ["s" * pad] * n})
+
+    one = play_bytes(rows("a", 1, 100).row(0, named=True))
+    live = LivePlays(per_user=50, total=1_000_000, max_bytes=25 * one)
+    live.add(rows("a", 10, 100))
+    live.add(rows("b", 10, 100))
+    assert len(live) == 20 and live.nbytes == 20 * one
+    live.add(rows("c", 10, 100))  # past 25 plays' bytes: the least recent listener goes
+    assert len(live) == 20 and live.nbytes <= 25 * one
+    assert live.session("a", None, None, dt.timedelta(hours=1)) == (None, [])
+    assert len(live.session("c", None, None, dt.timedelta(hours=1))[1]) == 10
+    assert live.prune(dt.datetime.combine(DAY, dt.time(11), dt.UTC)) == 20 and live.nbytes == 0
