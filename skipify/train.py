@@ -9,6 +9,7 @@ and its row in models.registry, promoted to champion only if the gate says so.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -268,27 +269,50 @@ def load_version(version: str | None = None, cfg: Config | None = None) -> tuple
 
 
 def version_folder(version: str, cfg: Config) -> Path:
-    """The local folder of a version's files: this home's own, or, on a machine that did not train it
-    (a shard worker, the API), fetched once from models.artifacts, where training keeps them.
+    """The local folder of a version's files, checked against what registration kept: this home's own, or,
+    on a machine that did not train it (a shard worker, the API), fetched once from models.artifacts.
+
+    Every file's size and SHA-256 are compared with models.artifacts' copy before anything is loaded: a
+    local file that differs (a truncated ``lightgbm.txt`` once crashed the server with a segmentation
+    fault) is named in the log and the folder fetched again from the warehouse.
 
     Raises:
-        ValueError: neither here nor in the warehouse (a version trained before the files were kept there).
+        ValueError: neither here nor in the warehouse (a version trained before the files were kept
+            there), or a file that differs here and in the warehouse (named).
     """
     folder = cfg.models_dir / version
+    con = connect(cfg, read_only=True)
+    try:
+        digests = {name: (size, sha) for name, size, sha in run_sql(con, "models/artifact_digests", {"version": version}).fetchall()}
+    finally:
+        con.close()
     if folder.is_dir():
-        return folder
+        if not digests:  # trained before versions' files were kept in the warehouse: nothing to check against
+            return folder
+        bad = _differing(folder, digests)
+        if not bad:
+            return folder
+        logger.error("model version %s: %s differ(s) from the registered file(s) (size or SHA-256); fetching the version "
+                     "again from models.artifacts", version, ", ".join(str(folder / b) for b in bad))
+    elif not digests:
+        raise ValueError(f"model version {version}: no folder {folder} and no files in models.artifacts "
+                         "(trained elsewhere before versions' files were kept in the warehouse)")
     con = connect(cfg, read_only=True)
     try:
         files = run_sql(con, "models/read_artifacts", {"version": version}).fetchall()
     finally:
         con.close()
-    if not files:
-        raise ValueError(f"model version {version}: no folder {folder} and no files in models.artifacts "
-                         "(trained elsewhere before versions' files were kept in the warehouse)")
     tmp = cfg.models_dir / f".{version}.tmp{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
     for name, _, content in files:
         (tmp / name).write_bytes(content)
+    still = _differing(tmp, digests)
+    if still:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ValueError(f"model version {version}: {', '.join(still)} in models.artifacts differ(s) from the size or "
+                         "SHA-256 recorded for it; the version cannot be loaded (train again, or promote another)")
+    if folder.is_dir():  # the damaged copy is kept beside, for a look, and out of the way
+        folder.rename(folder.with_name(f".{version}.damaged{time.time_ns()}"))
     try:
         tmp.rename(folder)  # whole or not at all: a process beside this one may be fetching it too
     except OSError:
@@ -296,6 +320,16 @@ def version_folder(version: str, cfg: Config) -> Path:
     logger.info("model version %s: %d files (%.1f MB) fetched from models.artifacts into %s", version, len(files),
                 sum(f[1] for f in files) / 1e6, folder)
     return folder
+
+
+def _differing(folder: Path, digests: dict[str, tuple[int, str]]) -> list[str]:
+    """The names of ``digests`` whose file in ``folder`` is missing or has another size or SHA-256."""
+    out = []
+    for name, (size, sha) in sorted(digests.items()):
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != size or hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+            out.append(name)
+    return out
 
 
 def _reads_sequences(models: dict[str, Model]) -> bool:

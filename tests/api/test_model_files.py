@@ -1,0 +1,40 @@
+"""A version's files are checked against what registration recorded before they are loaded: a damaged local file is
+fetched again from models.artifacts; a damaged copy there too stops `skipify serve` with exit 2 naming the file (a
+truncated lightgbm.txt once printed LightGBM's fatal error 104 times and crashed the server: rc 139)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from skipify.config import load_config
+from skipify.train import find_version, load_version
+from skipify.warehouse import connect
+from tests.scored import SCORED_SETTINGS
+
+BIN = Path(sys.executable).parent
+
+
+def test_a_damaged_model_file_is_fetched_again_or_named_and_the_server_exits_2(copy_scored_home):
+    home = copy_scored_home("damaged_models")
+    cfg = load_config(home=home, **SCORED_SETTINGS)
+    version = find_version(None, cfg)["version"]
+    model = cfg.models_dir / version / "lightgbm.txt"
+    good = model.read_bytes()
+    model.write_bytes(good[: len(good) // 3])  # truncated, as a full disk or a killed copy leaves it
+    chosen, models = load_version(None, cfg)
+    assert chosen["version"] == version and model.read_bytes() == good  # fetched again, then loaded
+    assert any(p.name.startswith(f".{version}.damaged") for p in cfg.models_dir.iterdir())  # kept aside for a look
+
+    model.write_bytes(good[: len(good) // 3])
+    con = connect(cfg)
+    con.execute("UPDATE models.artifacts SET content = $c WHERE version = $v AND name = 'lightgbm.txt'",
+                {"c": good[: len(good) // 2], "v": version})  # and the warehouse's copy no longer what was registered
+    con.close()
+    env = {**os.environ, "SKIPIFY_HOME": str(home), **{f"SKIPIFY_{k.upper()}": str(v) for k, v in SCORED_SETTINGS.items()}}
+    proc = subprocess.run([str(BIN / "skipify"), "serve", "--port", "1", "--reload-s", "0"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "lightgbm.txt" in proc.stderr and "Segmentation" not in proc.stderr and "[Fatal]" not in proc.stderr
