@@ -690,6 +690,8 @@ def serve(cfg: Config | None = None, host: str | None = None, port: int | None =
     host, port = host or cfg.serve_host, port or cfg.serve_port
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, not {workers}")
+    if not 1 <= port <= 65535:  # uvicorn would take it modulo 65536 and say the number it was given
+        raise ValueError(f"--port must be from 1 to 65535, not {port}")
     if workers == 1:
         app = _load_app(cfg, as_of, every)
         logger.info("serving on http://%s:%d (docs: /docs)", host, port)

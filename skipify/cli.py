@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from skipify.config import load_config, logger
+from skipify.config import ConfigError, load_config, logger
 
 app = typer.Typer(help="Skipify: predict the tracks each listener is about to dislike or skip.", no_args_is_help=True)
 
@@ -457,7 +457,8 @@ def sql(
 
 
 def main() -> None:
-    """The ``skipify`` command. A warehouse whose PostgreSQL catalog or S3 bucket does not answer ends
+    """The ``skipify`` command. A setting out of its type or range ends it with one line naming the variable
+    and what it accepts (exit status 2). A warehouse whose PostgreSQL catalog or S3 bucket does not answer ends
     any command with one line naming the part, and exit status 3 (nothing was half-written: every
     write is one transaction)."""
     import duckdb
@@ -466,6 +467,9 @@ def main() -> None:
 
     try:
         app()
+    except ConfigError as exc:  # a setting out of its type or range: one line, not a traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
     except (Unreachable, duckdb.Error) as exc:
         err = exc if isinstance(exc, Unreachable) else unreachable(load_config(), exc)
         if err is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import os
 import re
 import sys
@@ -225,6 +226,58 @@ def _to_plain(value: Any) -> Any:
     return value
 
 
+class ConfigError(ValueError):
+    """A setting out of its type or range: one line naming the variable (or field) and what it accepts."""
+
+
+# What each number may be, inclusive (None: unbounded on that side); checked whenever the configuration is read.
+RANGES: dict[str, tuple[float | None, float | None]] = {
+    "label_skip_threshold_ms": (0, None), "split_test_days": (1, None), "split_valid_days": (1, None),
+    "split_min_test_rows": (0, None), "split_min_valid_rows": (0, None), "train_window_days": (1, None),
+    "feature_smoothing": (0, None), "history_len": (1, 10_000), "session_lookback_hours": (1, None), "text_batch_size": (1, None),
+    "gate_tolerance": (0, 1), "gate_min_test_rows": (0, None), "train_epochs": (1, None), "warm_start_epochs": (1, None),
+    "retrain_full_weekday": (0, 6), "tune_trials": (1, None), "tune_timeout_s": (1, None), "shap_sample": (1, None),
+    "shap_background": (1, None), "shap_night_sample": (0, None), "active_days": (1, None), "candidates_k": (0, None),
+    "candidates_fresh_days": (0, None), "rotation_k": (0, None), "scoring_batch_rows": (1, None), "nightly_shards": (1, 4096),
+    "risk_threshold": (0, 1), "row_count_min_ratio": (0, None), "row_count_max_ratio": (0, None), "profile_min_listeners": (1, None),
+    "app_port": (1, 65535), "app_cache_ttl_s": (0, None), "serve_port": (1, 65535), "serve_max_batch": (1, None),
+    "serve_reload_s": (0, None), "serve_threads": (1, 1024), "serve_workers": (1, 1024), "serve_worker_healthcheck_s": (1, None),
+    "serve_nights_in_memory": (1, None), "serve_history_workers": (1, 1024), "serve_history_queue": (0, None),
+    "serve_max_events": (1, None), "serve_live_plays_per_user": (1, None), "serve_live_max_plays": (0, None),
+    "serve_live_max_mb": (0, None), "session_gap_minutes": (1, None), "maintain_orphan_age_hours": (0, None),
+    "maintain_keep_snapshots_days": (0, None), "ingest_max_future_hours": (0, None), "seed": (0, 2**32 - 1),
+    "world_users": (1, None), "world_tracks": (1, None), "world_days": (1, None), "world_events_per_user_day": (0, None),
+    "warehouse_timeout_s": (1, None), "duckdb_threads": (1, 1024),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
+
+
+def _setting(name: str, from_env: bool) -> str:
+    return ENV_PREFIX + name.upper() if from_env else name
+
+
+def check(cfg: "Config", from_env: frozenset[str] = frozenset()) -> None:
+    """Raise :class:`ConfigError` for the first value out of its range (``from_env``: the fields set by variables)."""
+    for f in fields(cfg):
+        value, where = getattr(cfg, f.name), _setting(f.name, f.name in from_env)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}={value}: must be a finite number")
+        if f.name in RANGES and value is not None and not isinstance(value, bool):
+            lo, hi = RANGES[f.name]
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                accepts = (f"from {lo} to {hi}" if lo is not None and hi is not None
+                           else f"at least {lo}" if lo is not None else f"at most {hi}")
+                raise ConfigError(f"{where}={value}: must be {accepts}")
+    if cfg.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"{_setting('log_level', 'log_level' in from_env)}={cfg.log_level}: must be one of {', '.join(LOG_LEVELS)}")
+    if not MEMORY.fullmatch(cfg.duckdb_memory_limit.strip()):
+        raise ConfigError(f"{_setting('duckdb_memory_limit', 'duckdb_memory_limit' in from_env)}={cfg.duckdb_memory_limit}: "
+                          "must be a size such as 4GB, 512MB or 2GiB")
+    if not cfg.serve_host.strip():
+        raise ConfigError(f"{_setting('serve_host', 'serve_host' in from_env)} is empty: give a host to listen on, e.g. 127.0.0.1")
+
+
 def _parse(raw: str, typ: Any, name: str) -> Any:
     """Turn an environment string into the field's type, with a clear error."""
     if typing.get_origin(typ) in (typing.Union, types.UnionType):  # `X | None`: parse as X, "none" as None
@@ -242,19 +295,24 @@ def _parse(raw: str, typ: Any, name: str) -> Any:
             raise ValueError(raw)
         if typ is dt.date:
             return dt.date.fromisoformat(raw)
-        return typ(raw)
+        return typ(raw.strip()) if typ in (int, float) else typ(raw)
     except ValueError as exc:
-        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {typ.__name__}") from exc
+        what = {int: "a whole number", float: "a number", dt.date: "a date (YYYY-MM-DD)", bool: "true or false"}.get(typ, typ.__name__)
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not {what}") from None
 
 
 def load_config(**overrides: Any) -> Config:
-    """Defaults, then ``SKIPIFY_*`` environment variables, then explicit overrides.
+    """Defaults, then ``SKIPIFY_*`` environment variables, then explicit overrides; every value checked
+    against its type and range (:data:`RANGES`).
 
     Args:
         **overrides: field values that win over the environment (used by tests and the CLI).
 
     Returns:
         The frozen effective configuration.
+
+    Raises:
+        ConfigError: a value that is not of its type or out of its range, named as it was set.
     """
     hints = get_type_hints(Config)
     values: dict[str, Any] = {}
@@ -262,11 +320,13 @@ def load_config(**overrides: Any) -> Config:
         env = os.environ.get(ENV_PREFIX + f.name.upper())
         if env is not None and env != "":
             values[f.name] = _parse(env, hints[f.name], f.name)
+    from_env = frozenset(values) - set(overrides)
     values.update(overrides)
     unknown = set(values) - {f.name for f in fields(Config)}
     if unknown:
         raise TypeError(f"unknown configuration fields: {sorted(unknown)}")
     cfg = Config(**values)
+    check(cfg, from_env)
     return dataclasses.replace(cfg, home=Path(cfg.home).resolve())
 
 
@@ -278,7 +338,8 @@ def get_logger(name: str = "skipify") -> logging.Logger:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
         root.addHandler(handler)
-        root.setLevel(os.environ.get(ENV_PREFIX + "LOG_LEVEL", "INFO").upper())
+        level = os.environ.get(ENV_PREFIX + "LOG_LEVEL", "INFO").strip().upper()
+        root.setLevel(level if level in LOG_LEVELS else "INFO")  # a bad value is named when the configuration is read
         root.propagate = False
     return logger
 

@@ -29,8 +29,41 @@ def test_environment_overrides_are_typed(monkeypatch, tmp_path):
 
 def test_bad_environment_value_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("SKIPIFY_SPLIT_TEST_DAYS", "seven")
-    with pytest.raises(ValueError, match="SKIPIFY_SPLIT_TEST_DAYS='seven' is not a valid int"):
+    with pytest.raises(ValueError, match="SKIPIFY_SPLIT_TEST_DAYS='seven' is not a whole number"):
         load_config()
+
+
+# Values that once started a server answering 413 to everything, one listening on another port than it said, or
+# ended a command with a 20-50-line traceback: each is one line naming the variable and what it accepts, exit 2.
+BAD_SETTINGS = [
+    ("SKIPIFY_SERVE_MAX_BATCH", "-1", "must be at least 1"),
+    ("SKIPIFY_SERVE_PORT", "70000", "must be from 1 to 65535"),
+    ("SKIPIFY_APP_PORT", "0", "must be from 1 to 65535"),
+    ("SKIPIFY_SERVE_WORKERS", "0", "must be from 1 to 1024"),
+    ("SKIPIFY_NIGHTLY_SHARDS", "-3", "must be from 1 to 4096"),
+    ("SKIPIFY_RISK_THRESHOLD", "1.5", "must be from 0 to 1"),
+    ("SKIPIFY_GATE_TOLERANCE", "nan", "must be a finite number"),
+    ("SKIPIFY_RETRAIN_FULL_WEEKDAY", "7", "must be from 0 to 6"),
+    ("SKIPIFY_SERVE_RELOAD_S", "-1", "must be at least 0"),
+    ("SKIPIFY_DUCKDB_THREADS", "two", "is not a whole number"),
+    ("SKIPIFY_DUCKDB_MEMORY_LIMIT", "lots", "must be a size such as 4GB"),
+    ("SKIPIFY_LOG_LEVEL", "LOUD", "must be one of DEBUG, INFO"),
+    ("SKIPIFY_WORLD_START", "yesterday", "is not a date (YYYY-MM-DD)"),
+    ("SKIPIFY_SERVE_ACCESS_LOG", "maybe", "is not true or false"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "says"), BAD_SETTINGS, ids=[b[0] for b in BAD_SETTINGS])
+def test_a_setting_out_of_its_range_is_one_line_naming_it_and_exit_2(tmp_path, name, value, says):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SKIPIFY_HOME": str(tmp_path / "home"), name: value}
+    proc = subprocess.run([str(Path(sys.executable).parent / "skipify"), "status"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: {name}=") and says in line, proc.stderr
 
 
 def test_migrate_creates_every_schema_and_is_idempotent(cfg):
