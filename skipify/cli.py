@@ -249,7 +249,8 @@ def night_report() -> None:
                 typer.echo("  (no rows: no night published yet — run `skipify nightly --date D`)")
     finally:
         con.close()
-    typer.echo("\nPaste any of them into `.venv/bin/duckdb -init warehouse/attach.sql`; more in docs/warehouse.md.")
+    typer.echo("\nPaste any of them into `skipify sql` (or the DuckDB CLI: `cd warehouse && ../.venv/bin/duckdb -init "
+               "attach.sql`); more in docs/warehouse.md.")
 
 
 @app.command("app")
@@ -414,46 +415,90 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON."
 
 @app.command()
 def sql(
-    query: Annotated[Optional[str], typer.Argument(help="SQL to run read-only against the warehouse.")] = None,
+    query: Annotated[Optional[str], typer.Argument(help="SQL to run read-only against the warehouse (none: read "
+                                                       "statements from standard input, each ending with ';').")] = None,
     attach: Annotated[bool, typer.Option(help="Print the SQL that opens the warehouse in the duckdb CLI instead.")] = False,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds a statement may run before it is stopped "
+                                                          "[config sql_timeout_s].")] = None,
 ) -> None:
-    """Query the warehouse read-only (never blocks the nightly writer).
+    """Query the warehouse read-only (never blocks the nightly writer): the analysts' session.
 
     Only queries run: statements that would write, attach, detach or change settings, file access
-    (COPY ... TO, read_text(), read_csv() of other files) and functions that open files by themselves
-    are refused with one line saying what and why (exit 2); a query DuckDB rejects prints its message (exit 1).
+    (COPY ... TO, read_text(), read_csv() of files outside the lake's data folder, the catalog's file) and
+    functions that open files by themselves are refused with one line saying what and why (exit 2); a query
+    DuckDB rejects prints its message, and a query running past the timeout is stopped (exit 1). Without a
+    query, statements are read from standard input (a terminal or a pipe) and each is checked the same way.
     """
-    import duckdb
+    import sys
 
-    from skipify.warehouse import QueryRefused, WarehouseError, attach_sql, check_query, connect, unreachable
+    from skipify.warehouse import QueryRefused, WarehouseError, attach_sql, connect
 
+    cfg = load_config()
     if attach:
-        typer.echo(attach_sql(load_config(), read_only=True))
+        typer.echo(attach_sql(cfg, read_only=True))
         return
-    if not query:
-        raise typer.BadParameter("give a query, or --attach")
+    limit = cfg.sql_timeout_s if timeout is None else timeout
+    if limit <= 0:
+        raise typer.BadParameter("must be above 0", param_hint="--timeout")
     try:
-        con = connect(load_config(), read_only=True)
+        con = connect(cfg, read_only=True)
     except WarehouseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     try:
-        check_query(con, query)
+        if query:
+            raise typer.Exit(_analyst_statement(con, query, cfg, limit))
+        worst, text = 0, ""
+        interactive = sys.stdin.isatty()
+        while True:
+            if interactive:
+                typer.echo("skipify> " if not text else "    ...> ", nl=False)
+            line = sys.stdin.readline()
+            if line:
+                text += line
+            if text.strip() and (not line or text.rstrip().endswith(";")):
+                worst = max(worst, _analyst_statement(con, text, cfg, limit))
+                text = ""
+            if not line:
+                break
+        raise typer.Exit(worst)
+    except QueryRefused:  # pragma: no cover - _analyst_statement says it
+        raise
+    finally:
+        con.close()
+
+
+def _analyst_statement(con, query: str, cfg, limit: float) -> int:
+    """Check and run one analyst's statement, print its rows; returns the exit status (0, 1 an error, 2 refused)."""
+    import threading
+
+    import duckdb
+
+    from skipify.warehouse import QueryRefused, check_query, unreachable
+
+    timer = threading.Timer(limit, con.interrupt)  # DuckDB has no statement timeout of its own
+    try:
+        check_query(con, query, cfg.data_url)
+        timer.start()
         result = con.sql(query)
         if result is None:
             typer.echo("(the statement returned no rows)")
         else:
             result.show(max_rows=50)
+        return 0
     except QueryRefused as exc:
         typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        return 2
+    except duckdb.InterruptException:
+        typer.echo(f"error: the query ran past its timeout of {limit:g} s and was stopped (--timeout, sql_timeout_s)", err=True)
+        return 1
     except duckdb.Error as exc:
-        if unreachable(load_config(), exc):
+        if unreachable(cfg, exc):
             raise  # the bucket went away mid-query: main() names it
         typer.echo(f"error: {str(exc).strip().splitlines()[0]}", err=True)
-        raise typer.Exit(1) from exc
+        return 1
     finally:
-        con.close()
+        timer.cancel()
 
 
 def main() -> None:

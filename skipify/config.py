@@ -107,6 +107,9 @@ class Config:
     session_gap_minutes: int = 30  # a prediction without session_id joins the listener's session if its last play is this recent
     events_dir: Path | None = None  # where POST /v1/events appends accepted plays [default: <landing>/live]
 
+    # --- analysts' queries (skipify sql) --------------------------------------------------------------
+    sql_timeout_s: float = 60.0  # a statement running longer is stopped (skipify sql --timeout)
+
     # --- maintenance (skipify maintain; the nightly DAG's last task) ---------------------------------
     maintain_orphan_age_hours: float = 24.0  # data files no snapshot references, older than this, are deleted ...
     maintain_keep_snapshots_days: int = 7  # ... and snapshots older than this expired, with the files only they used
@@ -247,7 +250,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "serve_live_max_mb": (0, None), "session_gap_minutes": (1, None), "maintain_orphan_age_hours": (0, None),
     "maintain_keep_snapshots_days": (0, None), "ingest_max_future_hours": (0, None), "seed": (0, 2**32 - 1),
     "world_users": (1, None), "world_tracks": (1, None), "world_days": (1, None), "world_events_per_user_day": (0, None),
-    "warehouse_timeout_s": (1, None), "duckdb_threads": (1, 1024),
+    "warehouse_timeout_s": (1, None), "duckdb_threads": (1, 1024), "sql_timeout_s": (0.001, None),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)

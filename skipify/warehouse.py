@@ -125,29 +125,41 @@ def _postgres_target(cfg: Config) -> str:
     return f"{info} connect_timeout={cfg.warehouse_timeout_s}"
 
 
-def attach_sql(cfg: Config | None = None, read_only: bool = True) -> str:
+def attach_sql(cfg: Config | None = None, read_only: bool = True, for_cli: bool = False) -> str:
     """The SQL that opens this warehouse in any DuckDB 1.5.5 session (the CLI included).
 
     The catalog is the SQLite file under the home, or PostgreSQL (``warehouse_catalog``); the data the
     local folder, or an S3 prefix (``warehouse_data``). Read-only sessions are locked down after the
     attach (lock_down_sql); what that leaves open is closed for analysts' queries by :func:`check_query`.
+
+    ``for_cli``: the text of ``<home>/attach.sql`` for the DuckDB CLI (:func:`write_attach_file`): the home's
+    own paths relative to the home, so that a moved or copied warehouse opens itself, and no configuration
+    lock (the CLI changes a setting after its init file, and every statement then failed).
     """
     cfg = cfg or load_config()
+    home = str(cfg.home).rstrip("/") + "/"
+
+    def path(p: str | Path) -> str:
+        return str(p)[len(home):] if for_cli and str(p).startswith(home) else str(p)
+
     mode = ", READ_ONLY" if read_only else ""
     if cfg.local_catalog:
-        target, options = f"ducklake:sqlite:{cfg.catalog_path}", ", META_JOURNAL_MODE 'wal'"
+        target, options = f"ducklake:sqlite:{path(cfg.catalog_path)}", ", META_JOURNAL_MODE 'wal'"
     else:
         target, options = f"ducklake:postgres:{_postgres_target(cfg)}", ""
+    data = path(cfg.data_url)
+    locked = (f"SET allowed_directories = [{quote(data)}];\nSET enable_external_access = false;\n"
+              if for_cli else lock_down_sql(cfg))
     return (
         "SET autoinstall_known_extensions = false;\n"
         "SET autoload_known_extensions = false;\n"
-        + "".join(f"LOAD {quote(path)};\n" for path in _extension_files(cfg))
+        + "".join(f"LOAD {quote(path(p))};\n" for p in _extension_files(cfg))
         + "SET TimeZone = 'UTC';\n"
         + ("" if cfg.local_data else s3_sql(cfg))
         + f"ATTACH {quote(target)} AS {CATALOG} "
-        f"(DATA_PATH {quote(cfg.data_url)}, OVERRIDE_DATA_PATH true{options}{mode});\n"
+        f"(DATA_PATH {quote(data)}, OVERRIDE_DATA_PATH true{options}{mode});\n"
         f"USE {CATALOG};\n"
-        + (lock_down_sql(cfg) if read_only else "")
+        + (locked if read_only else "")
     )
 
 
@@ -192,7 +204,7 @@ def connect(cfg: Config | None = None, read_only: bool = False) -> duckdb.DuckDB
             raise down from exc
         raise
     if not cfg.local_catalog or cfg.catalog_path.exists():
-        write_attach_file(cfg, text if read_only else None)
+        write_attach_file(cfg)
     return con
 
 
@@ -225,16 +237,23 @@ def unreachable(cfg: Config, exc: BaseException) -> Unreachable | None:
     return None
 
 
-def write_attach_file(cfg: Config, text: str | None = None) -> Path:
-    """``<home>/attach.sql``, for analysts: ``duckdb -init <home>/attach.sql`` opens the warehouse read-only.
+CLI_HEADER = """-- The DuckDB CLI on this warehouse, read-only: run it from this folder (the paths below are relative to it,
+-- so a moved or copied warehouse opens itself):   cd <this folder> && duckdb -init attach.sql
+-- This is an admin's session, said plainly: the lake is attached read-only and files outside its data folder are
+-- closed, but the CLI is a whole DuckDB: it can attach the catalog writable and run .shell. Give it to those
+-- who may change the files anyway. Analysts who must not change anything: `skipify sql` (every statement checked).
+-- Written by Skipify whenever the warehouse is opened and this text is stale: edits here are lost.
+"""
 
-    Rewritten when its text is stale (the warehouse folder was moved or copied, the extensions moved).
 
-    Args:
-        text: the read-only attach SQL when the caller has it already (default: built here).
+def write_attach_file(cfg: Config) -> Path:
+    """``<home>/attach.sql``, for the DuckDB CLI: ``cd <home> && duckdb -init attach.sql`` opens the warehouse
+    read-only (an admin's session: CLI_HEADER). Paths inside the home are relative to it.
+
+    Rewritten when its text is stale (the extensions moved, another catalog or bucket).
     """
     path = cfg.home / "attach.sql"
-    text = text or attach_sql(cfg, read_only=True)
+    text = CLI_HEADER + attach_sql(cfg, read_only=True, for_cli=True)
     if not path.exists() or path.read_text() != text:
         tmp = path.with_suffix(f".tmp{time.monotonic_ns()}")
         tmp.touch(mode=0o600)  # it holds the S3 credentials when the data is in a bucket
@@ -255,7 +274,16 @@ ALLOWED_METADATA = frozenset({
     "ducklake_snapshots", "ducklake_current_snapshot", "ducklake_last_committed_snapshot", "ducklake_table_info",
     "ducklake_list_files", "ducklake_table_changes", "ducklake_table_insertions", "ducklake_table_deletions",
 })
-RUNS_SQL_TEXT = frozenset({"query", "json_execute_serialized_sql"})
+RUNS_SQL_TEXT = frozenset({"query", "query_table", "json_execute_serialized_sql"})
+# Functions that read files by the path they are given: allowed only on a path written out in full (a constant) that
+# lies inside the lake's data folder. DuckDB's own lock-down lets a session read the catalog's file too (the paths of
+# an attached database are always allowed), and `lake/data/../meta.sqlite` reached it.
+FILE_READERS = frozenset({
+    "read_blob", "read_text", "read_csv", "read_csv_auto", "read_json", "read_json_auto", "read_json_objects",
+    "read_json_objects_auto", "read_ndjson", "read_ndjson_auto", "read_ndjson_objects", "read_parquet", "parquet_scan",
+    "parquet_metadata", "parquet_schema", "parquet_file_metadata", "parquet_kv_metadata", "parquet_bloom_probe", "glob",
+    "sniff_csv",
+})
 QUERY_KINDS = "SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE or SUMMARIZE"
 
 
@@ -273,12 +301,44 @@ def _function_names(node) -> set[str]:
     return set()
 
 
-def check_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
+def _file_paths(node) -> list[object]:
+    """Every path a parse tree reads files by: the first argument of a FILE_READERS function (its constant text, or
+    None when it is computed), and a table named by a path (FROM 'x/y.parquet')."""
+    out: list[object] = []
+    if isinstance(node, dict):
+        name = node.get("function_name")
+        if isinstance(name, str) and name.lower() in FILE_READERS:
+            first = (node.get("children") or [None])[0]
+            value = first.get("value") if isinstance(first, dict) and first.get("class") == "CONSTANT" else None
+            out.append(value["value"] if isinstance(value, dict) and not value.get("is_null")
+                       and value.get("type", {}).get("id") == "VARCHAR" else None)
+        if node.get("type") == "BASE_TABLE" and not node.get("schema_name") and any(c in node.get("table_name", "") for c in "/\\.:"):
+            out.append(node["table_name"])
+        for v in node.values():
+            out.extend(_file_paths(v))
+    elif isinstance(node, list):
+        for v in node:
+            out.extend(_file_paths(v))
+    return out
+
+
+def _inside_data(path: object, data_url: str) -> bool:
+    """A path written out in full that lies inside the lake's data folder (or its S3 prefix), '..' resolved."""
+    if not isinstance(path, str) or not path:
+        return False
+    if data_url.startswith("s3://"):
+        return path.startswith(data_url) and ".." not in path.split("/")
+    return os.path.normpath(os.path.abspath(path)).startswith(os.path.normpath(data_url) + os.sep)
+
+
+def check_query(con: duckdb.DuckDBPyConnection, query: str, data_url: str | None = None) -> None:
     """Refuse anything but read-only queries of the warehouse (``skipify sql``).
 
     On top of the read-only, locked-down connection: only SELECT-type statements (ATTACH, DETACH, USE,
-    COPY, SET, DELETE, CREATE, ... are refused by their kind), and none of the functions that open
-    files by themselves or run SQL text (REFUSED_PREFIXES, RUNS_SQL_TEXT).
+    COPY, SET, DELETE, CREATE, ... are refused by their kind), none of the functions that open
+    files by themselves or run SQL text (REFUSED_PREFIXES, RUNS_SQL_TEXT), and files read (FILE_READERS,
+    a table named by a path) only by a constant path inside ``data_url``, the lake's data folder (None:
+    no file at all).
 
     Raises:
         QueryRefused: with what was refused and why.
@@ -299,6 +359,11 @@ def check_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
     if refused:
         raise QueryRefused(f"{', '.join(refused)}: functions that open files by themselves, change the lake or run "
                            "SQL text are refused")
+    outside = [p for p in _file_paths(tree["statements"]) if data_url is None or not _inside_data(p, data_url)]
+    if outside:
+        what = ", ".join(repr(p) if isinstance(p, str) else "a computed path" for p in outside)
+        raise QueryRefused(f"{what}: files are read only inside the lake's data folder ({data_url}), by a path written "
+                           "out in full; query the tables instead")
 
 
 def read_sql(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,13 +75,19 @@ def test_analyst_duckdb_cli_reads_the_warehouse(cfg, small_world_dir):
     from skipify.ingest import ingest_paths
 
     ingest_paths([small_world_dir / "landing" / "users"], cfg=cfg)
-    attach = (cfg.home / "attach.sql").read_text()
-    proc = subprocess.run(
-        [str(BIN / "duckdb"), "-csv", "-c", attach + "SELECT count(*) AS n FROM raw.users;"],
-        capture_output=True, text=True,
-    )
+    # the documented command, with its init file (a configuration lock in it once failed every statement)
+    proc = subprocess.run([str(BIN / "duckdb"), "-csv", "-init", "attach.sql", "-c", "SELECT count(*) AS n FROM raw.users;"],
+                          capture_output=True, text=True, cwd=cfg.home)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "150"
+    assert "an admin's session" in (cfg.home / "attach.sql").read_text()  # what it is, said plainly in the file
+    # a copy of the warehouse, opened by no Skipify command since, reads itself, not the warehouse it was copied from
+    copy = cfg.home.parent / "copy"
+    shutil.copytree(cfg.home, copy)
+    ingest_paths([small_world_dir / "landing" / "tracks"], cfg=cfg)  # the original moves on
+    proc = subprocess.run([str(BIN / "duckdb"), "-csv", "-init", "attach.sql", "-c", "SELECT count(*) FROM raw.tracks;"],
+                          capture_output=True, text=True, cwd=copy)
+    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "0", proc.stderr
 
 
 def test_sql_is_read_only_and_reaches_no_file_outside_the_warehouse(cfg, small_world_dir, tmp_path):
@@ -98,6 +105,11 @@ def test_sql_is_read_only_and_reaches_no_file_outside_the_warehouse(cfg, small_w
         f"SELECT * FROM sqlite_attach('{tmp_path}/new.sqlite')",
         "SELECT * FROM ducklake_cleanup_old_files('lake', cleanup_all => true)",
         "SELECT * FROM query('SELECT 1')",
+        f"SELECT * FROM read_blob('{lake}/meta.sqlite')",  # the catalog's file: DuckDB's lock-down allows it
+        f"SELECT * FROM read_blob('{lake}/data/../meta.sqlite')",
+        f"SELECT * FROM read_blob('{lake}/' || 'meta.sqlite')",
+        f"SELECT * FROM '{lake}/meta.sqlite'",
+        "SELECT * FROM query_table('raw.users')",
     ]
     for statement in escapes:
         proc = run("sql", statement, check=False)
@@ -105,10 +117,17 @@ def test_sql_is_read_only_and_reaches_no_file_outside_the_warehouse(cfg, small_w
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(("refused:", "error:")), (statement, proc.stderr)
         assert "Traceback" not in proc.stderr
-    assert "disabled by configuration" in run("sql", escapes[3], check=False).stderr
+    assert "files are read only inside the lake's data folder" in run("sql", escapes[3], check=False).stderr
     assert not any(tmp_path.glob("*.csv")) and not any(tmp_path.glob("*.duckdb")) and not any(tmp_path.glob("*.sqlite"))
     assert "150" in run("sql", "SELECT count(*) FROM raw.users").stdout  # nothing deleted
     assert run("sql", "SELECT * FROM raw.users WHERE false").returncode == 0  # no rows: no crash
     assert "1" in run("sql", "SELECT count(*) FROM ducklake_snapshots('lake') WHERE snapshot_id = 0").stdout
+    assert run("sql", f"SELECT count(*) FROM glob('{lake}/data/**')").returncode == 0  # the data folder's own files
+    slow = run("sql", "--timeout", "1", "SELECT count(*) FROM range(100000000) AS a, range(100000000) AS b", check=False)
+    assert slow.returncode == 1 and "ran past its timeout of 1 s" in slow.stderr  # stopped, not 60 s at full CPU
+    # without a query: statements from standard input, each checked (the analysts' read-only session)
+    piped = subprocess.run([str(BIN / "skipify"), "sql"], input="SELECT 40 + 2 AS x;\nDELETE FROM raw.users;\nSELECT\n 7 AS y;\n",
+                           capture_output=True, text=True)
+    assert piped.returncode == 2 and "42" in piped.stdout and "7" in piped.stdout and "DELETE statements are refused" in piped.stderr
     missing = run("sql", "SELECT * FROM raw.nope", check=False)
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1 and "nope does not exist" in missing.stderr

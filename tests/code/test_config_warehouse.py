@@ -163,6 +163,6 @@ def test_a_moved_warehouse_opens_where_it_now_is_even_with_an_apostrophe(cfg, sm
     assert not home.exists()  # nothing was written to the old place
     # the analysts' attach file follows the move too
     bin_dir = Path(sys.executable).parent
-    proc = subprocess.run([str(bin_dir / "duckdb"), "-csv", "-c", (moved / "attach.sql").read_text() + "SELECT count(*) FROM raw.users;"],
-                          capture_output=True, text=True)
+    proc = subprocess.run([str(bin_dir / "duckdb"), "-csv", "-init", "attach.sql", "-c", "SELECT count(*) FROM raw.users;"],
+                          capture_output=True, text=True, cwd=moved)
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "150", proc.stderr
