@@ -338,6 +338,34 @@ def maintain() -> None:
     _done(t0, "maintenance done")
 
 
+@app.command()
+def forget(
+    user: Annotated[Optional[list[str]], typer.Option("--user", help="A listener's id (repeat it for more).")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="A file of ids, one per line.")] = None,
+    by: Annotated[Optional[str], typer.Option(help="Who asks (recorded; default: the OS user).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Print the erasures done instead.")] = False,
+) -> None:
+    """Forget listeners: their rows in every table, the event log and landing files, the lake's old files; recorded
+    without their ids in clear (ops.erasures). What remains and for how long: docs/warehouse.md."""
+    from skipify.forget import erasures, forget as run_forget, read_ids
+
+    cfg = load_config()
+    if list_:
+        for e in erasures(cfg):
+            typer.echo(f"{e['erased_at']:%Y-%m-%d %H:%M} {e['erasure_id']} by {e['erased_by']}: {e['users']} listener(s), "
+                       f"{e['rows_removed']:,} rows, {e['files_rewritten']} files")
+        return
+    try:
+        ids = read_ids(user or [], file)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    t0 = time.perf_counter()
+    for line in run_forget(ids, cfg, by).lines():
+        typer.echo(line)
+    _done(t0, "forgotten")
+
+
 @app.command("default-date")
 def default_date() -> None:
     """The day after the last play: the night `make demo` scores and the default training cut-off."""

@@ -315,11 +315,25 @@ def _whole_lines_end(fd: int, size: int) -> int:
     return 0
 
 
+def _open_locked(path: Path) -> int:
+    """``path`` opened for appending under its exclusive lock. A file swapped for a new one while this
+    process waited for the lock (``skipify forget`` rewrites a file whole) is opened again: appending to
+    the old one would write to a file no one reads."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
 def _append_synced(path: Path, data: bytes) -> Appended:
     new = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = _open_locked(path)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
         start = os.fstat(fd).st_size
         if start and os.pread(fd, 1, start - 1) != b"\n":  # torn by a writer that died mid-append: never acknowledged
             whole = _whole_lines_end(fd, start)
