@@ -379,7 +379,7 @@ class LogTail:
         self.folder = folder
         self._read: dict[str, int] = {}  # file name -> bytes taken (whole lines)
         self._listed: tuple[int, list[str]] | None = None  # (the folder's mtime_ns, its event files) when last listed
-        self._mark: int | None = None  # the mark's mtime_ns at the last look that read every file
+        self._mark: int | None = None  # the mark's mtime_ns at the last look that read every file, if old enough to trust
 
     def skip(self, appended: Appended) -> None:
         """``appended`` is held already (this process wrote it): no need to read it back, unless
@@ -395,9 +395,10 @@ class LogTail:
             mark = os.stat(self.folder / EventLog.MARK).st_mtime_ns
         except FileNotFoundError:
             mark = None
-        if mark is not None and mark == self._mark and time.time() - mark / 1e9 >= self.RECENT_S:
-            return [], 0  # nothing appended since the last look
-        self._mark = mark
+        if mark is not None and mark == self._mark:
+            return [], 0  # nothing appended since the last look that read every file
+        # trusted only once it is old enough: an append in the same clock tick would leave it as it is
+        self._mark = mark if mark is not None and time.time() - mark / 1e9 >= self.RECENT_S else None
         events, bad = [], 0
         for name in self._files():
             if name < first:
