@@ -15,10 +15,11 @@ from __future__ import annotations
 
 MAX_ID_CHARS = 128
 MAX_LABEL_CHARS = 64
+MAX_QUOTED_CHARS = 200  # a bad value quoted in a quarantine reason or a 422 is cut at this length
 CONTROL = r"[\x00-\x1F\x7F-\x9F]"  # the characters no id or label may hold (a regex class, Python and Rust syntax)
 NO_CONTROL = r"^[^\x00-\x1F\x7F-\x9F]*$"  # a whole value without them
 
 
 def params() -> dict[str, int]:
     """The bounds as the SQL checks take them."""
-    return {"max_id_chars": MAX_ID_CHARS, "max_label_chars": MAX_LABEL_CHARS}
+    return {"max_id_chars": MAX_ID_CHARS, "max_label_chars": MAX_LABEL_CHARS, "max_quoted_chars": MAX_QUOTED_CHARS}

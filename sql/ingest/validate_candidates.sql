@@ -27,7 +27,7 @@ checked as (
     select
         t.* exclude (run_date_raw, join_track_id),
         nullif(concat_ws('; ',
-            case when run_date_raw is null then 'missing run_date' when run_date is null then 'run_date is not a date: ' || printable(left(run_date_raw, $max_label_chars)) end,
+            case when run_date_raw is null then 'missing run_date' when run_date is null then 'run_date is not a date: ' || printable(left(run_date_raw, $max_quoted_chars)) end,
             case when user_id is null then 'missing user_id' else key_problem('user_id', user_id, $max_id_chars) end,
             case
                 when t.track_id is null then 'missing track_id'

@@ -38,22 +38,22 @@ checked as (
             key_problem('platform', platform, $max_label_chars),
             case
                 when ts_raw is null then 'missing ts'
-                when ts is null then 'ts is not a timestamp: ' || printable(left(ts_raw, $max_label_chars))
+                when ts is null then 'ts is not a timestamp: ' || printable(left(ts_raw, $max_quoted_chars))
                 when ts < $min_ts then 'ts before ' || cast($min_ts as varchar)
-                when ts > $max_ts then 'ts in the future: ' || printable(left(ts_raw, $max_label_chars))
+                when ts > $max_ts then 'ts in the future: ' || printable(left(ts_raw, $max_quoted_chars))
             end,
             case
-                when ms_played_raw is not null and ms_played is null then 'ms_played is not an integer: ' || printable(left(ms_played_raw, $max_label_chars))
+                when ms_played_raw is not null and ms_played is null then 'ms_played is not an integer: ' || printable(left(ms_played_raw, $max_quoted_chars))
                 when ms_played < 0 then 'ms_played is negative'
             end,
-            case when skipped_raw is not null and skipped is null then 'skipped is not a boolean: ' || printable(left(skipped_raw, $max_label_chars)) end,
-            case when feedback not in ('like', 'dislike') then 'feedback must be like, dislike or empty: ' || printable(left(feedback, $max_label_chars)) end,
+            case when skipped_raw is not null and skipped is null then 'skipped is not a boolean: ' || printable(left(skipped_raw, $max_quoted_chars)) end,
+            case when feedback not in ('like', 'dislike') then 'feedback must be like, dislike or empty: ' || printable(left(feedback, $max_quoted_chars)) end,
             case
                 when session_position_raw is not null and session_position is null
-                    then 'session_position is not an integer: ' || printable(left(session_position_raw, $max_label_chars))
+                    then 'session_position is not an integer: ' || printable(left(session_position_raw, $max_quoted_chars))
                 when session_position < 1 then 'session_position must be >= 1'
             end,
-            case when shuffle_raw is not null and shuffle is null then 'shuffle is not a boolean: ' || printable(left(shuffle_raw, $max_label_chars)) end
+            case when shuffle_raw is not null and shuffle is null then 'shuffle is not a boolean: ' || printable(left(shuffle_raw, $max_quoted_chars)) end
         ), '') as reason
     from typed
 )

@@ -62,7 +62,7 @@ checked as (
             text_problem('artist', artist),
             text_problem('album', album),
             text_problem('genres', genres_raw),
-            case when genres_raw is not null and genres is null then 'genres is not a list: ' || printable(left(genres_raw, $max_label_chars)) end,
+            case when genres_raw is not null and genres is null then 'genres is not a list: ' || printable(left(genres_raw, $max_quoted_chars)) end,
             case when bad_release_year is not null then 'release_year is not an integer' end,
             case when release_year not between 1900 and year(current_date) + 1 then 'release_year out of range' end,
             case when bad_duration_ms is not null then 'duration_ms is not an integer' end,

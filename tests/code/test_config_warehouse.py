@@ -54,16 +54,26 @@ BAD_SETTINGS = [
 
 
 @pytest.mark.parametrize(("name", "value", "says"), BAD_SETTINGS, ids=[b[0] for b in BAD_SETTINGS])
-def test_a_setting_out_of_its_range_is_one_line_naming_it_and_exit_2(tmp_path, name, value, says):
+def test_a_setting_out_of_its_range_is_refused_naming_it(monkeypatch, name, value, says):
+    from skipify.config import ConfigError
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        load_config()
+    assert str(err.value).startswith(f"{name}=") and says in str(err.value)
+
+
+def test_a_bad_setting_ends_a_command_with_one_line_and_exit_2(tmp_path):
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "SKIPIFY_HOME": str(tmp_path / "home"), name: value}
-    proc = subprocess.run([str(Path(sys.executable).parent / "skipify"), "status"], capture_output=True, text=True, env=env)
-    assert proc.returncode == 2
-    [line] = proc.stderr.strip().splitlines()
-    assert line.startswith(f"error: {name}=") and says in line, proc.stderr
+    for name, value, says in (BAD_SETTINGS[0], BAD_SETTINGS[-2]):  # out of range; not of its type
+        env = {**os.environ, "SKIPIFY_HOME": str(tmp_path / "home"), name: value}
+        proc = subprocess.run([str(Path(sys.executable).parent / "skipify"), "status"], capture_output=True, text=True, env=env)
+        assert proc.returncode == 2
+        [line] = proc.stderr.strip().splitlines()  # not a 20-50-line traceback
+        assert line.startswith(f"error: {name}=") and says in line, proc.stderr
 
 
 def test_migrate_creates_every_schema_and_is_idempotent(cfg):

@@ -92,15 +92,23 @@ def test_late_plays_before_the_cut_off_are_picked_up(small_world_dir, tmp_path, 
         assert late_state[t].equals(full[t]), t
 
 
-def test_an_earlier_date_removes_later_rows(small_world_dir, tmp_path):
+def test_an_earlier_date_removes_nothing_and_its_rows_are_read_up_to_it(small_world_dir, tmp_path):
+    """Never rewound: a build for an earlier date (a night re-run, a backfill) keeps the later rows (it once removed
+    them, and a night for an old date emptied the tables); a training as of that date reads the rows before it."""
     cfg = load_config(home=tmp_path / "h")
     ingest_paths([small_world_dir / "landing"], cfg=cfg)
     build_features(END, cfg, with_text=False)
+    con = connect(cfg, read_only=True)
+    before = con.execute("SELECT count(*), max(ts) FROM features.training_rows").fetchone()
+    con.close()
     early = SMALL.start + dt.timedelta(days=4)
     build_features(early, cfg, with_text=False)
     con = connect(cfg, read_only=True)
-    latest = con.execute("SELECT max(ts) FROM features.training_rows").fetchone()[0]
-    assert latest < dt.datetime.combine(early, dt.time(), dt.UTC)
+    assert con.execute("SELECT count(*), max(ts) FROM features.training_rows").fetchone() == before
+    assert con.execute("SELECT max_by(as_of, built_at) FROM ops.feature_builds").fetchone()[0] == END
+    con.close()
+    rows = load_rows(cfg, until=early)
+    assert 0 < rows.height < before[0] and rows["ts"].max() < dt.datetime.combine(early, dt.time(), dt.UTC)
 
 
 def test_scoring_rows_equal_training_rows_at_the_same_cut_off(built):
