@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -347,9 +346,11 @@ def _append_synced(path: Path, data: bytes) -> Appended:
                 view = view[os.write(fd, view):]
             os.fsync(fd)
         except OSError as exc:
-            os.ftruncate(fd, start)  # nothing of this batch stays: it is answered as not stored
-            with contextlib.suppress(OSError):
+            try:
+                os.ftruncate(fd, start)  # nothing of this batch stays: it is answered as not stored
                 os.fsync(fd)
+            except OSError as cut:  # a torn last line is cut off by the next append; whole lines of it dedup by key
+                logger.error("event log %s: a failed append could not be cut back (%s)", path.name, cut)
             raise LogFull(exc.errno, f"the event log could not be written ({exc.strerror}); nothing of the batch was stored") from exc
     finally:
         os.close(fd)
