@@ -55,7 +55,7 @@ from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fie
 from skipify.catalogue import label
 from skipify.config import Config, load_config, logger
 from skipify.events import FIELDS as EVENT_FIELDS
-from skipify.events import EventChecker, EventLog, LivePlays, LogFull, LogTail
+from skipify.events import EventChecker, EventLog, LivePlays, LogFull, LogTail, shown
 from skipify.ingest import rules
 from skipify.sequences import with_sequences
 from skipify.warehouse import connect, run_sql
@@ -522,9 +522,7 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
-def _printable(text: str) -> str:
-    """Text safe to put in a JSON reply: a lone surrogate (from the client's own JSON) as its escape."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+_printable = shown  # text safe to put in a JSON reply: a lone surrogate (from the client's own JSON) as its escape
 
 
 def _field(loc: tuple) -> str:

@@ -281,24 +281,20 @@ def version_folder(version: str, cfg: Config) -> Path:
             there), or a file that differs here and in the warehouse (named).
     """
     folder = cfg.models_dir / version
-    con = connect(cfg, read_only=True)
+    con = connect(cfg, read_only=True)  # one connection: the digests, and the files when they must be fetched
     try:
         digests = {name: (size, sha) for name, size, sha in run_sql(con, "models/artifact_digests", {"version": version}).fetchall()}
-    finally:
-        con.close()
-    if folder.is_dir():
-        if not digests:  # trained before versions' files were kept in the warehouse: nothing to check against
-            return folder
-        bad = _differing(folder, digests)
-        if not bad:
-            return folder
-        logger.error("model version %s: %s differ(s) from the registered file(s) (size or SHA-256); fetching the version "
-                     "again from models.artifacts", version, ", ".join(str(folder / b) for b in bad))
-    elif not digests:
-        raise ValueError(f"model version {version}: no folder {folder} and no files in models.artifacts "
-                         "(trained elsewhere before versions' files were kept in the warehouse)")
-    con = connect(cfg, read_only=True)
-    try:
+        if folder.is_dir():
+            if not digests:  # trained before versions' files were kept in the warehouse: nothing to check against
+                return folder
+            bad = _differing(folder, digests)
+            if not bad:
+                return folder
+            logger.error("model version %s: %s differ(s) from the registered file(s) (size or SHA-256); fetching the "
+                         "version again from models.artifacts", version, ", ".join(str(folder / b) for b in bad))
+        elif not digests:
+            raise ValueError(f"model version {version}: no folder {folder} and no files in models.artifacts "
+                             "(trained elsewhere before versions' files were kept in the warehouse)")
         files = run_sql(con, "models/read_artifacts", {"version": version}).fetchall()
     finally:
         con.close()
