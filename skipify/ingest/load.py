@@ -264,8 +264,8 @@ def ingest_paths(
     """
     cfg = cfg or load_config()
     files = discover(paths, fmt)
-    migrate(cfg)
     con = connect(cfg)
+    migrate(cfg, con)
     con.execute(read_sql("ingest/macros"))  # how text, numbers and dates of landing files are read
     t0 = time.perf_counter()
 

@@ -28,6 +28,7 @@ from skipify.models.preprocess import Preprocessor
 from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
 
 HIGH_CARDINALITY = ("t_artist",)  # left to the id embeddings and the affinity features
+PROGRESS_S = 30.0  # an epoch logs how far it is at most this often
 
 
 @dataclass
@@ -42,14 +43,18 @@ class DeepConfig:
     batch_size: int = 1024
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    patience: int = 2
+    patience: int = 1  # epochs without progress on validation loss before stopping (the best weights are kept)
     tower_lr_scale: float = 0.3  # learning rate of the towers in stage 2, relative to lr
     seed: int = 42
     device: str = "auto"
     residual: bool = True  # stage 2 learns on top of stage 1's logit (wide + dot product) instead of replacing it
-    # with the history encoder off: train the model with it too and keep whichever has the better validation
-    # ROC AUC (it helps where the order of recent plays carries signal, not everywhere: docs/models.md)
+    # with the history encoder off: stage 2 starts both without and with it from one stage 1, and after
+    # the same first ``choose_history_rows`` training rows the better on validation ROC AUC goes on (the
+    # encoder, which costs three times the time, only when ahead by ``history_min_gain``; it helps where
+    # the order of recent plays carries signal, not everywhere: docs/models.md)
     choose_history: bool = True
+    choose_history_rows: int = 200_000
+    history_min_gain: float = 0.002
 
     @property
     def reads_sequences(self) -> bool:
@@ -84,14 +89,15 @@ class Inputs:
         mlp_cats = [i for i, c in enumerate(prep.categorical) if c not in HIGH_CARDINALITY]
         genre = codes[:, prep.categorical.index("t_genre")] if "t_genre" in prep.categorical else np.zeros(rows.height, dtype=np.int64)
         dim = cfg.tower.text_dim
-        def ids(values: list, buckets: int) -> torch.Tensor:
+        def ids(values: pl.Series, buckets: int) -> torch.Tensor:
             # without ids (an ablation, TwoTowerConfig.ids=False) every row is in the "unknown" bucket
             return torch.from_numpy(hash_ids(values, buckets) if cfg.tower.ids else np.zeros(len(values), dtype=np.int64))
 
+        artist = rows.select(pl.when(pl.col("t_artist").cast(pl.String) != "?").then(pl.col("t_artist").cast(pl.String))).to_series()
         self.t = {
-            "user_bucket": ids(rows["user_id"].to_list(), cfg.tower.user_buckets),
-            "track_bucket": ids(rows["track_id"].to_list(), cfg.tower.track_buckets),
-            "artist_bucket": ids([None if a == "?" else a for a in rows["t_artist"].to_list()], cfg.tower.artist_buckets),
+            "user_bucket": ids(rows["user_id"], cfg.tower.user_buckets),
+            "track_bucket": ids(rows["track_id"], cfg.tower.track_buckets),
+            "artist_bucket": ids(artist, cfg.tower.artist_buckets),
             "genre": torch.from_numpy(np.minimum(genre, cfg.tower.n_genres - 1).astype(np.int64)),
             "user_x": torch.from_numpy(dense[:, user_cols]),
             "track_x": torch.from_numpy(dense[:, track_cols]),
@@ -127,18 +133,25 @@ class Inputs:
         self.sizes = {"user_features": len(user_cols), "track_features": len(track_cols), "n_dense": len(other_cols)}
         self.cat_sizes = [len(prep.vocab[prep.categorical[i]]) + 1 for i in mlp_cats]
 
-    def batch(self, idx: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
-        seqs = [f"{k}_idx" for k in SEQUENCES]
-        b = {k: v[idx].to(device) for k, v in self.t.items() if k != "text_index" and k not in seqs}
+    def batch(self, idx: torch.Tensor, device: torch.device, sequences: bool = True) -> dict[str, torch.Tensor]:
+        """The rows ``idx`` as a model's batch; ``sequences=False`` leaves the sequences out (a variant without
+        the encoder, trained on Inputs built with them)."""
+        seqs = self.history and sequences
+        skip = {"text_index", *(f"{k}_idx" for k in SEQUENCES)} if seqs else {"text_index", *self.sequence_keys}
+        b = {k: v[idx].to(device) for k, v in self.t.items() if k not in skip}
         cand = self.t["text_index"][idx]
         b["text"] = self.text_table[cand, : self.text_dim].to(device)
-        if self.history:
+        if seqs:
             uniq, b["seq_cand"], pos = batch_tracks(cand, {k: self.t[f"{k}_idx"][idx].long() for k in SEQUENCES})
             b["seq_cand"] = b["seq_cand"].to(device)
             b["seq_bucket"], b["seq_content"] = self.bucket_table[uniq].to(device), self.text_table[uniq].to(device)
             b["seq_track_bucket"] = self.tower_bucket_table[uniq].to(device)
             b.update({f"{k}_pos": p.to(device) for k, p in pos.items()})
         return b
+
+    @property
+    def sequence_keys(self) -> list[str]:
+        return [k for k in self.t if k.startswith(tuple(f"{s}_" for s in SEQUENCES))]
 
 
 def _batches(n: int, size: int, shuffle: bool, gen: torch.Generator | None = None):
@@ -158,37 +171,79 @@ def _tower_vectors(towers: TwoTower, data: Inputs, device: torch.device, size: i
     return torch.cat(us), torch.cat(ts)
 
 
-def _fit(step_loss, params, valid_loss, cfg: DeepConfig, n: int, gen: torch.Generator, name: str, modules: list[nn.Module],
-         history: list[dict]):
-    """AdamW with early stopping on validation loss; restores the best weights; one history row per epoch."""
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    best, best_state, bad = float("inf"), None, 0
-    for epoch in range(cfg.epochs):
+class _Fit:
+    """AdamW with early stopping on validation loss. ``epoch`` trains one epoch (or the rest of one
+    begun by ``train_rows``, which stops part way so that two runs can be compared early); ``finish``
+    runs on to the end and restores the best weights. One history row per epoch."""
+
+    def __init__(self, step_loss, params, valid_loss, cfg: DeepConfig, n: int, gen: torch.Generator, name: str,
+                 modules: list[nn.Module], history: list[dict]):
+        self.step_loss, self.valid_loss, self.cfg, self.n, self.gen = step_loss, valid_loss, cfg, n, gen
+        self.name, self.modules, self.history = name, modules, history
+        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.best, self.best_state, self.bad, self.epochs = float("inf"), None, 0, 0
+        self.order: torch.Tensor | None = None  # the current epoch's row order (None: between epochs)
+        self.pos = self.seen = 0
+        self.total = self.busy = 0.0  # the epoch's loss sum and seconds so far (its own, not another run's beside it)
+
+    @property
+    def done(self) -> bool:
+        return self.epochs >= self.cfg.epochs or self.bad >= self.cfg.patience
+
+    def train_rows(self, rows: int | None = None) -> None:
+        """Train on the current epoch's next ``rows`` rows, whole batches (None: to the end of the epoch)."""
         t0 = time.perf_counter()
-        for m in modules:
+        if self.order is None:
+            self.order, self.pos, self.seen, self.total, self.busy = torch.randperm(self.n, generator=self.gen), 0, 0, 0.0, 0.0
+        for m in self.modules:
             m.train()
-        total = 0.0
-        for idx in _batches(n, cfg.batch_size, shuffle=True, gen=gen):
-            opt.zero_grad()
-            loss = step_loss(idx)
+        size, stop = self.cfg.batch_size, self.n if rows is None else min(self.n, self.pos + rows)
+        steps, shown = (self.n + size - 1) // size, t0
+        while self.pos < stop:
+            idx = self.order[self.pos : self.pos + size]
+            self.opt.zero_grad()
+            loss = self.step_loss(idx)
             loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        for m in modules:
+            self.opt.step()
+            self.pos, self.seen, self.total = self.pos + len(idx), self.seen + len(idx), self.total + float(loss.detach()) * len(idx)
+            if time.perf_counter() - shown >= PROGRESS_S:
+                shown = time.perf_counter()
+                logger.info("%s epoch %d: %d/%d batches, train loss %.4f (%.0fs)", self.name, self.epochs + 1,
+                            (self.pos + size - 1) // size, steps, self.total / self.seen, self.busy + shown - t0)
+        for m in self.modules:
             m.eval()
-        v = valid_loss()
-        logger.info("%s epoch %d: train loss %.4f, valid loss %.4f (%.1fs)", name, epoch + 1, total / n, v, time.perf_counter() - t0)
-        history.append({"stage": name, "epoch": epoch + 1, "train_loss": total / n, "valid_loss": v,
-                        "seconds": round(time.perf_counter() - t0, 2)})
-        if v < best - 1e-4:
-            best, best_state, bad = v, [copy.deepcopy(m.state_dict()) for m in modules], 0
+        self.busy += time.perf_counter() - t0
+
+    def epoch(self) -> float:
+        """One epoch over the training rows (the rest of it, when begun), then the validation loss (returned)."""
+        self.train_rows(None)
+        t0 = time.perf_counter()
+        v = self.valid_loss()
+        self.epochs += 1
+        seconds = self.busy + time.perf_counter() - t0
+        logger.info("%s epoch %d: train loss %.4f, valid loss %.4f (%.1fs)", self.name, self.epochs, self.total / self.n, v, seconds)
+        self.history.append({"stage": self.name, "epoch": self.epochs, "train_loss": self.total / self.n, "valid_loss": v,
+                             "seconds": round(seconds, 2)})
+        self.order = None
+        if v < self.best - 1e-4:
+            self.best, self.best_state, self.bad = v, [copy.deepcopy(m.state_dict()) for m in self.modules], 0
         else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
-    for m, state in zip(modules, best_state or []):
-        m.load_state_dict(state)
-    return best
+            self.bad += 1
+        return v
+
+    def finish(self) -> float:
+        """Epochs until the last or until ``patience`` epochs without progress; the best weights restored."""
+        while not self.done:
+            self.epoch()
+        for m, state in zip(self.modules, self.best_state or []):
+            m.load_state_dict(state)
+        return self.best
+
+
+def _fit(step_loss, params, valid_loss, cfg: DeepConfig, n: int, gen: torch.Generator, name: str, modules: list[nn.Module],
+         history: list[dict]) -> float:
+    """AdamW with early stopping on validation loss; restores the best weights; one history row per epoch."""
+    return _Fit(step_loss, params, valid_loss, cfg, n, gen, name, modules, history).finish()
 
 
 def _head_logits(mlp: DislikeMLP, encoder: HistoryEncoder | None, u: torch.Tensor, t: torch.Tensor,
@@ -271,37 +326,59 @@ class DeepModel:
         return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
 
-def _end_to_end(towers: TwoTower, task: TwoTowerTask, mlp: DislikeMLP, encoder: HistoryEncoder | None, tr: Inputs, va: Inputs,
-                cfg: DeepConfig, gen: torch.Generator, device: torch.device, history: list[dict]) -> float:
+class _EndToEnd:
     """Stage 2: the MLP (and the history encoder) over the tower vectors and the features, the towers
-    learning on at ``tower_lr_scale`` of the rate; then the temperature on validation. Returns it."""
-    loss_fn = nn.BCEWithLogitsLoss()
-    heads = [mlp] + ([encoder] if encoder is not None else [])
-    kept = task if cfg.residual else None
+    learning on at ``tower_lr_scale`` of the rate (``fit``, an epoch at a time); ``finish`` trains to
+    the end and fits the temperature on validation."""
 
-    def mlp_loss(idx: torch.Tensor) -> torch.Tensor:
-        b = task.drop_ids(tr.batch(idx, device))
-        u, t = towers(b)
-        return loss_fn(_head_logits(mlp, encoder, u, t, b, kept), b["label"])
+    def __init__(self, towers: TwoTower, task: TwoTowerTask, mlp: DislikeMLP, encoder: HistoryEncoder | None, tr: Inputs,
+                 va: Inputs, cfg: DeepConfig, gen: torch.Generator, device: torch.device, history: list[dict]):
+        self.towers, self.task, self.mlp, self.encoder, self.va, self.device = towers, task, mlp, encoder, va, device
+        self.kept = task if cfg.residual else None
+        self.sequences = encoder is not None or cfg.tower.taste_from_history
+        self.loss_fn = nn.BCEWithLogitsLoss()
+        self.heads = [mlp] + ([encoder] if encoder is not None else [])
+
+        def mlp_loss(idx: torch.Tensor) -> torch.Tensor:
+            b = task.drop_ids(tr.batch(idx, device, self.sequences))
+            u, t = towers(b)
+            return self.loss_fn(_head_logits(mlp, encoder, u, t, b, self.kept), b["label"])
+
+        params = [{"params": [p for m in self.heads for p in m.parameters()]},
+                  {"params": (task if cfg.residual else towers).parameters(), "lr": cfg.lr * cfg.tower_lr_scale}]
+        self.fit = _Fit(mlp_loss, params, self.valid_loss, cfg, tr.n, gen, "mlp" + (" + encoder" if encoder is not None else ""),
+                        [task if cfg.residual else towers, *self.heads], history)
 
     @torch.no_grad()
-    def valid_logits() -> torch.Tensor:
-        for m in (towers, *heads):
+    def valid_logits(self) -> torch.Tensor:
+        for m in (self.towers, *self.heads):
             m.eval()
         out = []
-        for idx in _batches(va.n, 8192, shuffle=False):
-            b = va.batch(idx, device)
-            u, t = towers(b)
-            out.append(_head_logits(mlp, encoder, u, t, b, kept).cpu())
+        for idx in _batches(self.va.n, 8192, shuffle=False):
+            b = self.va.batch(idx, self.device, self.sequences)
+            u, t = self.towers(b)
+            out.append(_head_logits(self.mlp, self.encoder, u, t, b, self.kept).cpu())
         return torch.cat(out)
 
-    def mlp_valid() -> float:
-        return float(loss_fn(valid_logits(), va.t["label"]))
+    def valid_loss(self) -> float:
+        return float(self.loss_fn(self.valid_logits(), self.va.t["label"]))
 
-    params = [{"params": [p for m in heads for p in m.parameters()]},
-              {"params": (task if cfg.residual else towers).parameters(), "lr": cfg.lr * cfg.tower_lr_scale}]
-    _fit(mlp_loss, params, mlp_valid, cfg, tr.n, gen, "mlp", [task if cfg.residual else towers, *heads], history)
-    return mlp.fit_temperature(valid_logits(), va.t["label"])
+    def valid_auc(self) -> float:
+        """Validation ROC AUC of the weights as they are."""
+        from skipify.metrics import roc_auc
+
+        return roc_auc(self.va.t["label"].numpy(), self.valid_logits().numpy().astype(np.float64))
+
+    def finish(self) -> float:
+        """Train to the end (early stopping, best weights), then the temperature on validation. Returns it."""
+        self.fit.finish()
+        return self.mlp.fit_temperature(self.valid_logits(), self.va.t["label"])
+
+
+def _end_to_end(towers: TwoTower, task: TwoTowerTask, mlp: DislikeMLP, encoder: HistoryEncoder | None, tr: Inputs, va: Inputs,
+                cfg: DeepConfig, gen: torch.Generator, device: torch.device, history: list[dict]) -> float:
+    """Stage 2 to the end, then the temperature (see _EndToEnd). Returns the temperature."""
+    return _EndToEnd(towers, task, mlp, encoder, tr, va, cfg, gen, device, history).finish()
 
 
 def finetune_deep(start: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, epochs: int, device: str = "auto",
@@ -332,30 +409,36 @@ def finetune_deep(start: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, ep
 
 
 def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndarray], cfg: DeepConfig | None = None) -> DeepModel:
-    """Two-tower, then MLP on its frozen vectors, then temperature on validation.
+    """Two-tower (stage 1), then the MLP over its vectors end to end (stage 2), then temperature on validation.
+
+    With ``choose_history`` (and the encoder not asked for), stage 1 is trained once and stage 2 starts
+    twice from it, without and with the history encoder; after the same first ``choose_history_rows``
+    rows, the one with the better validation ROC AUC goes on from where it is (the encoder only when
+    ahead by ``history_min_gain``) and the other is dropped.
 
     Args:
         train, valid: feature rows with ``label`` (time splits).
-        text: track_id -> MiniLM vector (missing tracks get zeros).
+        text: track_id -> content vector (missing tracks get zeros).
         cfg: training configuration.
     """
     cfg = copy.deepcopy(cfg or DeepConfig())
-    if cfg.choose_history and not cfg.history.enabled:
-        return _choose_history(train, valid, text, cfg)
+    choose = cfg.choose_history and not cfg.history.enabled
     t_start = time.perf_counter()
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     prep = Preprocessor.fit(train)
-    tr, va = Inputs(train, prep, text, cfg), Inputs(valid, prep, text, cfg)
+    shape = copy.deepcopy(cfg)  # built once, with the sequences when the encoder may be kept
+    shape.history.enabled = cfg.history.enabled or choose
+    tr, va = Inputs(train, prep, text, shape), Inputs(valid, prep, text, shape)
     cfg.tower.user_features, cfg.tower.track_features = tr.sizes["user_features"], tr.sizes["track_features"]
     cfg.mlp.n_dense, cfg.mlp.cat_sizes, cfg.mlp.tower_dim = tr.sizes["n_dense"], tr.cat_sizes, cfg.tower.dim
+    logger.info("deep: %s training and %s validation rows as tensors (%.1fs)", f"{tr.n:,}", f"{va.n:,}", time.perf_counter() - t_start)
 
     # start both outputs at the base rate, so early epochs learn signal rather than the mean
     rate = float(tr.t["label"].mean().clamp(1e-3, 1 - 1e-3))
     base_logit = float(np.log(rate / (1 - rate)))
-
     history: list[dict] = []
 
     # stage 1: two-tower on the dislike objective
@@ -363,52 +446,60 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
     with torch.no_grad():
         towers.bias.fill_(base_logit)
     task = TwoTowerTask(towers, sum(tr.sizes.values()), tr.cat_sizes).to(device)
+    taste = cfg.tower.taste_from_history
 
     @torch.no_grad()
     def tower_valid() -> float:
         task.eval()
-        losses = [float(task(va.batch(idx, device))) * len(idx) for idx in _batches(va.n, 8192, shuffle=False)]
+        losses = [float(task(va.batch(idx, device, taste))) * len(idx) for idx in _batches(va.n, 8192, shuffle=False)]
         return sum(losses) / va.n
 
-    _fit(lambda idx: task(tr.batch(idx, device)), task.parameters(), tower_valid, cfg, tr.n, gen, "two-tower", [task], history)
+    _fit(lambda idx: task(tr.batch(idx, device, taste)), task.parameters(), tower_valid, cfg, tr.n, gen, "two-tower", [task], history)
 
     # stage 2: the MLP over the tower vectors and the tabular features, trained end to end (the towers
-    # keep learning, with id dropout, so the MLP never sees vectors that memorised its training rows)
-    encoder = HistoryEncoder(cfg.history).to(device) if cfg.history.enabled else None
-    cfg.mlp.history_width = encoder.width if encoder is not None else 0
-    mlp = DislikeMLP(cfg.mlp).to(device)
-    with torch.no_grad():
-        if cfg.residual:  # starts as stage 1's model
-            mlp.body[-1].bias.zero_()
-            mlp.body[-1].weight.zero_()
-        else:
-            mlp.body[-1].bias.fill_(base_logit)
-    temperature = _end_to_end(towers, task, mlp, encoder, tr, va, cfg, gen, device, history)
-    seconds = time.perf_counter() - t_start
-    logger.info("deep model: temperature %.3f, %.1fs on %s", temperature, seconds, device)
-    return DeepModel(towers.cpu(), mlp.cpu(), prep, text, cfg, seconds, history, encoder.cpu() if encoder is not None else None,
-                     task.cpu() if cfg.residual else None)
-
-
-def _choose_history(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndarray], cfg: DeepConfig) -> DeepModel:
-    """Train without and with the history encoder; keep the one with the better validation ROC AUC."""
-    from skipify.metrics import roc_auc
-
-    y = valid["label"].to_numpy()
-    fitted = {}
-    for name, enabled in (("without", False), ("with", True)):
+    # keep learning, with id dropout, so the MLP never sees vectors that memorised its training rows);
+    # once per variant when the encoder is to be chosen, each from its own copy of stage 1
+    runs: dict[bool, tuple[DeepConfig, _EndToEnd]] = {}
+    for enabled in ((False, True) if choose else (cfg.history.enabled,)):
         c = copy.deepcopy(cfg)
         c.choose_history, c.history.enabled = False, enabled
-        model = train_deep(train, valid, text, c)
-        fitted[name] = (roc_auc(y, model.predict(valid, device=str(pick_device(c.device)))), model)
-    kept = "with" if fitted["with"][0] > fitted["without"][0] else "without"
-    model = fitted[kept][1]
-    model.choice = {"valid_roc_auc_without_encoder": fitted["without"][0], "valid_roc_auc_with_encoder": fitted["with"][0],
-                    "kept": f"{kept} the history encoder"}
-    model.seconds = fitted["with"][1].seconds + fitted["without"][1].seconds
-    logger.info("deep: kept the model %s the history encoder (validation ROC AUC %.4f without, %.4f with)", kept,
-                fitted["without"][0], fitted["with"][0])
-    return model
+        t, k = copy.deepcopy((towers, task)) if choose else (towers, task)  # copied together: the task holds the towers
+        encoder = HistoryEncoder(c.history).to(device) if enabled else None
+        c.mlp.history_width = encoder.width if encoder is not None else 0
+        mlp = DislikeMLP(c.mlp).to(device)
+        with torch.no_grad():
+            if c.residual:  # starts as stage 1's model
+                mlp.body[-1].bias.zero_()
+                mlp.body[-1].weight.zero_()
+            else:
+                mlp.body[-1].bias.fill_(base_logit)
+        g = torch.Generator()
+        g.set_state(gen.get_state())  # both variants see the same batches
+        runs[enabled] = (c, _EndToEnd(t, k, mlp, encoder, tr, va, c, g, device, list(history)))
+    choice = _choose(runs, cfg) if choose else None
+    cfg, run = runs[choice["kept"] == "with the history encoder"] if choice else runs[cfg.history.enabled]
+    temperature = run.finish()
+    seconds = time.perf_counter() - t_start
+    logger.info("deep model: temperature %.3f, %.1fs on %s", temperature, seconds, device)
+    return DeepModel(run.towers.cpu(), run.mlp.cpu(), prep, text, cfg, seconds, run.fit.history,
+                     run.encoder.cpu() if run.encoder is not None else None, run.task.cpu() if cfg.residual else None, choice)
+
+
+def _choose(runs: dict[bool, tuple[DeepConfig, _EndToEnd]], cfg: DeepConfig) -> dict:
+    """Stage 2 without and with the encoder on the same first ``choose_history_rows`` training rows (whole
+    batches, at most an epoch); which goes on from there, and why."""
+    auc = {}
+    t0 = time.perf_counter()
+    for enabled, (_, run) in runs.items():
+        run.fit.train_rows(cfg.choose_history_rows)
+        auc[enabled] = run.valid_auc()
+    kept = "with" if auc[True] >= auc[False] + cfg.history_min_gain else "without"
+    rows = runs[True][1].fit.pos
+    logger.info("deep: going on %s the history encoder (validation ROC AUC after %s training rows: %.4f without, %.4f with; "
+                "kept when ahead by %.4f; %.1fs)", kept, f"{rows:,}", auc[False], auc[True], cfg.history_min_gain,
+                time.perf_counter() - t0)
+    return {"valid_roc_auc_without_encoder": auc[False], "valid_roc_auc_with_encoder": auc[True], "after_rows": rows,
+            "min_gain": cfg.history_min_gain, "kept": f"{kept} the history encoder"}
 
 
 def save_deep(model: DeepModel, folder) -> dict[str, str]:

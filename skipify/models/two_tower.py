@@ -24,6 +24,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 import torch
 from torch import nn
 
@@ -50,11 +51,14 @@ class TwoTowerConfig:
 
 
 def hash_ids(ids, buckets: int) -> np.ndarray:
-    """Stable id -> bucket in [1, buckets); None -> 0 (unknown). crc32 of each distinct id (Python's
-    hash() is salted per process, so it would not survive a restart)."""
-    uniq, inverse = np.unique(np.asarray([("" if i is None else str(i)) for i in ids], dtype=object), return_inverse=True)
-    codes = np.array([0 if u == "" else 1 + zlib.crc32(u.encode()) % (buckets - 1) for u in uniq], dtype=np.int64)
-    return codes[inverse] if len(uniq) else np.zeros(0, dtype=np.int64)
+    """Stable id -> bucket in [1, buckets); None (and "") -> 0 (unknown). crc32 of each distinct id (Python's
+    hash() is salted per process, so it would not survive a restart). ``ids``: a list or a Polars Series."""
+    s = ids.cast(pl.String) if isinstance(ids, pl.Series) else pl.Series(values=[None if i is None else str(i) for i in ids], dtype=pl.String)
+    if s.len() == 0:
+        return np.zeros(0, dtype=np.int64)
+    uniq = s.drop_nulls().unique().to_list()  # once per distinct id: a column of a million rows holds a few thousand
+    codes = [0 if u == "" else 1 + zlib.crc32(u.encode()) % (buckets - 1) for u in uniq]
+    return s.replace_strict(uniq, codes, default=0, return_dtype=pl.Int64).to_numpy()
 
 
 def _mlp(inp: int, hidden: int, out: int, dropout: float) -> nn.Sequential:

@@ -1,2 +1,5 @@
--- Feature tables that exist already (the first build creates them).
-select table_name from information_schema.tables where table_catalog = 'lake' and table_schema = 'features'
+-- Feature tables (and views) that exist already (the first build creates them). duckdb_tables() and
+-- duckdb_views(): information_schema.tables costs up to 0.4 s on a lake, these a tenth of it.
+select table_name from duckdb_tables() where database_name = 'lake' and schema_name = 'features'
+union all
+select view_name from duckdb_views() where database_name = 'lake' and schema_name = 'features'

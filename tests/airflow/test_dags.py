@@ -18,6 +18,8 @@ from skipify.generate import WorldParams, build_world, write_world
 from skipify.ingest import ingest_paths
 from skipify.warehouse import connect
 
+pytestmark = pytest.mark.slow  # Airflow's own processes and `airflow dags test` of both DAGs (`make test-fast` leaves it out)
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 NIGHT = dt.date(2026, 1, 15)

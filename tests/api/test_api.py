@@ -26,6 +26,8 @@ from skipify.warehouse import connect, create_temp
 from tests.scored import NIGHT, SCORED_SETTINGS
 from tests.servers import free_port, running
 
+pytestmark = pytest.mark.slow  # `skipify serve` on a real uvicorn (`make test-fast` leaves it out)
+
 BIN = Path(sys.executable).parent
 MAX_BATCH = 50
 

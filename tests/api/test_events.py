@@ -22,6 +22,8 @@ from skipify.warehouse import connect
 from tests.scored import NIGHT, SCORED_SETTINGS, assert_rows_equal
 from tests.servers import free_port, running
 
+pytestmark = pytest.mark.slow  # `skipify serve` on a real uvicorn (`make test-fast` leaves it out)
+
 BIN = Path(sys.executable).parent
 MAX_EVENTS = 20
 DAY = NIGHT + dt.timedelta(days=1)  # the plays happen the day after the last night: the next night ingests them

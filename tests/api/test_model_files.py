@@ -9,10 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from skipify.config import load_config
 from skipify.train import find_version, load_version
 from skipify.warehouse import connect
 from tests.scored import SCORED_SETTINGS
+
+pytestmark = pytest.mark.slow  # `skipify serve` on a real uvicorn (`make test-fast` leaves it out)
 
 BIN = Path(sys.executable).parent
 

@@ -19,6 +19,8 @@ from skipify.config import load_config
 from tests.scored import NIGHT, SCORED_SETTINGS, tiny_deep_config, tiny_lgbm_config
 from tests.servers import free_port, running
 
+pytestmark = pytest.mark.slow  # two uvicorn workers (`make test-fast` leaves it out)
+
 BIN = Path(sys.executable).parent
 PAIR = {"items": [{"user_id": "u000002", "track_id": "t000005"}]}
 

@@ -17,6 +17,8 @@ from skipify.config import load_config
 from skipify.warehouse import connect
 from tests.servers import free_port, running
 
+pytestmark = pytest.mark.slow  # a Streamlit server driven by Chromium (`make test-fast` leaves it out)
+
 BIN = Path(sys.executable).parent
 
 

@@ -41,6 +41,7 @@ def test_config_prints_the_effective_configuration(cfg):
     assert bad.returncode != 0 and "unknown field" in bad.stderr
 
 
+@pytest.mark.empty_home
 def test_generate_ingest_status_sql_round_trip(cfg, tmp_path):
     out = tmp_path / "world"
     gen = run("generate", "--out", str(out), "--users", "60", "--tracks", "80", "--days", "8", "--seed", "1").stdout

@@ -76,6 +76,7 @@ def test_a_bad_setting_ends_a_command_with_one_line_and_exit_2(tmp_path):
         assert line.startswith(f"error: {name}=") and says in line, proc.stderr
 
 
+@pytest.mark.empty_home
 def test_migrate_creates_every_schema_and_is_idempotent(cfg):
     applied = migrate(cfg)
     assert applied == [v for v, _, _ in migration_files()]
@@ -93,6 +94,7 @@ def test_migrate_creates_every_schema_and_is_idempotent(cfg):
     con.close()
 
 
+@pytest.mark.empty_home
 def test_reader_without_warehouse_gets_a_clear_error(cfg):
     with pytest.raises(WarehouseError, match="no warehouse at .*skipify migrate"):
         connect(cfg, read_only=True)

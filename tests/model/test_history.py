@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from skipify.data import time_splits
-from skipify.config import load_config
+from skipify.config import load_config, logger
 from skipify.models.deep import DeepConfig, load_deep, save_deep, train_deep
 from skipify.models.two_tower import TwoTowerConfig
 from skipify.models.history import CONTENT_DIM, GAP_BUCKETS, SEQUENCES, HistoryConfig, HistoryEncoder, gap_bucket, padded
@@ -125,16 +126,75 @@ def test_the_transformer_block_and_the_id_ablation_train_save_and_load(trained, 
     assert np.allclose(model.predict(rows), model.predict(rows.with_columns(pl.lit("someone-else").alias("user_id"))))
 
 
-def test_choose_history_keeps_the_variant_with_the_better_validation_auc(trained):
-    from skipify.metrics import roc_auc
-
+def test_choose_history_trains_stage_one_once_and_goes_on_with_the_variant_ahead_after_the_first_rows(trained):
     splits, text, _ = trained
-    model = train_deep(splits.train, splits.valid, text, DeepConfig(**{**TINY, "choose_history": True}))
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        model = train_deep(splits.train, splits.valid, text, DeepConfig(**{**TINY, "choose_history": True}))
+    finally:
+        logger.removeHandler(handler)
+    assert len([x for x in lines if x.startswith("two-tower epoch 1:")]) == 1  # stage 1 trained once
+    # both variants trained on the same first rows, then only the kept one ends its first epoch and goes on
+    assert len([x for x in lines if x.startswith(("mlp epoch 1:", "mlp + encoder epoch 1:"))]) == 1
     c = model.choice
-    assert set(c) == {"valid_roc_auc_without_encoder", "valid_roc_auc_with_encoder", "kept"}
-    with_encoder = c["valid_roc_auc_with_encoder"] > c["valid_roc_auc_without_encoder"]
+    assert set(c) == {"valid_roc_auc_without_encoder", "valid_roc_auc_with_encoder", "after_rows", "min_gain", "kept"}
+    assert c["after_rows"] == splits.train.height  # the tiny world's epoch is shorter than choose_history_rows
+    with_encoder = c["valid_roc_auc_with_encoder"] >= c["valid_roc_auc_without_encoder"] + c["min_gain"]
     assert (model.encoder is not None) == with_encoder == model.config.history.enabled
     assert c["kept"] == ("with" if with_encoder else "without") + " the history encoder"
-    kept = max(c["valid_roc_auc_with_encoder"], c["valid_roc_auc_without_encoder"])
-    assert roc_auc(splits.valid["label"].to_numpy(), model.predict(splits.valid)) == pytest.approx(kept, abs=1e-9)
+    # the history holds stage 1 once and the kept variant's stage 2 from its first epoch on
+    first = [h["epoch"] for h in model.history if h["stage"] == "two-tower"]
+    assert first and first == list(range(1, len(first) + 1))
+    second = [h for h in model.history if h["stage"].startswith("mlp")]
+    assert second and [h["epoch"] for h in second] == list(range(1, len(second) + 1))
+    assert {h["stage"] for h in second} == {"mlp + encoder" if with_encoder else "mlp"}
     assert not model.config.choose_history  # the saved configuration is the one trained
+
+
+def test_the_encoder_is_kept_only_when_ahead_by_the_margin(trained):
+    """With a margin no variant can reach, the cheaper model without the encoder goes on; with a margin
+    below any difference, the encoder whenever it is ahead at all."""
+    splits, text, _ = trained
+    never = train_deep(splits.train, splits.valid, text, DeepConfig(**{**TINY, "choose_history": True, "history_min_gain": 1.0}))
+    assert never.encoder is None and never.choice["kept"] == "without the history encoder"
+    c = never.choice
+    always = train_deep(splits.train, splits.valid, text, DeepConfig(**{**TINY, "choose_history": True, "history_min_gain": -1.0}))
+    assert always.encoder is not None and always.choice["kept"] == "with the history encoder"
+    # the decision's figures come from the same stage 1 and batches whatever the margin
+    assert always.choice["valid_roc_auc_without_encoder"] == pytest.approx(c["valid_roc_auc_without_encoder"], abs=1e-12)
+    assert always.choice["valid_roc_auc_with_encoder"] == pytest.approx(c["valid_roc_auc_with_encoder"], abs=1e-12)
+
+
+def test_an_epoch_begun_part_way_ends_with_every_row_once():
+    """What the choice relies on: ``train_rows`` stops after whole batches, ``epoch`` ends that epoch
+    (no row twice, none skipped), and the next epoch is a new order of every row."""
+    from skipify.models.deep import _Fit
+
+    seen: list[int] = []
+    w = torch.nn.Parameter(torch.zeros(1))
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
+        seen.extend(idx.tolist())
+        return (w - 1.0).pow(2).sum()
+
+    fit = _Fit(step, [w], lambda: 0.0, DeepConfig(batch_size=64, epochs=3, patience=5), 1000, torch.Generator().manual_seed(0),
+               "toy", [], [])
+    fit.train_rows(150)
+    assert len(seen) == 192 and fit.epochs == 0  # three whole batches
+    fit.epoch()
+    assert sorted(seen) == list(range(1000)) and fit.epochs == 1
+    fit.epoch()
+    assert sorted(seen[1000:]) == list(range(1000)) and seen[1000:] != seen[:1000]
+
+
+def test_the_choice_after_part_of_an_epoch_goes_on_from_there(trained):
+    """Decided after two batches, the kept variant ends the epoch it began and trains on."""
+    splits, text, _ = trained
+    cfg = DeepConfig(**{**TINY, "choose_history": True, "choose_history_rows": 300, "epochs": 1})
+    model = train_deep(splits.train, splits.valid, text, cfg)
+    assert model.choice["after_rows"] == 512  # whole batches: two of TINY's 256 rows
+    second = [h for h in model.history if h["stage"].startswith("mlp")]
+    assert len(second) == 1 and np.isfinite(second[0]["train_loss"]) and np.isfinite(model.predict(splits.test)).all()

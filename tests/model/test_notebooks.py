@@ -12,6 +12,8 @@ from skipify.config import load_config
 from skipify.generate import WorldParams, build_world, write_world
 from skipify.ingest import ingest_paths
 
+pytestmark = pytest.mark.slow  # the notebooks run in a kernel (`make test-fast` leaves it out)
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 

@@ -22,6 +22,8 @@ from skipify.warehouse import connect
 from tests.scored import NIGHT, SCORED_SETTINGS
 from tests.servers import S3, Postgres, free_port, running
 
+pytestmark = pytest.mark.slow  # a PostgreSQL server and an S3 endpoint (moto) started per module (`make test-fast` leaves it out)
+
 BIN = Path(sys.executable).parent
 TABLES = ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")
 
