@@ -27,7 +27,8 @@ $(STAMP): pyproject.toml constraints.txt
 ## retrain (features, LightGBM + deep, evaluation, gate) and one night (candidates, scores, publish);
 ## print the status and three analyst queries with their answers.
 # the retrain's lines shown on the terminal while it runs (the whole log goes to airflow_home/retrain.log)
-PROGRESS := stage [a-z_]+: |epoch [0-9]+|history encoder|rounds \(best|features built|deep: |promoted|version [0-9]
+PROGRESS := INFO skipify: .*(features built|stage [a-z_]+: |epoch [0-9]+|history encoder|rounds \(best|texts in|deep: )
+NIGHT_PROGRESS := INFO skipify: night [0-9-]+(:| published| shard [0-9]+: scored [0-9]+/[0-9]+ .*)
 
 demo: $(STAMP)
 	$(SKIPIFY) migrate
@@ -40,8 +41,10 @@ demo: $(STAMP)
 		| { grep --line-buffered -E "$(PROGRESS)" | sed -u -E 's/^.*INFO skipify: /  /' || true; } \
 		|| (tail -60 $(AIRFLOW_HOME_DIR)/retrain.log; exit 1)
 	@grep -o "version [0-9-]* .*promoted[^\"]*" $(AIRFLOW_HOME_DIR)/retrain.log | head -1
-	@echo "airflow: skipify_nightly for $$($(SKIPIFY) default-date) (log: airflow_home/nightly.log) ..."
-	$(AIRFLOW) dags test skipify_nightly "$$($(SKIPIFY) default-date)" > $(AIRFLOW_HOME_DIR)/nightly.log 2>&1 || (tail -60 $(AIRFLOW_HOME_DIR)/nightly.log; exit 1)
+	@echo "airflow: skipify_nightly for $$($(SKIPIFY) default-date) (log: airflow_home/nightly.log; its steps below) ..."
+	@set -o pipefail; $(AIRFLOW) dags test skipify_nightly "$$($(SKIPIFY) default-date)" 2>&1 | tee $(AIRFLOW_HOME_DIR)/nightly.log \
+		| { grep --line-buffered -E "$(NIGHT_PROGRESS)" | sed -u -E 's/^.*INFO skipify: /  /' || true; } \
+		|| (tail -60 $(AIRFLOW_HOME_DIR)/nightly.log; exit 1)
 	$(SKIPIFY) status
 	$(SKIPIFY) night-report
 	@echo ""

@@ -133,6 +133,8 @@ def train(
         t = time.perf_counter()
 
     as_of = as_of or default_as_of(cfg)
+    # no version to start from ends a warm start here, before the features and rows are read
+    source = _version_to_start_from(warm_start, cfg) if warm_start is not None else None
     build_features(as_of, cfg)
     lap("features")
     # the history encoder reads the sequences; a training window bounds the rows held (their memory grows with them)
@@ -143,7 +145,7 @@ def train(
     given = {"lightgbm": lgbm_config, "deep": deep_config}
     tuning = {name: tuned[name][0] if name in tuned and given.get(name) is None else None for name in KINDS}
     models: dict[str, Model] = {}
-    started = _warm_start_from(warm_start, splits, cfg) if warm_start is not None else None
+    started = _warm_start_rows(*source, splits) if source is not None else None
     for name, kind in KINDS.items():
         if started is not None:
             models[name] = kind.warm_start(started[1][name], started[2], splits.valid, cfg, device)
@@ -217,16 +219,25 @@ def retrain(as_of: dt.date, cfg: Config | None = None) -> dict:
     return train(as_of, cfg=cfg)
 
 
-def _warm_start_from(version: str, splits: Splits, cfg: Config) -> tuple[dict, dict[str, Model], pl.DataFrame]:
+def _version_to_start_from(version: str, cfg: Config) -> tuple[dict, dict[str, Model]]:
+    """(the registry row, the models) of the version a warm start goes on from ("" or "served": the one the
+    night serves).
+
+    Raises:
+        NothingToWarmStart: no such version (none trained yet).
+    """
+    try:
+        return load_version(None if version in ("", "served") else version, cfg)
+    except ValueError as exc:
+        raise NothingToWarmStart(str(exc)) from exc
+
+
+def _warm_start_rows(row: dict, models: dict[str, Model], splits: Splits) -> tuple[dict, dict[str, Model], pl.DataFrame]:
     """(the version started from, its models, the training rows since its training window ended).
 
     Raises:
-        NothingToWarmStart: no such version, or no training plays after its window.
+        NothingToWarmStart: no training plays after its window.
     """
-    try:
-        row, models = load_version(None if version in ("", "served") else version, cfg)
-    except ValueError as exc:
-        raise NothingToWarmStart(str(exc)) from exc
     since = (row["valid_from"] - dt.date(1970, 1, 1)).days  # its training window ended the day before
     new = splits.train.filter(pl.col("day") >= since)
     if new.is_empty():

@@ -13,10 +13,12 @@ from skipify.generate import WorldParams, build_world, write_world
 from tests.scored import NIGHT, SCORED_SETTINGS, START, tiny_deep_config, tiny_lgbm_config
 
 SMALL = WorldParams(users=150, tracks=200, days=14, seed=7)
-# Tests that read the shared trained and scored warehouse are slow: building it (a training and two nights)
-# costs about a minute before the first of them runs. They, and the modules that start servers, a browser,
-# a notebook kernel or Airflow (``pytestmark = pytest.mark.slow`` there), and single tests that train
-# beyond the tiny shared fixtures (``@pytest.mark.slow``), are what `make test-fast` (``-m "not slow"``) leaves out.
+# `make test-fast` (``pytest -m "not slow"``) is the inner loop of about a minute; the tests it leaves out
+# carry the ``slow`` marker: every test that reads the shared trained and scored warehouse (building it, a
+# training and two nights, costs about a minute before the first of them runs: added below); the modules
+# that start servers, a browser, a notebook kernel, Airflow, other processes or the sentence model
+# (``pytestmark`` there); single tests that train beyond the tiny shared fixtures, run the CLI as processes
+# or build a world's features several times (``@pytest.mark.slow``). `make test` runs everything.
 SLOW_FIXTURES = frozenset({"scored_home", "copy_scored_home"})
 
 

@@ -18,6 +18,8 @@ from skipify.ingest import ingest_paths
 from skipify.warehouse import connect, migrate
 from tests.conftest import count
 
+pytestmark = pytest.mark.slow  # second processes, killed ingests and maintenance (`make test-fast` leaves it out)
+
 
 def _day_files(world_dir, n):
     return sorted((world_dir / "landing" / "events").glob("events_*.parquet"))[:n]

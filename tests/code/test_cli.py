@@ -41,6 +41,7 @@ def test_config_prints_the_effective_configuration(cfg):
     assert bad.returncode != 0 and "unknown field" in bad.stderr
 
 
+@pytest.mark.slow  # a dozen CLI processes
 @pytest.mark.empty_home
 def test_generate_ingest_status_sql_round_trip(cfg, tmp_path):
     out = tmp_path / "world"
@@ -72,6 +73,7 @@ def test_generate_ingest_status_sql_round_trip(cfg, tmp_path):
     assert json.loads(run("status", "--json").stdout)["tables"]["features.session_context"] == n_events
 
 
+@pytest.mark.slow  # a dozen CLI processes
 def test_analyst_duckdb_cli_reads_the_warehouse(cfg, small_world_dir):
     from skipify.ingest import ingest_paths
 
@@ -91,6 +93,7 @@ def test_analyst_duckdb_cli_reads_the_warehouse(cfg, small_world_dir):
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "0", proc.stderr
 
 
+@pytest.mark.slow  # a dozen CLI processes
 def test_sql_is_read_only_and_reaches_no_file_outside_the_warehouse(cfg, small_world_dir, tmp_path):
     """The escapes a hostile user found: each refused in one line, the warehouse unchanged."""
     run("ingest", str(small_world_dir / "landing" / "users"))

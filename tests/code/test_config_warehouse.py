@@ -149,6 +149,7 @@ def test_read_only_connections_cannot_reach_files_or_unlock_themselves(cfg, tmp_
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
 
 
+@pytest.mark.slow  # ingests, builds and opens three copies
 def test_a_moved_warehouse_opens_where_it_now_is_even_with_an_apostrophe(cfg, small_world_dir, tmp_path):
     """The data path DuckLake stored is the old folder's: the warehouse follows its folder instead."""
     import shutil

@@ -58,6 +58,7 @@ def test_same_date_twice_gives_identical_tables(built):
     assert all(before[t].equals(after[t]) for t in TABLES)
 
 
+@pytest.mark.slow  # builds the small world's features several times
 def test_incremental_build_equals_a_build_from_scratch(small_world_dir, tmp_path, built):
     cfg_full, _ = built
     cfg = load_config(home=tmp_path / "inc")
@@ -76,6 +77,7 @@ def test_incremental_build_equals_a_build_from_scratch(small_world_dir, tmp_path
         assert inc[t].equals(full[t]), t
 
 
+@pytest.mark.slow  # builds the small world's features several times
 def test_late_plays_before_the_cut_off_are_picked_up(small_world_dir, tmp_path, built):
     cfg_full, _ = built
     cfg = load_config(home=tmp_path / "late")
@@ -92,6 +94,7 @@ def test_late_plays_before_the_cut_off_are_picked_up(small_world_dir, tmp_path, 
         assert late_state[t].equals(full[t]), t
 
 
+@pytest.mark.slow  # builds the small world's features several times
 def test_an_earlier_date_removes_nothing_and_its_rows_are_read_up_to_it(small_world_dir, tmp_path):
     """Never rewound: a build for an earlier date (a night re-run, a backfill) keeps the later rows (it once removed
     them, and a night for an old date emptied the tables); a training as of that date reads the rows before it."""
@@ -111,6 +114,7 @@ def test_an_earlier_date_removes_nothing_and_its_rows_are_read_up_to_it(small_wo
     assert 0 < rows.height < before[0] and rows["ts"].max() < dt.datetime.combine(early, dt.time(), dt.UTC)
 
 
+@pytest.mark.slow  # builds the small world's features several times
 def test_scoring_rows_equal_training_rows_at_the_same_cut_off(built):
     cfg, _ = built
     train = load_rows(cfg, sequences=True).filter(pl.col("s_position") >= 3, pl.col("u_plays_all") > 5).sample(12, seed=3)

@@ -18,6 +18,8 @@ from skipify.ingest import ingest_paths
 from skipify.models.preprocess import Preprocessor
 from skipify.data import load_rows
 
+pytestmark = pytest.mark.slow  # trains models on the small world (`make test-fast` leaves it out)
+
 PARAMS = WorldParams(users=300, tracks=250, days=21, seed=11)
 END = PARAMS.start + dt.timedelta(days=PARAMS.days + 1)
 

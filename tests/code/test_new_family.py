@@ -17,6 +17,8 @@ from skipify.features import build_features
 from skipify.ingest import ingest_paths
 from tests.code.test_features import END
 
+pytestmark = pytest.mark.slow  # a copy of the repository and a training (`make test-fast` leaves it out)
+
 PER_KEY = """-- grain: user_id
 -- A toy family: the listener's plays of the 3 days before the row's day.
 -- feature toy_plays_3d | Listener plays, last 3 days | Plays by the listener in the 3 days before the row's day.
@@ -42,6 +44,7 @@ from skipify.config import load_config
 from skipify.features import build_features, scoring_rows
 from skipify.serving import Snapshot, request_frame
 from skipify.warehouse import connect
+
 
 home, end = sys.argv[1], dt.date.fromisoformat(sys.argv[2])
 cfg = load_config(home=home)

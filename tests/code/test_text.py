@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from skipify.ingest import ingest_paths
 from skipify.text import embed_tracks
 from skipify.warehouse import connect
 from tests.data.files import track, write
+
+pytestmark = pytest.mark.slow  # loads the sentence model (`make test-fast` leaves it out)
 
 
 def test_texts_are_encoded_once_and_again_only_when_they_change(cfg, tmp_path):

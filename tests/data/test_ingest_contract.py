@@ -29,6 +29,7 @@ def test_each_file_type_loads_typed_rows(cfg, tmp_path, suffix):
     assert con.execute("SELECT product, signup_date FROM raw.users WHERE user_id = 'u2'").fetchone() == ("free", dt.date(2024, 2, 1))
 
 
+@pytest.mark.slow  # ingests the whole small world
 def test_generated_world_round_trips(cfg, small_world_dir):
     reports = ingest_paths([small_world_dir / "landing"], cfg=cfg)
     truth = pl.read_parquet(small_world_dir / "truth" / "truth.parquet")

@@ -80,3 +80,19 @@ def test_a_warm_start_without_new_plays_or_from_an_unknown_version_says_so(warme
                           "--from", "19990101-000000", "--device", "cpu"], capture_output=True, text=True,
                          env={**os.environ, **env_home}, timeout=300)
     assert out.returncode == 2 and "19990101-000000" in out.stderr
+
+
+def test_a_warm_start_with_no_version_yet_ends_before_reading_anything(cfg, small_world_dir):
+    """The retrain's first night (the newcomer's demo) asks for a warm start with no version trained: it ends
+    before the features are built or the rows read, so that the training from scratch does not read them twice."""
+    from skipify.ingest import ingest_paths
+    from skipify.train import NothingToWarmStart
+
+    ingest_paths([small_world_dir / "landing"], cfg=cfg)
+    with pytest.raises(NothingToWarmStart, match="no trained model yet"):
+        train(None, device="cpu", cfg=cfg, warm_start="served")
+    con = connect(cfg, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM ops.feature_builds").fetchone()[0] == 0
+    finally:
+        con.close()
