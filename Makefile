@@ -29,6 +29,10 @@ $(STAMP): pyproject.toml constraints.txt
 # the retrain's lines shown on the terminal while it runs (the whole log goes to airflow_home/retrain.log)
 PROGRESS := INFO skipify: .*(features built|stage [a-z_]+: |epoch [0-9]+|history encoder|rounds \(best|texts in|deep: )
 NIGHT_PROGRESS := INFO skipify: night [0-9-]+(:| published| shard [0-9]+: scored [0-9]+/[0-9]+ .*)
+# $(call dag_test,DAG,LOG,PATTERN): `airflow dags test` of DAG for the default date, its whole output to
+# airflow_home/LOG.log, the skipify lines matching PATTERN on the terminal as they come; on failure, the log's tail
+dag_test = set -o pipefail; $(AIRFLOW) dags test $(1) "$$($(SKIPIFY) default-date)" 2>&1 | tee $(AIRFLOW_HOME_DIR)/$(2).log \
+	| { grep --line-buffered -E "$(3)" | sed -u -E 's/^.*INFO skipify: /  /' || true; } || (tail -60 $(AIRFLOW_HOME_DIR)/$(2).log; exit 1)
 
 demo: $(STAMP)
 	$(SKIPIFY) migrate
@@ -37,14 +41,10 @@ demo: $(STAMP)
 	@mkdir -p $(AIRFLOW_HOME_DIR)
 	$(AIRFLOW) db migrate > $(AIRFLOW_HOME_DIR)/migrate.log 2>&1 || (tail -40 $(AIRFLOW_HOME_DIR)/migrate.log; exit 1)
 	@echo "airflow: skipify_retrain for $$($(SKIPIFY) default-date) (log: airflow_home/retrain.log; its stages and epochs below) ..."
-	@set -o pipefail; $(AIRFLOW) dags test skipify_retrain "$$($(SKIPIFY) default-date)" 2>&1 | tee $(AIRFLOW_HOME_DIR)/retrain.log \
-		| { grep --line-buffered -E "$(PROGRESS)" | sed -u -E 's/^.*INFO skipify: /  /' || true; } \
-		|| (tail -60 $(AIRFLOW_HOME_DIR)/retrain.log; exit 1)
+	@$(call dag_test,skipify_retrain,retrain,$(PROGRESS))
 	@grep -o "version [0-9-]* .*promoted[^\"]*" $(AIRFLOW_HOME_DIR)/retrain.log | head -1
 	@echo "airflow: skipify_nightly for $$($(SKIPIFY) default-date) (log: airflow_home/nightly.log; its steps below) ..."
-	@set -o pipefail; $(AIRFLOW) dags test skipify_nightly "$$($(SKIPIFY) default-date)" 2>&1 | tee $(AIRFLOW_HOME_DIR)/nightly.log \
-		| { grep --line-buffered -E "$(NIGHT_PROGRESS)" | sed -u -E 's/^.*INFO skipify: /  /' || true; } \
-		|| (tail -60 $(AIRFLOW_HOME_DIR)/nightly.log; exit 1)
+	@$(call dag_test,skipify_nightly,nightly,$(NIGHT_PROGRESS))
 	$(SKIPIFY) status
 	$(SKIPIFY) night-report
 	@echo ""

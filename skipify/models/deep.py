@@ -183,7 +183,7 @@ class _Fit:
         self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.best, self.best_state, self.bad, self.epochs = float("inf"), None, 0, 0
         self.order: torch.Tensor | None = None  # the current epoch's row order (None: between epochs)
-        self.pos = self.seen = 0
+        self.pos = 0  # rows of the current epoch trained on
         self.total = self.busy = 0.0  # the epoch's loss sum and seconds so far (its own, not another run's beside it)
 
     @property
@@ -194,7 +194,7 @@ class _Fit:
         """Train on the current epoch's next ``rows`` rows, whole batches (None: to the end of the epoch)."""
         t0 = time.perf_counter()
         if self.order is None:
-            self.order, self.pos, self.seen, self.total, self.busy = torch.randperm(self.n, generator=self.gen), 0, 0, 0.0, 0.0
+            self.order, self.pos, self.total, self.busy = torch.randperm(self.n, generator=self.gen), 0, 0.0, 0.0
         for m in self.modules:
             m.train()
         size, stop = self.cfg.batch_size, self.n if rows is None else min(self.n, self.pos + rows)
@@ -205,11 +205,11 @@ class _Fit:
             loss = self.step_loss(idx)
             loss.backward()
             self.opt.step()
-            self.pos, self.seen, self.total = self.pos + len(idx), self.seen + len(idx), self.total + float(loss.detach()) * len(idx)
+            self.pos, self.total = self.pos + len(idx), self.total + float(loss.detach()) * len(idx)
             if time.perf_counter() - shown >= PROGRESS_S:
                 shown = time.perf_counter()
                 logger.info("%s epoch %d: %d/%d batches, train loss %.4f (%.0fs)", self.name, self.epochs + 1,
-                            (self.pos + size - 1) // size, steps, self.total / self.seen, self.busy + shown - t0)
+                            (self.pos + size - 1) // size, steps, self.total / self.pos, self.busy + shown - t0)
         for m in self.modules:
             m.eval()
         self.busy += time.perf_counter() - t0
@@ -333,7 +333,7 @@ class _EndToEnd:
 
     def __init__(self, towers: TwoTower, task: TwoTowerTask, mlp: DislikeMLP, encoder: HistoryEncoder | None, tr: Inputs,
                  va: Inputs, cfg: DeepConfig, gen: torch.Generator, device: torch.device, history: list[dict]):
-        self.towers, self.task, self.mlp, self.encoder, self.va, self.device = towers, task, mlp, encoder, va, device
+        self.towers, self.task, self.mlp, self.encoder, self.va, self.device, self.cfg = towers, task, mlp, encoder, va, device, cfg
         self.kept = task if cfg.residual else None
         self.sequences = encoder is not None or cfg.tower.taste_from_history
         self.loss_fn = nn.BCEWithLogitsLoss()
@@ -459,7 +459,7 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
     # stage 2: the MLP over the tower vectors and the tabular features, trained end to end (the towers
     # keep learning, with id dropout, so the MLP never sees vectors that memorised its training rows);
     # once per variant when the encoder is to be chosen, each from its own copy of stage 1
-    runs: dict[bool, tuple[DeepConfig, _EndToEnd]] = {}
+    runs: dict[bool, _EndToEnd] = {}  # by whether the encoder is on
     for enabled in ((False, True) if choose else (cfg.history.enabled,)):
         c = copy.deepcopy(cfg)
         c.choose_history, c.history.enabled = False, enabled
@@ -475,9 +475,10 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
                 mlp.body[-1].bias.fill_(base_logit)
         g = torch.Generator()
         g.set_state(gen.get_state())  # both variants see the same batches
-        runs[enabled] = (c, _EndToEnd(t, k, mlp, encoder, tr, va, c, g, device, list(history)))
+        runs[enabled] = _EndToEnd(t, k, mlp, encoder, tr, va, c, g, device, list(history))
     choice = _choose(runs, cfg) if choose else None
-    cfg, run = runs[choice["kept"] == "with the history encoder"] if choice else runs[cfg.history.enabled]
+    run = runs[choice["kept"] == "with the history encoder"] if choice else runs[cfg.history.enabled]
+    cfg = run.cfg
     temperature = run.finish()
     seconds = time.perf_counter() - t_start
     logger.info("deep model: temperature %.3f, %.1fs on %s", temperature, seconds, device)
@@ -485,16 +486,16 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
                      run.encoder.cpu() if run.encoder is not None else None, run.task.cpu() if cfg.residual else None, choice)
 
 
-def _choose(runs: dict[bool, tuple[DeepConfig, _EndToEnd]], cfg: DeepConfig) -> dict:
+def _choose(runs: dict[bool, _EndToEnd], cfg: DeepConfig) -> dict:
     """Stage 2 without and with the encoder on the same first ``choose_history_rows`` training rows (whole
     batches, at most an epoch); which goes on from there, and why."""
     auc = {}
     t0 = time.perf_counter()
-    for enabled, (_, run) in runs.items():
+    for enabled, run in runs.items():
         run.fit.train_rows(cfg.choose_history_rows)
         auc[enabled] = run.valid_auc()
     kept = "with" if auc[True] >= auc[False] + cfg.history_min_gain else "without"
-    rows = runs[True][1].fit.pos
+    rows = runs[True].fit.pos
     logger.info("deep: going on %s the history encoder (validation ROC AUC after %s training rows: %.4f without, %.4f with; "
                 "kept when ahead by %.4f; %.1fs)", kept, f"{rows:,}", auc[False], auc[True], cfg.history_min_gain,
                 time.perf_counter() - t0)
