@@ -58,7 +58,7 @@ def hash_ids(ids, buckets: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     uniq = s.drop_nulls().unique().to_list()  # once per distinct id: a column of a million rows holds a few thousand
     codes = [0 if u == "" else 1 + zlib.crc32(u.encode()) % (buckets - 1) for u in uniq]
-    return s.replace_strict(uniq, codes, default=0, return_dtype=pl.Int64).to_numpy()
+    return s.replace_strict(uniq, codes, default=0, return_dtype=pl.Int64).to_numpy(writable=True)  # torch.from_numpy wants a writable array
 
 
 def _mlp(inp: int, hidden: int, out: int, dropout: float) -> nn.Sequential:

@@ -177,6 +177,10 @@ def test_a_promoted_champion_is_served_over_a_newer_version_by_every_worker(clus
     from skipify.warehouse import connect, transaction
 
     home, port, _ = cluster
+    found = workers(port)
+    before = {pid: c.get("/healthz").json()["reloads"] for pid, c in found.items()}
+    for c in found.values():
+        c.close()
     cfg = load_config(home=home)
     con = connect(cfg)
     try:
@@ -198,7 +202,12 @@ def test_a_promoted_champion_is_served_over_a_newer_version_by_every_worker(clus
             break
         assert time.time() < deadline, f"the promoted champion was never served by every worker: {models}"
         time.sleep(0.5)
-    assert all(m["status"] == "champion" for m in models.values()) and all(h["reloads"] >= 2 for h in health.values())
+    assert all(m["status"] == "champion" for m in models.values())
+    # a swap, not a restart: every worker that served before the promotion reloaded once more. (A worker
+    # the supervisor replaced meanwhile, as it does one that misses its health checks on a busy machine,
+    # starts with the champion; at least one must have swapped.)
+    swapped = {pid: health[pid]["reloads"] - before[pid] for pid in health if pid in before}
+    assert swapped and all(n == 1 for n in swapped.values()), (before, health)
 
 
 def test_a_worker_that_cannot_load_exits_with_the_code_that_stops_the_supervisor(cluster):
