@@ -13,6 +13,7 @@ from skipify.generate import WorldParams, build_world, write_world
 from tests.scored import NIGHT, SCORED_SETTINGS, START, tiny_deep_config, tiny_lgbm_config
 
 SMALL = WorldParams(users=150, tracks=200, days=14, seed=7)
+SMALL_END = SMALL.start + dt.timedelta(days=SMALL.days + 1)  # a day past the last play: every play has its row
 # `make test-fast` (``pytest -m "not slow"``) is the inner loop of about a minute; the tests it leaves out
 # carry the ``slow`` marker: every test that reads the shared trained and scored warehouse (building it, a
 # training and two nights, costs about a minute before the first of them runs: added below); the modules
@@ -26,6 +27,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def copy_home(home: Path, target: Path) -> Path:
+    """A copy of a warehouse home, less its scratch folder and its extension files (linked again from
+    their packages on the first connection: one file whose signature a process checks once)."""
+    shutil.copytree(home, target, ignore=shutil.ignore_patterns(".tmp", ".duckdb_extensions"))
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +52,7 @@ def cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixture
     after `skipify migrate`), or no warehouse at all for a test marked ``empty_home``."""
     home = tmp_path / "home"
     if request.node.get_closest_marker("empty_home") is None:
-        shutil.copytree(request.getfixturevalue("migrated_home"), home)
+        copy_home(request.getfixturevalue("migrated_home"), home)
     monkeypatch.setenv("SKIPIFY_HOME", str(home))
     return load_config()
 
@@ -62,16 +70,23 @@ def count(con, table: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def small_rows(small_world_dir, tmp_path_factory):
-    """features.training_rows of the small world (ingested and built once), sequences included; treat as read-only."""
-    from skipify.data import load_rows
-    from skipify.features import build_features, default_as_of
+def small_built(small_world_dir, tmp_path_factory):
+    """The small world ingested and its features built as of SMALL_END, once for the session: (cfg, build
+    report). Tests may build it again as of SMALL_END (a rebuild of a built day changes nothing), nothing else."""
+    from skipify.features import build_features
     from skipify.ingest import ingest_paths
 
-    cfg = load_config(home=tmp_path_factory.mktemp("rows_home"))
+    cfg = load_config(home=tmp_path_factory.mktemp("features_home"))
     ingest_paths([small_world_dir / "landing"], cfg=cfg)
-    build_features(default_as_of(cfg), cfg, with_text=False)
-    return load_rows(cfg, sequences=True)
+    return cfg, build_features(SMALL_END, cfg, with_text=False)
+
+
+@pytest.fixture(scope="session")
+def small_rows(small_built):
+    """features.training_rows of the small world, sequences included; treat as read-only."""
+    from skipify.data import load_rows
+
+    return load_rows(small_built[0], sequences=True)
 
 
 # --- a trained, scored tiny warehouse, built once for the session --------------------------------
@@ -104,7 +119,6 @@ def copy_scored_home(scored_home, tmp_path_factory):
 
     def copy(name: str) -> Path:
         target = tmp_path_factory.mktemp(name) / "home"
-        shutil.copytree(scored_home, target, ignore=shutil.ignore_patterns(".tmp"))
-        return target  # a copied warehouse opens as it is (its data path is its own lake/data)
+        return copy_home(scored_home, target)  # a copied warehouse opens as it is (its data path is its own lake/data)
 
     return copy

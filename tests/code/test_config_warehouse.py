@@ -179,3 +179,29 @@ def test_a_moved_warehouse_opens_where_it_now_is_even_with_an_apostrophe(cfg, sm
     proc = subprocess.run([str(bin_dir / "duckdb"), "-csv", "-init", "attach.sql", "-c", "SELECT count(*) FROM raw.users;"],
                           capture_output=True, text=True, cwd=moved)
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "150", proc.stderr
+
+
+def test_extension_signatures_are_checked_once_per_process_and_again_for_a_changed_file(cfg, tmp_path):
+    """DuckDB hashes each 34 MB extension file on every LOAD; a process checks each once, skips the check on
+    its later connections while the file is the one checked, checks a changed file again and refuses it
+    when it is not DuckDB's; a read-only session loads nothing either way."""
+    import duckdb
+
+    migrate(cfg)
+    con = connect(cfg)
+    con.close()
+    con = connect(cfg, read_only=True)
+    try:
+        assert con.execute("SELECT current_setting('allow_unsigned_extensions')").fetchone()[0] is True
+        (tmp_path / "other.duckdb_extension").write_bytes(b"\0" * 4096)
+        with pytest.raises(duckdb.Error, match="disabled through configuration"):
+            con.execute(f"LOAD '{tmp_path}/other.duckdb_extension'")
+    finally:
+        con.close()
+    ext = cfg.extension_dir / "sqlite_scanner.duckdb_extension"
+    data = bytearray(ext.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = bytes(64)  # same size: not copied again from the package
+    (tmp_path / "changed").write_bytes(data)
+    (tmp_path / "changed").replace(ext)
+    with pytest.raises(duckdb.Error, match="signature"):
+        connect(cfg)

@@ -15,9 +15,7 @@ from skipify.features import build_features, scoring_rows
 from skipify.models.preprocess import Preprocessor
 from skipify.ingest import ingest_paths
 from skipify.warehouse import connect
-from tests.conftest import SMALL
-
-END = SMALL.start + dt.timedelta(days=SMALL.days + 1)
+from tests.conftest import SMALL, SMALL_END as END
 TABLES = ("labels", *[d.name for d in (*states(), *families())])
 
 
@@ -28,12 +26,9 @@ def _snapshot(cfg) -> dict[str, pl.DataFrame]:
     return out
 
 
-@pytest.fixture(scope="module")
-def built(small_world_dir, tmp_path_factory):
-    cfg = load_config(home=tmp_path_factory.mktemp("features_home"))
-    ingest_paths([small_world_dir / "landing"], cfg=cfg)
-    report = build_features(END, cfg, with_text=False)
-    return cfg, report
+@pytest.fixture
+def built(small_built):
+    return small_built
 
 
 def test_one_row_per_play_with_the_true_label(built, small_world_dir):

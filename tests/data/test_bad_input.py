@@ -129,31 +129,44 @@ def test_malformed_csv_line_is_quarantined(cfg, tmp_path):
     assert con.execute("SELECT record_number FROM quarantine.rows").fetchone()[0] == 2
 
 
-@pytest.mark.parametrize(
-    "override,expected",
-    [({"genres": "[unclosed"}, "genres is not a list"), ({"release_year": 1492}, "release_year out of range"),
-     ({"energy": 1.7}, "audio features outside 0..1"), ({"tempo": "fast"}, "not a number: tempo"),
-     ({"duration_ms": 0}, "duration_ms must be positive"), ({"track_id": " "}, "missing track_id")],
-)
-def test_bad_track_rows(cfg, tmp_path, override, expected):
-    [r] = ingest_paths([write([track("t1"), track(**{"track_id": "t2", **override})], tmp_path / "tracks.csv")], cfg=cfg)
-    assert (r.rows_loaded, r.rows_quarantined) == (1, 1)
+# one bad field per row, and how its quarantine reason begins
+BAD_TRACKS = [({"genres": "[unclosed"}, "genres is not a list"), ({"release_year": 1492}, "release_year out of range"),
+              ({"energy": 1.7}, "audio features outside 0..1"), ({"tempo": "fast"}, "not a number: tempo"),
+              ({"duration_ms": 0}, "duration_ms must be positive"), ({"track_id": " "}, "missing track_id")]
+BAD_USERS = [({"product": "gold"}, "product must be free or premium: gold"), ({"birth_year": 1800}, "birth_year out of range"),
+             ({"signup_date": "last week"}, "signup_date is not a date: last week"),
+             ({"country": "Sweden"}, "country must be a 2-letter code")]
+
+
+def _reasons(cfg) -> list[str]:
     con = connect(cfg, read_only=True)
-    assert con.execute("SELECT reason FROM quarantine.rows").fetchone()[0].startswith(expected)
+    try:
+        return [r for (r,) in con.execute("SELECT reason FROM quarantine.rows ORDER BY record_number").fetchall()]
+    finally:
+        con.close()
 
 
-@pytest.mark.parametrize(
-    "override,expected",
-    [({"product": "gold"}, "product must be free or premium: gold"), ({"birth_year": 1800}, "birth_year out of range"),
-     ({"signup_date": "last week"}, "signup_date is not a date: last week"), ({"country": "Sweden"}, "country must be a 2-letter code")],
-)
-def test_bad_user_rows(cfg, tmp_path, override, expected):
+def test_bad_track_rows(cfg, tmp_path):
+    """Each bad row of one file quarantined with its own reason, the good row beside them loaded."""
+    rows = [track("t1"), *(track(**{"track_id": f"t{i + 2}", **override}) for i, (override, _) in enumerate(BAD_TRACKS))]
+    [r] = ingest_paths([write(rows, tmp_path / "tracks.csv")], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, len(BAD_TRACKS))
+    reasons = _reasons(cfg)
+    assert len(reasons) == len(BAD_TRACKS)
+    for reason, (override, expected) in zip(reasons, BAD_TRACKS):
+        assert reason.startswith(expected), (override, reason)
+
+
+def test_bad_user_rows(cfg, tmp_path):
     from tests.data.files import user
 
-    [r] = ingest_paths([write([user("u1"), user("u2", **override)], tmp_path / "users.csv")], cfg=cfg)
-    assert (r.rows_loaded, r.rows_quarantined) == (1, 1)
-    con = connect(cfg, read_only=True)
-    assert con.execute("SELECT reason FROM quarantine.rows").fetchone()[0].startswith(expected)
+    rows = [user("u1"), *(user(f"u{i + 2}", **override) for i, (override, _) in enumerate(BAD_USERS))]
+    [r] = ingest_paths([write(rows, tmp_path / "users.csv")], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, len(BAD_USERS))
+    reasons = _reasons(cfg)
+    assert len(reasons) == len(BAD_USERS)
+    for reason, (override, expected) in zip(reasons, BAD_USERS):
+        assert reason.startswith(expected), (override, reason)
 
 
 def test_format_option_overrides_detection(cfg, tmp_path):
@@ -187,16 +200,21 @@ def test_whitespace_of_any_kind_around_ids_is_trimmed_so_stored_plays_are_not_ne
     assert sorted(con.execute("SELECT user_id, track_id FROM raw.events").fetchall()) == [("u1", "t1"), ("u2", "t2"), ("u3", "t3")]
 
 
-@pytest.mark.parametrize("value", ["0x10", "15000.7", "1e4", "16 s", "0b101", "nan", "99999999999999999999"])
-def test_a_number_not_written_as_a_whole_decimal_is_quarantined(cfg, tmp_path, value):
-    rows = [event("u1", "t1", ms_played="15000.0"), event("u1", "t2", ts="2026-01-05T10:01:00Z", ms_played=value),
-            event("u1", "t3", ts="2026-01-05T10:02:00Z", session_position=f"{value}")]
+NOT_WHOLE = ["0x10", "15000.7", "1e4", "16 s", "0b101", "nan", "99999999999999999999"]
+
+
+def test_a_number_not_written_as_a_whole_decimal_is_quarantined(cfg, tmp_path):
+    rows = [event("u1", "t1", ms_played="15000.0")]
+    for i, value in enumerate(NOT_WHOLE):
+        rows += [event("u1", f"t{2 * i + 2}", ts=f"2026-01-05T10:{2 * i + 1:02d}:00Z", ms_played=value),
+                 event("u1", f"t{2 * i + 3}", ts=f"2026-01-05T10:{2 * i + 2:02d}:00Z", session_position=value)]
     [r] = ingest_paths([write(rows, tmp_path / "events_x.csv")], cfg=cfg)
-    assert (r.rows_loaded, r.rows_quarantined) == (1, 2)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, 2 * len(NOT_WHOLE))
     con = connect(cfg, read_only=True)
     assert con.execute("SELECT ms_played FROM raw.events").fetchone()[0] == 15000  # '15000.0' is a whole number
-    assert [x for (x,) in con.execute("SELECT reason FROM quarantine.rows ORDER BY record_number").fetchall()] == [
-        f"ms_played is not an integer: {value}", f"session_position is not an integer: {value}"]
+    con.close()
+    assert _reasons(cfg) == [reason for value in NOT_WHOLE for reason in
+                             (f"ms_played is not an integer: {value}", f"session_position is not an integer: {value}")]
 
 
 def test_audio_features_that_are_not_finite_decimals_are_quarantined(cfg, tmp_path):
