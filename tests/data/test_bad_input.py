@@ -146,27 +146,26 @@ def _reasons(cfg) -> list[str]:
         con.close()
 
 
-def test_bad_track_rows(cfg, tmp_path):
-    """Each bad row of one file quarantined with its own reason, the good row beside them loaded."""
-    rows = [track("t1"), *(track(**{"track_id": f"t{i + 2}", **override}) for i, (override, _) in enumerate(BAD_TRACKS))]
-    [r] = ingest_paths([write(rows, tmp_path / "tracks.csv")], cfg=cfg)
-    assert (r.rows_loaded, r.rows_quarantined) == (1, len(BAD_TRACKS))
+def _one_bad_field_per_row(cfg, path: Path, make, cases: list[tuple[dict, str]]) -> None:
+    """A good row and one row per case in one file: the good row loaded, each bad one quarantined with its
+    own reason. ``make(i, override)``: the row with id number ``i``."""
+    rows = [make(1, {}), *(make(i + 2, override) for i, (override, _) in enumerate(cases))]
+    [r] = ingest_paths([write(rows, path)], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, len(cases))
     reasons = _reasons(cfg)
-    assert len(reasons) == len(BAD_TRACKS)
-    for reason, (override, expected) in zip(reasons, BAD_TRACKS):
+    assert len(reasons) == len(cases)
+    for reason, (override, expected) in zip(reasons, cases):
         assert reason.startswith(expected), (override, reason)
+
+
+def test_bad_track_rows(cfg, tmp_path):
+    _one_bad_field_per_row(cfg, tmp_path / "tracks.csv", lambda i, o: track(**{"track_id": f"t{i}", **o}), BAD_TRACKS)
 
 
 def test_bad_user_rows(cfg, tmp_path):
     from tests.data.files import user
 
-    rows = [user("u1"), *(user(f"u{i + 2}", **override) for i, (override, _) in enumerate(BAD_USERS))]
-    [r] = ingest_paths([write(rows, tmp_path / "users.csv")], cfg=cfg)
-    assert (r.rows_loaded, r.rows_quarantined) == (1, len(BAD_USERS))
-    reasons = _reasons(cfg)
-    assert len(reasons) == len(BAD_USERS)
-    for reason, (override, expected) in zip(reasons, BAD_USERS):
-        assert reason.startswith(expected), (override, reason)
+    _one_bad_field_per_row(cfg, tmp_path / "users.csv", lambda i, o: user(f"u{i}", **o), BAD_USERS)
 
 
 def test_format_option_overrides_detection(cfg, tmp_path):
