@@ -153,7 +153,8 @@ def _checked_before(files: list[Path]) -> bool:
         return False
 
 
-def attach_sql(cfg: Config | None = None, read_only: bool = True, for_cli: bool = False) -> str:
+def attach_sql(cfg: Config | None = None, read_only: bool = True, for_cli: bool = False,
+               extensions: list[Path] | None = None) -> str:
     """The SQL that opens this warehouse in any DuckDB 1.5.5 session (the CLI included).
 
     The catalog is the SQLite file under the home, or PostgreSQL (``warehouse_catalog``); the data the
@@ -163,6 +164,7 @@ def attach_sql(cfg: Config | None = None, read_only: bool = True, for_cli: bool 
     ``for_cli``: the text of ``<home>/attach.sql`` for the DuckDB CLI (:func:`write_attach_file`): the home's
     own paths relative to the home, so that a moved or copied warehouse opens itself, and no configuration
     lock (the CLI changes a setting after its init file, and every statement then failed).
+    ``extensions``: the files :func:`_extension_files` gave, when the caller has them already.
     """
     cfg = cfg or load_config()
     home = str(cfg.home).rstrip("/") + "/"
@@ -181,7 +183,7 @@ def attach_sql(cfg: Config | None = None, read_only: bool = True, for_cli: bool 
     return (
         "SET autoinstall_known_extensions = false;\n"
         "SET autoload_known_extensions = false;\n"
-        + "".join(f"LOAD {quote(path(p))};\n" for p in _extension_files(cfg))
+        + "".join(f"LOAD {quote(path(p))};\n" for p in (extensions if extensions is not None else _extension_files(cfg)))
         + "SET TimeZone = 'UTC';\n"
         + ("" if cfg.local_data else s3_sql(cfg))
         + f"ATTACH {quote(target)} AS {CATALOG} "
@@ -224,7 +226,7 @@ def connect(cfg: Config | None = None, read_only: bool = False) -> duckdb.DuckDB
             "allow_unsigned_extensions": checked,
         }
     )
-    text = attach_sql(cfg, read_only=read_only)
+    text = attach_sql(cfg, read_only=read_only, extensions=files)
     try:
         con.execute(text)
         _CHECKED.update(stamps)

@@ -26,13 +26,8 @@ def _snapshot(cfg) -> dict[str, pl.DataFrame]:
     return out
 
 
-@pytest.fixture
-def built(small_built):
-    return small_built
-
-
-def test_one_row_per_play_with_the_true_label(built, small_world_dir):
-    cfg, report = built
+def test_one_row_per_play_with_the_true_label(small_built, small_world_dir):
+    cfg, report = small_built
     truth = pl.read_parquet(small_world_dir / "truth" / "truth.parquet").with_columns(
         pl.col("user_id").cast(pl.String), pl.col("track_id").cast(pl.String)
     )
@@ -44,8 +39,8 @@ def test_one_row_per_play_with_the_true_label(built, small_world_dir):
     assert (joined["label"] == joined["dislike"].cast(pl.Int32)).all()
 
 
-def test_same_date_twice_gives_identical_tables(built):
-    cfg, _ = built
+def test_same_date_twice_gives_identical_tables(small_built):
+    cfg, _ = small_built
     before = _snapshot(cfg)
     again = build_features(END, cfg, with_text=False)
     assert again.rebuilt_from is None
@@ -54,8 +49,8 @@ def test_same_date_twice_gives_identical_tables(built):
 
 
 @pytest.mark.slow  # builds the small world's features several times
-def test_incremental_build_equals_a_build_from_scratch(small_world_dir, tmp_path, built):
-    cfg_full, _ = built
+def test_incremental_build_equals_a_build_from_scratch(small_world_dir, tmp_path, small_built):
+    cfg_full, _ = small_built
     cfg = load_config(home=tmp_path / "inc")
     landing = small_world_dir / "landing"
     first_days = sorted((landing / "events").glob("*.parquet"))[:8]
@@ -73,8 +68,8 @@ def test_incremental_build_equals_a_build_from_scratch(small_world_dir, tmp_path
 
 
 @pytest.mark.slow  # builds the small world's features several times
-def test_late_plays_before_the_cut_off_are_picked_up(small_world_dir, tmp_path, built):
-    cfg_full, _ = built
+def test_late_plays_before_the_cut_off_are_picked_up(small_world_dir, tmp_path, small_built):
+    cfg_full, _ = small_built
     cfg = load_config(home=tmp_path / "late")
     landing = small_world_dir / "landing"
     days = sorted((landing / "events").glob("*.parquet"))
@@ -110,8 +105,8 @@ def test_an_earlier_date_removes_nothing_and_its_rows_are_read_up_to_it(small_wo
 
 
 @pytest.mark.slow  # builds the small world's features several times
-def test_scoring_rows_equal_training_rows_at_the_same_cut_off(built):
-    cfg, _ = built
+def test_scoring_rows_equal_training_rows_at_the_same_cut_off(small_built):
+    cfg, _ = small_built
     train = load_rows(cfg, sequences=True).filter(pl.col("s_position") >= 3, pl.col("u_plays_all") > 5).sample(12, seed=3)
     con = connect(cfg, read_only=True)
     con.register("wanted", train.select("user_id", "track_id", "ts").to_arrow())
@@ -128,8 +123,8 @@ def test_scoring_rows_equal_training_rows_at_the_same_cut_off(built):
         assert scored.select(cols).equals(expected.select(cols)), ev
 
 
-def test_nightly_probes_without_context_get_history_only(built):
-    cfg, _ = built
+def test_nightly_probes_without_context_get_history_only(small_built):
+    cfg, _ = small_built
     con = connect(cfg, read_only=True)
     pair = con.execute("SELECT user_id, track_id FROM raw.events LIMIT 1").fetchone()
     rows = scoring_rows(con, pl.DataFrame({"probe_id": [0, 1], "user_id": [pair[0], "nobody"], "track_id": [pair[1], pair[1]]}),
@@ -141,8 +136,8 @@ def test_nightly_probes_without_context_get_history_only(built):
     assert unknown["u_dislike_rate_all"] == pytest.approx(unknown["global_dislike_rate"])
 
 
-def test_no_feature_reads_the_outcome_of_its_own_play(built):
-    cfg, _ = built
+def test_no_feature_reads_the_outcome_of_its_own_play(small_built):
+    cfg, _ = small_built
     con = connect(cfg, read_only=True)
     cols = {r[0] for r in con.execute("DESCRIBE features.training_rows").fetchall()}
     outcome = {r[0] for r in con.execute("SELECT column_name FROM ops.column_policy WHERE role = 'outcome'").fetchall()}
@@ -173,8 +168,8 @@ def _outcome(label: int, early_skip: int) -> int:
     return 1 if early_skip else 2 if label else 0
 
 
-def test_listening_history_is_the_listeners_last_plays_before_the_day_most_recent_first(built):
-    cfg, _ = built
+def test_listening_history_is_the_listeners_last_plays_before_the_day_most_recent_first(small_built):
+    cfg, _ = small_built
     # the warehouse stores where each sequence ends (h_until, hs_prev); load_rows gathers the plays
     rows = load_rows(cfg, sequences=True)
     con = connect(cfg, read_only=True)
