@@ -138,7 +138,7 @@ def page_why() -> None:
     st.caption("Features by their catalogue labels (`skipify features --list`); embedding dimensions are summed into "
                "blocks: user embedding, track embedding, artist embedding, text embedding, listening history.")
     left, right = st.columns(2)
-    left.plotly_chart(_bars(imp.filter(pl.col("model") == "deep"), "Deep model (GradientExplainer)"), use_container_width=True)
+    left.plotly_chart(_bars(imp.filter(pl.col("model") == "deep"), "Deep model (expected gradients)"), use_container_width=True)
     right.plotly_chart(_bars(imp.filter(pl.col("model") == "lightgbm"), "LightGBM (TreeExplainer)"), use_container_width=True)
 
     st.subheader("One pair: its top reasons")

@@ -188,6 +188,22 @@ def test_shap_values_add_up_to_the_models_logits(trained):
     assert np.corrcoef(values.sum(axis=1), gap)[0, 1] > 0.9
 
 
+def test_batched_expected_gradients_equal_shaps_gradient_explainer_draw_for_draw():
+    import numpy as np
+    import shap
+    import torch
+
+    from skipify.explain import expected_gradients
+
+    torch.manual_seed(0)
+    f = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1)).eval()
+    x, background = torch.randn(9, 6), torch.randn(13, 6)
+    theirs = np.asarray(shap.GradientExplainer(f, background).shap_values(x, nsamples=30, rseed=5)).reshape(9, 6)
+    ours = expected_gradients(f, x, background, nsamples=30, seed=5, chunk=64)  # several chunks
+    assert np.allclose(ours, theirs, rtol=1e-6, atol=1e-9)
+    assert not np.allclose(ours, expected_gradients(f, x, background, nsamples=30, seed=6))  # the seed draws
+
+
 def test_evaluate_uses_only_days_after_the_versions_validation_whatever_the_config(trained):
     """Widening the configured test window would reach into the version's own training and validation days."""
     cfg, r = trained
