@@ -32,7 +32,7 @@ def env(tmp_path_factory):
     env = {
         **os.environ,
         "SKIPIFY_HOME": str(home), "SKIPIFY_SPLIT_TEST_DAYS": "3", "SKIPIFY_SPLIT_VALID_DAYS": "3", "SKIPIFY_TRAIN_EPOCHS": "2",
-        "SKIPIFY_NIGHTLY_SHARDS": "3",
+        "SKIPIFY_NIGHTLY_SHARDS": "3", "SKIPIFY_SHAP_SAMPLE": "200", "SKIPIFY_SHAP_NIGHT_SAMPLE": "60",  # a tiny world's sizes
         "AIRFLOW_HOME": str(tmp / "airflow_home"), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp / 'airflow_home' / 'airflow.db'}",

@@ -28,7 +28,7 @@ def tiny_home(tmp_path_factory):
 
 def run(name: str, home: Path, monkeypatch) -> nbformat.NotebookNode:
     for key, value in {"SKIPIFY_HOME": str(home), "SKIPIFY_SPLIT_TEST_DAYS": "3", "SKIPIFY_SPLIT_VALID_DAYS": "3",
-                       "SKIPIFY_TRAIN_EPOCHS": "2"}.items():
+                       "SKIPIFY_TRAIN_EPOCHS": "2", "SKIPIFY_SHAP_SAMPLE": "200"}.items():
         monkeypatch.setenv(key, value)  # the kernel inherits the environment
     book = nbformat.read(NOTEBOOKS / name, as_version=4)
     NotebookClient(book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
