@@ -5,7 +5,7 @@
 
 Both explain the **logit** (log-odds of a dislike), so their values add up and compare.
 
-* LightGBM: ``shap.TreeExplainer`` (exact TreeSHAP), one block per feature.
+* LightGBM: exact TreeSHAP (LightGBM's own, ``pred_contrib``: shap.TreeExplainer's values), one block per feature.
 * Deep model: expected gradients (``expected_gradients``: shap.GradientExplainer's estimate, batched) on a float-only view of the whole
   network (``FlatDeep``): the id embeddings are looked up first (SHAP cannot take gradients through
   integer inputs), then everything from the towers to the calibrated MLP output is differentiable.
@@ -160,12 +160,12 @@ def explain_deep(model: DeepModel, rows: pl.DataFrame, background: pl.DataFrame,
 
 
 def explain_lightgbm(model: LGBMModel, rows: pl.DataFrame) -> tuple[list[str], np.ndarray]:
-    """TreeSHAP values of LightGBM's logit per feature: (feature names, array rows x features)."""
-    import shap
+    """TreeSHAP values of LightGBM's logit per feature: (feature names, array rows x features).
 
-    values = shap.TreeExplainer(model.booster).shap_values(model.prepare(rows))
-    values = np.asarray(values[1] if isinstance(values, list) else values)
-    return list(model.prep.features), values.reshape(rows.height, len(model.prep.features))
+    LightGBM's own TreeSHAP (``pred_contrib``): the values of ``shap.TreeExplainer`` (a test compares
+    them), without importing the shap package (four seconds of every scoring process's start)."""
+    contrib = model.booster.predict(model.prepare(rows), num_iteration=model.best_iteration, pred_contrib=True)
+    return list(model.prep.features), np.asarray(contrib)[:, :-1].reshape(rows.height, len(model.prep.features))  # last: the base
 
 
 def global_importance(blocks: list[str], values: np.ndarray) -> pl.DataFrame:

@@ -169,6 +169,7 @@ def test_global_shap_importances_are_stored_per_version_with_readable_blocks(tra
 
 def test_shap_values_add_up_to_the_models_logits(trained):
     import numpy as np
+    import shap
 
     from skipify.data import load_rows, time_splits
     from skipify.explain import explain_deep, explain_lightgbm
@@ -183,6 +184,8 @@ def test_shap_values_add_up_to_the_models_logits(trained):
     names, values = explain_lightgbm(lgbm, rows)  # exact TreeSHAP: values + base = logit, row by row
     base = logit(lgbm.predict(rows)) - values.sum(axis=1)
     assert len(names) == values.shape[1] and np.allclose(base, base[0], atol=1e-6)
+    theirs = shap.TreeExplainer(lgbm.booster).shap_values(lgbm.prepare(rows))  # LightGBM's TreeSHAP is the shap package's
+    assert np.allclose(values, np.asarray(theirs[1] if isinstance(theirs, list) else theirs), atol=1e-9)
     names, values = explain_deep(deep, rows, background, nsamples=200)  # expected gradients: additive on average
     gap = logit(deep.predict(rows)) - logit(deep.predict(background)).mean()
     assert np.corrcoef(values.sum(axis=1), gap)[0, 1] > 0.9
