@@ -57,16 +57,19 @@ $(S3_STAMP): constraints-s3.txt
 	$(S3_VENV)/bin/pip install -q --disable-pip-version-check -c constraints-s3.txt 'moto[server]'
 	@touch $(S3_STAMP)
 
+# two test processes, one per core (pytest-xdist; each test file runs whole in one of them, and each process
+# one thread: tests/conftest.py); PYTEST_PROCS= runs them in this one process
+PYTEST_PROCS ?= -n 2 --dist loadfile
 test: $(STAMP) $(S3_STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) --no-print-directory browser
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || $(MAKE) --no-print-directory postgres
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_PROCS)
 
 ## test-fast: the inner loop, about a minute: every test that needs no server, no browser, no notebook
 ## and no training beyond the tiny shared fixtures (`pytest -m "not slow"`; tests/conftest.py says which
 ## are slow). `make test` runs them all and is what CI runs.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_PROCS)
 
 ## demo-scheduler: the nightly DAG under a real scheduler (LocalExecutor, a PostgreSQL metadata database
 ## started in a temp folder, the API server and DAG processor), shard tasks as parallel processes, on a

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+# One thread per test process (DuckDB, and torch and numpy through OpenMP, read these before their first
+# use): on tiny data a second thread costs more than it gives, and `make test` runs two test processes
+# on the two cores (pytest-xdist). The fast set took 2:00 with two threads, 1:32 with one, 1:11 in two
+# processes of one thread each (2026-12-04, this machine).
+os.environ.setdefault("SKIPIFY_DUCKDB_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import datetime as dt
 import shutil
 from pathlib import Path
