@@ -122,6 +122,10 @@ def page_listener() -> None:
         st.dataframe(q("listener_nearest", version=version, user_id=user), hide_index=True, use_container_width=True)
 
 
+MODELS = {"deep": "Deep model", "lightgbm": "LightGBM"}  # the kinds the Why page shows, by their titles
+SHAP_METHOD = {"deep": "expected gradients", "lightgbm": "TreeSHAP"}
+
+
 def _bars(frame: pl.DataFrame, title: str) -> go.Figure:
     top = frame.head(15).reverse()
     return go.Figure(go.Bar(x=top["mean_abs_shap"].to_list(), y=[label(b) for b in top["block"]], orientation="h")).update_layout(
@@ -137,9 +141,9 @@ def page_why() -> None:
     st.subheader("What the models lean on (global)")
     st.caption("Features by their catalogue labels (`skipify features --list`); embedding dimensions are summed into "
                "blocks: user embedding, track embedding, artist embedding, text embedding, listening history.")
-    left, right = st.columns(2)
-    left.plotly_chart(_bars(imp.filter(pl.col("model") == "deep"), "Deep model (expected gradients)"), use_container_width=True)
-    right.plotly_chart(_bars(imp.filter(pl.col("model") == "lightgbm"), "LightGBM (TreeExplainer)"), use_container_width=True)
+    for col, model in zip(st.columns(2), MODELS):
+        col.plotly_chart(_bars(imp.filter(pl.col("model") == model), f"{MODELS[model]} ({SHAP_METHOD[model]})"),
+                         use_container_width=True)
 
     st.subheader("One pair: its top reasons")
     pairs = q("shap_pairs", run_date=day)
@@ -149,12 +153,11 @@ def page_why() -> None:
     i = labels.index(st.selectbox("Pair (riskiest first)", labels, key="pair"))
     user, track = pairs["user_id"][i], pairs["track_id"][i]
     reasons = q("shap_local", run_date=day, user_id=user, track_id=track)
-    left, right = st.columns(2)
-    for col, model in ((left, "deep"), (right, "lightgbm")):
+    for col, model in zip(st.columns(2), MODELS):
         r = reasons.filter(pl.col("model") == model).sort("rank").reverse()
         fig = go.Figure(go.Waterfall(orientation="h", y=[label(b) for b in r["block"]], x=r["shap"].to_list(),
                                      measure=["relative"] * r.height))
-        col.plotly_chart(fig.update_layout(title=f"{model}: contributions to log-odds", height=420, margin=dict(l=10, t=40)),
+        col.plotly_chart(fig.update_layout(title=f"{MODELS[model]}: contributions to log-odds", height=420, margin=dict(l=10, t=40)),
                          use_container_width=True)
 
 
