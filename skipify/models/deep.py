@@ -180,7 +180,10 @@ class _Fit:
                  modules: list[nn.Module], history: list[dict]):
         self.step_loss, self.valid_loss, self.cfg, self.n, self.gen = step_loss, valid_loss, cfg, n, gen
         self.name, self.modules, self.history = name, modules, history
-        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # fused: one pass over each parameter per step instead of one per operation (the id embeddings are
+        # most of the 3.9M parameters): an epoch of stage 1 on the demo world a third faster, the same update
+        # up to float rounding
+        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
         self.best, self.best_state, self.bad, self.epochs = float("inf"), None, 0, 0
         self.order: torch.Tensor | None = None  # the current epoch's row order (None: between epochs)
         self.pos = 0  # rows of the current epoch trained on
