@@ -50,7 +50,8 @@ demo: $(STAMP)
 	@echo ""
 	@echo "Open the app: make app   (then http://localhost:8501)"
 
-## test: the whole suite on small generated data, each test in its own SKIPIFY_HOME; the app's
+## test: the import contracts (lint-imports, pyproject.toml's [tool.importlinter]), then the whole suite on
+## small generated data, each test in its own SKIPIFY_HOME; the app's
 ## browser test needs Debian's chromium and chromium-driver, installed here when missing.
 $(S3_STAMP): constraints-s3.txt tools/venv_install.py
 	@test -x $(S3_VENV)/bin/python || python3 -m venv $(S3_VENV)
@@ -63,12 +64,14 @@ PYTEST_PROCS ?= -n 2 --dist loadfile
 test: $(STAMP) $(S3_STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) --no-print-directory browser
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || $(MAKE) --no-print-directory postgres
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q $(PYTEST_PROCS)
 
 ## test-fast: the inner loop, about a minute: every test that needs no server, no browser, no notebook
 ## and no training beyond the tiny shared fixtures (`pytest -m "not slow"`; tests/conftest.py says which
 ## are slow). `make test` runs them all and is what CI runs.
 test-fast: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_PROCS)
 
 ## demo-scheduler: the nightly DAG under a real scheduler (LocalExecutor, a PostgreSQL metadata database

@@ -31,7 +31,7 @@ def main() -> None:
     from skipify.data import load_rows
     from skipify.explain import FlatDeep, expected_gradients
     from skipify.models.deep import Inputs
-    from skipify.train import load_version
+    from skipify.versions import load_version
 
     cfg = load_config()
     torch.set_num_threads(cfg.duckdb_threads)

@@ -116,9 +116,9 @@ def stage_snapshot() -> dict:
 
     from skipify.config import load_config
     from skipify.features import default_as_of
-    from skipify.nightly import read_columns
+    from skipify.models.base import read_columns
     from skipify.serving import Snapshot
-    from skipify.train import load_version
+    from skipify.versions import load_version
 
     cfg = load_config()
     _, models = load_version(None, cfg)

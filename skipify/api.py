@@ -61,7 +61,7 @@ from skipify.sequences import with_sequences
 from skipify.warehouse import connect, run_sql
 
 if TYPE_CHECKING:  # heavy imports stay out of module import (the CLI imports this lazily anyway)
-    from skipify.models.kinds import Model, Reasoner
+    from skipify.models.base import Model, Reasoner
     from skipify.serving import Snapshot
 
 TOP_REASONS = 3
@@ -143,10 +143,10 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
         ValueError: no trained version yet.
     """
     from skipify.features import default_as_of
+    from skipify.models.base import read_columns
     from skipify.models.kinds import served_and_baseline
-    from skipify.nightly import read_columns
     from skipify.serving import Snapshot
-    from skipify.train import load_version
+    from skipify.versions import load_version
 
     t0 = time.perf_counter()
     marks = marks or read_marks(cfg)

@@ -43,6 +43,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, load_config, logger
+from skipify.models.base import read_columns
 from skipify.models.kinds import served_and_baseline
 from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
 
@@ -223,17 +224,12 @@ def build_night_features(run_date: dt.date, cfg: Config | None = None) -> None:
 
 def champion_models(cfg: Config):
     """(registry row, models by kind) of the champion, else of the newest version (logged)."""
-    from skipify.train import load_version
+    from skipify.versions import load_version
 
     chosen, models = load_version(None, cfg)
     if chosen["status"] != "champion":
         logger.warning("no champion yet (the gate promoted no version): scoring with the newest version %s", chosen["version"])
     return chosen, models
-
-
-def read_columns(models: dict) -> set[str]:
-    """The feature columns any of the models reads: families without them are not built or loaded."""
-    return {c for m in models.values() for c in m.columns}
 
 
 def taste_candidates(users: pl.DataFrame, tracks: pl.DataFrame, recent: pl.DataFrame, k: int) -> pl.DataFrame:
@@ -493,7 +489,7 @@ def publish(run_date: dt.date, cfg: Config | None = None, run_id: str | None = N
     started_at = started_at or dt.datetime.now(dt.UTC)
     seconds = dict(seconds or {})
     t0 = time.perf_counter()
-    from skipify.train import find_version
+    from skipify.versions import find_version
 
     chosen = find_version(None, cfg)  # the registry row is enough: the models were used by the shards
     params = {"run_date": run_date, "cutoff": cutoff_of(run_date), "threshold": risk_threshold(cfg, chosen),

@@ -23,7 +23,8 @@ from skipify.config import Config, load_config, logger
 from skipify.data import Splits, load_rows, time_splits, window_start
 from skipify.features import default_as_of
 from skipify.metrics import roc_auc
-from skipify.models.kinds import KINDS, Resources
+from skipify.models.base import Resources
+from skipify.models.kinds import KINDS
 from skipify.warehouse import connect, run_sql, transaction, with_retry
 
 MODELS = tuple(KINDS)

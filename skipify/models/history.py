@@ -40,7 +40,7 @@ from skipify.sequences import SEQUENCES as _SEQUENCES
 
 # (track ids, outcomes, time before the row) per sequence, as skipify.sequences gathers them
 SEQUENCES = {kind: seq.columns for kind, seq in _SEQUENCES.items()}
-# a track's content vector (skipify.train.track_vectors): its MiniLM text vector, then its audio
+# a track's content vector (skipify.models.base.content_vectors): its MiniLM text vector, then its audio
 # descriptors (sql/models/track_vectors.sql)
 TEXT_DIM = 384
 AUDIO_DIM = 11

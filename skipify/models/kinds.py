@@ -20,73 +20,16 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
 import polars as pl
 
 from skipify.config import Config
+from skipify.models.base import Model, Resources
 
 if TYPE_CHECKING:
     import optuna
-
-Reasoner = Callable[[pl.DataFrame, Any], tuple[list[str], np.ndarray, np.ndarray]]
-
-
-class Model(Protocol):
-    """A trained model of any kind."""
-
-    kind: ClassVar[str]
-    config: Any
-
-    @property
-    def columns(self) -> list[str]:
-        """The feature columns it reads (the API and the night build only these families)."""
-
-    def prepare(self, rows: pl.DataFrame) -> Any:
-        """The rows as this model's input, shared by ``predict`` and a reasoner on the same rows."""
-
-    def predict(self, rows: pl.DataFrame, data: Any = None) -> np.ndarray:
-        """Calibrated dislike probabilities (``data``: ``prepare(rows)``, when already made)."""
-
-    def explain(self, rows: pl.DataFrame, background: pl.DataFrame, seed: int = 0) -> tuple[list[str], np.ndarray]:
-        """SHAP values of the logit per block: (block names, rows x blocks)."""
-
-    def reasoner(self, background: pl.DataFrame) -> Reasoner:
-        """A cheap per-row explainer: ``reasons(rows, data) -> (blocks, values rows x blocks, logits)``; the
-        values are in log-odds and add up to each row's logit minus a reference logit."""
-
-    def save(self, folder: Path) -> dict[str, str]:
-        """Write the artefacts; name -> path."""
-
-
-class Resources:
-    """What a kind may need besides the rows, loaded on first use: the track content vectors, the
-    catalogue's track keys."""
-
-    def __init__(self, cfg: Config):
-        self.cfg = cfg
-
-    @cached_property
-    def content(self) -> dict[str, np.ndarray]:
-        from skipify.train import track_vectors
-
-        return track_vectors(self.cfg)
-
-    @cached_property
-    def track_keys(self) -> pl.DataFrame:
-        """track_id, artist, genre of every catalogued track (sql/models/track_keys.sql)."""
-        from skipify.features import load_macros
-        from skipify.warehouse import connect, run_sql
-
-        con = connect(self.cfg, read_only=True)
-        try:
-            load_macros(con)
-            return run_sql(con, "models/track_keys").pl()
-        finally:
-            con.close()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from skipify.models.preprocess import Preprocessor
 from skipify.models.recent import Recent
 
 if TYPE_CHECKING:
-    from skipify.models.kinds import Resources
+    from skipify.models.base import Resources
 
 
 @dataclass

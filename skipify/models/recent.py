@@ -26,7 +26,7 @@ import polars as pl
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from skipify.models.kinds import Resources
+    from skipify.models.base import Resources
 
 # skipify.models.history (torch) is imported where it is used: the catalogue reads AGGREGATES' labels
 # in processes that never load a network (the app, `skipify features --list`)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from skipify.config import load_config
-from skipify.train import find_version, load_version
+from skipify.versions import find_version, load_version
 from skipify.warehouse import connect
 from tests.scored import SCORED_SETTINGS
 

@@ -14,7 +14,7 @@ from skipify.explain import DeepReasons
 from skipify.features import scoring_rows
 from skipify.sequences import with_sequences
 from skipify.serving import Snapshot, request_frame
-from skipify.train import load_version
+from skipify.versions import load_version
 from skipify.warehouse import connect, create_temp
 from tests.scored import NIGHT, SCORED_SETTINGS, assert_rows_equal
 

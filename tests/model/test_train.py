@@ -74,7 +74,7 @@ def test_saved_models_score_as_the_trained_ones(trained):
 def test_lightgbm_reads_the_history_aggregates_of_the_same_sequences(trained):
     from skipify.sequences import SEQUENCE_COLUMNS
     from skipify.models.recent import AGGREGATES
-    from skipify.train import load_version
+    from skipify.versions import load_version
 
     cfg, r = trained
     _, models = load_version(r["version"], cfg)
@@ -173,7 +173,7 @@ def test_shap_values_add_up_to_the_models_logits(trained):
 
     from skipify.data import load_rows, time_splits
     from skipify.explain import explain_deep, explain_lightgbm
-    from skipify.train import load_version
+    from skipify.versions import load_version
 
     cfg, r = trained
     _, models = load_version(r["version"], cfg)
@@ -221,7 +221,7 @@ def test_evaluate_uses_only_days_after_the_versions_validation_whatever_the_conf
 def test_a_truth_file_with_naive_timestamps_is_read_as_utc(trained, tmp_path):
     from skipify.data import load_rows, version_splits
     from skipify.evaluate import truth_for
-    from skipify.train import find_version
+    from skipify.versions import find_version
 
     cfg, r = trained
     test = version_splits(load_rows(cfg), find_version(r["version"], cfg)).test

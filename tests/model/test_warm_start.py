@@ -19,7 +19,8 @@ from skipify.data import load_rows, time_splits
 from skipify.models.kinds import KINDS
 from skipify.nightly import ingest_landing
 from skipify.registry import versions
-from skipify.train import load_version, train
+from skipify.train import train
+from skipify.versions import load_version
 from skipify.warehouse import connect
 from tests.scored import NIGHT, SCORED_SETTINGS
 

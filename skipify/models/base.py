@@ -1,0 +1,93 @@
+"""The model interface: what every kind's trained model offers (:class:`Model`), the resources a kind may
+ask for besides the rows (:class:`Resources`: the tracks' content vectors, the catalogue's track keys) and
+what a set of models reads (:func:`read_columns`).
+
+It imports no stage (no training, tuning, registry or night): the API and the night load models through
+it and skipify.models.kinds without loading the training code.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Protocol
+
+import numpy as np
+import polars as pl
+
+from skipify.config import Config
+from skipify.warehouse import connect, run_sql
+
+Reasoner = Callable[[pl.DataFrame, Any], tuple[list[str], np.ndarray, np.ndarray]]
+
+
+class Model(Protocol):
+    """A trained model of any kind."""
+
+    kind: ClassVar[str]
+    config: Any
+
+    @property
+    def columns(self) -> list[str]:
+        """The feature columns it reads (the API and the night build only these families)."""
+
+    def prepare(self, rows: pl.DataFrame) -> Any:
+        """The rows as this model's input, shared by ``predict`` and a reasoner on the same rows."""
+
+    def predict(self, rows: pl.DataFrame, data: Any = None) -> np.ndarray:
+        """Calibrated dislike probabilities (``data``: ``prepare(rows)``, when already made)."""
+
+    def explain(self, rows: pl.DataFrame, background: pl.DataFrame, seed: int = 0) -> tuple[list[str], np.ndarray]:
+        """SHAP values of the logit per block: (block names, rows x blocks)."""
+
+    def reasoner(self, background: pl.DataFrame) -> Reasoner:
+        """A cheap per-row explainer: ``reasons(rows, data) -> (blocks, values rows x blocks, logits)``; the
+        values are in log-odds and add up to each row's logit minus a reference logit."""
+
+    def save(self, folder: Path) -> dict[str, str]:
+        """Write the artefacts; name -> path."""
+
+
+class Resources:
+    """What a kind may need besides the rows, loaded on first use: the track content vectors, the
+    catalogue's track keys."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+
+    @cached_property
+    def content(self) -> dict[str, np.ndarray]:
+        return content_vectors(self.cfg)
+
+    @cached_property
+    def track_keys(self) -> pl.DataFrame:
+        """track_id, artist, genre of every catalogued track (sql/models/track_keys.sql)."""
+        from skipify.features import load_macros
+
+        con = connect(self.cfg, read_only=True)
+        try:
+            load_macros(con)
+            return run_sql(con, "models/track_keys").pl()
+        finally:
+            con.close()
+
+
+def content_vectors(cfg: Config) -> dict[str, np.ndarray]:
+    """track_id -> its content vector: the MiniLM vector of its current text (zeros while not embedded),
+    then its audio descriptors (sql/models/track_vectors.sql). The towers read the text part, the
+    history encoder all of it."""
+    from skipify.models.history import TEXT_DIM
+
+    con = connect(cfg, read_only=True)
+    try:
+        rows = run_sql(con, "models/track_vectors", {"model_name": cfg.text_model_name}).fetchall()
+    finally:
+        con.close()
+    zero = np.zeros(TEXT_DIM, dtype=np.float32)
+    return {k: np.concatenate([np.asarray(v, dtype=np.float32) if v is not None else zero, np.asarray(a, dtype=np.float32)])
+            for k, v, a in rows}
+
+
+def read_columns(models: dict[str, Model]) -> set[str]:
+    """The feature columns any of the models reads: families without them are not built or loaded."""
+    return {c for m in models.values() for c in m.columns}
