@@ -47,13 +47,13 @@ def versions(cfg: Config | None = None) -> list[dict]:
 
 def scorecard(version: dict) -> pl.DataFrame:
     """One row per model of a version: its test metrics (lift share when truth existed)."""
-    from skipify.report import scorecard_table
+    from skipify.scorecard import scorecard_table
 
     return scorecard_table(version["metrics"])
 
 
 def segments(version: dict) -> pl.DataFrame:
-    from skipify.report import segment_table
+    from skipify.scorecard import segment_table
 
     return segment_table(version["metrics"])
 

@@ -25,27 +25,13 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from skipify.catalogue import AGGREGATES  # their labels and sentences, kept with every feature's
+
 if TYPE_CHECKING:
     from skipify.models.base import Resources
 
-# skipify.models.history (torch) is imported where it is used: the catalogue reads AGGREGATES' labels
-# in processes that never load a network (the app, `skipify features --list`)
+# skipify.models.history (torch) is imported where it is used
 
-# column -> (label, what it says): the catalogue's entries for these model-made inputs
-AGGREGATES = {
-    "hx_plays": ("Listener's recent plays", "How many of the listener's last plays before the row's day there are (up to 50)."),
-    "hx_dislike_share": ("Listener's recent dislike share", "Share of the listener's last plays that ended in a dislike or an early skip."),
-    "hx_genre_plays": ("Listener's recent plays of this genre", "How many of the listener's last plays were of the track's genre."),
-    "hx_genre_dislike_share": ("Listener's recent dislike share in this genre", "Share of the listener's last plays of the track's genre that ended in a dislike or an early skip."),
-    "hx_artist_plays": ("Listener's recent plays of this artist", "How many of the listener's last plays were of the track's artist."),
-    "hx_artist_dislike_share": ("Listener's recent dislike share for this artist", "Share of the listener's last plays of the track's artist that ended in a dislike or an early skip."),
-    "hx_sim_completed": ("Likeness to recently finished tracks", "Mean text similarity of the track to the tracks the listener recently played to the end."),
-    "hx_sim_disliked": ("Likeness to recently disliked tracks", "Mean text similarity of the track to the tracks the listener recently disliked or skipped early."),
-    "hsx_genre_plays": ("Session's plays of this genre", "How many earlier plays of the row's session were of the track's genre."),
-    "hsx_genre_dislike_share": ("Session's dislike share in this genre", "Share of the session's earlier plays of the track's genre that ended in a dislike or an early skip."),
-    "hsx_sim_completed": ("Likeness to the session's finished tracks", "Mean text similarity of the track to the tracks finished earlier in the session."),
-    "hsx_sim_disliked": ("Likeness to the session's disliked tracks", "Mean text similarity of the track to the tracks disliked or skipped early earlier in the session."),
-}
 CHUNK = 100_000  # rows per block: its plays (up to rows x history_len) and their vectors are held at once
 
 

@@ -1,0 +1,35 @@
+"""A version's scorecard as tables: every model's test metrics, and one metric per model and segment.
+
+Polars only (no plotting): the app's Scorecard page and the notebooks (through skipify.report) read them.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+MODEL_ORDER = ("deep", "lightgbm", "previous_in_session", "user_rate", "track_rate", "global_rate")
+METRICS = ("roc_auc", "lift_share", "pr_auc", "log_loss", "brier", "ece", "threshold", "recall", "false_positive_rate")
+
+
+def _ordered(models: dict) -> list[str]:
+    return [m for m in MODEL_ORDER if m in models] + [m for m in models if m not in MODEL_ORDER]
+
+
+def scorecard_table(evaluation: dict) -> pl.DataFrame:
+    """One row per model: its test metrics (threshold chosen on validation)."""
+    rows = []
+    for name in _ordered(evaluation["models"]):
+        card = evaluation["models"][name]["test"]
+        rows.append({"model": name, **{m: card.get(m) for m in METRICS}})
+    return pl.DataFrame(rows)
+
+
+def segment_table(evaluation: dict, metric: str = "roc_auc") -> pl.DataFrame:
+    """``metric`` per model (rows) and segment (columns), with the oracle's ROC AUC as a last row."""
+    segs = sorted({s for m in evaluation["models"].values() for s in m["segments"]})
+    rows = [{"model": name, "all": evaluation["models"][name]["test"][metric],
+             **{s: evaluation["models"][name]["segments"].get(s, {}).get(metric) for s in segs}}
+            for name in _ordered(evaluation["models"])]
+    if evaluation.get("oracle") and metric == "roc_auc":
+        rows.append({"model": "oracle", "all": evaluation["oracle"]["test"], **{s: evaluation["oracle"]["segments"].get(s) for s in segs}})
+    return pl.DataFrame(rows)
