@@ -7,12 +7,11 @@ caches the results for ``app_cache_ttl_s`` seconds.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import polars as pl
 
-from skipify.config import Config, load_config
+from skipify.config import Config, cutoff_of, load_config  # noqa: F401 - cutoff_of: the app's, from its data layer
 from skipify.warehouse import WarehouseError, connect, run_sql
 
 
@@ -56,10 +55,6 @@ def segments(version: dict) -> pl.DataFrame:
     from skipify.scorecard import segment_table
 
     return segment_table(version["metrics"])
-
-
-def cutoff(run_date: dt.date) -> dt.datetime:
-    return dt.datetime.combine(run_date, dt.time(), dt.UTC)
 
 
 def night_outcomes(cfg: Config | None = None) -> pl.DataFrame:

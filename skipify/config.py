@@ -50,6 +50,7 @@ class Config:
 
     # --- features ---------------------------------------------------------------------------
     feature_smoothing: float = 10.0  # pseudo-plays pulling dislike rates towards the global rate
+    feature_prior: float = 0.3  # the dislike rate a smoothed rate starts from (the global rate before any play)
     history_len: int = 50  # plays in the listening-history sequences (the listener's last plays; the session's earlier ones)
     session_lookback_hours: int = 24  # a session's earlier plays are looked for this far back (a session spans less)
     text_model_name: str = "all-MiniLM-L6-v2"
@@ -237,7 +238,7 @@ class ConfigError(ValueError):
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "label_skip_threshold_ms": (0, None), "split_test_days": (1, None), "split_valid_days": (1, None),
     "split_min_test_rows": (0, None), "split_min_valid_rows": (0, None), "train_window_days": (1, None),
-    "feature_smoothing": (0, None), "history_len": (1, 10_000), "session_lookback_hours": (1, None), "text_batch_size": (1, None),
+    "feature_smoothing": (0, None), "feature_prior": (0, 1), "history_len": (1, 10_000), "session_lookback_hours": (1, None), "text_batch_size": (1, None),
     "gate_tolerance": (0, 1), "gate_min_test_rows": (0, None), "train_epochs": (1, None), "warm_start_epochs": (1, None),
     "retrain_full_weekday": (0, 6), "tune_trials": (1, None), "tune_timeout_s": (1, None), "shap_sample": (1, None),
     "shap_background": (1, None), "shap_night_sample": (0, None), "active_days": (1, None), "candidates_k": (0, None),
@@ -348,3 +349,10 @@ def get_logger(name: str = "skipify") -> logging.Logger:
 
 
 logger = get_logger()
+
+
+def cutoff_of(day: dt.date) -> dt.datetime:
+    """The point-in-time cut-off of ``day``: its start, 00:00 UTC. Features, scores and predictions as of
+    ``day`` read only what happened before it (the one place this is computed)."""
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
+

@@ -16,7 +16,7 @@ import datetime as dt
 import duckdb
 import polars as pl
 
-from skipify.config import Config, load_config, logger
+from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.features import scoring_rows
 from skipify.models.deep import DeepModel
 from skipify.warehouse import connect, run_sql
@@ -30,7 +30,7 @@ def _lists(x) -> pl.Series:
 def tower_vectors(model: DeepModel, as_of: dt.date, cfg: Config | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(users, tracks): one row per known id with its ``vector`` (list of floats)."""
     cfg = cfg or load_config()
-    cutoff = dt.datetime.combine(as_of, dt.time(), dt.UTC)
+    cutoff = cutoff_of(as_of)
     con = connect(cfg, read_only=True)
     try:
         probes = run_sql(con, "models/embedding_probes", {"cutoff": cutoff}).pl()

@@ -45,7 +45,7 @@ import duckdb
 import polars as pl
 
 from skipify.catalogue import Definition, families, states
-from skipify.config import Config, load_config, logger
+from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.sequences import ANCHORS, attach, reach, read_log
 from skipify.warehouse import connect, create_temp, insert_sql, migrate, read_sql, run_sql, transaction, with_retry
 
@@ -94,13 +94,9 @@ def day_number(d: dt.date) -> int:
     return (d - EPOCH).days
 
 
-def _cutoff(as_of: dt.date) -> dt.datetime:
-    return dt.datetime.combine(as_of, dt.time(), dt.UTC)
-
-
 def feature_params(cfg: Config, cutoff: dt.datetime | None) -> dict:
     """The ``$`` parameters of the feature SQL: the cut-off and the settings the definitions read."""
-    return {"cutoff": cutoff, "threshold_ms": cfg.label_skip_threshold_ms, "smoothing": cfg.feature_smoothing,
+    return {"cutoff": cutoff, "threshold_ms": cfg.label_skip_threshold_ms, "smoothing": cfg.feature_smoothing, "prior": cfg.feature_prior,
             "history_len": cfg.history_len, "lookback_hours": cfg.session_lookback_hours}
 
 
@@ -225,7 +221,7 @@ def _rebuild_from(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dt.dat
     first = run_sql(con, "features/rebuild_from", {"cutoff": cutoff}).fetchone()[0]
     if first is None:
         return None
-    return _cutoff(first.astimezone(dt.UTC).date())
+    return cutoff_of(first.astimezone(dt.UTC).date())
 
 
 def build_features(as_of: dt.date, cfg: Config | None = None, with_text: bool = True) -> FeatureReport:
@@ -254,7 +250,7 @@ def build_features(as_of: dt.date, cfg: Config | None = None, with_text: bool = 
             # (a night for an old date once removed every row after its cut-off, and failed with the tables empty)
             logger.info("features: built up to %s; rows as of %s are read from the state by day (nothing removed)", last, as_of)
             as_of = last
-        report = with_retry(lambda: _build(con, cfg, as_of, _cutoff(as_of)))
+        report = with_retry(lambda: _build(con, cfg, as_of, cutoff_of(as_of)))
     finally:
         con.close()
     if with_text:
@@ -286,7 +282,7 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
     n = create_temp(con, "fx_plays", "features/fx_plays", {**params, "from": base_from})
     if len(stale) == len(tables):  # everything from the first play
         first = run_sql(con, "features/first_play").fetchone()[0]
-        report.rebuilt_from = start = _cutoff(first.astimezone(dt.UTC).date()) if first else None
+        report.rebuilt_from = start = cutoff_of(first.astimezone(dt.UTC).date()) if first else None
     _rows_for(con, fresh_from, earlier=False)
     create_temp(con, "fx_earlier_rows", "features/fx_earlier", {**params, "from": fresh_from})
     _rows_for(con, fresh_from)
@@ -361,7 +357,7 @@ def check_built(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
     if last is None or last < as_of:
         raise ValueError(f"features are built up to {last or 'no day'}; rows as of {as_of} need "
                          f"`skipify features --as-of {as_of}` (or a nightly run) first")
-    late = run_sql(con, "features/rebuild_from", {"cutoff": _cutoff(as_of)}).fetchone()[0]
+    late = run_sql(con, "features/rebuild_from", {"cutoff": cutoff_of(as_of)}).fetchone()[0]
     if late is not None:
         logger.warning("plays from %s were ingested after the last feature build: rows as of %s do not see them "
                        "until `skipify features` runs", late, as_of)

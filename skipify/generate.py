@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from skipify.config import logger
+from skipify.config import cutoff_of, logger
 from skipify.metrics import roc_auc
 
 EARLY_SKIP_MS = 30_000  # the world's notion of an early skip; equals the default label threshold
@@ -481,7 +481,7 @@ def oracle_auc(world: World, last_days: int | None = None) -> float:
     """ROC AUC of the true probability against the drawn labels (the best any model can do)."""
     ev = world.events
     if last_days is not None:
-        cutoff = dt.datetime.combine(world.params.start + dt.timedelta(days=world.params.days - last_days), dt.time(), dt.UTC)
+        cutoff = cutoff_of(world.params.start + dt.timedelta(days=world.params.days - last_days))
         ev = ev.filter(pl.col("ts") >= cutoff)
     return roc_auc(ev["dislike"].to_numpy(), ev["p_dislike"].to_numpy())
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from skipify.config import Config, load_config, logger
+from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.models.base import read_columns
 from skipify.models.kinds import served_and_baseline
 from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
@@ -136,10 +136,6 @@ def begin_run(run_date: dt.date, run_id: str, owner: str, cfg: Config | None = N
     for other in abandoned:
         logger.warning("night run %s was interrupted (its owner is gone): recorded as abandoned, its staging cleared", other)
     return abandoned
-
-
-def cutoff_of(run_date: dt.date) -> dt.datetime:
-    return dt.datetime.combine(run_date, dt.time(), dt.UTC)
 
 
 def shard_of(user_id: str, shards: int) -> int:

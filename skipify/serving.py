@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from skipify.catalogue import Definition, catalogue, families
-from skipify.config import Config, load_config, logger
+from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.events import LIVE_SCHEMA
 from skipify.features import check_built, day_number, feature_params, load_macros, state_inputs
 from skipify.sequences import SEQUENCE_COLUMNS, SEQUENCES, PlayLog, attach, reach, read_log
@@ -208,7 +208,7 @@ class Snapshot:
 
     @property
     def cutoff(self) -> dt.datetime:
-        return dt.datetime.combine(self.as_of, dt.time(), dt.UTC)
+        return cutoff_of(self.as_of)
 
     @classmethod
     def load(cls, as_of: dt.date, cfg: Config | None = None, columns: Iterable[str] | None = None) -> "Snapshot":
@@ -222,7 +222,7 @@ class Snapshot:
         """
         cfg = cfg or load_config()
         t0 = time.perf_counter()
-        cutoff = dt.datetime.combine(as_of, dt.time(), dt.UTC)
+        cutoff = cutoff_of(as_of)
         params = {**feature_params(cfg, cutoff), "day": day_number(as_of), "active_days": cfg.active_days}
         con = connect(cfg, read_only=True)
         try:

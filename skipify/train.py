@@ -16,7 +16,7 @@ from dataclasses import asdict
 import numpy as np
 import polars as pl
 
-from skipify.config import Config, load_config, logger
+from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.data import Splits, load_rows, segments, time_splits, version_splits, window_start
 from skipify.embeddings import tower_vectors, write_vectors
 from skipify.evaluate import baseline_scores, evaluate, truth_for
@@ -62,7 +62,7 @@ def champion_on_same_rows(current: dict | None, test: pl.DataFrame, scores: dict
     """
     if current is None:
         return None
-    since = dt.datetime.combine(current["test_from"], dt.time(), dt.UTC)
+    since = cutoff_of(current["test_from"])
     keep = (test["ts"] >= since).to_numpy()
     rows = test.filter(pl.Series(keep))
     same = SameRows(current["version"], current["served_model"], rows.height,

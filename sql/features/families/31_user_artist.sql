@@ -1,6 +1,6 @@
 -- grain: user_id, artist
 -- features.user_artist: per listener, artist and day, the listener's past with that artist as of the
--- start of the day (features.state_user_artist): plays, dislike rate smoothed towards 0.3, days since the last.
+-- start of the day (features.state_user_artist): plays, dislike rate smoothed towards $prior (feature_prior, 0.3), days since the last.
 --
 -- The feature catalogue (skipify.catalogue; `skipify features --list`): column | label | what it says.
 -- feature ua_plays | Listener's plays of this artist | How often the listener played this artist before the row's day.
@@ -15,7 +15,7 @@ select
     k.artist,
     k.day,
     coalesce(a.plays, 0) as ua_plays,
-    (coalesce(a.dislikes, 0) + 0.3 * $smoothing) / (coalesce(a.plays, 0) + $smoothing) as ua_dislike_rate,
+    (coalesce(a.dislikes, 0) + $prior * $smoothing) / (coalesce(a.plays, 0) + $smoothing) as ua_dislike_rate,
     k.day - a.day as ua_days_since_last
 from keys as k
 asof left join fx_state_user_artist as a on a.user_id = k.user_id and a.artist = k.artist and k.day > a.day
