@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, cutoff_of, load_config, logger
-from skipify.models.base import read_columns
+from skipify.models.base import read_columns, retriever
 from skipify.models.kinds import served_and_baseline
 from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
 
@@ -283,7 +283,7 @@ def make_candidates(run_date: dt.date, cfg: Config | None = None) -> int:
         logger.info("night %s: %d supplied candidates", run_date, cands.height)
     else:
         _, models = champion_models(cfg)
-        users, tracks = tower_vectors(models["deep"], run_date, cfg)  # the towers' vectors, whichever kind is served
+        users, tracks = tower_vectors(retriever(models), run_date, cfg)  # the retrieving model's vectors, whichever kind is served
         users = users.filter(pl.col("user_id").is_in(active["user_id"].implode()))
         taste = taste_candidates(users, tracks, recent, cfg.candidates_k).with_columns(pl.lit("taste").alias("source"))
         rotation = (

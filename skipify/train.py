@@ -24,7 +24,7 @@ from skipify.features import build_features, default_as_of
 from skipify.metrics import roc_auc
 from skipify.models.deep import DeepConfig
 from skipify.models.history import SEQUENCES
-from skipify.models.base import Model, Resources
+from skipify.models.base import Model, Resources, retriever
 from skipify.models.kinds import KINDS, load_models
 from skipify.models.lgbm import LGBMConfig
 from skipify.registry import SameRows, champion, gate, register
@@ -139,7 +139,7 @@ def train(
         lap(name)
     evaluation, test_scores = _evaluate_models(models, splits, cfg)
     lap("evaluate")
-    user_vecs, track_vecs = tower_vectors(models["deep"], as_of, cfg)  # the towers' vectors serve candidate generation
+    user_vecs, track_vecs = tower_vectors(retriever(models), as_of, cfg)  # the vectors that serve candidate retrieval
     lap("vectors")
     importance = shap_importance(models, splits, cfg)
     lap("shap")

@@ -88,6 +88,21 @@ def content_vectors(cfg: Config) -> dict[str, np.ndarray]:
             for k, v, a in rows}
 
 
+def retriever(models: dict[str, Model]) -> Model:
+    """The model that retrieves the night's candidates: the first of ``models`` that can give user and
+    track vectors (``vectors(rows) -> (users, tracks)``; today the deep model's two towers), whichever
+    kind is served.
+
+    Raises:
+        ValueError: none of them can (the night then needs supplied candidates).
+    """
+    for model in models.values():
+        if callable(getattr(model, "vectors", None)):
+            return model
+    raise ValueError(f"none of the models ({', '.join(models)}) gives user and track vectors for candidate retrieval; "
+                     "supply the night's candidates (raw.candidates)")
+
+
 def read_columns(models: dict[str, Model]) -> set[str]:
     """The feature columns any of the models reads: families without them are not built or loaded."""
     return {c for m in models.values() for c in m.columns}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import polars as pl
 
@@ -44,6 +44,7 @@ class Kind:
     load: Callable[[Path, Resources], Model]
     space: Callable[["optuna.Trial", Config], Any]  # skipify tune's search space
     warm_start: Callable[[Model, pl.DataFrame, pl.DataFrame, Config, str], Model]  # (model, train, valid, cfg, device): trained on
+    marker: str = ""  # the file of a version's folder that says the version holds this kind (load_models)
 
 
 # --- LightGBM --------------------------------------------------------------------------------
@@ -158,8 +159,10 @@ def _deep_from_dict(raw: dict):
 
 
 KINDS: dict[str, Kind] = {
-    "lightgbm": Kind("lightgbm", "LightGBM", _lgbm_from_dict, _lgbm_configure, _lgbm_fit, _lgbm_load, _lgbm_space, _lgbm_warm),
-    "deep": Kind("deep", "deep model", _deep_from_dict, _deep_configure, _deep_fit, _deep_load, _deep_space, _deep_warm),
+    "lightgbm": Kind("lightgbm", "LightGBM", _lgbm_from_dict, _lgbm_configure, _lgbm_fit, _lgbm_load, _lgbm_space, _lgbm_warm,
+                     "lightgbm.txt"),
+    "deep": Kind("deep", "deep model", _deep_from_dict, _deep_configure, _deep_fit, _deep_load, _deep_space, _deep_warm,
+                 "deep_config.json"),
 }
 # a version registered before the gate chose a kind served its deep model: sql/models/versions.sql and
 # champion.sql read a missing served_model as this
@@ -178,16 +181,26 @@ def kind_of(name: str) -> Kind:
 
 
 def load_models(folder: Path, resources: Resources) -> dict[str, Model]:
-    """Every kind's model saved in a version's folder."""
-    return {name: kind.load(Path(folder), resources) for name, kind in KINDS.items()}
+    """The models a version's folder holds, by kind: a kind whose file is not there (a version trained before
+    the kind existed) is not loaded, and the version serves with the kinds it has.
+
+    Raises:
+        ValueError: the folder holds no kind at all.
+    """
+    folder = Path(folder)
+    models = {name: kind.load(folder, resources) for name, kind in KINDS.items() if (folder / kind.marker).is_file()}
+    if not models:
+        raise ValueError(f"{folder} holds no model of any kind ({', '.join(k.marker for k in KINDS.values())})")
+    return models
 
 
-def baseline_of(served: str) -> str:
-    """The kind whose probability is published beside the served one's (``p_dislike_baseline``)."""
-    others = [k for k in KINDS if k != served]
-    return others[0]
+def baseline_of(served: str, held: Iterable[str] | None = None) -> str:
+    """The kind whose probability is published beside the served one's (``p_dislike_baseline``): the first
+    other kind of KINDS the version holds (``held``; default every kind), else the served kind itself."""
+    held = set(KINDS if held is None else held)
+    return next((k for k in KINDS if k != served and k in held), served)
 
 
 def served_and_baseline(version: dict, models: dict[str, Model]) -> tuple[Model, Model]:
     """A version's served model (``p_dislike``, the reasons) and its baseline (``p_dislike_baseline``)."""
-    return models[version["served_model"]], models[baseline_of(version["served_model"])]
+    return models[version["served_model"]], models[baseline_of(version["served_model"], models)]

@@ -42,3 +42,32 @@ def test_a_damaged_model_file_is_fetched_again_or_named_and_the_server_exits_2(c
                           env=env, timeout=120)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "lightgbm.txt" in proc.stderr and "Segmentation" not in proc.stderr and "[Fatal]" not in proc.stderr
+
+
+def test_a_version_loads_the_kinds_its_folder_holds_and_serves_with_them(scored_home, tmp_path):
+    """A version trained before a kind existed (its folder without that kind's files) still loads and serves."""
+    import shutil
+
+    from skipify.data import load_rows
+    from skipify.models.base import Resources, retriever
+    from skipify.models.kinds import KINDS, load_models, served_and_baseline
+    from skipify.versions import version_folder
+
+    cfg = load_config(home=scored_home, **SCORED_SETTINGS)
+    full = version_folder(find_version(None, cfg)["version"], cfg)
+    older = tmp_path / "older"
+    shutil.copytree(full, older, ignore=shutil.ignore_patterns("deep_*"))  # as if the deep kind came later
+    resources = Resources(cfg)
+    models = load_models(older, resources)
+    assert list(models) == ["lightgbm"] and set(load_models(full, resources)) == set(KINDS)
+    served, baseline = served_and_baseline({"served_model": "lightgbm"}, models)
+    assert served is baseline is models["lightgbm"]  # no other kind: the baseline column repeats the served one
+    rows = load_rows(cfg, sequences=True).head(50)
+    p = served.predict(rows)
+    assert p.shape == (50,) and ((p > 0) & (p < 1)).all()
+    with pytest.raises(ValueError, match="candidate retrieval"):
+        retriever(models)  # LightGBM gives no vectors: such a night needs supplied candidates
+    assert retriever(load_models(full, resources)).kind == "deep"
+
+    with pytest.raises(ValueError, match="holds no model"):
+        load_models(tmp_path, resources)
