@@ -13,7 +13,9 @@
 
 A model (:class:`Model`) is the trained thing; a :class:`Kind` is how to make, configure, tune and
 load one. ``KINDS`` lists them in the order the gate prefers on a tie (the baseline first). A new
-model kind is one module with a class that has these methods, and one entry in ``KINDS``.
+model kind is one module with a class that has these methods, and one entry in ``KINDS`` (issue 29: the
+evaluation's summary, the app and the analysts' SQL still name the two kinds). The interface itself
+(``Model``, ``Resources``) is in skipify.models.base, which imports no stage.
 """
 
 from __future__ import annotations
