@@ -42,7 +42,7 @@ demo: $(STAMP)
 	$(AIRFLOW) db migrate > $(AIRFLOW_HOME_DIR)/migrate.log 2>&1 || (tail -40 $(AIRFLOW_HOME_DIR)/migrate.log; exit 1)
 	@echo "airflow: skipify_retrain for $$($(SKIPIFY) default-date) (log: airflow_home/retrain.log; its stages and epochs below) ..."
 	@$(call dag_test,skipify_retrain,retrain,$(PROGRESS))
-	@grep -o "version [0-9-]* .*promoted[^\"]*" $(AIRFLOW_HOME_DIR)/retrain.log | head -1
+	@grep -o "version [0-9a-f-]* .*promoted[^\"]*" $(AIRFLOW_HOME_DIR)/retrain.log | head -1
 	@echo "airflow: skipify_nightly for $$($(SKIPIFY) default-date) (log: airflow_home/nightly.log; its steps below) ..."
 	@$(call dag_test,skipify_nightly,nightly,$(NIGHT_PROGRESS))
 	$(SKIPIFY) status

@@ -9,9 +9,11 @@ and its row in models.registry, promoted to champion only if the gate says so.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -29,7 +31,7 @@ from skipify.models.kinds import KINDS, load_models
 from skipify.models.lgbm import LGBMConfig
 from skipify.registry import SameRows, champion, gate, register
 from skipify.tune import tuned_configs
-from skipify.versions import load_version, version_folder
+from skipify.versions import find_version, load_version, version_folder
 from skipify.warehouse import connect, run_sql, transaction, with_retry
 
 
@@ -88,6 +90,8 @@ def train(
     lgbm_config: LGBMConfig | None = None,
     epochs: int | None = None,
     warm_start: str | None = None,
+    version: str | None = None,
+    inputs_key: str | None = None,
 ) -> dict:
     """Train every model kind on the time splits, evaluate on test, register the version and run the gate.
 
@@ -102,6 +106,8 @@ def train(
             else the newest): its models are trained on, each kind its own way (more trees; the deep
             model's end-to-end stage for ``warm_start_epochs``), on the training plays since that
             version's training window ended; validation, test, evaluation and gate as for any version.
+        version: the id to register it under (default: the clock's, ``%Y%m%d-%H%M%S``).
+        inputs_key: what it was trained from (retrain_key), kept in its params.
 
     Returns:
         version, evaluation, the gate's verdict, reasons and served kind, seconds per stage.
@@ -144,13 +150,14 @@ def train(
     importance = shap_importance(models, splits, cfg)
     lap("shap")
 
-    version = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    version = version or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     folder = cfg.models_dir / version
     artefacts = {k: v for m in models.values() for k, v in m.save(folder).items()}
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
     params = {**{name: asdict(m.config) for name, m in models.items()}, "lightgbm_best_iteration": models["lightgbm"].best_iteration,
               "temperature": models["deep"].temperature, "deep_history_choice": models["deep"].choice, "tuning_run": tuning,
-              "warm_start": {"from": started[0]["version"], "rows": started[2].height} if started is not None else None}
+              "warm_start": {"from": started[0]["version"], "rows": started[2].height} if started is not None else None,
+              "inputs_key": inputs_key}
     con = connect(cfg)
     con.register("new_shap_global", importance.to_arrow())
     try:
@@ -190,17 +197,65 @@ class NothingToWarmStart(ValueError):
     """No version to start from, or no training plays after its window."""
 
 
+# settings that say where things are or how the servers run, not what a training learns
+_NOT_TRAINING = ("home", "world_dir", "models_dir", "serve_", "app_", "log_", "warehouse_", "catalog", "data_path", "s3_",
+                 "nightly_", "sql_timeout", "duckdb_")
+
+
+def retrain_key(as_of: dt.date, cfg: Config) -> str:
+    """What a retrain as of ``as_of`` trains from, as a hash: the date, the plays before its cut-off (count,
+    batches, newest ingest: sql/models/retrain_inputs.sql), every feature definition (its SQL and settings),
+    the latest tuning run of each kind and the training settings. The same key: the same training."""
+    from skipify.catalogue import families
+    from skipify.features import definition_hash
+
+    con = connect(cfg, read_only=True)
+    try:
+        plays = run_sql(con, "models/retrain_inputs", {"cutoff": cutoff_of(as_of)}).fetchone()
+    finally:
+        con.close()
+    settings = {k: v for k, v in sorted(asdict(cfg).items()) if not k.startswith(_NOT_TRAINING) and not isinstance(v, Path)}
+    what = {"as_of": as_of, "plays": plays, "features": sorted(definition_hash(d, cfg) for d in families()),
+            "tuning": {name: run for name, (run, _) in sorted(tuned_configs(cfg).items())}, "settings": settings}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def retrain(as_of: dt.date, cfg: Config | None = None) -> dict:
     """What the retrain DAG runs each day: a full training on ``retrain_full_weekday`` (or every day when it
     is unset), else a warm start of the served version; a full one too when there is nothing to warm-start
-    from (no version yet) or on (no plays after the served version's training window)."""
+    from (no version yet) or on (no plays after the served version's training window).
+
+    Idempotent per date: the version's id is the date and the hash of what it trains from (retrain_key);
+    when a version with that id is registered already (the DAG run again for the same date, nothing new
+    since), it is returned as it was, nothing trained or registered."""
     cfg = cfg or load_config()
+    key = retrain_key(as_of, cfg)
+    version = f"{as_of:%Y%m%d}-{key[:8]}"
+    done = _registered(version, cfg)
+    if done is not None:
+        logger.info("retrain %s: version %s is registered already from the same plays, features, tuning and settings: "
+                    "nothing to train", as_of, version)
+        return done
     if cfg.retrain_full_weekday is not None and as_of.weekday() != cfg.retrain_full_weekday:
         try:
-            return train(as_of, cfg=cfg, warm_start="served")
+            return train(as_of, cfg=cfg, warm_start="served", version=version, inputs_key=key)
         except NothingToWarmStart as exc:
             logger.info("retrain %s: no warm start (%s): training from scratch", as_of, exc)
-    return train(as_of, cfg=cfg)
+    return train(as_of, cfg=cfg, version=version, inputs_key=key)
+
+
+def _registered(version: str, cfg: Config) -> dict | None:
+    """A registered version as train() reports it (the gate's verdict as it was), or None."""
+    try:
+        row = find_version(version, cfg)
+    except ValueError:
+        return None
+    params = json.loads(row["params"] or "{}")
+    figures = json.loads(row["gate_figures"]) if row.get("gate_figures") else {}
+    return {"version": version, "evaluation": json.loads(row["metrics"]), "promoted": row["gate_verdict"] == "promoted",
+            "reasons": [row["gate_reasons"]] if row["gate_reasons"] else [], "served_model": row["served_model"],
+            "gate": figures, "stages": {}, "folder": str(cfg.models_dir / version), "warm_start": params.get("warm_start"),
+            "already_trained": True}
 
 
 def _version_to_start_from(version: str, cfg: Config) -> tuple[dict, dict[str, Model]]:

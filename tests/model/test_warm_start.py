@@ -97,3 +97,40 @@ def test_a_warm_start_with_no_version_yet_ends_before_reading_anything(cfg, smal
         assert con.execute("SELECT count(*) FROM ops.feature_builds").fetchone()[0] == 0
     finally:
         con.close()
+
+
+def test_the_retrain_of_a_date_run_twice_registers_one_version(copy_scored_home):
+    from skipify.train import retrain, retrain_key
+
+    cfg = load_config(home=copy_scored_home("retrain_home"), **{**SCORED_SETTINGS, "retrain_full_weekday": (LATER.weekday() + 1) % 7})
+    ingest_landing(LATER + dt.timedelta(days=1), cfg)
+    con = connect(cfg, read_only=True)
+    try:
+        before = len(versions(con))
+    finally:
+        con.close()
+    first = retrain(LATER, cfg)  # a warm start of the served version
+    second = retrain(LATER, cfg)  # the DAG run again for the same date
+    con = connect(cfg, read_only=True)
+    try:
+        assert len(versions(con)) == before + 1
+    finally:
+        con.close()
+    key = retrain_key(LATER, cfg)
+    assert first["version"] == second["version"] == f"{LATER:%Y%m%d}-{key[:8]}"
+    assert "already_trained" not in first and second["already_trained"]
+    for k in ("promoted", "served_model", "warm_start"):
+        assert second[k] == first[k], k
+    assert "; ".join(second["reasons"]) == "; ".join(first["reasons"])
+    assert second["evaluation"]["summary"] == json.loads(json.dumps(first["evaluation"]["summary"], default=float))
+
+    # what it trains from: another date, another setting, or a late play for an earlier day is another training
+    assert retrain_key(LATER + dt.timedelta(days=1), cfg) != key
+    assert retrain_key(LATER, load_config(home=cfg.home, **{**SCORED_SETTINGS, "seed": 7, "retrain_full_weekday": cfg.retrain_full_weekday})) != key
+    con = connect(cfg)
+    try:
+        con.execute("INSERT INTO raw.events SELECT * REPLACE (ts + INTERVAL 1 SECOND AS ts, 'late-batch' AS batch_id, now() AS ingested_at) "
+                    "FROM raw.events WHERE ts < $c ORDER BY ts LIMIT 1", {"c": dt.datetime.combine(LATER, dt.time(), dt.UTC)})
+    finally:
+        con.close()
+    assert retrain_key(LATER, cfg) != key
