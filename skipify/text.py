@@ -73,7 +73,7 @@ def embed_tracks(cfg: Config | None = None) -> int:
                         }
                     )
                     con.register("new_vectors", table)
-                    con.execute("INSERT INTO embeddings.text_embeddings SELECT *, now() FROM new_vectors")
+                    run_sql(con, "features/insert_text_embeddings")
                     con.unregister("new_vectors")
                 # the current text of each track (only rows that changed are rewritten)
                 run_sql(con, "features/track_text_changed")
