@@ -17,7 +17,7 @@ import streamlit as st
 
 from skipify import app_data
 from skipify.catalogue import label
-from skipify.config import load_config
+from skipify.config import cutoff_of, load_config
 
 CFG = load_config()
 PAGES = {"tonight": "Tonight", "listener": "Listener", "why": "Why", "scorecard": "Scorecard"}
@@ -114,7 +114,7 @@ def page_listener() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Recent listening")
-        st.dataframe(q("listener_history", user_id=user, cutoff=app_data.cutoff_of(day), threshold_ms=CFG.label_skip_threshold_ms),
+        st.dataframe(q("listener_history", user_id=user, cutoff=cutoff_of(day), threshold_ms=CFG.label_skip_threshold_ms),
                      hide_index=True, use_container_width=True)
     with right:
         st.subheader("Nearest tracks in the two-tower space")

@@ -11,7 +11,7 @@ import json
 
 import polars as pl
 
-from skipify.config import Config, cutoff_of, load_config  # noqa: F401 - cutoff_of: the app's, from its data layer
+from skipify.config import Config, load_config
 from skipify.warehouse import WarehouseError, connect, run_sql
 
 

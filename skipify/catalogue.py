@@ -122,6 +122,7 @@ AGGREGATES = {
     "hsx_sim_disliked": ("Likeness to the session's disliked tracks", "Mean text similarity of the track to the tracks disliked or skipped early earlier in the session."),
 }
 
+
 def label(name: str) -> str:
     """A feature's label (a catalogued column, or an input a model makes from them: the history
     aggregates of skipify.models.recent); other names (the explanations' embedding blocks) stay as they are."""

@@ -355,4 +355,3 @@ def cutoff_of(day: dt.date) -> dt.datetime:
     """The point-in-time cut-off of ``day``: its start, 00:00 UTC. Features, scores and predictions as of
     ``day`` read only what happened before it (the one place this is computed)."""
     return dt.datetime.combine(day, dt.time(), dt.UTC)
-

@@ -18,7 +18,7 @@ import polars as pl
 
 from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.features import scoring_rows
-from skipify.models.deep import DeepModel
+from skipify.models.base import Model
 from skipify.warehouse import connect, run_sql
 
 
@@ -27,8 +27,9 @@ def _lists(x) -> pl.Series:
     return pl.Series(x).cast(pl.List(pl.Float32))
 
 
-def tower_vectors(model: DeepModel, as_of: dt.date, cfg: Config | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(users, tracks): one row per known id with its ``vector`` (list of floats)."""
+def tower_vectors(model: Model, as_of: dt.date, cfg: Config | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(users, tracks) of ``model``, the night's retriever (skipify.models.base.retriever): one row per known id
+    with its ``vector`` (list of floats)."""
     cfg = cfg or load_config()
     cutoff = cutoff_of(as_of)
     con = connect(cfg, read_only=True)

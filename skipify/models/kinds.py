@@ -46,7 +46,7 @@ class Kind:
     load: Callable[[Path, Resources], Model]
     space: Callable[["optuna.Trial", Config], Any]  # skipify tune's search space
     warm_start: Callable[[Model, pl.DataFrame, pl.DataFrame, Config, str], Model]  # (model, train, valid, cfg, device): trained on
-    marker: str = ""  # the file of a version's folder that says the version holds this kind (load_models)
+    marker: str  # the file of a version's folder that says the version holds this kind (load_models)
 
 
 # --- LightGBM --------------------------------------------------------------------------------
@@ -196,10 +196,9 @@ def load_models(folder: Path, resources: Resources) -> dict[str, Model]:
     return models
 
 
-def baseline_of(served: str, held: Iterable[str] | None = None) -> str:
+def baseline_of(served: str, held: Iterable[str]) -> str:
     """The kind whose probability is published beside the served one's (``p_dislike_baseline``): the first
-    other kind of KINDS the version holds (``held``; default every kind), else the served kind itself."""
-    held = set(KINDS if held is None else held)
+    other kind of KINDS the version holds (``held``), else the served kind itself."""
     return next((k for k in KINDS if k != served and k in held), served)
 
 

@@ -58,8 +58,8 @@ def test_a_version_loads_the_kinds_its_folder_holds_and_serves_with_them(scored_
     older = tmp_path / "older"
     shutil.copytree(full, older, ignore=shutil.ignore_patterns("deep_*"))  # as if the deep kind came later
     resources = Resources(cfg)
-    models = load_models(older, resources)
-    assert list(models) == ["lightgbm"] and set(load_models(full, resources)) == set(KINDS)
+    models, every = load_models(older, resources), load_models(full, resources)
+    assert list(models) == ["lightgbm"] and set(every) == set(KINDS)
     served, baseline = served_and_baseline({"served_model": "lightgbm"}, models)
     assert served is baseline is models["lightgbm"]  # no other kind: the baseline column repeats the served one
     rows = load_rows(cfg, sequences=True).head(50)
@@ -67,7 +67,7 @@ def test_a_version_loads_the_kinds_its_folder_holds_and_serves_with_them(scored_
     assert p.shape == (50,) and ((p > 0) & (p < 1)).all()
     with pytest.raises(ValueError, match="candidate retrieval"):
         retriever(models)  # LightGBM gives no vectors: such a night needs supplied candidates
-    assert retriever(load_models(full, resources)).kind == "deep"
+    assert retriever(every).kind == "deep"
 
     with pytest.raises(ValueError, match="holds no model"):
         load_models(tmp_path, resources)
