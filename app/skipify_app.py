@@ -16,7 +16,7 @@ import polars as pl
 import streamlit as st
 
 from skipify import app_data
-from skipify.catalogue import label
+from skipify.app_data import feature_label as label
 from skipify.config import cutoff_of, load_config
 
 CFG = load_config()
@@ -38,6 +38,11 @@ def versions() -> list[dict]:
 @st.cache_data(ttl=CFG.app_cache_ttl_s, show_spinner=False)
 def night_outcomes() -> pl.DataFrame:
     return app_data.night_outcomes(CFG)
+
+
+def version_row(version: str) -> dict:
+    """A version's registry row (app_data.versions): the kinds it holds, their labels, the one it serves."""
+    return next(v for v in versions() if v["version"] == version)
 
 
 def empty(message: str) -> None:
@@ -73,9 +78,9 @@ def page_tonight() -> None:
     c[1].metric("Listeners at risk", f"{now['listeners_at_risk']:,}", delta("listeners_at_risk"), delta_color="inverse")
     c[2].metric("Pairs scored", f"{now['scored_pairs']:,}", delta("scored_pairs"), delta_color="off")
     c[3].metric("Mean p(dislike)", f"{now['mean_p_dislike']:.3f}")
-    served = next((v["served_model"] for v in versions() if v["version"] == version), "deep")
-    st.caption(f"Model version {version}, serving its {served} model. A pair is at risk when that model's p(dislike) "
-               "reaches its threshold chosen on validation.")
+    v = version_row(version)
+    st.caption(f"Model version {version}, serving its {v['labels'][v['served_model']]['label']} ({v['served_model']}). "
+               "A pair is at risk when that model's p(dislike) reaches its threshold chosen on validation.")
 
     left, right = st.columns(2)
     with left:
@@ -122,10 +127,6 @@ def page_listener() -> None:
         st.dataframe(q("listener_nearest", version=version, user_id=user), hide_index=True, use_container_width=True)
 
 
-MODELS = {"deep": "Deep model", "lightgbm": "LightGBM"}  # the kinds the Why page shows, by their titles
-SHAP_METHOD = {"deep": "expected gradients", "lightgbm": "TreeSHAP"}
-
-
 def _bars(frame: pl.DataFrame, title: str) -> go.Figure:
     top = frame.head(15).reverse()
     return go.Figure(go.Bar(x=top["mean_abs_shap"].to_list(), y=[label(b) for b in top["block"]], orientation="h")).update_layout(
@@ -138,12 +139,15 @@ def page_why() -> None:
     imp = q("shap_global", version=version)
     if imp.is_empty():
         empty("No SHAP importances for this version: retrain with `skipify train`.")
+    labels = version_row(version)["labels"]
+    kinds = [k for k in labels if k in set(imp["model"])]  # the version's kinds, served first
+    kinds.sort(key=lambda k: k != version_row(version)["served_model"])
     st.subheader("What the models lean on (global)")
     st.caption("Features by their catalogue labels (`skipify features --list`); embedding dimensions are summed into "
                "blocks: user embedding, track embedding, artist embedding, text embedding, listening history.")
-    for col, model in zip(st.columns(2), MODELS):
-        col.plotly_chart(_bars(imp.filter(pl.col("model") == model), f"{MODELS[model]} ({SHAP_METHOD[model]})"),
-                         use_container_width=True)
+    for col, kind in zip(st.columns(len(kinds)), kinds):
+        col.plotly_chart(_bars(imp.filter(pl.col("model") == kind),
+                               f"{app_data.title(labels[kind]['label'])} ({labels[kind]['explainer']})"), use_container_width=True)
 
     st.subheader("One pair: its top reasons")
     pairs = q("shap_pairs", run_date=day)
@@ -153,16 +157,17 @@ def page_why() -> None:
     i = labels.index(st.selectbox("Pair (riskiest first)", labels, key="pair"))
     user, track = pairs["user_id"][i], pairs["track_id"][i]
     reasons = q("shap_local", run_date=day, user_id=user, track_id=track)
-    for col, model in zip(st.columns(2), MODELS):
-        r = reasons.filter(pl.col("model") == model).sort("rank").reverse()
+    explained = [k for k in kinds if k in set(reasons["model"])]
+    for col, kind in zip(st.columns(max(len(explained), 1)), explained):
+        r = reasons.filter(pl.col("model") == kind).sort("rank").reverse()
         fig = go.Figure(go.Waterfall(orientation="h", y=[label(b) for b in r["block"]], x=r["shap"].to_list(),
                                      measure=["relative"] * r.height))
-        col.plotly_chart(fig.update_layout(title=f"{MODELS[model]}: contributions to log-odds", height=420, margin=dict(l=10, t=40)),
-                         use_container_width=True)
+        col.plotly_chart(fig.update_layout(title=f"{app_data.title(labels[kind]['label'])}: contributions to log-odds", height=420,
+                                           margin=dict(l=10, t=40)), use_container_width=True)
 
 
 def page_scorecard() -> None:
-    st.header("Scorecard: the deep model, LightGBM and the simple baselines")
+    st.header("Scorecard: every model kind and the simple baselines")
     try:
         known = versions()
     except app_data.NoWarehouse:
@@ -172,12 +177,16 @@ def page_scorecard() -> None:
     labels = [f"{v['version']} ({v['status']})" for v in known]
     v = known[labels.index(st.sidebar.selectbox("Model version", labels, key="version"))]
     s = v["metrics"]["summary"]
-    c = st.columns(5)
-    c[0].metric("Served model", v["served_model"])
-    c[1].metric("Deep ROC AUC", f"{s['deep_roc_auc']:.4f}")
-    c[2].metric("LightGBM ROC AUC", f"{s['lightgbm_roc_auc']:.4f}")
-    c[3].metric("Oracle ROC AUC", "no truth file" if s["oracle_roc_auc"] is None else f"{s['oracle_roc_auc']:.4f}")
-    c[4].metric("Deep lift share", "—" if s["deep_lift_share"] is None else f"{s['deep_lift_share']:.3f}")
+    served, labels = v["served_model"], v["labels"]
+    kinds = sorted(labels, key=lambda k: k != served)  # the served kind first
+    c = st.columns(len(kinds) + 3)
+    c[0].metric("Served model", served)
+    for col, kind in zip(c[1:], kinds):
+        auc = s.get(f"{kind}_roc_auc")
+        col.metric(f"{app_data.title(labels[kind]['label'])} ROC AUC", "—" if auc is None else f"{auc:.4f}")
+    c[-2].metric("Oracle ROC AUC", "no truth file" if s["oracle_roc_auc"] is None else f"{s['oracle_roc_auc']:.4f}")
+    lift = s.get(f"{served}_lift_share")
+    c[-1].metric("Served lift share", "—" if lift is None else f"{lift:.3f}")
     st.caption(f"The gate serves the kind that wins on validation. Gate: {v['gate_verdict']}: {v['gate_reasons']}. Test split {s['test_from']} to {s['test_to']}, {s['n_test_rows']:,} rows.")
     st.subheader("Every model on the test split")
     st.dataframe(app_data.scorecard(v), hide_index=True, use_container_width=True)
@@ -201,10 +210,11 @@ def page_scorecard() -> None:
     else:
         st.dataframe(outcomes, hide_index=True, use_container_width=True)
     st.subheader("Versions and the gate's verdicts")
+    held = list(dict.fromkeys(k for x in known for k in x["kinds"]))
     st.dataframe(pl.DataFrame([{"version": x["version"], "status": x["status"], "served": x["served_model"], "gate": x["gate_verdict"],
-                                "deep_roc_auc": x["metrics"]["summary"]["deep_roc_auc"],
-                                "lightgbm_roc_auc": x["metrics"]["summary"]["lightgbm_roc_auc"],
-                                "reasons": x["gate_reasons"]} for x in known]), hide_index=True, use_container_width=True)
+                                **{f"{k}_roc_auc": x["metrics"]["summary"].get(f"{k}_roc_auc") for k in held},
+                                "reasons": x["gate_reasons"]} for x in known], infer_schema_length=None),
+                 hide_index=True, use_container_width=True)
 
 
 page = st.query_params.get("page", "tonight")

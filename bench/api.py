@@ -64,7 +64,7 @@ def set_up(home: Path) -> None:
                                         start=cfg.world_start))
     ingest_paths([cfg.world_dir / "landing"], cfg=cfg)
     night = default_as_of(cfg)
-    train(night, cfg=cfg, device="cpu", deep_config=DeepConfig(epochs=1, seed=cfg.seed), lgbm_config=LGBMConfig(max_rounds=100))
+    train(night, cfg=cfg, device="cpu", configs={"deep": DeepConfig(epochs=1, seed=cfg.seed), "lightgbm": LGBMConfig(max_rounds=100)})
     run_night(night, cfg)
 
 

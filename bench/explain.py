@@ -29,8 +29,8 @@ def main() -> None:
 
     from skipify.config import load_config
     from skipify.data import load_rows
-    from skipify.explain import FlatDeep, expected_gradients
-    from skipify.models.deep import Inputs
+    from skipify.explain import expected_gradients
+    from skipify.models.deep import Inputs, FlatDeep
     from skipify.versions import load_version
 
     cfg = load_config()
@@ -39,7 +39,7 @@ def main() -> None:
     deep = models["deep"]
     rows = load_rows(cfg, sequences=True)
     data, bg = (Inputs(rows.sample(n, seed=s), deep.prep, deep.text, deep.config) for n, s in ((args.rows, 1), (args.background, 2)))
-    flat = FlatDeep(deep, data)
+    flat = FlatDeep(deep, bg)
     x, x_bg = flat.inputs(data), flat.inputs(bg)
 
     t0 = time.perf_counter()

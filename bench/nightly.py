@@ -42,8 +42,8 @@ def stage_setup(users: int, tracks: int, per_day: float, train_days: int) -> dic
     ingest_paths([cfg.world_dir / "landing"], cfg=cfg)
     # one deep model (no choice of the encoder: the night's cost does not depend on the model's quality)
     train(cfg.world_start + dt.timedelta(days=train_days), cfg=cfg, device="cpu",
-          deep_config=DeepConfig(epochs=1, seed=cfg.seed, choose_history=False),
-          lgbm_config=LGBMConfig(num_leaves=31, max_rounds=50, threads=cfg.duckdb_threads))
+          configs={"deep": DeepConfig(epochs=1, seed=cfg.seed, choose_history=False),
+                   "lightgbm": LGBMConfig(num_leaves=31, max_rounds=50, threads=cfg.duckdb_threads)})
     build_features(default_as_of(cfg), cfg)
     return {"plays": s["n_events"], "night": str(default_as_of(cfg))}
 

@@ -91,8 +91,8 @@ def stage_train() -> dict:
 
     cfg = load_config()
     t0 = time.perf_counter()
-    r = train(default_as_of(cfg), cfg=cfg, device="cpu", deep_config=DeepConfig(epochs=1, seed=cfg.seed, choose_history=False),
-              lgbm_config=LGBMConfig(num_leaves=31, max_rounds=100, threads=cfg.duckdb_threads))
+    r = train(default_as_of(cfg), cfg=cfg, device="cpu", configs={"deep": DeepConfig(epochs=1, seed=cfg.seed, choose_history=False),
+                       "lightgbm": LGBMConfig(num_leaves=31, max_rounds=100, threads=cfg.duckdb_threads)})
     s = r["evaluation"]["summary"]
     return {"seconds": time.perf_counter() - t0, "stages": r["stages"], "train_rows": s["n_train_rows"],
             "test_roc_auc": {k: s[k] for k in ("deep_roc_auc", "lightgbm_roc_auc") if k in s}}

@@ -38,21 +38,15 @@ def skipify_retrain():
 
     @task
     def train(as_of: str) -> dict:
-        from skipify.train import retrain
+        from skipify.train import outcome, retrain
 
         r = retrain(dt.date.fromisoformat(as_of))
-        return {"version": r["version"], "promoted": r["promoted"], "served_model": r["served_model"], "reasons": r["reasons"],
-                "summary": r["evaluation"]["summary"], "warm_start": r["warm_start"]}
+        return {"version": r["version"], "promoted": r["promoted"], "served_model": r["served_model"], "line": outcome(r)}
 
     @task
     def report(result: dict) -> str:
-        verdict = "promoted to champion" if result["promoted"] else "not promoted"
-        how = f"warm-started from {result['warm_start']['from']}" if result["warm_start"] else "trained from scratch"
-        s = result["summary"]
-        line = (f"version {result['version']} ({how}) {verdict}, serves {result['served_model']}: deep ROC AUC {s['deep_roc_auc']:.4f}, "
-                f"LightGBM {s['lightgbm_roc_auc']:.4f}; {'; '.join(result['reasons'])}")
-        print(line)
-        return line
+        print(result["line"])
+        return result["line"]
 
     report(train(features()))
 

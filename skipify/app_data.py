@@ -11,6 +11,7 @@ import json
 
 import polars as pl
 
+from skipify.catalogue import label as feature_label  # noqa: F401 - the app's names of features (skipify features --list)
 from skipify.config import Config, load_config
 from skipify.warehouse import WarehouseError, connect, run_sql
 
@@ -37,11 +38,20 @@ def nights(cfg: Config | None = None) -> pl.DataFrame:
 
 
 def versions(cfg: Config | None = None) -> list[dict]:
-    """Registered versions, newest first, metrics parsed."""
+    """Registered versions, newest first, metrics parsed; ``labels``: kind -> {"label", "explainer"} of the kinds
+    it holds, as its evaluation recorded them (the app names kinds from the warehouse, not from the code)."""
     out = []
     for row in query("versions", cfg).iter_rows(named=True):
-        out.append({**row, "metrics": json.loads(row["metrics"])})
+        metrics = json.loads(row["metrics"])
+        recorded = metrics.get("kinds") or {}
+        labels = {k: recorded.get(k, {"label": k, "explainer": "SHAP"}) for k in row["kinds"]}
+        out.append({**row, "metrics": metrics, "labels": labels})
     return out
+
+
+def title(label: str) -> str:
+    """A kind's label as a heading ("deep model" -> "Deep model"; "LightGBM" stays)."""
+    return label[:1].upper() + label[1:]
 
 
 def scorecard(version: dict) -> pl.DataFrame:

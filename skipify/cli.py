@@ -20,6 +20,9 @@ from typing import Annotated, Optional
 import typer
 
 from skipify.config import ConfigError, load_config, logger
+from skipify.models.kinds import KINDS
+
+KIND_NAMES = ", ".join(KINDS)  # the model kinds, for the help texts
 
 app = typer.Typer(help="Skipify: predict the tracks each listener is about to dislike or skip.", no_args_is_help=True)
 
@@ -152,15 +155,16 @@ def train(
     as_of: Annotated[
         Optional[datetime.datetime], typer.Option("--as-of", formats=["%Y-%m-%d"], help="Feature cut-off [default: the day after the last play].")
     ] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda, for the deep model.")] = "auto",
-    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per deep stage [config train_epochs].")] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda, for the kinds that train on a device.")] = "auto",
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per stage of a kind trained in epochs "
+                                                  "[config train_epochs].")] = None,
     warm_start: Annotated[bool, typer.Option("--warm-start", help="Train on from a version's models, on the plays since "
                                              "its training window (faster than a full retrain).")] = False,
     start: Annotated[Optional[str], typer.Option("--from", help="With --warm-start: the version to start from "
                                                  "[the served one: the champion, else the newest].")] = None,
 ) -> None:
-    """Train LightGBM and the deep model, evaluate on the test split, register the version, run the gate
-    (which chooses the kind the version serves and whether it replaces the champion)."""
+    """Train every model kind, evaluate on the test split, register the version, run the gate (which chooses
+    the kind the version serves and whether it replaces the champion). Kinds: skipify.models.kinds.KINDS."""
     from skipify.train import train as run_train
 
     if start and not warm_start:
@@ -179,17 +183,18 @@ def train(
 
 @app.command()
 def tune(
-    model: Annotated[Optional[list[str]], typer.Option(help="lightgbm and/or deep (repeat the option) [both].")] = None,
+    model: Annotated[Optional[list[str]], typer.Option(help=f"Model kinds to tune, of {KIND_NAMES} (repeat the option) "
+                                                      "[every kind with a search space].")] = None,
     trials: Annotated[Optional[int], typer.Option(help="Trials per model [config tune_trials].")] = None,
     timeout: Annotated[Optional[int], typer.Option(help="Seconds per model [config tune_timeout_s].")] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda, for the deep model.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda, for the kinds that train on a device.")] = "auto",
 ) -> None:
     """Search hyperparameters on the validation split; `skipify train` then uses the chosen values."""
-    from skipify.tune import MODELS, tune as run_tune
+    from skipify.tune import tune as run_tune
 
     t0 = time.perf_counter()
     try:
-        r = run_tune(tuple(model or MODELS), trials=trials, timeout_s=timeout, device=device, cfg=load_config())
+        r = run_tune(tuple(model) if model else None, trials=trials, timeout_s=timeout, device=device, cfg=load_config())
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

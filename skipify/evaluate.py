@@ -1,13 +1,15 @@
 """Evaluation: every model and baseline on the same test rows, overall and by segment, and against
 the planted truth's oracle when a truth file exists.
 
-The result (also what ``skipify evaluate --json`` prints and models.registry stores)::
+The result (also what ``skipify evaluate --json`` prints and models.registry stores), for each model kind
+evaluated (``<kind>``: lightgbm, deep, ...; the first of them is the baseline the others are compared with)::
 
-    {"summary": {"deep_roc_auc", "lightgbm_roc_auc", "deep_valid_roc_auc", "lightgbm_valid_roc_auc", "deep_minus_lightgbm_ci", "oracle_roc_auc", "deep_lift_share",
-                 "lightgbm_lift_share", "n_test_rows", ...},
+    {"summary": {"<kind>_roc_auc", "<kind>_valid_roc_auc", "<kind>_lift_share", "<kind>_log_loss",
+                 "<kind>_minus_<first kind>_ci", "oracle_roc_auc", "n_test_rows", ...},
+     "kinds": {kind: {"label", "explainer"}},
      "models": {name: {"threshold", "valid_roc_auc", "test": scorecard, "segments": {segment: scorecard}}},
      "oracle": {"test": roc_auc, "segments": {...}} | null,
-     "curves": {"deep" | "lightgbm" | "oracle": {"roc", "pr", "calibration"}}}
+     "curves": {kind | "oracle": {"roc", "pr", "calibration"}}}
 
 docs/models.md describes every field.
 """
@@ -22,6 +24,7 @@ import polars as pl
 from skipify.config import logger
 from skipify.data import Splits, segments
 from skipify.metrics import best_threshold, curves, lift_share, paired_bootstrap_auc_diff, roc_auc, scorecard
+from skipify.models.kinds import KINDS
 
 # Simple baselines: a feature of the rows used as the score (missing -> the global rate), except
 # previous_in_session, which is fitted on the training rows: the dislike rate given the previous
@@ -71,11 +74,12 @@ def evaluate(
     """Score every model on the test split with a threshold chosen on validation.
 
     Args:
-        valid_preds, test_preds: model name -> probabilities for splits.valid / splits.test rows
-            (baselines are added here).
+        valid_preds, test_preds: model kind -> probabilities for splits.valid / splits.test rows, in
+            KINDS' order (the simple baselines are added here).
         splits: the time splits the models were trained on.
         truth_path: the world's truth file, if any.
     """
+    kinds = list(valid_preds)
     valid_preds = {**valid_preds, **baseline_scores(splits.valid, splits.train)}
     test_preds = {**test_preds, **baseline_scores(splits.test, splits.train)}
     y_valid = splits.valid["label"].to_numpy()
@@ -100,23 +104,18 @@ def evaluate(
                 card["lift_share"] = lift_share(card["roc_auc"], oracle["segments"].get(s))
         models[name] = entry
 
-    def get(name: str, key: str):
-        return models[name]["test"].get(key) if name in models else None
-
-    summary = {
-        "deep_roc_auc": get("deep", "roc_auc"),
-        "lightgbm_roc_auc": get("lightgbm", "roc_auc"),
-        # on validation: the gate serves the kind that wins there (skipify.registry.served_kind)
-        "deep_valid_roc_auc": models["deep"]["valid_roc_auc"] if "deep" in models else None,
-        "lightgbm_valid_roc_auc": models["lightgbm"]["valid_roc_auc"] if "lightgbm" in models else None,
+    first = kinds[0] if kinds else None
+    summary = {}
+    for name in kinds:
+        summary |= {f"{name}_roc_auc": models[name]["test"]["roc_auc"],
+                    # on validation: the gate serves the kind that wins there (skipify.registry.served_kind)
+                    f"{name}_valid_roc_auc": models[name]["valid_roc_auc"],
+                    f"{name}_lift_share": models[name]["test"].get("lift_share"),
+                    f"{name}_log_loss": models[name]["test"]["log_loss"]}
+        if name != first:  # against the first kind on these rows, with a paired bootstrap 95% interval
+            summary[f"{name}_minus_{first}_ci"] = paired_bootstrap_auc_diff(y, test_preds[name], test_preds[first])
+    summary |= {
         "oracle_roc_auc": oracle["test"] if oracle else None,
-        "deep_lift_share": get("deep", "lift_share"),
-        "lightgbm_lift_share": get("lightgbm", "lift_share"),
-        # deep - LightGBM on these rows, with a paired bootstrap 95% interval (metrics.paired_bootstrap_auc_diff)
-        "deep_minus_lightgbm_ci": (paired_bootstrap_auc_diff(y, test_preds["deep"], test_preds["lightgbm"])
-                                   if "deep" in test_preds and "lightgbm" in test_preds else None),
-        "deep_log_loss": get("deep", "log_loss"),
-        "lightgbm_log_loss": get("lightgbm", "log_loss"),
         "n_test_rows": int(splits.test.height),
         "n_valid_rows": int(splits.valid.height),
         "n_train_rows": int(splits.train.height),
@@ -124,7 +123,8 @@ def evaluate(
         "split_notes": splits.notes,
         "oracle_error": oracle_error,
     }
-    plotted = {name: curves(y, test_preds[name]) for name in ("deep", "lightgbm") if name in test_preds}
+    plotted = {name: curves(y, test_preds[name]) for name in kinds}
     if p_true is not None:
         plotted["oracle"] = curves(y, p_true)
-    return {"summary": summary, "models": models, "oracle": oracle, "curves": plotted}
+    labels = {name: {"label": KINDS[name].label, "explainer": KINDS[name].explainer} for name in kinds if name in KINDS}
+    return {"summary": summary, "kinds": labels, "models": models, "oracle": oracle, "curves": plotted}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from skipify.models.kinds import KINDS, LEGACY_SERVED
+from skipify.models.kinds import KINDS, baseline_of
 from skipify.warehouse import read_sql, run_sql
 
 
@@ -44,7 +44,7 @@ class Verdict:
     promoted: bool
     reasons: list[str]
     decided: bool = True  # False: too few rows to decide on
-    served_model: str = LEGACY_SERVED
+    served_model: str = ""
     figures: dict = field(default_factory=dict)  # what the verdict rests on (models.registry.gate_figures)
 
     @property
@@ -72,7 +72,7 @@ def gate(challenger: dict, same: SameRows | None, tolerance: float, min_test_row
     served = served_kind(challenger)
     valid = {k: challenger.get(f"{k}_valid_roc_auc") for k in KINDS if challenger.get(f"{k}_valid_roc_auc") is not None}
     figures: dict = {"served_model": served, "valid_roc_auc": valid,
-                     "test_roc_auc": {k: challenger.get(f"{k}_roc_auc") for k in KINDS}}
+                     "test_roc_auc": {k: challenger[f"{k}_roc_auc"] for k in KINDS if challenger.get(f"{k}_roc_auc") is not None}}
     reasons = [f"serves the {KINDS[served].label}: best on validation (ROC AUC {_aucs(valid)})"]
 
     def verdict(promoted: bool, reason: str, decided: bool = True) -> Verdict:
@@ -115,14 +115,16 @@ def champion(con) -> dict | None:
 
 
 def register(con, row: dict, verdict: Verdict) -> None:
-    """Insert a version; when promoted, the previous champion becomes a challenger (same transaction)."""
+    """Insert a version (``row["kinds"]``: the kinds it holds); when promoted, the previous champion becomes a
+    challenger (same transaction). Its baseline kind is the first other kind it holds (baseline_of)."""
     if verdict.promoted:
         run_sql(con, "models/demote_champion")
     status = "champion" if verdict.promoted else "rejected" if verdict.decided else "challenger"
     run_sql(con, "models/register", {**row, "status": status,
                                      "gate_verdict": "promoted" if verdict.promoted else "rejected" if verdict.decided else "undecided",
                                      "gate_reasons": verdict.text, "served_model": verdict.served_model,
-                                     "gate_figures": json.dumps(verdict.figures, default=float)})
+                                     "gate_figures": json.dumps(verdict.figures, default=float),
+                                     "baseline_model": baseline_of(verdict.served_model, row["kinds"])})
 
 
 def versions(con) -> list[dict]:
@@ -132,7 +134,8 @@ def versions(con) -> list[dict]:
 
 
 def version_table(cfg=None):
-    """Every version as a Polars table: status, the served kind, the gate's verdict and reasons, deep and LightGBM test ROC AUC."""
+    """Every version as a Polars table: status, the served kind, the gate's verdict and reasons, each kind's test
+    ROC AUC (``<kind>_roc_auc``; null for a kind the version does not hold)."""
     import polars as pl
 
     from skipify.config import load_config
@@ -143,10 +146,10 @@ def version_table(cfg=None):
         rows = versions(con)
     finally:
         con.close()
+    held = list(dict.fromkeys(k for r in rows for k in r["kinds"]))
     return pl.DataFrame([
-        {"version": r["version"], "status": r["status"], "served_model": r["served_model"],
-         "gate_verdict": r["gate_verdict"],
-         "deep_roc_auc": json.loads(r["metrics"])["summary"]["deep_roc_auc"],
-         "lightgbm_roc_auc": json.loads(r["metrics"])["summary"]["lightgbm_roc_auc"], "gate_reasons": r["gate_reasons"]}
+        {"version": r["version"], "status": r["status"], "served_model": r["served_model"], "gate_verdict": r["gate_verdict"],
+         **{f"{k}_roc_auc": json.loads(r["metrics"])["summary"].get(f"{k}_roc_auc") for k in held},
+         "gate_reasons": r["gate_reasons"]}
         for r in rows
-    ])
+    ], infer_schema_length=None)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import polars as pl
 
-MODEL_ORDER = ("deep", "lightgbm", "previous_in_session", "user_rate", "track_rate", "global_rate")
+BASELINE_ORDER = ("previous_in_session", "user_rate", "track_rate", "global_rate")  # skipify.evaluate's simple baselines
 METRICS = ("roc_auc", "lift_share", "pr_auc", "log_loss", "brier", "ece", "threshold", "recall", "false_positive_rate")
 
 
 def _ordered(models: dict) -> list[str]:
-    return [m for m in MODEL_ORDER if m in models] + [m for m in models if m not in MODEL_ORDER]
+    """The model kinds as evaluated, then the simple baselines."""
+    return [m for m in models if m not in BASELINE_ORDER] + [m for m in BASELINE_ORDER if m in models]
 
 
 def scorecard_table(evaluation: dict) -> pl.DataFrame:

@@ -14,6 +14,7 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import polars as pl
@@ -24,11 +25,9 @@ from skipify.embeddings import tower_vectors, write_vectors
 from skipify.evaluate import baseline_scores, evaluate, truth_for
 from skipify.features import build_features, default_as_of
 from skipify.metrics import roc_auc
-from skipify.models.deep import DeepConfig
 from skipify.models.history import SEQUENCES
 from skipify.models.base import Model, Resources, retriever
 from skipify.models.kinds import KINDS, load_models
-from skipify.models.lgbm import LGBMConfig
 from skipify.registry import SameRows, champion, gate, register
 from skipify.tune import tuned_configs
 from skipify.versions import find_version, load_version, version_folder
@@ -73,7 +72,7 @@ def champion_on_same_rows(current: dict | None, test: pl.DataFrame, scores: dict
         return same
     y = rows["label"].to_numpy()
     try:
-        champ = load_models(version_folder(current["version"], cfg), resources)
+        champ = load_models(version_folder(current["version"], cfg), resources, current["kinds"])
         same.champion = {name: roc_auc(y, m.predict(rows)) for name, m in champ.items()}
         same.challenger = {name: roc_auc(y, p[keep]) for name, p in scores.items()}
     except Exception as exc:  # noqa: BLE001 - a champion that cannot score today's rows must not cost the new version
@@ -86,8 +85,7 @@ def train(
     as_of: dt.date | None = None,
     device: str = "auto",
     cfg: Config | None = None,
-    deep_config: DeepConfig | None = None,
-    lgbm_config: LGBMConfig | None = None,
+    configs: dict[str, Any] | None = None,
     epochs: int | None = None,
     warm_start: str | None = None,
     version: str | None = None,
@@ -99,9 +97,9 @@ def train(
         as_of: feature cut-off (default: the day after the last play).
         device: auto | cpu | cuda for the deep model.
         cfg: configuration.
-        deep_config, lgbm_config: hyperparameters (default: the chosen values of the latest
-            `skipify tune` run, else the dataclasses' defaults with epochs from the config).
-        epochs: maximum epochs per deep stage, overriding the deep configuration's.
+        configs: kind -> its hyperparameters (a kind not given: the chosen values of its latest
+            `skipify tune` run, else its defaults, with epochs from the config).
+        epochs: maximum epochs per stage of a kind trained in epochs, overriding its configuration's.
         warm_start: a version to start from ("" or "served": the one the night serves, the champion
             else the newest): its models are trained on, each kind its own way (more trees; the deep
             model's end-to-end stage for ``warm_start_epochs``), on the training plays since that
@@ -131,18 +129,7 @@ def train(
     splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, as_of), until=as_of), cfg)
     resources = Resources(cfg)
     lap("load")
-    tuned = tuned_configs(cfg)
-    given = {"lightgbm": lgbm_config, "deep": deep_config}
-    tuning = {name: tuned[name][0] if name in tuned and given.get(name) is None else None for name in KINDS}
-    models: dict[str, Model] = {}
-    started = _warm_start_rows(*source, splits) if source is not None else None
-    for name, kind in KINDS.items():
-        if started is not None:
-            models[name] = kind.warm_start(started[1][name], started[2], splits.valid, cfg, device)
-        else:
-            base = given.get(name) or (tuned[name][1] if name in tuned else None)
-            models[name] = kind.fit(splits.train, splits.valid, kind.configure(base, cfg, device, epochs), resources)
-        lap(name)
+    models, tuning, started = _fit_kinds(splits, resources, cfg, device, configs or {}, epochs, source, lap)
     evaluation, test_scores = _evaluate_models(models, splits, cfg)
     lap("evaluate")
     user_vecs, track_vecs = tower_vectors(retriever(models), as_of, cfg)  # the vectors that serve candidate retrieval
@@ -154,10 +141,9 @@ def train(
     folder = cfg.models_dir / version
     artefacts = {k: v for m in models.values() for k, v in m.save(folder).items()}
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
-    params = {**{name: asdict(m.config) for name, m in models.items()}, "lightgbm_best_iteration": models["lightgbm"].best_iteration,
-              "temperature": models["deep"].temperature, "deep_history_choice": models["deep"].choice, "tuning_run": tuning,
-              "warm_start": {"from": started[0]["version"], "rows": started[2].height} if started is not None else None,
-              "inputs_key": inputs_key}
+    params = {**{name: asdict(m.config) for name, m in models.items()}, "fitted": {name: m.fitted for name, m in models.items()},
+              "tuning_run": tuning, "inputs_key": inputs_key,
+              "warm_start": {"from": started[0]["version"], "rows": started[2].height} if started is not None else None}
     con = connect(cfg)
     con.register("new_shap_global", importance.to_arrow())
     try:
@@ -177,7 +163,7 @@ def train(
                 register(con, {
                     "version": version, "as_of": as_of, "train_from": d["train_from"], "valid_from": d["valid_from"],
                     "test_from": d["test_from"], "test_to": d["test_to"], "params": json.dumps(params, default=str),
-                    "metrics": json.dumps(evaluation, default=float), "artefacts": json.dumps(artefacts),
+                    "metrics": json.dumps(evaluation, default=float), "artefacts": json.dumps(artefacts), "kinds": list(models),
                 }, verdict)
                 write_vectors(con, version, as_of, user_vecs, track_vecs)
                 run_sql(con, "models/insert_artifacts", {"version": version, "files": str(folder / "*")})
@@ -191,6 +177,36 @@ def train(
     return {"version": version, "evaluation": evaluation, "promoted": verdict.promoted, "reasons": verdict.reasons,
             "served_model": verdict.served_model, "gate": verdict.figures, "stages": stages, "folder": str(folder),
             "warm_start": params["warm_start"]}
+
+
+def _fit_kinds(splits: Splits, resources: Resources, cfg: Config, device: str, configs: dict[str, Any], epochs: int | None,
+               source: tuple[dict, dict[str, Model]] | None, lap: Callable[[str], None]):
+    """Every kind of KINDS trained, in order: from scratch (the given configuration, else the latest tuning run's,
+    else the defaults), or, with a version to start from (``source``), each of its kinds trained on from its
+    weights (a kind it does not hold, from scratch). A kind may read the ones trained before it
+    (``resources.trained``). Returns (models, the tuning run each configuration came from, the warm start)."""
+    tuned = tuned_configs(cfg)
+    tuning = {name: tuned[name][0] if name in tuned and configs.get(name) is None else None for name in KINDS}
+    started = _warm_start_rows(*source, splits) if source is not None else None
+    models: dict[str, Model] = {}
+    resources.trained = models
+    for name, kind in KINDS.items():
+        if started is not None and name in started[1]:
+            models[name] = kind.warm_start(started[1][name], started[2], splits.valid, cfg, device)
+        else:
+            base = configs.get(name) or (tuned[name][1] if name in tuned else None)
+            models[name] = kind.fit(splits.train, splits.valid, kind.configure(base, cfg, device, epochs), resources)
+        lap(name)
+    return models, tuning, started
+
+
+def outcome(result: dict) -> str:
+    """One line on a training (train's or retrain's result): how, the verdict, each kind's test ROC AUC."""
+    s, labels = result["evaluation"]["summary"], result["evaluation"].get("kinds", {})
+    how = f"warm-started from {result['warm_start']['from']}" if result.get("warm_start") else "trained from scratch"
+    aucs = ", ".join(f"{labels.get(k, {}).get('label', k)} {s[f'{k}_roc_auc']:.4f}" for k in labels)
+    return (f"version {result['version']} ({how}) {'promoted to champion' if result['promoted'] else 'not promoted'}, "
+            f"serves {result['served_model']}: test ROC AUC {aucs}; {'; '.join(result['reasons'])}")
 
 
 class NothingToWarmStart(ValueError):

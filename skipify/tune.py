@@ -27,7 +27,9 @@ from skipify.models.base import Resources
 from skipify.models.kinds import KINDS
 from skipify.warehouse import connect, run_sql, transaction, with_retry
 
-MODELS = tuple(KINDS)
+def tunable() -> tuple[str, ...]:
+    """The kinds with a search space (``space`` in their module)."""
+    return tuple(name for name, kind in KINDS.items() if kind.tunable)
 
 
 def _objective(name: str, splits: Splits, resources: Resources, cfg: Config, device: str, trials: list[dict]):
@@ -48,18 +50,19 @@ def _objective(name: str, splits: Splits, resources: Resources, cfg: Config, dev
     return run
 
 
-def tune(models: tuple[str, ...] = MODELS, trials: int | None = None, timeout_s: int | None = None,
+def tune(models: tuple[str, ...] | None = None, trials: int | None = None, timeout_s: int | None = None,
          device: str = "auto", cfg: Config | None = None) -> dict:
     """Search each model's hyperparameters on validation; record every trial; return the best per model.
 
     Args:
-        models: which kinds (skipify.models.kinds.KINDS: ``lightgbm``, ``deep``); each kind's search space is its own.
+        models: which kinds (default: every kind with a search space: ``tunable()``); each kind's space is its own.
         trials, timeout_s: the budget per model (default: config ``tune_trials`` / ``tune_timeout_s``).
     """
     cfg = cfg or load_config()
-    unknown = set(models) - set(MODELS)
+    models = models or tunable()
+    unknown = set(models) - set(tunable())
     if unknown:
-        raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {', '.join(MODELS)}")
+        raise ValueError(f"unknown or untunable model kind(s) {sorted(unknown)}; choose from {', '.join(tunable())}")
     splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, default_as_of(cfg))), cfg)
     resources = Resources(cfg)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")

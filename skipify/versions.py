@@ -47,7 +47,7 @@ def load_version(version: str | None = None, cfg: Config | None = None) -> tuple
     """A registered version's registry row and its models by kind, loaded from the artefacts (see find_version)."""
     cfg = cfg or load_config()
     chosen = find_version(version, cfg)
-    return chosen, load_models(version_folder(chosen["version"], cfg), Resources(cfg))
+    return chosen, load_models(version_folder(chosen["version"], cfg), Resources(cfg), chosen["kinds"])
 
 
 def version_folder(version: str, cfg: Config) -> Path:

@@ -116,7 +116,7 @@ def scored_home(tmp_path_factory) -> Path:
     cfg = load_config(home=home, **SCORED_SETTINGS)
     write_world(build_world(WorldParams(users=150, tracks=150, days=17, seed=11, start=START)), cfg.world_dir)
     ingest_landing(NIGHT, cfg)
-    train(NIGHT, cfg=cfg, device="cpu", lgbm_config=tiny_lgbm_config(), deep_config=tiny_deep_config())
+    train(NIGHT, cfg=cfg, device="cpu", configs={"lightgbm": tiny_lgbm_config(), "deep": tiny_deep_config()})
     run_night(NIGHT - dt.timedelta(days=1), cfg)
     run_night(NIGHT, cfg)
     return home

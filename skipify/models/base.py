@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import polars as pl
@@ -47,13 +47,28 @@ class Model(Protocol):
     def save(self, folder: Path) -> dict[str, str]:
         """Write the artefacts; name -> path."""
 
+    @property
+    def fitted(self) -> dict:
+        """What training chose beyond the configuration (kept in the version's params), JSON-able."""
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """A capability a kind's model may declare: user and track vectors whose dot product ranks the tracks a
+    listener is likely to play (the night's candidates; today the deep model's two towers)."""
+
+    def vectors(self, rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(user vectors, track vectors) of feature rows, shape (N, dim) each."""
+
 
 class Resources:
     """What a kind may need besides the rows, loaded on first use: the track content vectors, the
-    catalogue's track keys."""
+    catalogue's track keys; in training, the kinds trained before it (``trained``, by kind: what a blend
+    combines)."""
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
+        self.trained: dict[str, Model] = {}
 
     @cached_property
     def content(self) -> dict[str, np.ndarray]:
@@ -88,16 +103,15 @@ def content_vectors(cfg: Config) -> dict[str, np.ndarray]:
             for k, v, a in rows}
 
 
-def retriever(models: dict[str, Model]) -> Model:
-    """The model that retrieves the night's candidates: the first of ``models`` that can give user and
-    track vectors (``vectors(rows) -> (users, tracks)``; today the deep model's two towers), whichever
-    kind is served.
+def retriever(models: dict[str, Model]) -> Retriever:
+    """The model that retrieves the night's candidates: the first of ``models`` with the capability
+    (:class:`Retriever`; today the deep model's two towers), whichever kind is served.
 
     Raises:
         ValueError: none of them can (the night then needs supplied candidates).
     """
     for model in models.values():
-        if callable(getattr(model, "vectors", None)):
+        if isinstance(model, Retriever):
             return model
     raise ValueError(f"none of the models ({', '.join(models)}) gives user and track vectors for candidate retrieval; "
                      "supply the night's candidates (raw.candidates)")

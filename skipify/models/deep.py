@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import asdict, dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import polars as pl
@@ -26,6 +26,10 @@ from skipify.models.history import CONTENT_DIM, SEQUENCES, HistoryConfig, Histor
 from skipify.models.mlp import DislikeMLP, MLPConfig
 from skipify.models.preprocess import Preprocessor
 from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
+
+if TYPE_CHECKING:
+    from skipify.config import Config
+    from skipify.models.base import Resources
 
 HIGH_CARDINALITY = ("t_artist",)  # left to the id embeddings and the affinity features
 PROGRESS_S = 30.0  # an epoch logs how far it is at most this often
@@ -290,16 +294,65 @@ class DeepModel:
 
     prepare = inputs  # skipify.models.kinds.Model
 
-    def explain(self, rows: pl.DataFrame, background: pl.DataFrame, seed: int = 0) -> tuple[list[str], np.ndarray]:
-        """SHAP values (expected gradients) of the logit per block (skipify.explain)."""
-        from skipify.explain import explain_deep
+    @property
+    def fitted(self) -> dict:
+        """What training chose beyond the configuration (kept in the version's params)."""
+        return {"temperature": self.temperature, "history_choice": self.choice}
 
-        return explain_deep(self, rows, background, seed=seed)
+    def parts(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The network's float inputs for a batch, by name: every id and category looked up in its table (the
+        only steps without a gradient), the sequences through the history encoder. ``logit_of`` goes on from
+        here; predictions and explanations both take this path."""
+        user, track = self.towers.user, self.towers.track
+        out = {"user embedding": user.ids(b["user_bucket"]), "user features": b["user_x"]}
+        if self.towers.cfg.taste_from_history:
+            out[TASTE] = self.towers.taste(b)
+        out |= {"track embedding": track.ids(b["track_bucket"]), "artist embedding": track.artists(b["artist_bucket"]),
+                "genre": track.genres(b["genre"]), "text embedding": b["text"], "track features": b["track_x"],
+                "dense": b["dense"]}
+        out |= {f"cat {i}": emb(b["cats"][:, i]) for i, emb in enumerate(self.mlp.cats)}
+        if self.encoder is not None:  # one part per sequence, in the encoder's output order
+            block = self.encoder(b)
+            width = self.encoder.width // len(SEQUENCES)
+            out |= {HISTORY_BLOCKS[k]: block[:, i * width:(i + 1) * width] for i, k in enumerate(SEQUENCES)}
+        if self.task is not None:
+            out |= {f"wide cat {i}": emb(b["cats"][:, i]) for i, emb in enumerate(self.task.wide_cats)}
+        return out
 
-    def reasoner(self, background: pl.DataFrame):
-        """Per-row reasons: integrated gradients from the background's mean input (skipify.explain.DeepReasons)."""
-        from skipify.explain import DeepReasons
+    def logit_of(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The calibrated logit (N,) from the float inputs (``parts``): the towers, the MLP and, for a residual
+        model, stage 1's dot product and wide term."""
+        user = self.towers.user.combine(x["user embedding"], x["user features"], x.get(TASTE))
+        track = self.towers.track.combine(x["track embedding"], x["artist embedding"], x["genre"], x["text embedding"],
+                                          x["track features"])
+        history = torch.cat([x[HISTORY_BLOCKS[k]] for k in SEQUENCES], dim=1) if self.encoder is not None else None
+        logit = self.mlp.combine(user, track, x["dense"], [x[f"cat {i}"] for i in range(len(self.mlp.cats))], history).squeeze(1)
+        if self.task is not None:
+            wide = self.task.wide_of(x["user features"], x["track features"], x["dense"],
+                                     [x[f"wide cat {i}"] for i in range(len(self.task.wide_cats))])
+            logit = logit + (self.towers.score(user, track) + wide) / self.mlp.log_temperature.exp()
+        return logit
 
+    def eval(self) -> "DeepModel":
+        for m in (self.towers, self.mlp, self.encoder, self.task):
+            if m is not None:
+                m.eval()
+        return self
+
+    def explain(self, rows: pl.DataFrame, background: pl.DataFrame, seed: int = 0, nsamples: int = 100) -> tuple[list[str], np.ndarray]:
+        """SHAP values of the logit per block (module docstring, "Explanations"): expected gradients
+        (skipify.explain.expected_gradients) over the float inputs (``parts``) through ``logit_of``."""
+        from skipify.explain import expected_gradients
+
+        bg = self.inputs(background)
+        flat = FlatDeep(self, bg)
+        x, x_bg = flat.inputs(self.inputs(rows)), flat.inputs(bg)
+        values = expected_gradients(flat, x, x_bg, nsamples=nsamples, seed=seed)
+        blocks = flat.blocks()
+        return list(blocks), np.stack([values[:, idx].sum(axis=1) for idx in blocks.values()], axis=1)
+
+    def reasoner(self, background: pl.DataFrame) -> "DeepReasons":
+        """Per-row reasons: integrated gradients from the background's mean input (:class:`DeepReasons`)."""
         return DeepReasons(self, background)
 
     def save(self, folder) -> dict[str, str]:
@@ -314,19 +367,110 @@ class DeepModel:
 
     @torch.no_grad()
     def predict(self, rows: pl.DataFrame, device: str = "cpu", data: Inputs | None = None) -> np.ndarray:
-        """Calibrated dislike probability for feature rows (``data``: their Inputs, when already built)."""
+        """Calibrated dislike probability for feature rows (``data``: their Inputs, when already made)."""
         dev = torch.device(device)
-        self.towers.to(dev)
-        self.mlp.to(dev).eval()
-        if self.encoder is not None:
-            self.encoder.to(dev).eval()
+        for m in (self.towers, self.mlp, self.encoder, self.task):
+            if m is not None:
+                m.to(dev).eval()
         data = data or self.inputs(rows)
-        u, t = _tower_vectors(self.towers, data, dev)
-        out = []
-        for idx in _batches(data.n, 8192, shuffle=False):
-            b = data.batch(idx, dev)
-            out.append(torch.sigmoid(_head_logits(self.mlp, self.encoder, u[idx].to(dev), t[idx].to(dev), b, self.task)).cpu())
+        out = [torch.sigmoid(self.logit_of(self.parts(data.batch(idx, dev)))).cpu() for idx in _batches(data.n, 8192, shuffle=False)]
         return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
+
+
+# --- Explanations ----------------------------------------------------------------------------------
+#
+# Both explain the logit over the network's float inputs (DeepModel.parts: the ids already looked up;
+# SHAP takes no gradient through an integer), grouped into blocks that read as features: "user embedding",
+# "track embedding", "artist embedding", "text embedding" (the 384 MiniLM dimensions), one block per tabular
+# feature (a value and its missing flag together) and per categorical feature (the genre's two lookups
+# together), "listening history" (the taste and the encoder's output for it) and "session history". A
+# block's value is the sum of its dimensions' values; the encoder's attention depends on the candidate, so
+# a sequence is explained as a whole.
+
+HISTORY_BLOCKS = {"listening": "listening history", "session": "session history"}
+TASTE = "taste"  # the user tower's taste of the listening history: folded into "listening history"
+
+
+class FlatDeep(nn.Module):
+    """The deep model as a function of one float matrix: ``parts`` side by side; ``forward`` splits the matrix
+    back into them and runs the model's own ``logit_of``. Output (N, 1)."""
+
+    def __init__(self, model: DeepModel, sample: Inputs):
+        super().__init__()
+        self.model = model.eval()
+        with torch.no_grad():
+            shapes = self.model.parts(sample.batch(torch.arange(min(sample.n, 2)), torch.device("cpu")))
+        self.slices: dict[str, slice] = {}
+        lo = 0
+        for name, part in shapes.items():
+            self.slices[name] = slice(lo, lo + part.shape[1])
+            lo += part.shape[1]
+        self.width = lo
+
+    @torch.no_grad()
+    def inputs(self, data: Inputs) -> torch.Tensor:
+        """The float matrix for the rows of ``data``."""
+        return torch.cat(list(self.model.parts(data.batch(torch.arange(data.n), torch.device("cpu"))).values()), dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.logit_of({name: x[:, s] for name, s in self.slices.items()}).unsqueeze(1)
+
+    def blocks(self) -> dict[str, list[int]]:
+        """Block name -> column indices of the matrix."""
+        prep, s = self.model.prep, self.slices
+        names = prep.numeric + [f"{c}_missing" for c in prep.numeric]
+        columns = {"user features": [n for n in names if n.startswith("u_")],
+                   "track features": [n for n in names if n.startswith("t_")],
+                   "dense": [n for n in names if not n.startswith(("u_", "t_"))]}
+        cats = [c for c in prep.categorical if c not in HIGH_CARDINALITY]
+        blocks: dict[str, list[int]] = {}
+        for part, where in s.items():
+            index = list(range(where.start, where.stop))
+            if part in columns:  # a tabular feature's value and missing flag: one block
+                for i, col in enumerate(columns[part]):
+                    blocks.setdefault(col.removesuffix("_missing"), []).append(index[i])
+            elif part.startswith(("cat ", "wide cat ")):
+                blocks.setdefault(cats[int(part.rsplit(" ", 1)[1])], []).extend(index)
+            elif part == "genre":  # the genre reaches the network twice (track tower and MLP): one block
+                blocks.setdefault("t_genre", []).extend(index)
+            elif index:
+                blocks.setdefault(HISTORY_BLOCKS["listening"] if part == TASTE else part, []).extend(index)
+        return {name: sorted(idx) for name, idx in blocks.items()}
+
+
+class DeepReasons:
+    """Integrated gradients of the deep model's logit per block, from the mean background input.
+
+        reasons = DeepReasons(model, background_rows)
+        blocks, values, logits = reasons(rows)       # values: (rows, blocks); sum = logit - reasons.reference_logit
+    """
+
+    def __init__(self, model: DeepModel, background: pl.DataFrame, steps: int = 16):
+        data = model.inputs(background)
+        self.model, self.steps = model, steps
+        self.flat = FlatDeep(model, data)
+        self.reference = self.flat.inputs(data).mean(dim=0, keepdim=True)
+        with torch.no_grad():
+            self.reference_logit = float(self.flat(self.reference)[0, 0])
+        blocks = self.flat.blocks()
+        self.blocks = list(blocks)
+        self.members = torch.zeros(self.flat.width, len(blocks))  # input column -> its block
+        for j, idx in enumerate(blocks.values()):
+            self.members[idx, j] = 1.0
+
+    def __call__(self, rows: pl.DataFrame, data: Inputs | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(block names, values rows x blocks, logits of the rows); ``data``: the rows' Inputs, when built."""
+        x = self.flat.inputs(data or self.model.inputs(rows))
+        n, width = x.shape
+        alphas = (torch.arange(self.steps, dtype=x.dtype) + 0.5) / self.steps  # midpoint rule
+        delta = x - self.reference
+        path = (self.reference + alphas[:, None, None] * delta[None]).reshape(-1, width).requires_grad_(True)
+        out = self.flat(path)
+        (grad,) = torch.autograd.grad(out.sum(), path)
+        values = (grad.reshape(self.steps, n, width).mean(dim=0) * delta) @ self.members
+        with torch.no_grad():
+            logits = self.flat(x)[:, 0]
+        return self.blocks, values.detach().numpy().astype(np.float64), logits.numpy().astype(np.float64)
 
 
 class _EndToEnd:
@@ -561,3 +705,49 @@ def load_deep(folder, text: dict[str, np.ndarray]) -> DeepModel:
     prep = Preprocessor.load(folder / "deep_preprocess.json")
     history = json.loads((folder / "deep_history.json").read_text()) if (folder / "deep_history.json").exists() else []
     return DeepModel(towers, mlp, prep, text, cfg, history=history, encoder=encoder, task=task)
+
+
+# --- the kind (skipify.models.kinds.Kind) ----------------------------------------------------------
+
+
+def configure(config: DeepConfig | None, cfg: "Config", device: str = "auto", epochs: int | None = None) -> DeepConfig:
+    config = copy.deepcopy(config) if config is not None else DeepConfig(epochs=cfg.train_epochs, seed=cfg.seed)
+    config.device = device
+    config.history_len = cfg.history_len  # the sequences are as long as the features make them
+    if epochs:
+        config.epochs = epochs
+    return config
+
+
+def fit(train: pl.DataFrame, valid: pl.DataFrame, config: DeepConfig, resources: "Resources") -> DeepModel:
+    return train_deep(train, valid, resources.content, config)
+
+
+def warm_start(model: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, cfg: "Config", device: str = "auto") -> DeepModel:
+    return finetune_deep(model, train, valid, cfg.warm_start_epochs, device)
+
+
+def load(folder, resources: "Resources") -> DeepModel:
+    return load_deep(folder, resources.content)
+
+
+def config_from_dict(raw: dict) -> DeepConfig:
+    return DeepConfig.from_dict(raw)
+
+
+def space(trial, cfg: "Config") -> DeepConfig:
+    width = trial.suggest_categorical("mlp_width", [64, 128, 256])
+    return DeepConfig(
+        history=HistoryConfig(enabled=trial.suggest_categorical("history_encoder", [False, True])),
+        choose_history=False,  # the encoder is one of the searched values here
+        tower=TwoTowerConfig(
+            dim=trial.suggest_categorical("tower_dim", [16, 32, 64]),
+            id_dropout=trial.suggest_float("id_dropout", 0.05, 0.4),
+            dropout=trial.suggest_float("tower_dropout", 0.0, 0.3),
+        ),
+        mlp=MLPConfig(hidden=[width, width // 2, width // 4], dropout=trial.suggest_float("mlp_dropout", 0.0, 0.4)),
+        lr=trial.suggest_float("lr", 3e-4, 5e-3, log=True),
+        weight_decay=trial.suggest_float("weight_decay", 1e-5, 1e-2, log=True),
+        epochs=cfg.train_epochs,
+        seed=cfg.seed,
+    )

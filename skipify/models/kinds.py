@@ -13,17 +13,18 @@
 
 A model (:class:`Model`) is the trained thing; a :class:`Kind` is how to make, configure, tune and
 load one. ``KINDS`` lists them in the order the gate prefers on a tie (the baseline first). A new
-model kind is one module with a class that has these methods, and one entry in ``KINDS`` (issue 29: the
-evaluation's summary, the app and the analysts' SQL still name the two kinds). The interface itself
-(``Model``, ``Resources``) is in skipify.models.base, which imports no stage.
+model kind is one module (its model class and the functions :class:`Kind` names) and one line in
+``KINDS``: training, the evaluation's summary (``<kind>_roc_auc``...), the gate, the night, the API,
+the app and the analysts' SQL loop over the kinds a version holds (docs/models.md, "A new kind").
+The interface itself (``Model``, ``Resources``) is in skipify.models.base, which imports no stage.
 """
 
 from __future__ import annotations
 
-import copy
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import polars as pl
 
@@ -36,139 +37,57 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Kind:
-    """How to make one kind of model."""
+    """One kind of model: its names and the module that holds it.
+
+    The module (``module``) defines the kind's functions, imported on first use (a process that only reads
+    the labels imports no network):
+
+    * ``configure(config, cfg, device, epochs)``: the configuration to train with (``config``: a given or
+      tuned one, None for the defaults);
+    * ``fit(train, valid, config, resources) -> Model``; ``warm_start(model, train, valid, cfg, device) -> Model``
+      (trained on from its weights);
+    * ``load(folder, resources) -> Model``; ``config_from_dict(raw)``;
+    * optionally ``space(trial, cfg)``: skipify tune's search space (a kind without one is not tuned).
+    """
 
     name: str
     label: str  # how people call it ("LightGBM", "deep model")
-    config_from_dict: Callable[[dict], Any]
-    configure: Callable[[Any, Config, str, int | None], Any]  # (config or None, cfg, device, epochs) -> config to train
-    fit: Callable[[pl.DataFrame, pl.DataFrame, Any, Resources], Model]
-    load: Callable[[Path, Resources], Model]
-    space: Callable[["optuna.Trial", Config], Any]  # skipify tune's search space
-    warm_start: Callable[[Model, pl.DataFrame, pl.DataFrame, Config, str], Model]  # (model, train, valid, cfg, device): trained on
+    module: str  # the module that holds it
     marker: str  # the file of a version's folder that says the version holds this kind (load_models)
+    explainer: str  # how its SHAP values are computed (the app's captions)
+
+    def _impl(self):
+        return importlib.import_module(self.module)
+
+    def configure(self, config: Any, cfg: Config, device: str = "auto", epochs: int | None = None) -> Any:
+        return self._impl().configure(config, cfg, device, epochs)
+
+    def fit(self, train: pl.DataFrame, valid: pl.DataFrame, config: Any, resources: Resources) -> Model:
+        return self._impl().fit(train, valid, config, resources)
+
+    def warm_start(self, model: Model, train: pl.DataFrame, valid: pl.DataFrame, cfg: Config, device: str = "auto") -> Model:
+        return self._impl().warm_start(model, train, valid, cfg, device)
+
+    def load(self, folder: Path, resources: Resources) -> Model:
+        return self._impl().load(Path(folder), resources)
+
+    def config_from_dict(self, raw: dict) -> Any:
+        return self._impl().config_from_dict(raw)
+
+    def space(self, trial: "optuna.Trial", cfg: Config) -> Any:
+        return self._impl().space(trial, cfg)
+
+    @property
+    def tunable(self) -> bool:
+        """Whether skipify tune can search it (its module has a ``space``)."""
+        return hasattr(self._impl(), "space")
 
 
-# --- LightGBM --------------------------------------------------------------------------------
-
-
-def _lgbm_configure(config, cfg: Config, device: str = "cpu", epochs: int | None = None):
-    from skipify.models.lgbm import LGBMConfig
-
-    config = copy.deepcopy(config) if config is not None else LGBMConfig(seed=cfg.seed, threads=cfg.duckdb_threads)
-    config.history_len = cfg.history_len  # the sequences are as long as the features make them
-    return config
-
-
-def _lgbm_fit(train, valid, config, resources: Resources) -> Model:
-    from skipify.models.lgbm import train_lgbm
-
-    return train_lgbm(train, valid, config, resources)
-
-
-def _lgbm_warm(model, train, valid, cfg: Config, device: str = "cpu") -> Model:
-    from skipify.models.lgbm import train_lgbm
-
-    return train_lgbm(train, valid, start=model)  # more trees on the new rows, early-stopped on validation
-
-
-def _lgbm_load(folder: Path, resources: Resources) -> Model:
-    from skipify.models.lgbm import LGBMModel
-
-    return LGBMModel.load(folder, resources)
-
-
-def _lgbm_space(trial, cfg: Config):
-    from skipify.models.lgbm import LGBMConfig
-
-    return LGBMConfig(
-        num_leaves=trial.suggest_int("num_leaves", 15, 255, log=True),
-        learning_rate=trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
-        min_data_in_leaf=trial.suggest_int("min_data_in_leaf", 20, 500, log=True),
-        feature_fraction=trial.suggest_float("feature_fraction", 0.5, 1.0),
-        lambda_l2=trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
-        seed=cfg.seed,
-        threads=cfg.duckdb_threads,
-        history_len=cfg.history_len,
-    )
-
-
-def _lgbm_from_dict(raw: dict):
-    from skipify.models.lgbm import LGBMConfig
-
-    return LGBMConfig(**raw)
-
-
-# --- the deep model ----------------------------------------------------------------------------
-
-
-def _deep_configure(config, cfg: Config, device: str = "auto", epochs: int | None = None):
-    from skipify.models.deep import DeepConfig
-
-    config = copy.deepcopy(config) if config is not None else DeepConfig(epochs=cfg.train_epochs, seed=cfg.seed)
-    config.device = device
-    config.history_len = cfg.history_len  # the sequences are as long as the features make them
-    if epochs:
-        config.epochs = epochs
-    return config
-
-
-def _deep_fit(train, valid, config, resources: Resources) -> Model:
-    from skipify.models.deep import train_deep
-
-    return train_deep(train, valid, resources.content, config)
-
-
-def _deep_warm(model, train, valid, cfg: Config, device: str = "auto") -> Model:
-    from skipify.models.deep import finetune_deep
-
-    return finetune_deep(model, train, valid, cfg.warm_start_epochs, device)
-
-
-def _deep_load(folder: Path, resources: Resources) -> Model:
-    from skipify.models.deep import load_deep
-
-    return load_deep(folder, resources.content)
-
-
-def _deep_space(trial, cfg: Config):
-    from skipify.models.deep import DeepConfig
-    from skipify.models.history import HistoryConfig
-    from skipify.models.mlp import MLPConfig
-    from skipify.models.two_tower import TwoTowerConfig
-
-    width = trial.suggest_categorical("mlp_width", [64, 128, 256])
-    return DeepConfig(
-        history=HistoryConfig(enabled=trial.suggest_categorical("history_encoder", [False, True])),
-        choose_history=False,  # the encoder is one of the searched values here
-        tower=TwoTowerConfig(
-            dim=trial.suggest_categorical("tower_dim", [16, 32, 64]),
-            id_dropout=trial.suggest_float("id_dropout", 0.05, 0.4),
-            dropout=trial.suggest_float("tower_dropout", 0.0, 0.3),
-        ),
-        mlp=MLPConfig(hidden=[width, width // 2, width // 4], dropout=trial.suggest_float("mlp_dropout", 0.0, 0.4)),
-        lr=trial.suggest_float("lr", 3e-4, 5e-3, log=True),
-        weight_decay=trial.suggest_float("weight_decay", 1e-5, 1e-2, log=True),
-        epochs=cfg.train_epochs,
-        seed=cfg.seed,
-    )
-
-
-def _deep_from_dict(raw: dict):
-    from skipify.models.deep import DeepConfig
-
-    return DeepConfig.from_dict(raw)
-
-
-KINDS: dict[str, Kind] = {
-    "lightgbm": Kind("lightgbm", "LightGBM", _lgbm_from_dict, _lgbm_configure, _lgbm_fit, _lgbm_load, _lgbm_space, _lgbm_warm,
-                     "lightgbm.txt"),
-    "deep": Kind("deep", "deep model", _deep_from_dict, _deep_configure, _deep_fit, _deep_load, _deep_space, _deep_warm,
-                 "deep_config.json"),
-}
-# a version registered before the gate chose a kind served its deep model: sql/models/versions.sql and
-# champion.sql read a missing served_model as this
-LEGACY_SERVED = "deep"
+# Every kind, in the order the gate prefers on a tie (the baseline first). A new kind: its module, and a line here.
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("lightgbm", "LightGBM", "skipify.models.lgbm", "lightgbm.txt", "TreeSHAP"),
+    Kind("deep", "deep model", "skipify.models.deep", "deep_config.json", "expected gradients"),
+)}
 
 
 def kind_of(name: str) -> Kind:
@@ -182,15 +101,17 @@ def kind_of(name: str) -> Kind:
     return KINDS[name]
 
 
-def load_models(folder: Path, resources: Resources) -> dict[str, Model]:
-    """The models a version's folder holds, by kind: a kind whose file is not there (a version trained before
-    the kind existed) is not loaded, and the version serves with the kinds it has.
+def load_models(folder: Path, resources: Resources, held: Iterable[str] | None = None) -> dict[str, Model]:
+    """The models of a version, by kind: the kinds it holds (``held``: models.registry.kinds), else, for a
+    folder without that record, each kind whose file (``marker``) is there. A kind added since the version
+    was trained is not loaded: the version serves with the kinds it has.
 
     Raises:
-        ValueError: the folder holds no kind at all.
+        ValueError: the folder holds no kind at all, or the version holds a kind this code does not know.
     """
     folder = Path(folder)
-    models = {name: kind.load(folder, resources) for name, kind in KINDS.items() if (folder / kind.marker).is_file()}
+    names = list(held) if held is not None else [name for name, kind in KINDS.items() if (folder / kind.marker).is_file()]
+    models = {name: kind_of(name).load(folder, resources) for name in names}
     if not models:
         raise ValueError(f"{folder} holds no model of any kind ({', '.join(k.marker for k in KINDS.values())})")
     return models
@@ -203,5 +124,6 @@ def baseline_of(served: str, held: Iterable[str]) -> str:
 
 
 def served_and_baseline(version: dict, models: dict[str, Model]) -> tuple[Model, Model]:
-    """A version's served model (``p_dislike``, the reasons) and its baseline (``p_dislike_baseline``)."""
-    return models[version["served_model"]], models[baseline_of(version["served_model"], models)]
+    """A version's served model (``p_dislike``, the reasons) and its baseline (``p_dislike_baseline``), as its
+    registry row names them (served_model, baseline_model)."""
+    return models[version["served_model"]], models[version["baseline_model"]]

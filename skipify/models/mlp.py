@@ -43,16 +43,16 @@ class DislikeMLP(nn.Module):
         self.body = nn.Sequential(*layers)
         self.log_temperature = nn.Parameter(torch.zeros(1), requires_grad=False)  # fitted after training
 
-    def head_input(self, user: torch.Tensor, track: torch.Tensor, dense: torch.Tensor, cats: torch.Tensor,
-                   history: torch.Tensor | None = None) -> torch.Tensor:
-        """Everything the MLP body sees, as one float matrix (also what SHAP explains)."""
-        parts = [user, track, user * track, dense] + [emb(cats[:, i]) for i, emb in enumerate(self.cats)]
-        return torch.cat(parts + ([history] if history is not None else []), dim=1)
-
     def forward(self, user: torch.Tensor, track: torch.Tensor, dense: torch.Tensor, cats: torch.Tensor,
                 history: torch.Tensor | None = None) -> torch.Tensor:
         """Calibrated logit, shape (N, 1); ``history``: the history encoder's block, when the model has one."""
-        return self.body(self.head_input(user, track, dense, cats, history)) / self.log_temperature.exp()
+        return self.combine(user, track, dense, [emb(cats[:, i]) for i, emb in enumerate(self.cats)], history)
+
+    def combine(self, user: torch.Tensor, track: torch.Tensor, dense: torch.Tensor, cats: list[torch.Tensor],
+                history: torch.Tensor | None = None) -> torch.Tensor:
+        """The calibrated logit (N, 1) from the categories' looked-up vectors on (what explanations differentiate)."""
+        head = torch.cat([user, track, user * track, dense, *cats] + ([history] if history is not None else []), dim=1)
+        return self.body(head) / self.log_temperature.exp()
 
     @torch.no_grad()
     def fit_temperature(self, logits: torch.Tensor, labels: torch.Tensor) -> float:

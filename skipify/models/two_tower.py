@@ -74,8 +74,11 @@ class UserTower(nn.Module):
         self.body = _mlp(cfg.dim + cfg.user_features + (2 * cfg.dim + 2 if cfg.taste_from_history else 0), cfg.hidden, cfg.dim, cfg.dropout)
 
     def forward(self, user_bucket: torch.Tensor, user_x: torch.Tensor, history: torch.Tensor | None = None) -> torch.Tensor:
-        parts = [self.ids(user_bucket), user_x] + ([history] if history is not None else [])
-        return self.body(torch.cat(parts, dim=1))
+        return self.combine(self.ids(user_bucket), user_x, history)
+
+    def combine(self, id_vector: torch.Tensor, user_x: torch.Tensor, history: torch.Tensor | None = None) -> torch.Tensor:
+        """The tower from its id vector on (what the deep model's explanations differentiate)."""
+        return self.body(torch.cat([id_vector, user_x] + ([history] if history is not None else []), dim=1))
 
 
 class TrackTower(nn.Module):
@@ -90,8 +93,12 @@ class TrackTower(nn.Module):
     def forward(
         self, track_bucket: torch.Tensor, artist_bucket: torch.Tensor, genre: torch.Tensor, text: torch.Tensor, track_x: torch.Tensor
     ) -> torch.Tensor:
-        parts = [self.ids(track_bucket), self.artists(artist_bucket), self.genres(genre), self.text(text), track_x]
-        return self.body(torch.cat(parts, dim=1))
+        return self.combine(self.ids(track_bucket), self.artists(artist_bucket), self.genres(genre), text, track_x)
+
+    def combine(self, id_vector: torch.Tensor, artist: torch.Tensor, genre: torch.Tensor, text: torch.Tensor,
+                track_x: torch.Tensor) -> torch.Tensor:
+        """The tower from its embedded ids on (what the deep model's explanations differentiate)."""
+        return self.body(torch.cat([id_vector, artist, genre, self.text(text), track_x], dim=1))
 
 
 class TwoTower(nn.Module):
@@ -154,9 +161,14 @@ class TwoTowerTask(nn.Module):
 
     def wide_logit(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The linear term over the tabular features and the categories, shape (N,)."""
-        wide = self.wide(torch.cat([batch["user_x"], batch["track_x"], batch["dense"]], dim=1)).squeeze(1)
-        for i, emb in enumerate(self.wide_cats):
-            wide = wide + emb(batch["cats"][:, i]).squeeze(1)
+        return self.wide_of(batch["user_x"], batch["track_x"], batch["dense"],
+                            [emb(batch["cats"][:, i]) for i, emb in enumerate(self.wide_cats)])
+
+    def wide_of(self, user_x: torch.Tensor, track_x: torch.Tensor, dense: torch.Tensor, cats: list[torch.Tensor]) -> torch.Tensor:
+        """The linear term from the features and each category's looked-up term (N, 1) on, shape (N,)."""
+        wide = self.wide(torch.cat([user_x, track_x, dense], dim=1)).squeeze(1)
+        for term in cats:
+            wide = wide + term.squeeze(1)
         return wide
 
     def logit(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

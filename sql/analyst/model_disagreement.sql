@@ -1,7 +1,6 @@
--- Where tonight's two model kinds disagree most: p_dislike comes from the kind the version serves
--- (models.registry.served_model; a version from before the gate chose one served the deep model),
--- p_dislike_baseline from the other.
-select s.user_id, s.track_id, coalesce(r.served_model, 'deep') as served_model,
+-- Where tonight's served kind and its baseline disagree most: p_dislike comes from the kind the version
+-- serves (models.registry.served_model), p_dislike_baseline from its baseline kind (baseline_model).
+select s.user_id, s.track_id, r.served_model, r.baseline_model,
        round(s.p_dislike, 3) as p_served, round(s.p_dislike_baseline, 3) as p_other,
        round(s.p_dislike - s.p_dislike_baseline, 3) as difference
 from scores.latest_dislike_scores as s

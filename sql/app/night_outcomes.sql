@@ -1,7 +1,7 @@
 -- Scored pairs that the listener then played on the night's day, with the outcome (the label's
 -- rule): how each night's scores did, once the day's plays have arrived. served_model: the kind
--- p_dislike came from (a version from before the gate chose one served its deep model).
-select s.run_date, coalesce(r.served_model, 'deep') as served_model, s.p_dislike, s.p_dislike_baseline,
+-- p_dislike came from, baseline_model the kind of p_dislike_baseline.
+select s.run_date, r.served_model, r.baseline_model, s.p_dislike, s.p_dislike_baseline,
        (coalesce(e.feedback = 'dislike', false) or coalesce(e.ms_played < $threshold_ms, e.skipped, false))::int as label
 from scores.dislike_scores as s
 join raw.events as e

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from skipify.config import load_config
-from skipify.explain import DeepReasons
+from skipify.models.deep import DeepReasons
 from skipify.features import scoring_rows
 from skipify.sequences import with_sequences
 from skipify.serving import Snapshot, request_frame

@@ -148,8 +148,8 @@ def test_a_new_version_is_loaded_by_one_worker_at_a_time_and_no_request_fails(cl
     thread.start()
     try:
         time.sleep(1)  # a version registered within the same second would share the old one's name
-        new = train(NIGHT, cfg=load_config(home=home, **SCORED_SETTINGS), device="cpu", lgbm_config=tiny_lgbm_config(),
-                    deep_config=tiny_deep_config())["version"]
+        new = train(NIGHT, cfg=load_config(home=home, **SCORED_SETTINGS), device="cpu", configs={"lightgbm": tiny_lgbm_config(),
+                    "deep": tiny_deep_config()})["version"]
         assert new != before
         deadline = time.time() + 120
         while True:

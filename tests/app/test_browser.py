@@ -83,7 +83,7 @@ def test_every_page_in_a_real_browser(server, browser, app_home, night, tmp_path
         "tonight": ("Tonight's risks", "At-risk pairs", f"{at_risk:,}"),
         "listener": ("Listener view", "Candidates tonight", f"{top_user[1]:,}"),
         "why": ("Why", None, None),
-        "scorecard": ("Scorecard", "Deep ROC AUC", f"{deep_auc:.4f}"),
+        "scorecard": ("Scorecard", "Deep model ROC AUC", f"{deep_auc:.4f}"),
     }
     for page, (heading, label, value) in expected.items():
         browser.get(f"{server}/?page={page}")

@@ -73,7 +73,7 @@ def test_why_and_scorecard_show_shap_and_metrics_of_the_version(app_home, monkey
 
     metrics, served = con.execute("SELECT metrics, served_model FROM models.registry").fetchone()
     summary = json.loads(metrics)["summary"]
-    assert metric(at, "Deep ROC AUC") == f"{summary['deep_roc_auc']:.4f}"
+    assert metric(at, "Deep model ROC AUC") == f"{summary['deep_roc_auc']:.4f}"
     assert metric(at, "Served model") == served
     assert metric(at, "Oracle ROC AUC") == f"{summary['oracle_roc_auc']:.4f}"
     assert len(at.get("plotly_chart")) == 3  # ROC, PR, calibration

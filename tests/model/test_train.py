@@ -88,7 +88,7 @@ def test_lightgbm_reads_the_history_aggregates_of_the_same_sequences(trained):
 
 def test_same_data_and_seed_give_the_same_metrics(trained):
     cfg, r = trained
-    r2 = train(NIGHT, cfg=cfg, device="cpu", deep_config=tiny_deep(), lgbm_config=tiny_lgbm_config())
+    r2 = train(NIGHT, cfg=cfg, device="cpu", configs={"deep": tiny_deep(), "lightgbm": tiny_lgbm_config()})
     for key in ("deep_roc_auc", "lightgbm_roc_auc", "deep_log_loss"):
         assert r2["evaluation"]["summary"][key] == pytest.approx(r["evaluation"]["summary"][key], abs=1e-6)
     con = connect(cfg, read_only=True)
@@ -145,7 +145,7 @@ def test_tune_records_every_trial_and_train_uses_the_chosen_values(trained):
     run_id, conf = tuned_configs(cfg)["lightgbm"]
     assert run_id == r["run_id"] and json.loads(best[3])["num_leaves"] == conf.num_leaves
 
-    out = train(cfg=cfg, device="cpu", deep_config=tiny_deep())
+    out = train(cfg=cfg, device="cpu", configs={"deep": tiny_deep()})
     con = connect(cfg, read_only=True)
     params = json.loads(con.execute("SELECT params FROM models.registry WHERE version = $v", {"v": out["version"]}).fetchone()[0])
     con.close()
@@ -172,7 +172,6 @@ def test_shap_values_add_up_to_the_models_logits(trained):
     import shap
 
     from skipify.data import load_rows, time_splits
-    from skipify.explain import explain_deep, explain_lightgbm
     from skipify.versions import load_version
 
     cfg, r = trained
@@ -181,12 +180,12 @@ def test_shap_values_add_up_to_the_models_logits(trained):
     splits = time_splits(load_rows(cfg, sequences=True), cfg)
     rows, background = splits.test.head(40), splits.train.sample(100, seed=1)
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
-    names, values = explain_lightgbm(lgbm, rows)  # exact TreeSHAP: values + base = logit, row by row
+    names, values = lgbm.explain(rows)  # exact TreeSHAP: values + base = logit, row by row
     base = logit(lgbm.predict(rows)) - values.sum(axis=1)
     assert len(names) == values.shape[1] and np.allclose(base, base[0], atol=1e-6)
     theirs = shap.TreeExplainer(lgbm.booster).shap_values(lgbm.prepare(rows))  # LightGBM's TreeSHAP is the shap package's
     assert np.allclose(values, np.asarray(theirs[1] if isinstance(theirs, list) else theirs), atol=1e-9)
-    names, values = explain_deep(deep, rows, background, nsamples=200)  # expected gradients: additive on average
+    names, values = deep.explain(rows, background, nsamples=200)  # expected gradients: additive on average
     gap = logit(deep.predict(rows)) - logit(deep.predict(background)).mean()
     assert np.corrcoef(values.sum(axis=1), gap)[0, 1] > 0.9
 
@@ -239,7 +238,7 @@ def test_a_broken_truth_file_never_costs_the_trained_models(trained):
     saved = cfg.truth_path.read_bytes()
     cfg.truth_path.write_bytes(b"PAR1 not a parquet file")
     try:
-        out = train(NIGHT, cfg=cfg, device="cpu", deep_config=tiny_deep(), lgbm_config=tiny_lgbm_config())
+        out = train(NIGHT, cfg=cfg, device="cpu", configs={"deep": tiny_deep(), "lightgbm": tiny_lgbm_config()})
     finally:
         cfg.truth_path.write_bytes(saved)
     s = out["evaluation"]["summary"]
