@@ -139,15 +139,15 @@ def page_why() -> None:
     imp = q("shap_global", version=version)
     if imp.is_empty():
         empty("No SHAP importances for this version: retrain with `skipify train`.")
-    labels = version_row(version)["labels"]
-    kinds = [k for k in labels if k in set(imp["model"])]  # the version's kinds, served first
+    names = version_row(version)["labels"]
+    kinds = [k for k in names if k in set(imp["model"])]  # the version's kinds, served first
     kinds.sort(key=lambda k: k != version_row(version)["served_model"])
     st.subheader("What the models lean on (global)")
     st.caption("Features by their catalogue labels (`skipify features --list`); embedding dimensions are summed into "
                "blocks: user embedding, track embedding, artist embedding, text embedding, listening history.")
     for col, kind in zip(st.columns(len(kinds)), kinds):
         col.plotly_chart(_bars(imp.filter(pl.col("model") == kind),
-                               f"{app_data.title(labels[kind]['label'])} ({labels[kind]['explainer']})"), use_container_width=True)
+                               f"{app_data.title(names[kind]['label'])} ({names[kind]['explainer']})"), use_container_width=True)
 
     st.subheader("One pair: its top reasons")
     pairs = q("shap_pairs", run_date=day)
@@ -162,7 +162,7 @@ def page_why() -> None:
         r = reasons.filter(pl.col("model") == kind).sort("rank").reverse()
         fig = go.Figure(go.Waterfall(orientation="h", y=[label(b) for b in r["block"]], x=r["shap"].to_list(),
                                      measure=["relative"] * r.height))
-        col.plotly_chart(fig.update_layout(title=f"{app_data.title(labels[kind]['label'])}: contributions to log-odds", height=420,
+        col.plotly_chart(fig.update_layout(title=f"{app_data.title(names[kind]['label'])}: contributions to log-odds", height=420,
                                            margin=dict(l=10, t=40)), use_container_width=True)
 
 
@@ -177,13 +177,13 @@ def page_scorecard() -> None:
     labels = [f"{v['version']} ({v['status']})" for v in known]
     v = known[labels.index(st.sidebar.selectbox("Model version", labels, key="version"))]
     s = v["metrics"]["summary"]
-    served, labels = v["served_model"], v["labels"]
-    kinds = sorted(labels, key=lambda k: k != served)  # the served kind first
+    served, names = v["served_model"], v["labels"]
+    kinds = sorted(names, key=lambda k: k != served)  # the served kind first
     c = st.columns(len(kinds) + 3)
     c[0].metric("Served model", served)
     for col, kind in zip(c[1:], kinds):
         auc = s.get(f"{kind}_roc_auc")
-        col.metric(f"{app_data.title(labels[kind]['label'])} ROC AUC", "—" if auc is None else f"{auc:.4f}")
+        col.metric(f"{app_data.title(names[kind]['label'])} ROC AUC", "—" if auc is None else f"{auc:.4f}")
     c[-2].metric("Oracle ROC AUC", "no truth file" if s["oracle_roc_auc"] is None else f"{s['oracle_roc_auc']:.4f}")
     lift = s.get(f"{served}_lift_share")
     c[-1].metric("Served lift share", "—" if lift is None else f"{lift:.3f}")

@@ -508,7 +508,7 @@ class Prediction(BaseModel):
     p_dislike: float = Field(description="the served model: the kind the gate chose for the version (served_model)")
     p_dislike_baseline: float = Field(description="the version's other model kind")
     model_version: str
-    served_model: str = Field(description="the kind p_dislike comes from: lightgbm | deep")
+    served_model: str = Field(description="the kind p_dislike comes from (skipify.models.kinds.KINDS: lightgbm, deep, ...)")
     cold_start: ColdStart
     session: LiveSession | None = Field(description="the live session the prediction knows (None: none, only the "
                                                     "history up to the cut-off)")

@@ -192,7 +192,7 @@ def _fit_kinds(splits: Splits, resources: Resources, cfg: Config, device: str, c
     resources.trained = models
     for name, kind in KINDS.items():
         if started is not None and name in started[1]:
-            models[name] = kind.warm_start(started[1][name], started[2], splits.valid, cfg, device)
+            models[name] = kind.warm_start(started[1][name], started[2], splits.valid, resources, device)
         else:
             base = configs.get(name) or (tuned[name][1] if name in tuned else None)
             models[name] = kind.fit(splits.train, splits.valid, kind.configure(base, cfg, device, epochs), resources)

@@ -723,8 +723,8 @@ def fit(train: pl.DataFrame, valid: pl.DataFrame, config: DeepConfig, resources:
     return train_deep(train, valid, resources.content, config)
 
 
-def warm_start(model: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, cfg: "Config", device: str = "auto") -> DeepModel:
-    return finetune_deep(model, train, valid, cfg.warm_start_epochs, device)
+def warm_start(model: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, resources: "Resources", device: str = "auto") -> DeepModel:
+    return finetune_deep(model, train, valid, resources.cfg.warm_start_epochs, device)
 
 
 def load(folder, resources: "Resources") -> DeepModel:

@@ -3,7 +3,7 @@
 
     kind = KINDS["deep"]                                  # or "lightgbm"
     model = kind.fit(splits.train, splits.valid, kind.configure(None, cfg), resources)
-    newer = kind.warm_start(model, new_train, splits.valid, cfg, "cpu")   # trained on from its weights
+    newer = kind.warm_start(model, new_train, splits.valid, resources, "cpu")   # trained on from its weights
     p = model.predict(rows)                               # dislike probabilities
     blocks, values = model.explain(rows, background)      # SHAP values of the logit per block
     reasons = model.reasoner(background)                  # fast per-row reasons (the API)
@@ -44,8 +44,8 @@ class Kind:
 
     * ``configure(config, cfg, device, epochs)``: the configuration to train with (``config``: a given or
       tuned one, None for the defaults);
-    * ``fit(train, valid, config, resources) -> Model``; ``warm_start(model, train, valid, cfg, device) -> Model``
-      (trained on from its weights);
+    * ``fit(train, valid, config, resources) -> Model``; ``warm_start(model, train, valid, resources, device) -> Model``
+      (trained on from its weights; ``resources.cfg``: the configuration);
     * ``load(folder, resources) -> Model``; ``config_from_dict(raw)``;
     * optionally ``space(trial, cfg)``: skipify tune's search space (a kind without one is not tuned).
     """
@@ -65,8 +65,9 @@ class Kind:
     def fit(self, train: pl.DataFrame, valid: pl.DataFrame, config: Any, resources: Resources) -> Model:
         return self._impl().fit(train, valid, config, resources)
 
-    def warm_start(self, model: Model, train: pl.DataFrame, valid: pl.DataFrame, cfg: Config, device: str = "auto") -> Model:
-        return self._impl().warm_start(model, train, valid, cfg, device)
+    def warm_start(self, model: Model, train: pl.DataFrame, valid: pl.DataFrame, resources: Resources,
+                   device: str = "auto") -> Model:
+        return self._impl().warm_start(model, train, valid, resources, device)
 
     def load(self, folder: Path, resources: Resources) -> Model:
         return self._impl().load(Path(folder), resources)
@@ -87,6 +88,7 @@ class Kind:
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("lightgbm", "LightGBM", "skipify.models.lgbm", "lightgbm.txt", "TreeSHAP"),
     Kind("deep", "deep model", "skipify.models.deep", "deep_config.json", "expected gradients"),
+    Kind("blend", "blend", "skipify.models.blend", "blend.json", "its kinds' SHAP, weighted"),
 )}
 
 
@@ -111,7 +113,13 @@ def load_models(folder: Path, resources: Resources, held: Iterable[str] | None =
     """
     folder = Path(folder)
     names = list(held) if held is not None else [name for name, kind in KINDS.items() if (folder / kind.marker).is_file()]
-    models = {name: kind_of(name).load(folder, resources) for name in names}
+    models: dict[str, Model] = {}
+    before, resources.trained = resources.trained, models  # a kind may be made of the ones loaded before it (a blend)
+    try:
+        for name in names:
+            models[name] = kind_of(name).load(folder, resources)
+    finally:
+        resources.trained = before
     if not models:
         raise ValueError(f"{folder} holds no model of any kind ({', '.join(k.marker for k in KINDS.values())})")
     return models

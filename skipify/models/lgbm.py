@@ -236,7 +236,7 @@ def fit(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig, resources:
     return train_lgbm(train, valid, config, resources)
 
 
-def warm_start(model: LGBMModel, train: pl.DataFrame, valid: pl.DataFrame, cfg: "Config", device: str = "cpu") -> LGBMModel:
+def warm_start(model: LGBMModel, train: pl.DataFrame, valid: pl.DataFrame, resources: "Resources", device: str = "cpu") -> LGBMModel:
     return train_lgbm(train, valid, start=model)  # more trees on the new rows, early-stopped on validation
 
 

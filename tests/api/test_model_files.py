@@ -50,17 +50,19 @@ def test_a_version_loads_the_kinds_its_folder_holds_and_serves_with_them(scored_
 
     from skipify.data import load_rows
     from skipify.models.base import Resources, retriever
-    from skipify.models.kinds import KINDS, load_models, served_and_baseline
+    from skipify.models.kinds import KINDS, baseline_of, load_models, served_and_baseline
     from skipify.versions import version_folder
 
     cfg = load_config(home=scored_home, **SCORED_SETTINGS)
     full = version_folder(find_version(None, cfg)["version"], cfg)
     older = tmp_path / "older"
-    shutil.copytree(full, older, ignore=shutil.ignore_patterns("deep_*"))  # as if the deep kind came later
+    shutil.copytree(full, older, ignore=shutil.ignore_patterns("deep_*", "blend*"))  # as if the other kinds came later
     resources = Resources(cfg)
     models, every = load_models(older, resources), load_models(full, resources)
     assert list(models) == ["lightgbm"] and set(every) == set(KINDS)
-    served, baseline = served_and_baseline({"served_model": "lightgbm"}, models)
+    assert list(load_models(full, resources, ["lightgbm"])) == ["lightgbm"]  # the kinds the registry says it holds
+    served, baseline = served_and_baseline({"served_model": "lightgbm", "baseline_model": baseline_of("lightgbm", models)},
+                                           models)
     assert served is baseline is models["lightgbm"]  # no other kind: the baseline column repeats the served one
     rows = load_rows(cfg, sequences=True).head(50)
     p = served.predict(rows)

@@ -13,6 +13,7 @@ import pytest
 
 from skipify.config import load_config
 from skipify.models.deep import DeepConfig
+from skipify.models.kinds import KINDS
 from skipify.registry import versions
 from skipify.train import evaluate_version, train
 from skipify.warehouse import connect
@@ -100,7 +101,7 @@ def test_same_data_and_seed_give_the_same_metrics(trained):
     # the gate scored the champion on the challenger's test rows: the same window here, so the champion's figures
     # are its own test ROC AUCs, each kind, and the same data and seed make both versions' figures equal
     first = next(v for v in known if v["version"] == r["version"])
-    assert stored["served_model"] == r2["served_model"] in ("deep", "lightgbm")
+    assert stored["served_model"] == r2["served_model"] in KINDS
     figures = json.loads(stored["gate_figures"])
     if first["gate_verdict"] == "promoted":  # it was the champion when the second version was gated
         champ = figures["champion"]
@@ -126,7 +127,7 @@ def test_evaluate_cli_prints_the_summary(trained):
     assert bad.returncode == 2 and "unknown model version" in bad.stderr
     bad = subprocess.run([str(Path(sys.executable).parent / "skipify"), "tune", "--model", "forest"], capture_output=True,
                          text=True, env={"SKIPIFY_HOME": str(cfg.home), "PATH": "/usr/bin:/bin"})
-    assert bad.returncode == 2 and "unknown model(s) ['forest']" in bad.stderr
+    assert bad.returncode == 2 and "unknown or untunable model kind(s) ['forest']" in bad.stderr
 
 
 def test_tune_records_every_trial_and_train_uses_the_chosen_values(trained):
@@ -149,7 +150,7 @@ def test_tune_records_every_trial_and_train_uses_the_chosen_values(trained):
     con = connect(cfg, read_only=True)
     params = json.loads(con.execute("SELECT params FROM models.registry WHERE version = $v", {"v": out["version"]}).fetchone()[0])
     con.close()
-    assert params["tuning_run"] == {"lightgbm": r["run_id"], "deep": None}
+    assert params["tuning_run"] == {"lightgbm": r["run_id"], "deep": None, "blend": None}
     assert params["lightgbm"]["num_leaves"] == conf.num_leaves
 
 
