@@ -47,7 +47,7 @@ import polars as pl
 from skipify.catalogue import Definition, families, states
 from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.sequences import ANCHORS, attach, reach, read_log
-from skipify.warehouse import connect, create_temp, insert_sql, migrate, read_sql, run_sql, transaction, with_retry
+from skipify.warehouse import connect, create_temp, insert_sql, migrate, read_sql, run_sql, transaction, used_params, with_retry
 
 LABELS = Definition("labels", "features/labels", ("play_id",))
 TRAINING_KEYS = ("play_id", "user_id", "track_id", "ts", "day", "label", "early_skip", "n")
@@ -298,20 +298,19 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
     with transaction(con):
         for t in existing - {d.name for d in tables} - {"training_rows"}:
             logger.info("features: dropping features.%s (no family defines it any more)", t)
-            con.execute("DROP VIEW IF EXISTS features.training_rows")
-            con.execute(f"DROP TABLE features.{t}")
+            _publish(con, "drop_training_rows")
+            _publish(con, "drop_table", table=f"features.{t}")
         for d in tables:
             if d in stale:
-                con.execute("DROP VIEW IF EXISTS features.training_rows")
-                con.execute(f"DROP TABLE IF EXISTS {d.table}")
+                _publish(con, "drop_training_rows")
+                _publish(con, "drop_table", table=d.table)
             elif d.name in existing:
-                con.execute(f"DELETE FROM {d.table} WHERE day >= $d", {"d": from_day})
+                _publish(con, "delete_days", {"from_day": from_day}, table=d.table)
         if extend:
             for s in states():
                 t1 = time.perf_counter()
-                con.execute(f"CREATE TABLE IF NOT EXISTS {s.table} AS SELECT * FROM fx_{s.name} LIMIT 0")
-                con.execute(f"INSERT INTO {s.table} SELECT * FROM fx_{s.name} WHERE day >= $d",
-                            {"d": -10**9 if s in stale else from_day})
+                _publish(con, "create_state", table=s.table, name=s.name)
+                _publish(con, "insert_state", {"from_day": -10**9 if s in stale else from_day}, table=s.table, name=s.name)
                 report.seconds[s.name] += time.perf_counter() - t1
             # the tables up to date get the new plays' rows, the stale ones every play's
             for group, since in (([d for d in (LABELS, *families()) if d not in stale] if start else [], fresh_from),
@@ -328,11 +327,17 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: Config, as_of: dt.date, cutoff: 
                     report.seconds[d.name] = time.perf_counter() - t1
                     logger.info("features.%s: %s rows (%.1fs)", d.name, f"{report.rows[d.name]:,}", report.seconds[d.name])
         _check_complete(con, from_day, stale, everything=len(stale) == len(tables))
-        con.execute("CREATE OR REPLACE VIEW features.training_rows AS " + rows_sql(
-            "features.labels", TRAINING_KEYS, {f.name: f.table for f in families()}))
+        _publish(con, "training_rows", rows=rows_sql("features.labels", TRAINING_KEYS, {f.name: f.table for f in families()}))
         run_sql(con, "features/record_tables", {"names": list(wanted), "definitions": list(wanted.values())})
         run_sql(con, "features/record_build", {"as_of": as_of, "rebuilt_from": start, "rows": report.rows.get("labels", 0)})
     return report
+
+
+def _publish(con: duckdb.DuckDBPyConnection, statement: str, params: dict | None = None, **names: str) -> None:
+    """One of the build's writes, ``sql/features/publish/<statement>.sql``: the names of the tables a definition
+    makes filled in (identifiers from the catalogue, never values), its values bound."""
+    text = read_sql(f"features/publish/{statement}").format(**names)
+    con.execute(text, used_params(text, params))
 
 
 def _rows_for(con: duckdb.DuckDBPyConnection, since: dt.datetime | None, earlier: bool = True) -> None:

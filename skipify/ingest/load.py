@@ -30,17 +30,23 @@ from skipify.warehouse import connect, create_temp, migrate, read_sql, run_sql, 
 
 @dataclass(frozen=True)
 class Target:
-    """How one raw table is loaded from a contract-shaped ``stage``."""
+    """How one raw table is loaded from a contract-shaped ``stage``: its new rows (``fresh``) are written by
+    ``sql/ingest/insert_<schema>_<table>.sql``, after ``delete_<schema>_<table>.sql`` for a table whose rows a
+    later batch may change (``replaces``: tracks and listeners, by their id)."""
 
     table: str  # raw.events
     kind: str  # contract table whose columns ``stage`` must have
-    upsert_key: str | None = None  # None: append new keys; else delete + insert changed rows by this key
+    replaces: bool = False
+
+    def write(self, con: duckdb.DuckDBPyConnection, step: str) -> None:
+        """Run the table's ``insert`` (or ``delete``) statement on the temp table ``fresh``."""
+        run_sql(con, f"ingest/{step}_{self.table.replace('.', '_')}")
 
 
 TARGETS = {
     "events": Target("raw.events", "events"),
-    "tracks": Target("raw.tracks", "tracks", upsert_key="track_id"),
-    "users": Target("raw.users", "users", upsert_key="user_id"),
+    "tracks": Target("raw.tracks", "tracks", replaces=True),
+    "users": Target("raw.users", "users", replaces=True),
     "candidates": Target("raw.candidates", "candidates"),
 }
 
@@ -106,10 +112,10 @@ def _load_target(con: duckdb.DuckDBPyConnection, target: Target, params: dict, r
         lo, hi = con.execute("SELECT min(ts), max(ts) FROM checked WHERE reason IS NULL").fetchone()
         params = {**params, "batch_min_ts": lo, "batch_max_ts": hi}
     n_new = create_temp(con, "fresh", f"ingest/new_{target.kind}", params)
-    if target.upsert_key:
-        con.execute(f"DELETE FROM {target.table} WHERE {target.upsert_key} IN (SELECT {target.upsert_key} FROM fresh)")
+    if target.replaces:
+        target.write(con, "delete")
     if n_new:
-        con.execute(f"INSERT INTO {target.table} SELECT * FROM fresh")
+        target.write(con, "insert")
     report.rows_read += n_checked + report.rows_excluded
     report.rows_quarantined += n_bad
     report.rows_loaded += n_new
@@ -195,7 +201,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, batch_id: str, 
         report.rows_read = main.rows_read - main.rows_quarantined
         report.rows_loaded = create_temp(con, "fresh", new_rows_sql, base)
         report.rows_duplicate = report.rows_read - report.rows_loaded
-        con.execute(f"INSERT INTO {table} SELECT * FROM fresh")
+        Target(table, table.rsplit(".", 1)[1]).write(con, "insert")
         return report
 
     if sf.fmt == "contract":
