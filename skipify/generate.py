@@ -43,6 +43,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
@@ -168,14 +169,39 @@ class _GroupSampler:
 
 
 def build_world(p: WorldParams) -> World:
-    """Draw a whole world. Same params (seed included) give the same world, bit for bit."""
+    """Draw a whole world. Same params (seed included) give the same world, bit for bit.
+
+    The stages, in the order they draw from the one random generator: the catalogue (artists, tracks), the
+    listeners, their rotations, the sessions, each play's track, its true dislike probability, whether it
+    was disliked (sequentially, for the streaks), what was observed of it, and the tables."""
     rng = np.random.default_rng(p.seed)
     t0 = time.perf_counter()
+    cat = _draw_catalogue(rng, p)
+    lis = _draw_listeners(rng, p, cat)
+    taste = _TasteGenres(rng, lis, cat)
+    rotation = taste.samplers.catalogue.draw(rng, taste(np.repeat(np.arange(p.users), p.rotation_size))).reshape(
+        p.users, p.rotation_size)  # each listener's favourite catalogue tracks
+    logger.info("world: %d users, %d tracks, %d artists drawn (%.1fs)", p.users, p.tracks, cat.n_artists, time.perf_counter() - t0)
+    ses = _draw_sessions(rng, p, lis, cat, taste)
+    logger.info("world: %d sessions, %d events laid out (%.1fs)", ses.n, ses.n_events, time.perf_counter() - t0)
+    track = _draw_tracks(rng, p, cat, ses, taste, rotation)
+    base, affinity = _base_logit(rng, p, cat, lis, ses, track)
+    p_true, dislike = _draw_dislikes(rng, p, cat, lis, ses, track, base)
+    del base
+    logger.info("world: dislike rate %.3f (%.1fs)", dislike.mean() if ses.n_events else float("nan"), time.perf_counter() - t0)
+    seen = _observe(rng, p, cat, ses, track, dislike, affinity)
+    world = _tables(rng, p, cat, lis, ses, track, p_true, dislike, seen)
+    logger.info("world: %d events built (%.1fs)", world.events.height, time.perf_counter() - t0)
+    return world
+
+
+def _draw_catalogue(rng: np.random.Generator, p: WorldParams) -> SimpleNamespace:
+    """The genres' centroids in style space, the artists (genre, style, unique name) and the tracks: artist,
+    genre and second genre, style, hidden badness and polarity, popularity, release day, duration, audio
+    descriptors and title."""
     G = len(GENRES)
     centroids = rng.normal(0, 1.0, (G, DIM))
     genre_p = GENRE_SHARE / GENRE_SHARE.sum()
-
-    # artists ------------------------------------------------------------------------------
     n_artists = max(G, p.tracks // 8)
     a_genre = rng.choice(G, n_artists, p=genre_p)
     a_style = centroids[a_genre] + rng.normal(0, 0.55, (n_artists, DIM))
@@ -185,8 +211,6 @@ def build_world(p: WorldParams) -> World:
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             a_names[i] = f"{name} {seen[name]}"
-
-    # tracks --------------------------------------------------------------------------------
     T = p.tracks
     artist_w = rng.pareto(1.2, n_artists) + 1
     t_artist = rng.choice(n_artists, T, p=artist_w / artist_w.sum())
@@ -204,13 +228,20 @@ def build_world(p: WorldParams) -> World:
     tempo = np.clip(118 + 18 * (t_style @ rng.normal(0, 0.5, DIM)) + rng.normal(0, 12, T), 55, 210)
     loudness = np.clip(-8 + 2.5 * (t_style @ rng.normal(0, 0.4, DIM)) + rng.normal(0, 2, T), -40, -0.5)
     titles = _names(rng, t_genre, rng.integers(1, 5, T), 0.45)
+    return SimpleNamespace(centroids=centroids, genre_p=genre_p, n_artists=n_artists, a_names=a_names, t_artist=t_artist,
+                           t_genre=t_genre, t_style=t_style, second=second, t_bad=t_bad, t_polar=t_polar, t_pop=t_pop,
+                           t_release_day=t_release_day, t_duration=t_duration, audio=audio, tempo=tempo, loudness=loudness,
+                           titles=titles)
 
-    # users ---------------------------------------------------------------------------------
+
+def _draw_listeners(rng: np.random.Generator, p: WorldParams, cat: SimpleNamespace) -> SimpleNamespace:
+    """The listeners: taste (two favourite genres, mixed) and its drift, pickiness, fatigue, streakiness, rate of
+    plays, signup day, product, platform, peak hour, country and birth year."""
     U = p.users
-    fav1 = rng.choice(G, U, p=genre_p)
-    fav2 = rng.choice(G, U, p=genre_p)
+    fav1 = rng.choice(len(GENRES), U, p=cat.genre_p)
+    fav2 = rng.choice(len(GENRES), U, p=cat.genre_p)
     mix = rng.uniform(0.5, 1.0, U)[:, None]
-    u_taste = mix * centroids[fav1] + (1 - mix) * centroids[fav2] + rng.normal(0, 0.5, (U, DIM))
+    u_taste = mix * cat.centroids[fav1] + (1 - mix) * cat.centroids[fav2] + rng.normal(0, 0.5, (U, DIM))
     u_drift = rng.normal(0, 0.35, (U, DIM))  # taste moves by this over the whole period
     u_picky = rng.normal(0, 0.6, U)
     u_fatigue = np.abs(rng.normal(0.025, 0.02, U))
@@ -224,166 +255,190 @@ def build_world(p: WorldParams) -> World:
     u_peak_hour = rng.normal(19, 3.5, U)
     u_country = rng.choice(len(COUNTRIES), U, p=COUNTRY_P)
     u_birth = rng.integers(1955, 2011, U)
+    return SimpleNamespace(u_taste=u_taste, u_drift=u_drift, u_picky=u_picky, u_fatigue=u_fatigue, u_streak=u_streak,
+                           u_rate=u_rate, u_signup_day=u_signup_day, u_premium=u_premium, u_platform=u_platform,
+                           u_peak_hour=u_peak_hour, u_country=u_country, u_birth=u_birth)
 
-    # samplers: by genre over released-before-start tracks (catalogue) and over all tracks
-    catalogue = t_release_day < 0
-    genre_all = _GroupSampler(t_genre, t_pop, G)
-    genre_cat = _GroupSampler(t_genre, np.where(catalogue, t_pop, 0.0), G)
-    artist_all = _GroupSampler(t_artist, t_pop, n_artists)
 
-    def taste_genres(users: np.ndarray, kappa: float = 1.5) -> np.ndarray:
+class _TasteGenres:
+    """A genre per row, drawn by a listener's taste: ``taste(users)``; and the track samplers by genre over the
+    catalogue (released before the start), over all tracks, and by artist."""
+
+    def __init__(self, rng: np.random.Generator, lis: SimpleNamespace, cat: SimpleNamespace):
+        self.rng, self.u_taste, self.centroids = rng, lis.u_taste, cat.centroids
+        G = len(GENRES)
+        self.samplers = SimpleNamespace(all=_GroupSampler(cat.t_genre, cat.t_pop, G),
+                                        catalogue=_GroupSampler(cat.t_genre, np.where(cat.t_release_day < 0, cat.t_pop, 0.0), G),
+                                        artist=_GroupSampler(cat.t_artist, cat.t_pop, cat.n_artists))
+
+    def __call__(self, users: np.ndarray, kappa: float = 1.5) -> np.ndarray:
         # Gumbel-max trick: sample a genre per row from softmax(kappa * taste . centroid);
         # in chunks, so that 10M rows never hold 10M x 12 floats at once
         out = np.empty(len(users), dtype=np.int64)
         for lo in range(0, len(users), CHUNK):
-            logits = kappa * (u_taste[users[lo : lo + CHUNK]] @ centroids.T) / np.sqrt(DIM)
-            out[lo : lo + CHUNK] = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+            logits = kappa * (self.u_taste[users[lo : lo + CHUNK]] @ self.centroids.T) / np.sqrt(DIM)
+            out[lo : lo + CHUNK] = np.argmax(logits + self.rng.gumbel(size=logits.shape), axis=1)
         return out
 
-    # rotation: each user's favourite catalogue tracks
-    rot_users = np.repeat(np.arange(U), p.rotation_size)
-    rotation = genre_cat.draw(rng, taste_genres(rot_users)).reshape(U, p.rotation_size)
-    logger.info("world: %d users, %d tracks, %d artists drawn (%.1fs)", U, T, n_artists, time.perf_counter() - t0)
 
-    # sessions ---------------------------------------------------------------------------
-    first_day = np.maximum(u_signup_day, 0)
+def _draw_sessions(rng: np.random.Generator, p: WorldParams, lis: SimpleNamespace, cat: SimpleNamespace,
+                   taste: _TasteGenres) -> SimpleNamespace:
+    """The sessions (listener, day, start, length, context, shuffle, platform, the artist of an album session)
+    and their plays laid out in session-major order (session, position, listener, context, day)."""
+    first_day = np.maximum(lis.u_signup_day, 0)
     active_days = np.maximum(p.days - first_day, 0)
-    n_sess = rng.poisson(u_rate * active_days / p.mean_session_length)
-    s_user = np.repeat(np.arange(U), n_sess)
+    n_sess = rng.poisson(lis.u_rate * active_days / p.mean_session_length)
+    s_user = np.repeat(np.arange(p.users), n_sess)
     S = len(s_user)
     s_day = first_day[s_user] + (rng.random(S) * active_days[s_user]).astype(np.int64)
-    hour = np.where(rng.random(S) < 0.8, u_peak_hour[s_user] + rng.normal(0, 3, S), rng.uniform(0, 24, S))
+    hour = np.where(rng.random(S) < 0.8, lis.u_peak_hour[s_user] + rng.normal(0, 3, S), rng.uniform(0, 24, S))
     s_start_s = s_day * 86_400 + np.mod(hour, 24) * 3600 + rng.uniform(0, 60, S)
-    moods = p.variant == "moods"
-    if moods:  # short bursts and long sessions
+    if p.variant == "moods":  # short bursts and long sessions
         burst = rng.random(S) < 0.4
         s_len = np.where(burst, rng.integers(1, 4, S), np.minimum(rng.geometric(1 / 20, S), p.max_session_length))
     else:
         s_len = np.minimum(1 + rng.geometric(1 / p.mean_session_length, S) - 1, p.max_session_length)
     s_len = np.maximum(s_len, 1)
     s_ctx = rng.choice(len(CONTEXTS), S, p=CONTEXT_P)
-    s_shuffle = rng.random(S) < np.where(u_premium[s_user], 0.3, 0.75)
-    s_platform = np.where(rng.random(S) < 0.8, u_platform[s_user], rng.choice(len(PLATFORMS), S, p=PLATFORM_P))
+    s_shuffle = rng.random(S) < np.where(lis.u_premium[s_user], 0.3, 0.75)
+    s_platform = np.where(rng.random(S) < 0.8, lis.u_platform[s_user], rng.choice(len(PLATFORMS), S, p=PLATFORM_P))
     # album sessions stay with one artist, chosen by taste
-    s_seed_track = genre_all.draw(rng, taste_genres(s_user))
-    s_artist = t_artist[s_seed_track]
-
-    # events, in session-major order --------------------------------------------------------
+    s_artist = cat.t_artist[taste.samplers.all.draw(rng, taste(s_user))]
     N = int(s_len.sum())
     e_sess = np.repeat(np.arange(S), s_len)
     sess_first = np.cumsum(s_len) - s_len
     e_pos = np.arange(N) - sess_first[e_sess]
-    e_user = s_user[e_sess]
-    e_ctx = s_ctx[e_sess]
-    e_day = s_day[e_sess]
-    logger.info("world: %d sessions, %d events laid out (%.1fs)", S, N, time.perf_counter() - t0)
+    return SimpleNamespace(n=S, n_events=N, s_user=s_user, s_day=s_day, s_start_s=s_start_s, s_len=s_len, s_ctx=s_ctx,
+                           s_shuffle=s_shuffle, s_platform=s_platform, s_artist=s_artist, e_sess=e_sess, sess_first=sess_first,
+                           e_pos=e_pos, e_user=s_user[e_sess], e_ctx=s_ctx[e_sess], e_day=s_day[e_sess])
 
-    # route by context: 0 rotation, 1 taste, 2 charts, 3 explore, 4 same artist (album)
-    route_p = np.array(
-        [
-            [0.35, 0.45, 0.10, 0.10, 0.00],  # playlist
-            [0.00, 0.00, 0.00, 0.00, 1.00],  # album
-            [0.10, 0.45, 0.10, 0.35, 0.00],  # radio
-            [0.75, 0.20, 0.00, 0.05, 0.00],  # user_collection
-            [0.20, 0.50, 0.20, 0.10, 0.00],  # search
-            [0.05, 0.15, 0.75, 0.05, 0.00],  # charts
-        ]
-    )
-    cum = np.cumsum(route_p, axis=1)
-    e_route = (rng.random(N)[:, None] > cum[e_ctx]).sum(axis=1)
+
+# how a play's track is found, by the session's context: rotation, taste, charts, explore, same artist (album)
+ROUTE_P = np.array(
+    [
+        [0.35, 0.45, 0.10, 0.10, 0.00],  # playlist
+        [0.00, 0.00, 0.00, 0.00, 1.00],  # album
+        [0.10, 0.45, 0.10, 0.35, 0.00],  # radio
+        [0.75, 0.20, 0.00, 0.05, 0.00],  # user_collection
+        [0.20, 0.50, 0.20, 0.10, 0.00],  # search
+        [0.05, 0.15, 0.75, 0.05, 0.00],  # charts
+    ]
+)
+
+
+def _draw_tracks(rng: np.random.Generator, p: WorldParams, cat: SimpleNamespace, ses: SimpleNamespace, taste: _TasteGenres,
+                 rotation: np.ndarray) -> np.ndarray:
+    """Each play's track, by its route (ROUTE_P); ``ses.route`` keeps the route. A track is never played before
+    its release: such a draw falls back to the catalogue of its genre."""
+    N, samplers = ses.n_events, taste.samplers
+    ses.route = (rng.random(N)[:, None] > np.cumsum(ROUTE_P, axis=1)[ses.e_ctx]).sum(axis=1)
     track = np.empty(N, dtype=np.int64)
-    m = e_route == 0
-    track[m] = rotation[e_user[m], rng.integers(0, p.rotation_size, m.sum())]
-    m = e_route == 1
-    track[m] = genre_all.draw(rng, taste_genres(e_user[m]))
-    m = e_route == 2
-    track[m] = genre_all.draw(rng, rng.choice(G, m.sum(), p=genre_p))  # charts: popular overall
-    m = e_route == 3
-    track[m] = genre_all.draw(rng, rng.integers(0, G, m.sum()))
-    m = e_route == 4
-    track[m] = artist_all.draw(rng, s_artist[e_sess[m]])
-    # a track cannot be played before its release: fall back to the catalogue of its genre
-    unreleased = t_release_day[track] > e_day
-    track[unreleased] = genre_cat.draw(rng, t_genre[track[unreleased]])
+    m = ses.route == 0
+    track[m] = rotation[ses.e_user[m], rng.integers(0, p.rotation_size, m.sum())]
+    m = ses.route == 1
+    track[m] = samplers.all.draw(rng, taste(ses.e_user[m]))
+    m = ses.route == 2
+    track[m] = samplers.all.draw(rng, rng.choice(len(GENRES), m.sum(), p=cat.genre_p))  # charts: popular overall
+    m = ses.route == 3
+    track[m] = samplers.all.draw(rng, rng.integers(0, len(GENRES), m.sum()))
+    m = ses.route == 4
+    track[m] = samplers.artist.draw(rng, ses.s_artist[ses.e_sess[m]])
+    unreleased = cat.t_release_day[track] > ses.e_day
+    track[unreleased] = samplers.catalogue.draw(rng, cat.t_genre[track[unreleased]])
+    return track
 
-    # the true dislike probability, up to the streak term -----------------------------------
+
+def _base_logit(rng: np.random.Generator, p: WorldParams, cat: SimpleNamespace, lis: SimpleNamespace, ses: SimpleNamespace,
+                track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The true dislike logit of each play up to the streak term, and the listener's taste-track affinity.
+    In the moods world a session's mood (near the listener's taste, but its own) weighs most."""
+    N, e_user, e_day, e_sess = ses.n_events, ses.e_user, ses.e_day, ses.e_sess
     affinity = np.empty(N)
     for lo in range(0, N, CHUNK):  # taste drifts linearly over the period
         sl = slice(lo, lo + CHUNK)
         frac = (e_day[sl] / max(p.days, 1))[:, None]
-        taste_now = u_taste[e_user[sl]] + frac * u_drift[e_user[sl]]
-        affinity[sl] = np.einsum("ij,ij->i", taste_now, t_style[track[sl]]) / DIM
-    e_hour = np.floor(np.mod(s_start_s[e_sess] / 3600, 24))
+        taste_now = lis.u_taste[e_user[sl]] + frac * lis.u_drift[e_user[sl]]
+        affinity[sl] = np.einsum("ij,ij->i", taste_now, cat.t_style[track[sl]]) / DIM
+    e_hour = np.floor(np.mod(ses.s_start_s[e_sess] / 3600, 24))
     late = ((e_hour >= 1) & (e_hour < 6)).astype(np.float64)
     weekday = (np.array([p.start + dt.timedelta(days=int(d)) for d in range(p.days)]).astype("datetime64[D]").view("int64") + 3) % 7
     weekend = (weekday[e_day] >= 5).astype(np.float64)
-    track_age_days = e_day - t_release_day[track]
-    fresh = (track_age_days < 14).astype(np.float64)  # brand-new releases are a gamble
-    if moods:
-        # a session's mood: near the listener's taste, but its own; the dislike reads the track against it
-        s_mood = 0.5 * u_taste[s_user] + rng.normal(0, 0.9, (S, DIM))
+    fresh = (e_day - cat.t_release_day[track] < 14).astype(np.float64)  # brand-new releases are a gamble
+    context = CONTEXT_LOGIT[ses.e_ctx], PLATFORM_LOGIT[ses.s_platform[e_sess]]
+    if p.variant == "moods":
+        s_mood = 0.5 * lis.u_taste[ses.s_user] + rng.normal(0, 0.9, (ses.n, DIM))
         mood_affinity = np.empty(N)
         for lo in range(0, N, CHUNK):
             sl = slice(lo, lo + CHUNK)
-            mood_affinity[sl] = np.einsum("ij,ij->i", s_mood[e_sess[sl]], t_style[track[sl]]) / DIM
+            mood_affinity[sl] = np.einsum("ij,ij->i", s_mood[e_sess[sl]], cat.t_style[track[sl]]) / DIM
         base = (
             -0.9
-            + 0.4 * u_picky[e_user]
-            + 0.6 * t_bad[track]
-            - 0.5 * (1 + t_polar[track]) * affinity
+            + 0.4 * lis.u_picky[e_user]
+            + 0.6 * cat.t_bad[track]
+            - 0.5 * (1 + cat.t_polar[track]) * affinity
             - 1.4 * mood_affinity
-            + 2.0 * u_fatigue[e_user] * e_pos
-            - 0.4 * (e_route == 0)
-            + 0.15 * s_shuffle[e_sess]
-            + 0.5 * (CONTEXT_LOGIT[e_ctx] + PLATFORM_LOGIT[s_platform[e_sess]])
+            + 2.0 * lis.u_fatigue[e_user] * ses.e_pos
+            - 0.4 * (ses.route == 0)
+            + 0.15 * ses.s_shuffle[e_sess]
+            + 0.5 * (context[0] + context[1])
             + 0.15 * late
             + 0.2 * fresh
             + 0.2 * (e_day / max(p.days, 1))
         )
-        del mood_affinity
     else:
         base = (
             -1.05
-            + u_picky[e_user]
-            + t_bad[track]
-            - 1.1 * (1 + t_polar[track]) * affinity
-            + u_fatigue[e_user] * e_pos
-            - 0.6 * (e_route == 0)
-            + 0.35 * s_shuffle[e_sess]
-            + CONTEXT_LOGIT[e_ctx]
-            + PLATFORM_LOGIT[s_platform[e_sess]]
+            + lis.u_picky[e_user]
+            + cat.t_bad[track]
+            - 1.1 * (1 + cat.t_polar[track]) * affinity
+            + lis.u_fatigue[e_user] * ses.e_pos
+            - 0.6 * (ses.route == 0)
+            + 0.35 * ses.s_shuffle[e_sess]
+            + context[0]
+            + context[1]
             + 0.35 * late
             - 0.1 * weekend
             + 0.25 * fresh
             + 0.3 * (e_day / max(p.days, 1))  # slow global drift: listeners grow pickier
         )
+    return base, affinity
 
-    # streaks: a dislike makes the next one in the session likelier (sequential by position); in the
-    # moods world mostly an aversion: a track like the session's earlier dislikes is disliked more
+
+def _draw_dislikes(rng: np.random.Generator, p: WorldParams, cat: SimpleNamespace, lis: SimpleNamespace, ses: SimpleNamespace,
+                   track: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each play's true probability and whether it was disliked, position by position within the sessions: a
+    dislike makes the next one likelier (the streak); in the moods world mostly an aversion: a track like the
+    session's earlier dislikes is disliked more."""
+    moods, N, S = p.variant == "moods", ses.n_events, ses.n
     p_true = np.empty(N)
     dislike = np.empty(N, dtype=bool)
     prev = np.zeros(S)
     disliked_style = np.zeros((S, DIM)) if moods else None  # sum of the styles disliked so far in the session
     disliked_n = np.zeros(S)
     draws = rng.random(N)
-    for k in range(int(s_len.max()) if S else 0):
-        live = np.nonzero(s_len > k)[0]
-        idx = sess_first[live] + k
-        logit = base[idx] + (0.3 if moods else 1.0) * u_streak[e_user[idx]] * prev[live]
+    for k in range(int(ses.s_len.max()) if S else 0):
+        live = np.nonzero(ses.s_len > k)[0]
+        idx = ses.sess_first[live] + k
+        logit = base[idx] + (0.3 if moods else 1.0) * lis.u_streak[ses.e_user[idx]] * prev[live]
         if moods:
             mean_disliked = disliked_style[live] / np.maximum(disliked_n[live], 1)[:, None]
-            logit += 2.5 * np.einsum("ij,ij->i", mean_disliked, t_style[track[idx]]) / DIM
+            logit += 2.5 * np.einsum("ij,ij->i", mean_disliked, cat.t_style[track[idx]]) / DIM
         pk = _sigmoid(logit)
         p_true[idx] = pk
         dislike[idx] = draws[idx] < pk
         prev[live] = dislike[idx]
         if moods:
-            disliked_style[live] += dislike[idx][:, None] * t_style[track[idx]]
+            disliked_style[live] += dislike[idx][:, None] * cat.t_style[track[idx]]
             disliked_n[live] += dislike[idx]
-    logger.info("world: dislike rate %.3f (%.1fs)", dislike.mean() if N else float("nan"), time.perf_counter() - t0)
+    return p_true, dislike
 
-    # what was observed: ms_played, feedback, reasons, timestamps -----------------------------
-    dur = t_duration[track]
+
+def _observe(rng: np.random.Generator, p: WorldParams, cat: SimpleNamespace, ses: SimpleNamespace, track: np.ndarray,
+             dislike: np.ndarray, affinity: np.ndarray) -> SimpleNamespace:
+    """What was observed of each play: ms played (a dislike is mostly an early skip, a few are explicit),
+    feedback, start and end reasons (codes into REASONS / FEEDBACK: memory at 10M rows), timestamp."""
+    N = ses.n_events
+    dur = cat.t_duration[track]
     explicit = rng.random(N) < np.where(dislike, 0.04, 0.0)
     early = dislike & ~(explicit & (rng.random(N) < 0.5))  # half of explicit dislikes still play on
     ms_early = rng.integers(1_000, EARLY_SKIP_MS, N)
@@ -391,89 +446,91 @@ def build_world(p: WorldParams) -> World:
     ms_late = (EARLY_SKIP_MS + rng.random(N) * (dur - EARLY_SKIP_MS)).astype(np.int64)
     ms_played = np.where(early, ms_early, np.where(late_skip | (dislike & ~early), ms_late, dur))
     liked = ~dislike & (rng.random(N) < 0.015 + 0.05 * (affinity > 0.3))
-    # categorical fields as small integer codes into the REASONS / FEEDBACK lists (memory: 10M rows)
     feedback = np.where(explicit, 1, np.where(liked, 0, 2)).astype(np.uint8)  # like, dislike, null
     skipped = ms_played < dur
     r = rng.random(N)
     reason_end = np.where(skipped, np.where(r < 0.9, FWD, np.where(r < 0.95, BACK, ENDPLAY)), DONE).astype(np.uint8)
     prev_end = np.roll(reason_end, 1)
     reason_start = np.where(prev_end == ENDPLAY, CLICK, prev_end)
-    reason_start = np.where(e_pos == 0, np.where(rng.random(N) < 0.6, CLICK, PLAY), reason_start).astype(np.uint8)
-    del r, prev_end, ms_early, ms_late, late_skip, early, explicit, liked, base, draws
+    reason_start = np.where(ses.e_pos == 0, np.where(rng.random(N) < 0.6, CLICK, PLAY), reason_start).astype(np.uint8)
     gap_ms = rng.integers(0, 3_000, N)
     step = ms_played + gap_ms
     within = np.cumsum(step) - step  # time since the session began, reset per session below
-    within -= within[sess_first[e_sess]]
+    within -= within[ses.sess_first[ses.e_sess]]
     ts_us = (
         (np.datetime64(p.start, "us") - np.datetime64("1970-01-01", "us")).astype(np.int64)
-        + (s_start_s[e_sess] * 1e6).astype(np.int64)
+        + (ses.s_start_s[ses.e_sess] * 1e6).astype(np.int64)
         + within * 1000
     )
+    return SimpleNamespace(ms_played=ms_played, skipped=skipped, feedback=feedback, reason_start=reason_start,
+                           reason_end=reason_end, ts_us=ts_us)
 
-    # order by time; a user's sessions may overlap, so drop any repeat of the key (user, track, ts)
+
+def _tables(rng: np.random.Generator, p: WorldParams, cat: SimpleNamespace, lis: SimpleNamespace, ses: SimpleNamespace,
+            track: np.ndarray, p_true: np.ndarray, dislike: np.ndarray, seen: SimpleNamespace) -> World:
+    """The world's tables: the events in time order (a listener's sessions may overlap: a repeat of the key
+    user, track, ts is dropped), the users and the tracks. Ids and categories are Polars Enums (integer codes
+    and one dictionary: 10M rows stay small; Parquet stores them as dictionary-encoded strings)."""
+    U, T, S, N = p.users, p.tracks, ses.n, ses.n_events
+    ts_us, e_user, e_sess = seen.ts_us, ses.e_user, ses.e_sess
     order = np.lexsort((track, e_user, ts_us))
     dup = np.zeros(N, dtype=bool)
     if N:
         k_ts, k_user, k_track = ts_us[order], e_user[order], track[order]
         dup[1:] = (k_ts[1:] == k_ts[:-1]) & (k_user[1:] == k_user[:-1]) & (k_track[1:] == k_track[:-1])
-        del k_ts, k_user, k_track
     order = order[~dup]
-
     user_ids = [f"u{i:06d}" for i in range(U)]
     track_ids = [f"t{i:06d}" for i in range(T)]
-    # ids and categories are Polars Enums (integer codes + one dictionary): 10M rows stay small,
-    # and Parquet stores them as dictionary-encoded strings
     events = pl.DataFrame(
         {
             "user_id": _enum(user_ids, e_user[order]),
             "track_id": _enum(track_ids, track[order]),
             "ts": pl.Series(ts_us[order]).cast(pl.Datetime("us", "UTC")),
-            "ms_played": ms_played[order],
-            "skipped": skipped[order],
-            "feedback": _enum(FEEDBACK, feedback[order]),
-            "reason_start": _enum(REASONS, reason_start[order]),
-            "reason_end": _enum(REASONS, reason_end[order]),
+            "ms_played": seen.ms_played[order],
+            "skipped": seen.skipped[order],
+            "feedback": _enum(FEEDBACK, seen.feedback[order]),
+            "reason_start": _enum(REASONS, seen.reason_start[order]),
+            "reason_end": _enum(REASONS, seen.reason_end[order]),
             "session_id": _enum([f"s{i:08d}" for i in range(S)], e_sess[order]),
-            "session_position": (e_pos[order] + 1).astype(np.int32),
-            "context_type": _enum(list(CONTEXTS), e_ctx[order]),
-            "platform": _enum(list(PLATFORMS), s_platform[e_sess[order]]),
-            "shuffle": s_shuffle[e_sess[order]],
+            "session_position": (ses.e_pos[order] + 1).astype(np.int32),
+            "context_type": _enum(list(CONTEXTS), ses.e_ctx[order]),
+            "platform": _enum(list(PLATFORMS), ses.s_platform[e_sess[order]]),
+            "shuffle": ses.s_shuffle[e_sess[order]],
             "p_dislike": p_true[order],
             "dislike": dislike[order],
         }
     )
-
     start = np.datetime64(p.start, "D")
     users = pl.DataFrame(
         {
             "user_id": _enum(user_ids, np.arange(U)),
-            "country": COUNTRIES[u_country],
-            "birth_year": u_birth.astype(np.int32),
-            "product": np.where(u_premium, "premium", "free"),
-            "signup_date": (start + u_signup_day).astype("datetime64[D]"),
+            "country": COUNTRIES[lis.u_country],
+            "birth_year": lis.u_birth.astype(np.int32),
+            "product": np.where(lis.u_premium, "premium", "free"),
+            "signup_date": (start + lis.u_signup_day).astype("datetime64[D]"),
         }
     )
-    release_date = (start + t_release_day).astype("datetime64[D]")
-    genres = [[GENRES[g]] + ([GENRES[s]] if s >= 0 and s != g else []) for g, s in zip(t_genre.tolist(), second.tolist())]
+    release_date = (start + cat.t_release_day).astype("datetime64[D]")
+    genres = [[GENRES[g]] + ([GENRES[s]] if s >= 0 and s != g else []) for g, s in zip(cat.t_genre.tolist(), cat.second.tolist())]
+    a_names, t_artist = cat.a_names, cat.t_artist
     tracks = pl.DataFrame(
         {
             "track_id": _enum(track_ids, np.arange(T)),
-            "title": titles,
+            "title": cat.titles,
             "artist": [a_names[a] for a in t_artist.tolist()],
             "album": [f"{a_names[a]} Vol. {v}" for a, v in zip(t_artist.tolist(), rng.integers(1, 6, T).tolist())],
             "genres": pl.Series(genres, dtype=pl.List(pl.String)),
             "release_year": release_date.astype("datetime64[Y]").astype(np.int64) + 1970,
-            "duration_ms": t_duration,
-            **{name: audio[:, i] for i, name in enumerate(AUDIO)},
-            "tempo": tempo,
-            "loudness": loudness,
+            "duration_ms": cat.t_duration,
+            **{name: cat.audio[:, i] for i, name in enumerate(AUDIO)},
+            "tempo": cat.tempo,
+            "loudness": cat.loudness,
             "key": rng.integers(0, 12, T).astype(np.int32),
-            "mode": (rng.random(T) < 0.4 + 0.3 * audio[:, 2]).astype(np.int32),
+            "mode": (rng.random(T) < 0.4 + 0.3 * cat.audio[:, 2]).astype(np.int32),
             "time_signature": np.where(rng.random(T) < 0.9, 4, 3).astype(np.int32),
             "release_date": release_date,
         }
     )
-    logger.info("world: %d events built (%.1fs)", events.height, time.perf_counter() - t0)
     return World(users=users, tracks=tracks, events=events, params=p)
 
 

@@ -111,15 +111,7 @@ def train(
         version, evaluation, the gate's verdict, reasons and served kind, seconds per stage.
     """
     cfg = cfg or load_config()
-    stages: dict[str, float] = {}
-    t = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal t
-        stages[name] = round(time.perf_counter() - t, 2)
-        logger.info("stage %s: %.1fs", name, stages[name])
-        t = time.perf_counter()
-
+    lap = _Stages()
     as_of = as_of or default_as_of(cfg)
     # no version to start from ends a warm start here, before the features and rows are read
     source = _version_to_start_from(warm_start, cfg) if warm_start is not None else None
@@ -132,25 +124,57 @@ def train(
     models, tuning, started = _fit_kinds(splits, resources, cfg, device, configs or {}, epochs, source, lap)
     evaluation, test_scores = _evaluate_models(models, splits, cfg)
     lap("evaluate")
-    user_vecs, track_vecs = tower_vectors(retriever(models), as_of, cfg)  # the vectors that serve candidate retrieval
+    vectors = tower_vectors(retriever(models), as_of, cfg)  # the vectors that serve candidate retrieval
     lap("vectors")
     importance = shap_importance(models, splits, cfg)
     lap("shap")
-
     version = version or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    folder = cfg.models_dir / version
-    artefacts = {k: v for m in models.values() for k, v in m.save(folder).items()}
-    (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
+    folder, artefacts = _save(models, evaluation, cfg.models_dir / version)
     params = {**{name: asdict(m.config) for name, m in models.items()}, "fitted": {name: m.fitted for name, m in models.items()},
               "tuning_run": tuning, "inputs_key": inputs_key,
               "warm_start": {"from": started[0]["version"], "rows": started[2].height} if started is not None else None}
+    row = {"version": version, "as_of": as_of, **splits.dates, "params": json.dumps(params, default=str),
+           "metrics": json.dumps(evaluation, default=float), "artefacts": json.dumps(artefacts), "kinds": list(models)}
+    verdict = _register(row, evaluation, splits.test, test_scores, resources, vectors, importance, folder, cfg)
+    lap("register")
+    return {"version": version, "evaluation": evaluation, "promoted": verdict.promoted, "reasons": verdict.reasons,
+            "served_model": verdict.served_model, "gate": verdict.figures, "stages": lap.seconds, "folder": str(folder),
+            "warm_start": params["warm_start"]}
+
+
+class _Stages:
+    """Times the stages of a training: ``lap(name)`` logs and keeps the seconds since the previous lap."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.t = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        self.seconds[name] = round(time.perf_counter() - self.t, 2)
+        logger.info("stage %s: %.1fs", name, self.seconds[name])
+        self.t = time.perf_counter()
+
+
+def _save(models: dict[str, Model], evaluation: dict, folder: Path) -> tuple[Path, dict[str, str]]:
+    """Every model's artefacts and the evaluation in the version's folder; name -> path."""
+    artefacts = {k: v for m in models.values() for k, v in m.save(folder).items()}
+    (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
+    return folder, artefacts
+
+
+def _register(row: dict, evaluation: dict, test: pl.DataFrame, test_scores: dict[str, np.ndarray], resources: Resources,
+              vectors: tuple, importance: pl.DataFrame, folder: Path, cfg: Config):
+    """The gate and the registration, in one transaction: the champion scored on this version's test rows (before
+    the transaction: it takes seconds; again inside it if another version became champion meanwhile), the
+    verdict, the registry row, the tower vectors, the artefacts' bytes and the SHAP importances."""
+    version = row["version"]
     con = connect(cfg)
     con.register("new_shap_global", importance.to_arrow())
     try:
         def score_champion(current: dict | None) -> tuple[str | None, SameRows | None]:
-            return (current or {}).get("version"), champion_on_same_rows(current, splits.test, test_scores, resources, cfg)
+            return (current or {}).get("version"), champion_on_same_rows(current, test, test_scores, resources, cfg)
 
-        scored = score_champion(champion(con))  # before the write transaction: loading and scoring takes seconds
+        scored = score_champion(champion(con))
 
         def record():
             nonlocal scored
@@ -159,24 +183,15 @@ def train(
                 if scored[0] != (current or {}).get("version"):  # a new champion meanwhile (rare): score that one
                     scored = score_champion(current)
                 verdict = gate(evaluation["summary"], scored[1], cfg.gate_tolerance, cfg.gate_min_test_rows)
-                d = splits.dates
-                register(con, {
-                    "version": version, "as_of": as_of, "train_from": d["train_from"], "valid_from": d["valid_from"],
-                    "test_from": d["test_from"], "test_to": d["test_to"], "params": json.dumps(params, default=str),
-                    "metrics": json.dumps(evaluation, default=float), "artefacts": json.dumps(artefacts), "kinds": list(models),
-                }, verdict)
-                write_vectors(con, version, as_of, user_vecs, track_vecs)
+                register(con, row, verdict)
+                write_vectors(con, version, row["as_of"], *vectors)
                 run_sql(con, "models/insert_artifacts", {"version": version, "files": str(folder / "*")})
                 run_sql(con, "models/insert_shap_global", {"version": version})
                 return verdict
 
-        verdict = with_retry(record)
+        return with_retry(record)
     finally:
         con.close()
-    lap("register")
-    return {"version": version, "evaluation": evaluation, "promoted": verdict.promoted, "reasons": verdict.reasons,
-            "served_model": verdict.served_model, "gate": verdict.figures, "stages": stages, "folder": str(folder),
-            "warm_start": params["warm_start"]}
 
 
 def _fit_kinds(splits: Splits, resources: Resources, cfg: Config, device: str, configs: dict[str, Any], epochs: int | None,
