@@ -183,8 +183,8 @@ def train(
 
 @app.command()
 def tune(
-    model: Annotated[Optional[list[str]], typer.Option(help=f"Model kinds to tune, of {KIND_NAMES} (repeat the option) "
-                                                      "[every kind with a search space].")] = None,
+    model: Annotated[Optional[list[str]], typer.Option(help=f"Model kinds to tune, of {KIND_NAMES}: repeat the option; "
+                                                      "default: every kind with a search space.")] = None,
     trials: Annotated[Optional[int], typer.Option(help="Trials per model [config tune_trials].")] = None,
     timeout: Annotated[Optional[int], typer.Option(help="Seconds per model [config tune_timeout_s].")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda, for the kinds that train on a device.")] = "auto",

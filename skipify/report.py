@@ -83,12 +83,20 @@ def plot_importance(lgbm, top: int = 20) -> Figure:
     return fig
 
 
-def plot_roc(preds: pl.DataFrame, models: tuple[str, ...] = ("deep", "lightgbm", "previous_in_session", "user_rate")) -> Figure:
-    """ROC curves on the test rows, with the oracle (true probability) when the truth is known."""
+def _kinds(preds: pl.DataFrame) -> list[str]:
+    """The model kinds with a column in ``preds`` (train.test_predictions), in KINDS' order."""
+    from skipify.models.kinds import KINDS
+
+    return [k for k in KINDS if k in preds.columns]
+
+
+def plot_roc(preds: pl.DataFrame, models: tuple[str, ...] | None = None) -> Figure:
+    """ROC curves on the test rows (default: every model kind, then two simple baselines), with the oracle
+    (true probability) when the truth is known."""
     y = preds["label"].to_numpy()
     fig = Figure(figsize=(5, 5))
     ax = fig.subplots()
-    shown = [m for m in models if m in preds.columns]
+    shown = [m for m in (models or (*_kinds(preds), "previous_in_session", "user_rate")) if m in preds.columns]
     if preds["p_true"].null_count() == 0:
         shown.append("p_true")
     for name in shown:
@@ -103,13 +111,13 @@ def plot_roc(preds: pl.DataFrame, models: tuple[str, ...] = ("deep", "lightgbm",
     return fig
 
 
-def plot_calibration(preds: pl.DataFrame, models: tuple[str, ...] = ("deep", "lightgbm"), bins: int = 15) -> Figure:
-    """Mean predicted probability against the observed dislike rate, in equal-width bins."""
+def plot_calibration(preds: pl.DataFrame, models: tuple[str, ...] | None = None, bins: int = 15) -> Figure:
+    """Mean predicted probability against the observed dislike rate, in equal-width bins (default: every model kind)."""
     y = preds["label"].to_numpy()
     fig = Figure(figsize=(5, 5))
     ax = fig.subplots()
     edges = np.linspace(0, 1, bins + 1)
-    for name in [m for m in models if m in preds.columns]:
+    for name in [m for m in (models or _kinds(preds)) if m in preds.columns]:
         p = preds[name].to_numpy()
         idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
         keep = [b for b in range(bins) if (idx == b).sum() >= 20]
