@@ -106,7 +106,7 @@ def test_same_data_and_seed_give_the_same_metrics(trained):
     if first["gate_verdict"] == "promoted":  # it was the champion when the second version was gated
         champ = figures["champion"]
         assert champ["version"] == r["version"] and champ["rows"] == r2["evaluation"]["summary"]["n_test_rows"]
-        for kind in ("deep", "lightgbm"):
+        for kind in KINDS:
             assert champ["roc_auc"][kind] == pytest.approx(r["evaluation"]["summary"][f"{kind}_roc_auc"], abs=1e-9)
             assert champ["challenger_roc_auc"][kind] == pytest.approx(champ["roc_auc"][kind], abs=1e-6)
         assert r2["promoted"] and "on the same" in stored["gate_reasons"]
