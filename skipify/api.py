@@ -123,7 +123,7 @@ class Served:
 
     version: dict  # the registry row
     served: Model  # the kind the gate chose (version["served_model"]): p_dislike and the reasons
-    baseline: Model  # the other kind: p_dislike_baseline
+    baseline: Model  # the version's baseline kind (baseline_model): p_dislike_baseline
     reasons: Reasoner  # the served model's per-row reasons
     snapshot: Snapshot
     marks: Marks
@@ -630,7 +630,7 @@ def create_app(service: Service, watch_s: float = 0) -> FastAPI:
 
     @api.post("/v1/predict", response_model=PredictResponse)
     def predict(body: PredictRequest) -> dict:
-        """p(dislike) of each pair from the served model kind and the other kind as the baseline, with the top
+        """p(dislike) of each pair from the served model kind and its baseline kind, with the top
         three reasons; unknown listeners and tracks are scored through the cold-start path and flagged."""
         limit = service.cfg.serve_max_batch
         if len(body.items) > limit:

@@ -69,7 +69,7 @@ def segments(version: dict) -> pl.DataFrame:
 
 def night_outcomes(cfg: Config | None = None) -> pl.DataFrame:
     """Per published night: its scored pairs that were then played that day, their dislike rate, the
-    kind served that night, and the ROC AUC of its p_dislike and of p_dislike_baseline (the other kind)
+    kind served that night, and the ROC AUC of its p_dislike and of p_dislike_baseline (its baseline kind)
     on them (null while the day's plays have not arrived)."""
     from skipify.metrics import roc_auc
 

@@ -12,7 +12,7 @@ Night D scores what listeners may meet on day D, with everything known before D 
    ``candidates_fresh_days`` days, plus their ``rotation_k`` most played tracks of those days; each
    listener falls in one of ``nightly_shards`` shards;
 4. ``score_shard``      per shard: the champion's served model (``p_dislike``: the kind the gate chose,
-   models.registry.served_model) and the other kind (``p_dislike_baseline``), in batches, into
+   models.registry.served_model) and its baseline kind (``p_dislike_baseline``: baseline_model), in batches, into
    scores.staged_scores (each shard its own partition: Airflow runs them as mapped tasks);
 5. ``publish``          checks on the staged night; if they pass, one transaction replaces the night
    in scores.dislike_scores / track_dislike_profile / user_risk and records it in ops.runs; if not,
