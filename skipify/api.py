@@ -285,8 +285,9 @@ class Service:
         sessions, live = self._sessions(items, cutoff)
         rows, flags = served.snapshot.rows(request_frame(items), {*served.served.columns, *served.baseline.columns}, live)
         data = served.served.prepare(rows)
-        p_served = served.served.predict(rows, data=data)
-        p_base = served.baseline.predict(rows)
+        from skipify.models.base import predict_pair
+
+        p_served, p_base = predict_pair(served.served, served.baseline, rows, data)
         blocks, values, _ = served.reasons(rows, data)
         top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :TOP_REASONS]
         version, kind = served.marks.version, served.version["served_model"]

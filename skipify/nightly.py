@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, cutoff_of, load_config, logger
-from skipify.models.base import read_columns, retriever
+from skipify.models.base import predict_pair, read_columns, retriever
 from skipify.models.kinds import served_and_baseline
 from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
 
@@ -311,8 +311,9 @@ def score_rows(rows: pl.DataFrame, served, baseline, batch_rows: int, label: str
     t0 = time.perf_counter()
     for lo in range(0, rows.height, batch_rows):
         part = rows.slice(lo, batch_rows)
-        p_served.append(served.predict(part))
-        p_base.append(baseline.predict(part))
+        served_part, base_part = predict_pair(served, baseline, part)
+        p_served.append(served_part)
+        p_base.append(base_part)
         done = min(lo + batch_rows, rows.height)
         logger.info("%sscored %d/%d rows (%.0f rows/s)", label, done, rows.height, done / max(time.perf_counter() - t0, 1e-9))
     if not p_served:

@@ -117,6 +117,18 @@ def retriever(models: dict[str, Model]) -> Retriever:
                      "supply the night's candidates (raw.candidates)")
 
 
+def predict_pair(served: Model, baseline: Model, rows: pl.DataFrame, data: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """A version's served model's p(dislike) (``data``: its ``prepare(rows)``, when made) and its baseline's, on the
+    same rows. A served model made of other kinds (the blend: ``predict(rows, data, known)``) takes the baseline's
+    scores as they are instead of computing them a second time."""
+    p_base = baseline.predict(rows)
+    if served is baseline:
+        return p_base, p_base
+    if getattr(served, "reuses_scores", False):
+        return served.predict(rows, data, known={baseline.kind: p_base}), p_base
+    return served.predict(rows, data=data), p_base
+
+
 def read_columns(models: dict[str, Model]) -> set[str]:
     """The feature columns any of the models reads: families without them are not built or loaded."""
     return {c for m in models.values() for c in m.columns}

@@ -51,6 +51,7 @@ class BlendModel:
     bias: float
     config: BlendConfig
     kind: ClassVar[str] = "blend"
+    reuses_scores: ClassVar[bool] = True  # skipify.models.base.predict_pair: its kinds' scores, when known, are reused
 
     @property
     def columns(self) -> list[str]:
@@ -63,13 +64,16 @@ class BlendModel:
     def prepare(self, rows: pl.DataFrame) -> dict[str, Any]:
         return {k: m.prepare(rows) for k, m in self.components.items()}
 
-    def logits(self, rows: pl.DataFrame, data: dict[str, Any] | None = None) -> np.ndarray:
-        data = data if data is not None else self.prepare(rows)
-        return self.bias + sum(w * _logit(m.predict(rows, data=data[k]))
+    def logits(self, rows: pl.DataFrame, data: dict[str, Any] | None = None,
+               known: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """The blended logit; ``known``: probabilities of some of its kinds on these rows, used as they are."""
+        known = known or {}
+        return self.bias + sum(w * _logit(known[k] if k in known else m.predict(rows, data=None if data is None else data[k]))
                                for w, (k, m) in zip(self.weights, self.components.items()))
 
-    def predict(self, rows: pl.DataFrame, data: dict[str, Any] | None = None) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits(rows, data)))
+    def predict(self, rows: pl.DataFrame, data: dict[str, Any] | None = None,
+                known: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits(rows, data, known)))
 
     def explain(self, rows: pl.DataFrame, background: pl.DataFrame, seed: int = 0) -> tuple[list[str], np.ndarray]:
         return _combine([(w, *m.explain(rows, background, seed=seed)) for w, m in zip(self.weights, self.components.values())])

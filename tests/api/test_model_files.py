@@ -73,3 +73,27 @@ def test_a_version_loads_the_kinds_its_folder_holds_and_serves_with_them(scored_
 
     with pytest.raises(ValueError, match="holds no model"):
         load_models(tmp_path, resources)
+
+
+def test_a_served_blend_reuses_its_baselines_scores(scored_home, monkeypatch):
+    """The night and the API score the served kind and its baseline on the same rows: a served blend takes the
+    baseline's scores instead of computing them again, and gives what it gives alone."""
+    import numpy as np
+
+    from skipify.data import load_rows
+    from skipify.models.base import predict_pair
+    from skipify.versions import load_version
+
+    cfg = load_config(home=scored_home, **SCORED_SETTINGS)
+    _, models = load_version(None, cfg)
+    blend, lightgbm = models["blend"], models["lightgbm"]
+    rows = load_rows(cfg, sequences=True).head(300)
+    alone = blend.predict(rows)
+    calls = []
+    real = type(lightgbm).predict
+    monkeypatch.setattr(type(lightgbm), "predict", lambda self, r, data=None: calls.append(len(r)) or real(self, r, data))
+    p_served, p_base = predict_pair(blend, lightgbm, rows)
+    assert calls == [300]  # LightGBM scored once, for both
+    assert np.array_equal(p_served, alone) and np.array_equal(p_base, lightgbm.predict(rows))
+    same, base = predict_pair(lightgbm, lightgbm, rows)  # a version of one kind: its baseline is the served model
+    assert same is base and calls == [300, 300, 300]
