@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, cutoff_of, load_config, logger
-from skipify.models.base import predict_pair, read_columns, retriever
+from skipify.models.base import explain_each, predict_pair, read_columns, retriever
 from skipify.models.kinds import served_and_baseline
 from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
 
@@ -335,8 +335,8 @@ def explain_sample(rows: pl.DataFrame | None, models: dict, k: int, seed: int, t
     sample = rows[np.sort(rng.choice(rows.height, min(k, rows.height), replace=False))]
     background = rows[np.sort(rng.choice(rows.height, min(100, rows.height), replace=False))]
     keys = sample.select("user_id", "track_id")
-    parts = [local_reasons(*m.explain(sample, background, seed=seed), keys, top).with_columns(pl.lit(name).alias("model"))
-             for name, m in models.items()]
+    parts = [local_reasons(*values, keys, top).with_columns(pl.lit(name).alias("model"))
+             for name, values in explain_each(models, sample, background, seed=seed).items()]
     return pl.concat(parts).select(list(SHAP_SCHEMA)).cast(SHAP_SCHEMA)
 
 

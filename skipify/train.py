@@ -26,7 +26,7 @@ from skipify.evaluate import baseline_scores, evaluate, truth_for
 from skipify.features import build_features, default_as_of
 from skipify.metrics import roc_auc
 from skipify.models.history import SEQUENCES
-from skipify.models.base import Model, Resources, retriever
+from skipify.models.base import Model, Resources, explain_each, retriever
 from skipify.models.kinds import KINDS, load_models
 from skipify.registry import SameRows, champion, gate, register
 from skipify.tune import tuned_configs
@@ -41,8 +41,8 @@ def shap_importance(models: dict[str, Model], splits: Splits, cfg: Config) -> pl
     sample = splits.test.sample(min(cfg.shap_sample, splits.test.height), seed=cfg.seed)
     background = splits.train.sample(min(cfg.shap_background, splits.train.height), seed=cfg.seed)
     t0 = time.perf_counter()
-    out = [global_importance(*m.explain(sample, background, seed=cfg.seed)).with_columns(pl.lit(name).alias("model"))
-           for name, m in models.items()]
+    out = [global_importance(*values).with_columns(pl.lit(name).alias("model"))
+           for name, values in explain_each(models, sample, background, seed=cfg.seed).items()]
     logger.info("SHAP importances of %d models on %d test rows (%.1fs)", len(models), sample.height, time.perf_counter() - t0)
     return pl.concat(out).select("model", "rank", "block", "mean_abs_shap")
 

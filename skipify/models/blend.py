@@ -75,8 +75,12 @@ class BlendModel:
                 known: dict[str, np.ndarray] | None = None) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.logits(rows, data, known)))
 
-    def explain(self, rows: pl.DataFrame, background: pl.DataFrame, seed: int = 0) -> tuple[list[str], np.ndarray]:
-        return _combine([(w, *m.explain(rows, background, seed=seed)) for w, m in zip(self.weights, self.components.values())])
+    def explain(self, rows: pl.DataFrame, background: pl.DataFrame, seed: int = 0,
+                known: dict[str, tuple[list[str], np.ndarray]] | None = None) -> tuple[list[str], np.ndarray]:
+        """Its kinds' SHAP values, weighted (``known``: some kinds' values on these rows, used as they are)."""
+        known = known or {}
+        return _combine([(w, *(known[k] if k in known else m.explain(rows, background, seed=seed)))
+                         for w, (k, m) in zip(self.weights, self.components.items())])
 
     def reasoner(self, background: pl.DataFrame):
         each = [(w, k, m.reasoner(background)) for w, (k, m) in zip(self.weights, self.components.items())]

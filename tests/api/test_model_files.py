@@ -97,3 +97,30 @@ def test_a_served_blend_reuses_its_baselines_scores(scored_home, monkeypatch):
     assert np.array_equal(p_served, alone) and np.array_equal(p_base, lightgbm.predict(rows))
     same, base = predict_pair(lightgbm, lightgbm, rows)  # a version of one kind: its baseline is the served model
     assert same is base and calls == [300, 300, 300]
+
+
+def test_the_blends_explanation_reuses_its_kinds_values(scored_home, monkeypatch):
+    """Explained beside its kinds (the scorecard's importances, the night's reasons), the blend takes their SHAP
+    values as computed: the deep model is explained once, and the blend's values are what it gives alone."""
+    import numpy as np
+
+    from skipify.data import load_rows
+    from skipify.models.base import explain_each
+    from skipify.versions import load_version
+
+    cfg = load_config(home=scored_home, **SCORED_SETTINGS)
+    _, models = load_version(None, cfg)
+    rows = load_rows(cfg, sequences=True)
+    sample, background = rows.head(40), rows.tail(60)
+    blocks, alone = models["blend"].explain(sample, background, seed=3)
+    calls = []
+    deep = type(models["deep"])
+    real = deep.explain
+    monkeypatch.setattr(deep, "explain", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    each = explain_each(models, sample, background, seed=3)
+    assert calls == [1] and list(each) == list(models)
+    assert each["blend"][0] == blocks and np.allclose(each["blend"][1], alone, rtol=0, atol=1e-12)
+    # additive: the blend's values of a row sum to its kinds' sums, weighted
+    blend = models["blend"]
+    sums = sum(w * each[k][1].sum(axis=1) for w, k in zip(blend.weights, blend.components))
+    assert np.allclose(each["blend"][1].sum(axis=1), sums)
