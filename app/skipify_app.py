@@ -79,7 +79,8 @@ def page_tonight() -> None:
     c[2].metric("Pairs scored", f"{now['scored_pairs']:,}", delta("scored_pairs"), delta_color="off")
     c[3].metric("Mean p(dislike)", f"{now['mean_p_dislike']:.3f}")
     v = version_row(version)
-    st.caption(f"Model version {version}, serving its {v['labels'][v['served_model']]['label']} ({v['served_model']}). "
+    titles = app_data.kind_titles(v)
+    st.caption(f"Model version {version}, serving its {v['labels'][v['served_model']]['label']}. "
                "A pair is at risk when that model's p(dislike) reaches its threshold chosen on validation.")
 
     left, right = st.columns(2)
@@ -98,7 +99,7 @@ def page_tonight() -> None:
     with right:
         st.subheader("Distribution of p(dislike)")
         hist = q("p_histogram", run_date=day)
-        fig = go.Figure([go.Bar(x=g["bin"].to_list(), y=g["pairs"].to_list(), name=m, offsetgroup=m)
+        fig = go.Figure([go.Bar(x=g["bin"].to_list(), y=g["pairs"].to_list(), name=titles.get(m, m), offsetgroup=m)
                          for (m,), g in hist.group_by("model", maintain_order=True)])
         st.plotly_chart(fig.update_layout(xaxis_title="p(dislike), bins of 0.05", yaxis_title="pairs", height=320,
                                           margin=dict(t=10)), use_container_width=True)
@@ -210,11 +211,7 @@ def page_scorecard() -> None:
     else:
         st.dataframe(outcomes, hide_index=True, use_container_width=True)
     st.subheader("Versions and the gate's verdicts")
-    held = list(dict.fromkeys(k for x in known for k in x["kinds"]))
-    st.dataframe(pl.DataFrame([{"version": x["version"], "status": x["status"], "served": x["served_model"], "gate": x["gate_verdict"],
-                                **{f"{k}_roc_auc": x["metrics"]["summary"].get(f"{k}_roc_auc") for k in held},
-                                "reasons": x["gate_reasons"]} for x in known], infer_schema_length=None),
-                 hide_index=True, use_container_width=True)
+    st.dataframe(app_data.version_table(known), hide_index=True, use_container_width=True)
 
 
 page = st.query_params.get("page", "tonight")

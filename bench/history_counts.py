@@ -43,7 +43,7 @@ def main() -> None:
             t0 = time.perf_counter()
             parts.append(run_sql(con, f"bench/history_counts_{name}", params).pl())
             seconds[name] = round(time.perf_counter() - t0, 2)
-        keys = con.execute("SELECT play_id, user_id, track_id, ts FROM features.labels WHERE day >= $d", {"d": day}).pl()
+        keys = run_sql(con, "bench/labels_since", params).pl()
     finally:
         con.close()
     sql = keys.join(parts[0], on="play_id", how="left").join(parts[1], on="play_id", how="left")

@@ -54,17 +54,34 @@ def title(label: str) -> str:
     return label[:1].upper() + label[1:]
 
 
+def kind_titles(version: dict) -> dict[str, str]:
+    """kind -> how the app names it ("blend" -> "Blend", "deep" -> "Deep model")."""
+    return {k: title(v["label"]) for k, v in version["labels"].items()}
+
+
+def _titled(frame: pl.DataFrame, version: dict) -> pl.DataFrame:
+    """The ``model`` column with each kind by its title (the simple baselines keep their names)."""
+    return frame.with_columns(pl.col("model").replace(kind_titles(version)))
+
+
 def scorecard(version: dict) -> pl.DataFrame:
-    """One row per model of a version: its test metrics (lift share when truth existed)."""
+    """One row per model of a version: its test metrics (lift share when truth existed); kinds by their titles."""
     from skipify.scorecard import scorecard_table
 
-    return scorecard_table(version["metrics"])
+    return _titled(scorecard_table(version["metrics"]), version)
+
+
+def version_table(known: list[dict]) -> pl.DataFrame:
+    """The versions of ``versions()`` as a table: each kind's test ROC AUC, the gate's verdict and reasons."""
+    from skipify.scorecard import version_rows
+
+    return version_rows(known)
 
 
 def segments(version: dict) -> pl.DataFrame:
     from skipify.scorecard import segment_table
 
-    return segment_table(version["metrics"])
+    return _titled(segment_table(version["metrics"]), version)
 
 
 def night_outcomes(cfg: Config | None = None) -> pl.DataFrame:

@@ -136,9 +136,8 @@ def versions(con) -> list[dict]:
 def version_table(cfg=None):
     """Every version as a Polars table: status, the served kind, the gate's verdict and reasons, each kind's test
     ROC AUC (``<kind>_roc_auc``; null for a kind the version does not hold)."""
-    import polars as pl
-
     from skipify.config import load_config
+    from skipify.scorecard import version_rows
     from skipify.warehouse import connect
 
     con = connect(cfg or load_config(), read_only=True)
@@ -146,10 +145,4 @@ def version_table(cfg=None):
         rows = versions(con)
     finally:
         con.close()
-    held = list(dict.fromkeys(k for r in rows for k in r["kinds"]))
-    return pl.DataFrame([
-        {"version": r["version"], "status": r["status"], "served_model": r["served_model"], "gate_verdict": r["gate_verdict"],
-         **{f"{k}_roc_auc": json.loads(r["metrics"])["summary"].get(f"{k}_roc_auc") for k in held},
-         "gate_reasons": r["gate_reasons"]}
-        for r in rows
-    ], infer_schema_length=None)
+    return version_rows([{**r, "metrics": json.loads(r["metrics"])} for r in rows])

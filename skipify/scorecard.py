@@ -34,3 +34,14 @@ def segment_table(evaluation: dict, metric: str = "roc_auc") -> pl.DataFrame:
     if evaluation.get("oracle") and metric == "roc_auc":
         rows.append({"model": "oracle", "all": evaluation["oracle"]["test"], **{s: evaluation["oracle"]["segments"].get(s) for s in segs}})
     return pl.DataFrame(rows)
+
+
+def version_rows(versions: list[dict]) -> pl.DataFrame:
+    """One row per registered version (metrics parsed): status, the served kind, the gate's verdict, each kind's test
+    ROC AUC (``<kind>_roc_auc``; null for a kind the version does not hold) and the gate's reasons."""
+    held = list(dict.fromkeys(k for v in versions for k in v["kinds"]))
+    return pl.DataFrame([
+        {"version": v["version"], "status": v["status"], "served_model": v["served_model"], "gate_verdict": v["gate_verdict"],
+         **{f"{k}_roc_auc": v["metrics"]["summary"].get(f"{k}_roc_auc") for k in held}, "gate_reasons": v["gate_reasons"]}
+        for v in versions
+    ], infer_schema_length=None)

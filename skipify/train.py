@@ -129,7 +129,8 @@ def train(
     importance = shap_importance(models, splits, cfg)
     lap("shap")
     version = version or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    folder, artefacts = _save(models, evaluation, cfg.models_dir / version)
+    folder = cfg.models_dir / version
+    artefacts = _save(models, evaluation, folder)
     params = {**{name: asdict(m.config) for name, m in models.items()}, "fitted": {name: m.fitted for name, m in models.items()},
               "tuning_run": tuning, "inputs_key": inputs_key,
               "warm_start": {"from": started[0]["version"], "rows": started[2].height} if started is not None else None}
@@ -155,11 +156,11 @@ class _Stages:
         self.t = time.perf_counter()
 
 
-def _save(models: dict[str, Model], evaluation: dict, folder: Path) -> tuple[Path, dict[str, str]]:
+def _save(models: dict[str, Model], evaluation: dict, folder: Path) -> dict[str, str]:
     """Every model's artefacts and the evaluation in the version's folder; name -> path."""
     artefacts = {k: v for m in models.values() for k, v in m.save(folder).items()}
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
-    return folder, artefacts
+    return artefacts
 
 
 def _register(row: dict, evaluation: dict, test: pl.DataFrame, test_scores: dict[str, np.ndarray], resources: Resources,

@@ -371,7 +371,8 @@ class DeepModel:
         dev = torch.device(device)
         for m in (self.towers, self.mlp, self.encoder, self.task):
             if m is not None:
-                m.to(dev).eval()
+                m.to(dev)
+        self.eval()
         data = data or self.inputs(rows)
         out = [torch.sigmoid(self.logit_of(self.parts(data.batch(idx, dev)))).cpu() for idx in _batches(data.n, 8192, shuffle=False)]
         return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
