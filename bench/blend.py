@@ -1,6 +1,7 @@
 """The blend kind against the best single kind, over seeds: every kind of KINDS trained per seed on the same time
 splits as `skipify train` (the configured defaults, no tuning), then each kind's validation and test ROC AUC, and
-the blend minus the single kind best on validation on the test rows with a paired bootstrap 95% interval, and the
+the blend minus the single kind best on validation on the test rows with a paired bootstrap 95% interval (and the deep
+model minus LightGBM, the same way), and the
 blend's validation ROC AUC cross-fitted (each half of the validation days scored by weights fitted on the other):
 its own validation figure is in sample.
 
@@ -67,6 +68,7 @@ def main() -> None:
         best = max(singles, key=lambda k: out[f"{k}_valid_roc_auc"])
         out["best_single_on_valid"] = best
         out["blend_minus_best_single_ci"] = paired_bootstrap_auc_diff(y_test, test["blend"], test[best])
+        out["deep_minus_lightgbm_ci"] = paired_bootstrap_auc_diff(y_test, test["deep"], test["lightgbm"])
         out["blend_weights"] = resources.trained["blend"].fitted
         out["served_by_gate"] = max(KINDS, key=lambda k: (out[f"{k}_valid_roc_auc"], -list(KINDS).index(k)))
         print(json.dumps(out, default=float), flush=True)
@@ -78,6 +80,9 @@ def main() -> None:
     summary["blend_minus_best_single"] = {"mean": float(np.mean(diffs)), "sd": float(np.std(diffs, ddof=1)) if len(diffs) > 1 else None,
                                           "each": [(s["blend_minus_best_single_ci"]["lo"], s["blend_minus_best_single_ci"]["hi"])
                                                    for s in per_seed]}
+    deep = [s["deep_minus_lightgbm_ci"]["diff"] for s in per_seed]
+    summary["deep_minus_lightgbm"] = {"mean": float(np.mean(deep)), "sd": float(np.std(deep, ddof=1)) if len(deep) > 1 else None,
+                                      "each": [(s["deep_minus_lightgbm_ci"]["lo"], s["deep_minus_lightgbm_ci"]["hi"]) for s in per_seed]}
     summary["served_by_gate"] = [s["served_by_gate"] for s in per_seed]
     print(json.dumps({"seeds": args.seeds, "summary": summary}, default=float), flush=True)
 

@@ -105,29 +105,23 @@ def catalogue() -> dict[str, Feature]:
     return out
 
 
-# The inputs LightGBM makes from the listening history (skipify.models.recent), column -> (label, what it says):
-# labelled here, beside every feature, so that the catalogue's readers (the app, the API's reasons) need no model.
-AGGREGATES = {
-    "hx_plays": ("Listener's recent plays", "How many of the listener's last plays before the row's day there are (up to 50)."),
-    "hx_dislike_share": ("Listener's recent dislike share", "Share of the listener's last plays that ended in a dislike or an early skip."),
-    "hx_genre_plays": ("Listener's recent plays of this genre", "How many of the listener's last plays were of the track's genre."),
-    "hx_genre_dislike_share": ("Listener's recent dislike share in this genre", "Share of the listener's last plays of the track's genre that ended in a dislike or an early skip."),
-    "hx_artist_plays": ("Listener's recent plays of this artist", "How many of the listener's last plays were of the track's artist."),
-    "hx_artist_dislike_share": ("Listener's recent dislike share for this artist", "Share of the listener's last plays of the track's artist that ended in a dislike or an early skip."),
+# The inputs a model makes itself from the rows' sequences with what it fitted at training (skipify.models.recent:
+# similarities in a projection of the text vectors learnt with the model), column -> (label, what it says). Labelled
+# here, beside every feature, so that the catalogue's readers (the app, the API's reasons) need no model; the counts
+# and shares of the same history are feature columns (families 31, 32, 40, 50).
+MODEL_INPUTS = {
     "hx_sim_completed": ("Likeness to recently finished tracks", "Mean text similarity of the track to the tracks the listener recently played to the end."),
     "hx_sim_disliked": ("Likeness to recently disliked tracks", "Mean text similarity of the track to the tracks the listener recently disliked or skipped early."),
-    "hsx_genre_plays": ("Session's plays of this genre", "How many earlier plays of the row's session were of the track's genre."),
-    "hsx_genre_dislike_share": ("Session's dislike share in this genre", "Share of the session's earlier plays of the track's genre that ended in a dislike or an early skip."),
     "hsx_sim_completed": ("Likeness to the session's finished tracks", "Mean text similarity of the track to the tracks finished earlier in the session."),
     "hsx_sim_disliked": ("Likeness to the session's disliked tracks", "Mean text similarity of the track to the tracks disliked or skipped early earlier in the session."),
 }
 
 
 def label(name: str) -> str:
-    """A feature's label (a catalogued column, or an input a model makes from them: the history
-    aggregates of skipify.models.recent); other names (the explanations' embedding blocks) stay as they are."""
+    """A feature's label (a catalogued column, or an input a model makes from them: :data:`MODEL_INPUTS`);
+    other names (the explanations' embedding blocks) stay as they are."""
     feature = catalogue().get(name)
-    return feature.label if feature else AGGREGATES[name][0] if name in AGGREGATES else name
+    return feature.label if feature else MODEL_INPUTS[name][0] if name in MODEL_INPUTS else name
 
 
 def markdown() -> str:

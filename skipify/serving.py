@@ -185,10 +185,12 @@ class Snapshot:
                 # (concurrency comes from requests, each on its own cursor)
                 db.execute("SET threads = 1")
                 db.register("live_events", _no_live_plays())
+                db.register("live_tracks", self.tracks.to_arrow())
                 for statement in read_sql("serving/live_warehouse").split(";"):
                     if statement.strip():
                         db.execute(statement)
                 db.unregister("live_events")
+                db.unregister("live_tracks")
                 self._db = db
             return self._db
 

@@ -1,9 +1,10 @@
-"""The LightGBM baseline: gradient-boosted trees on the tabular features, plus the aggregates of the
-listening history (skipify.models.recent: what the history encoder reads, summed up per row).
+"""The LightGBM baseline: gradient-boosted trees on the tabular features (the counts and shares of the
+listening history among them: what the history encoder reads, summed up per row), plus the history's
+similarities to the row's track (skipify.models.recent: a text projection fitted with the model).
 
 Native categorical splits, early stopping on the validation split, deterministic
 (``deterministic``, ``force_row_wise``, fixed seed and threads), saved as LightGBM's model text
-next to its preprocessing JSON (and the text projection of the aggregates).
+next to its preprocessing JSON (and the text projection of the similarities).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class LGBMConfig:
     early_stopping_rounds: int = 50
     seed: int = 42
     threads: int = 2
-    history_aggregates: bool = True  # the aggregates of the listening history (skipify.models.recent)
+    history_aggregates: bool = True  # the history's similarities to the track (skipify.models.recent)
     history_dims: int = 16  # principal axes of the text vectors their similarities are taken in
     history_len: int = 50  # plays per sequence (the features' history_len)
 
@@ -73,12 +74,12 @@ class LGBMModel:
     config: LGBMConfig
     best_iteration: int
     seconds: float
-    recent: "Recent | None" = None  # the history aggregates (None: a model without them)
+    recent: "Recent | None" = None  # the history's similarities (None: a model without them)
     kind: ClassVar[str] = "lightgbm"  # skipify.models.kinds
 
     @property
     def columns(self) -> list[str]:
-        """The feature columns this model reads (with the aggregates: the sequences they are made from)."""
+        """The feature columns this model reads (with the similarities: the sequences they are made from)."""
         return self.prep.features + (list(SEQUENCE_COLUMNS) if self.recent else [])
 
     def importance(self) -> pl.DataFrame:
@@ -140,7 +141,7 @@ class LGBMModel:
 
     @classmethod
     def load(cls, folder: Path, resources: "Resources | None" = None) -> "LGBMModel":
-        """A saved model; one with the history aggregates needs ``resources`` (the catalogue's tracks as of now)."""
+        """A saved model; one with the history similarities needs ``resources`` (the catalogue's tracks as of now)."""
         import lightgbm as lgb
 
         folder = Path(folder)
@@ -148,7 +149,7 @@ class LGBMModel:
         recent = None
         if (folder / "lightgbm_history.npz").exists():
             if resources is None:
-                raise ValueError(f"{folder}: a model with history aggregates loads with the warehouse's resources")
+                raise ValueError(f"{folder}: a model with history similarities loads with the warehouse's resources")
             recent = Recent.load(folder / "lightgbm_history.npz", resources)
         return cls(booster, Preprocessor.load(folder / "lightgbm_preprocess.json"), LGBMConfig(), booster.current_iteration(),
                    0.0, recent)
@@ -183,12 +184,12 @@ def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | No
     """Fit the baseline on ``train``, stopping when validation ROC AUC stops improving.
 
     Args:
-        train: training feature rows (with ``label``; with the sequence columns for the history aggregates).
+        train: training feature rows (with ``label``; with the sequence columns for the history similarities).
         valid: validation feature rows, for early stopping only.
         config: hyperparameters.
-        resources: the catalogue's tracks, for the history aggregates (without them: none).
+        resources: the catalogue's tracks, for the history similarities (without them: none).
         start: a warm start: ``start``'s trees go on growing on ``train`` (its preprocessing and history
-            aggregates kept, so the features mean what they meant).
+            similarities kept, so the features mean what they meant).
 
     Returns:
         The trained model.
@@ -202,7 +203,7 @@ def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | No
         recent = Recent.fit(resources, config.history_dims, config.history_len)
     if recent is not None:
         train, valid = recent.add(train), recent.add(valid)
-        logger.info("lightgbm: history aggregates added (%.1fs)", time.perf_counter() - t0)
+        logger.info("lightgbm: history similarities added (%.1fs)", time.perf_counter() - t0)
     prep = start.prep if start is not None else Preprocessor.fit(train)
     cats = list(range(len(prep.numeric), len(prep.features)))
     dtrain = lgb.Dataset(prep.tree_matrix(train), train["label"].to_numpy(), feature_name=prep.features,

@@ -1,13 +1,16 @@
-"""What the listening history says, summed up per row: the inputs a table model (the LightGBM
-baseline) gets from the same sequences the history encoder reads, so that comparing the two
-measures the architecture, not the information (docs/models.md, "a fair comparison").
+"""What the listening history says that needs a fitted model: the similarity of a row's track to
+the tracks the listener recently finished and to those they recently disliked, in a projection of
+the text vectors learnt when the model is trained. A table model (the LightGBM baseline) reads them
+beside the counts and shares of the same plays, which are feature columns (``hx_*``, ``hsx_genre_*``:
+sql/features/families/31, 32, 40, 50), so that comparing it with the history encoder measures the
+architecture, not the information (docs/models.md, "a fair comparison").
 
 From the sequence columns of the listening-history families (``h_*``: the listener's last plays
-before the row's day; ``hs_*``: the earlier plays of the row's session) and, per track, its artist,
-genre and MiniLM text vector, each row gets the columns of :data:`AGGREGATES`: how many recent plays
-and what share of them ended in a dislike or an early skip, the same among those of the row's genre
-and artist, and the mean cosine similarity of the row's track to the recently completed and to the
-recently disliked tracks.
+before the row's day; ``hs_*``: the earlier plays of the row's session) and, per track, its MiniLM
+text vector, each row gets the columns of :data:`COLUMNS`: the mean cosine similarity of the row's
+track to the recently completed and to the recently disliked tracks, among the listener's last plays
+and among the session's earlier ones. This is the model's own transform (saved with it); the labels
+are the catalogue's (``skipify.catalogue.MODEL_INPUTS``).
 
 Similarities are taken in a small space: the text vectors projected on their first ``dims``
 principal axes (fitted on the catalogue's vectors when the model is trained, saved with it). A play
@@ -25,23 +28,22 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from skipify.catalogue import AGGREGATES  # their labels and sentences, kept with every feature's
+from skipify.catalogue import MODEL_INPUTS  # their labels and sentences, kept with every feature's
 
 if TYPE_CHECKING:
     from skipify.models.base import Resources
 
 # skipify.models.history (torch) is imported where it is used
 
+COLUMNS = tuple(MODEL_INPUTS)
 CHUNK = 100_000  # rows per block: its plays (up to rows x history_len) and their vectors are held at once
 
 
 @dataclass
 class TrackTable:
-    """Per track: its id, genre and artist codes, and its text vector in the projected space (unit length; 0 without text)."""
+    """Per track: its id and its text vector in the projected space (unit length; 0 without text)."""
 
     ids: pa.Array
-    genre: np.ndarray
-    artist: np.ndarray
     vectors: np.ndarray
 
     @cached_property
@@ -57,14 +59,13 @@ class TrackTable:
 
     @classmethod
     def build(cls, keys: pl.DataFrame, content: dict[str, np.ndarray], projection: "Projection") -> "TrackTable":
-        """From the catalogue's keys (track_id, artist, genre) and content vectors (text first)."""
+        """From the catalogue's keys (track_id) and content vectors (text first)."""
         from skipify.models.history import TEXT_DIM
 
         ids = keys["track_id"].cast(pl.String)
         text = np.stack([content[t][:TEXT_DIM] if t in content else np.zeros(TEXT_DIM, np.float32) for t in ids.to_list()]) \
             if keys.height else np.zeros((0, TEXT_DIM), np.float32)
-        codes = [keys[c].cast(pl.String).rank("dense").fill_null(0).cast(pl.Int32).to_numpy() for c in ("genre", "artist")]
-        return cls(ids.to_arrow(), codes[0], codes[1], projection.apply(text))
+        return cls(ids.to_arrow(), projection.apply(text))
 
 
 @dataclass
@@ -99,14 +100,14 @@ def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
         return np.where(whole > 0, part / np.maximum(whole, 1), np.nan)
 
 
-def aggregates(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
-    """The :data:`AGGREGATES` columns of ``rows`` (which carry track_id and the sequence columns), in
-    blocks of ``CHUNK`` rows (memory: a block's plays and their vectors, not the whole frame's).
+def similarities(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
+    """The :data:`COLUMNS` of ``rows`` (which carry track_id and the sequence columns), in blocks of
+    ``CHUNK`` rows (memory: a block's plays and their vectors, not the whole frame's).
 
-    Shares and similarities are missing (NaN) where there is nothing to average.
+    A similarity is missing (NaN) where there is nothing to average (no such plays, or a candidate without text).
     """
     parts = [_block(rows.slice(lo, CHUNK), table, length) for lo in range(0, rows.height, CHUNK)]
-    return pl.concat(parts) if parts else pl.DataFrame(schema=dict.fromkeys(AGGREGATES, pl.Float64))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=dict.fromkeys(COLUMNS, pl.Float64))
 
 
 def _block(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
@@ -116,12 +117,9 @@ def _block(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
     cand = table.index.lookup(rows["track_id"])
     known = cand >= 0
     pick = np.where(known, cand, 0)
-    if len(table.ids) == 0:  # no catalogue: nothing matches, nothing is similar
-        cand_genre = cand_artist = np.full(n, -1)
+    if len(table.ids) == 0:  # no catalogue: nothing is similar
         cand_vec = np.zeros((n, table.vectors.shape[1]), np.float32)
     else:
-        cand_genre = np.where(known, table.genre[pick], -1)
-        cand_artist = np.where(known, table.artist[pick], -1)
         cand_vec = np.where(known[:, None], table.vectors[pick], 0.0).astype(np.float32)
     has_text = np.linalg.norm(cand_vec, axis=1) > 0  # a candidate without text is similar to nothing
 
@@ -133,31 +131,19 @@ def _block(rows: pl.DataFrame, table: TrackTable, length: int) -> pl.DataFrame:
     for prefix, kind in (("hx", "listening"), ("hsx", "session")):
         f = flat_sequence(rows, SEQUENCES[kind], table.index, length)
         played = f.idx >= 0  # a track the catalogue does not know counts as no play
-        row, idx, outcome = f.row[played], f.idx[played], f.outcome[played]
-        bad = outcome > 0
-        same_genre = table.genre[idx] == cand_genre[row]
-        same_artist = table.artist[idx] == cand_artist[row]
+        row, idx, bad = f.row[played], f.idx[played], f.outcome[played] > 0
         sims = np.zeros(len(row), np.float32)  # one axis at a time: no (plays x dims) copies
         for d, axis in enumerate(table.axes_first):
             sims += axis[idx] * cand_vec[row, d]
         plays, dislikes = per_row(np.ones(len(row)), row), per_row(bad, row)
-        genre_plays = per_row(same_genre, row)
-        if prefix == "hx":
-            out["hx_plays"] = plays
-            out["hx_dislike_share"] = _share(dislikes, plays)
-            artist_plays = per_row(same_artist, row)
-            out["hx_artist_plays"] = artist_plays
-            out["hx_artist_dislike_share"] = _share(per_row(bad & same_artist, row), artist_plays)
-        out[f"{prefix}_genre_plays"] = genre_plays
-        out[f"{prefix}_genre_dislike_share"] = _share(per_row(bad & same_genre, row), genre_plays)
         out[f"{prefix}_sim_completed"] = np.where(has_text, _share(per_row(sims * ~bad, row), plays - dislikes), np.nan)
         out[f"{prefix}_sim_disliked"] = np.where(has_text, _share(per_row(sims * bad, row), dislikes), np.nan)
-    return pl.DataFrame({c: out[c] for c in AGGREGATES})
+    return pl.DataFrame({c: out[c] for c in COLUMNS})
 
 
 @dataclass
 class Recent:
-    """The history aggregates a model adds to its rows: the text projection (fitted when the model is
+    """The similarities a model adds to its rows: the text projection (fitted when the model is
     trained, saved with it) and the catalogue's tracks (as of loading)."""
 
     projection: Projection
@@ -170,8 +156,9 @@ class Recent:
         return cls(projection, TrackTable.build(resources.track_keys, resources.content, projection), length)
 
     def add(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """``rows`` with the :data:`AGGREGATES` columns."""
-        return pl.concat([rows, aggregates(rows, self.tracks, self.length)], how="horizontal")
+        """``rows`` with the :data:`COLUMNS` (a model saved when it made more of them, before the history's
+        counts became feature columns, finds those among the rows' features)."""
+        return pl.concat([rows, similarities(rows, self.tracks, self.length)], how="horizontal")
 
     def save(self, path: Path) -> Path:
         np.savez(path, mean=self.projection.mean, axes=self.projection.axes, length=np.int64(self.length))

@@ -193,7 +193,8 @@ def test_a_live_sessions_rows_equal_the_training_rows_of_the_same_plays_once_ing
     try:
         user, = con.execute("SELECT user_id FROM raw.events WHERE ts < $c GROUP BY ALL ORDER BY count(*) DESC LIMIT 1",
                             {"c": dt.datetime.combine(NIGHT, dt.time(), dt.UTC)}).fetchone()
-        tracks = [t for (t,) in con.execute("SELECT track_id FROM raw.tracks ORDER BY track_id LIMIT 6").fetchall()]
+        # tracks of few genres: the session's counts by genre (hsx_genre_*) read the live plays' genres
+        tracks = [t for (t,) in con.execute("SELECT track_id FROM raw.tracks ORDER BY genres[1], track_id LIMIT 6").fetchall()]
     finally:
         con.close()
     service = Service(cfg)
@@ -217,6 +218,7 @@ def test_a_live_sessions_rows_equal_the_training_rows_of_the_same_plays_once_ing
         service.stop()
     assert rows["s_plays_before"].to_list() == [0, 1, 2, 3, 4, 5] and rows["s_prev_dislike"].to_list()[1:] == [0, 1, 1, 0, 1]
     assert [len(x) for x in rows["hs_track_ids"].to_list()] == [0, 1, 2, 3, 4, 5]
+    assert rows["hsx_genre_plays"].sum() > 0
 
     ingest_landing(NIGHT + dt.timedelta(days=1), cfg)  # the next night: the event log is a landing file
     build_features(NIGHT + dt.timedelta(days=1), cfg, with_text=False)

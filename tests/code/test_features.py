@@ -168,6 +168,34 @@ def _outcome(label: int, early_skip: int) -> int:
     return 1 if early_skip else 2 if label else 0
 
 
+def test_the_histories_counts_and_shares_are_those_of_the_plays_the_sequences_hold(small_built, small_rows):
+    """hx_* and hsx_genre_* (SQL: running counts in features.labels, a RANGE window over the session) count the
+    plays of the listener's and the session's sequences (skipify.sequences, from the same plays by another path)."""
+    cfg, _ = small_built
+    tracks = small_rows.select("track_id", pl.col("t_genre").alias("g"), pl.col("t_artist").alias("a")).unique("track_id")
+    rows = small_rows.with_row_index("row")
+    assert rows["h_track_ids"].list.len().max() == cfg.history_len  # some histories reach back past their last 50 plays
+
+    def counted(sequence: str, outcomes: str, prefix: str, by: tuple[str, ...]) -> pl.DataFrame:
+        plays = (rows.select("row", "t_genre", "t_artist", pl.col(sequence).alias("track_id"), pl.col(outcomes).alias("o"))
+                 .explode("track_id", "o").drop_nulls("track_id").join(tracks, on="track_id"))
+        sums = [pl.len().alias(f"{prefix}_plays"), (pl.col("o") > 0).sum().alias(f"{prefix}_bad")]
+        for key in by:
+            same = pl.col(key[0]) == pl.col(f"t_{key}")
+            sums += [same.sum().alias(f"{prefix}_{key}_plays"), (same & (pl.col("o") > 0)).sum().alias(f"{prefix}_{key}_bad")]
+        return plays.group_by("row").agg(sums)
+
+    want = (rows.select("row").join(counted("h_track_ids", "h_outcomes", "hx", ("genre", "artist")), on="row", how="left")
+            .join(counted("hs_track_ids", "hs_outcomes", "hsx", ("genre",)), on="row", how="left").fill_null(0).sort("row"))
+    got = rows.sort("row")
+    for prefix, part in (("hx", ""), ("hx", "genre_"), ("hx", "artist_"), ("hsx", "genre_")):
+        plays, bad = want[f"{prefix}_{part}plays"], want[f"{prefix}_{part}bad"]
+        assert got[f"{prefix}_{part}plays"].to_list() == plays.to_list(), f"{prefix}_{part}plays"
+        share = (bad / plays).fill_nan(None)
+        assert got[f"{prefix}_{part}dislike_share"].to_list() == pytest.approx(share.to_list(), nan_ok=True), f"{prefix}_{part}dislike_share"
+    assert (got["hx_genre_plays"] > 0).mean() > 0.5 and (got["hsx_genre_plays"] > 0).mean() > 0.2  # not all zero
+
+
 def test_listening_history_is_the_listeners_last_plays_before_the_day_most_recent_first(small_built):
     cfg, _ = small_built
     # the warehouse stores where each sequence ends (h_until, hs_prev); load_rows gathers the plays

@@ -77,40 +77,35 @@ def test_cold_start_rows_get_finite_scores(splits):
     assert np.isfinite(p).all() and ((p > 0) & (p < 1)).all()
 
 
-def test_history_aggregates_count_what_the_sequences_hold():
-    from skipify.models.recent import AGGREGATES, Projection, TrackTable, aggregates
+def test_history_similarities_average_over_the_sequences_plays():
+    from skipify.models.recent import COLUMNS, Projection, TrackTable, similarities
 
     rng = np.random.default_rng(0)
     content = {f"t{i}": rng.normal(size=395).astype(np.float32) for i in range(40)}
-    keys = pl.DataFrame({"track_id": [f"t{i}" for i in range(40)], "artist": [f"a{i % 5}" for i in range(40)],
-                         "genre": [f"g{i % 3}" for i in range(40)]})
+    keys = pl.DataFrame({"track_id": [f"t{i}" for i in range(40)]})
     tracks = TrackTable.build(keys, content, Projection.fit(content, 8))
     seq = {"h_outcomes": pl.List(pl.UInt8), "hs_outcomes": pl.List(pl.UInt8)}
     rows = pl.DataFrame({
-        # t0: genre g0, artist a0; its history t3 (g0, completed), t6 (g0, a1, dislike), t1 (g1, a1, early skip),
-        # t5 (a0, completed); its session: t0 itself, disliked
-        "track_id": ["t0", "t1", "unknown"],
-        "h_track_ids": [["t3", "t6", "t1", "t5"], [], ["t0"]], "h_outcomes": [[0, 2, 1, 0], [], [0]],
-        "h_days_before": [[1.0, 2.0, 3.0, 4.0], [], [1.0]],
-        "hs_track_ids": [["t0"], None, []], "hs_outcomes": [[2], None, []], "hs_minutes_before": [[1.0], None, []],
+        # t0's history: t3 (completed), t6 (dislike), t1 (early skip), t5 (completed); its session: t0 itself, disliked
+        "track_id": ["t0", "t1", "unknown", "t0"],
+        "h_track_ids": [["t3", "t6", "t1", "t5"], [], ["t0"], ["t3", "t6"]], "h_outcomes": [[0, 2, 1, 0], [], [0], [0, 2]],
+        "h_days_before": [[1.0, 2.0, 3.0, 4.0], [], [1.0], [1.0, 2.0]],
+        "hs_track_ids": [["t0"], None, [], []], "hs_outcomes": [[2], None, [], []], "hs_minutes_before": [[1.0], None, [], []],
     }, schema_overrides=seq)
-    a = aggregates(rows, tracks, 50).to_dicts()
-    assert list(a[0]) == list(AGGREGATES)
-    assert a[0]["hx_plays"] == 4 and a[0]["hx_dislike_share"] == 0.5
-    assert a[0]["hx_genre_plays"] == 2 and a[0]["hx_genre_dislike_share"] == 0.5  # t3, t6
-    assert a[0]["hx_artist_plays"] == 1 and a[0]["hx_artist_dislike_share"] == 0  # t5
-    assert a[0]["hsx_genre_plays"] == 1 and a[0]["hsx_genre_dislike_share"] == 1
+    a = similarities(rows, tracks, 50).to_dicts()
+    assert list(a[0]) == list(COLUMNS)
+    v = tracks.vectors[tracks.index.lookup(pl.Series(["t0", "t3", "t6", "t1", "t5"]))]
+    assert a[0]["hx_sim_completed"] == pytest.approx(float((v[1] @ v[0] + v[4] @ v[0]) / 2), abs=1e-5)  # t3, t5
+    assert a[0]["hx_sim_disliked"] == pytest.approx(float((v[2] @ v[0] + v[3] @ v[0]) / 2), abs=1e-5)  # t6, t1
     assert a[0]["hsx_sim_disliked"] == pytest.approx(1.0, abs=1e-5) and np.isnan(a[0]["hsx_sim_completed"])  # itself
-    assert -1 <= a[0]["hx_sim_completed"] <= 1 and -1 <= a[0]["hx_sim_disliked"] <= 1
-    # no history: counts 0, shares and similarities missing, not 0
-    assert a[1]["hx_plays"] == 0 and np.isnan(a[1]["hx_dislike_share"]) and np.isnan(a[1]["hx_sim_completed"])
-    # a track the catalogue does not know matches no genre or artist and is similar to nothing
-    assert a[2]["hx_plays"] == 1 and a[2]["hx_genre_plays"] == 0 and np.isnan(a[2]["hx_sim_completed"])
-    # only the last `length` plays count
-    assert aggregates(rows, tracks, 2).row(0, named=True)["hx_plays"] == 2
+    # no history: missing, not 0; a track the catalogue does not know is similar to nothing
+    assert np.isnan(a[1]["hx_sim_completed"]) and np.isnan(a[2]["hx_sim_completed"])
+    # only the last `length` plays count: t3 completed, t6 disliked
+    two, same = similarities(rows, tracks, 2).row(0, named=True), similarities(rows.slice(3, 1), tracks, 50).row(0, named=True)
+    assert [two["hx_sim_completed"], two["hx_sim_disliked"]] == pytest.approx([same["hx_sim_completed"], same["hx_sim_disliked"]])
     # every column a float, also where no row has any play (a block of early rows), so that blocks concatenate
-    nothing = aggregates(rows.slice(1, 1), tracks, 50)
-    assert set(nothing.dtypes) == {pl.Float64} and set(aggregates(rows, tracks, 50).dtypes) == {pl.Float64}
+    nothing = similarities(rows.slice(1, 1), tracks, 50)
+    assert set(nothing.dtypes) == {pl.Float64} and set(similarities(rows, tracks, 50).dtypes) == {pl.Float64}
 
 
 def test_path_attributions_add_up_to_the_logit_and_follow_treeshap(splits):

@@ -72,18 +72,21 @@ def test_saved_models_score_as_the_trained_ones(trained):
         assert again["models"][name]["test"]["log_loss"] == pytest.approx(r["evaluation"]["models"][name]["test"]["log_loss"], abs=1e-7)
 
 
-def test_lightgbm_reads_the_history_aggregates_of_the_same_sequences(trained):
+def test_lightgbm_reads_the_history_summed_up_from_the_same_sequences(trained):
+    from skipify.catalogue import catalogue
     from skipify.sequences import SEQUENCE_COLUMNS
-    from skipify.models.recent import AGGREGATES
+    from skipify.models.recent import COLUMNS
     from skipify.versions import load_version
 
     cfg, r = trained
     _, models = load_version(r["version"], cfg)
     lgbm = models["lightgbm"]
     assert lgbm.recent is not None and (cfg.models_dir / r["version"] / "lightgbm_history.npz").exists()
-    assert set(AGGREGATES) <= set(lgbm.prep.features)  # inputs of the trees, fitted like any column
+    counts = [c for c in catalogue() if c.startswith(("hx_", "hsx_"))]  # the history's counts and shares: features
+    assert len(counts) == 8 and set(counts).isdisjoint(COLUMNS)
+    assert set(COLUMNS) | set(counts) <= set(lgbm.prep.features)  # inputs of the trees, fitted like any column
     assert set(SEQUENCE_COLUMNS) <= set(lgbm.columns)  # the night and the API build the sequences for it
-    gain = lgbm.importance().filter(pl.col("feature").is_in(list(AGGREGATES)))["gain"].sum()
+    gain = lgbm.importance().filter(pl.col("feature").is_in([*COLUMNS, *counts]))["gain"].sum()
     assert gain > 0  # the trees split on them
 
 

@@ -28,14 +28,20 @@
 -- feature hs_track_ids | Session's earlier plays (tracks) | The tracks played earlier in the row's session, most recent first (up to 50).
 -- feature hs_outcomes | Session's earlier plays (outcomes) | How each of those plays ended: 0 completed, 1 early skip, 2 dislike.
 -- feature hs_minutes_before | Session's earlier plays (minutes ago) | Minutes from the start of each of those plays to the row's.
+-- feature hsx_genre_plays | Session's plays of this genre | How many of the session's earlier plays (its last 50) were of the track's genre.
+-- feature hsx_genre_dislike_share | Session's dislike share in this genre | Share of the session's earlier plays of the track's genre that ended in a dislike or an early skip.
+--
+-- hsx_genre_*: among the same earlier plays (the session's last $history_len before the row), those of the
+-- row's genre: a RANGE window over the number of the session's plays before each row (s_plays_before),
+-- partitioned by session and genre.
 with session_rows as (
     -- the rows being built (built) and the earlier plays of their sessions; probes carry no outcome
     select play_id, is_event, session_id, ts, day, label, early_skip, session_position,
-           platform, shuffle, context_type, reason_start, true as built
+           platform, shuffle, context_type, reason_start, genre, true as built
     from fx_rows_out
     union all
     select play_id, is_event, session_id, ts, day, label, early_skip, session_position,
-           platform, shuffle, context_type, reason_start, false
+           platform, shuffle, context_type, reason_start, genre, false
     from fx_earlier
 ),
 
@@ -53,6 +59,19 @@ ordered as (
     window w as (
         partition by session_id, case when session_id is null then play_id end
         order by ts, play_id rows between unbounded preceding and 1 preceding
+    )
+),
+
+by_genre as (
+    select
+        *,
+        sum(is_event::int) over g as genre_plays_before,
+        sum(label) over g as genre_dislikes_before
+    from ordered
+    -- the session's plays of the row's genre numbered from k - $history_len to k - 1 (k: plays before the row)
+    window g as (
+        partition by session_id, genre, case when session_id is null then play_id end
+        order by coalesce(plays_before, 0) range between $history_len preceding and 1 preceding
     )
 )
 
@@ -74,6 +93,8 @@ select
     shuffle::int as c_shuffle,
     context_type as c_context_type,
     reason_start as c_reason_start,
+    coalesce(genre_plays_before, 0)::bigint as hsx_genre_plays,
+    genre_dislikes_before / nullif(genre_plays_before, 0) as hsx_genre_dislike_share,
     hs_prev
-from ordered
+from by_genre
 where built
