@@ -9,8 +9,11 @@ temperature-calibrated on validation. Everything runs on ``device`` ("auto" pick
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -51,6 +54,9 @@ class DeepConfig:
     tower_lr_scale: float = 0.3  # learning rate of the towers in stage 2, relative to lr
     seed: int = 42
     device: str = "auto"
+    # torch threads while training (0: one per core this process may use): fixed, so that the same rows and seed give
+    # the same model whatever the process set before (the API sets one thread; sums split over other counts differ)
+    threads: int = 0
     residual: bool = True  # stage 2 learns on top of stage 1's logit (wide + dot product) instead of replacing it
     # with the history encoder off: stage 2 starts both without and with it from one stage 1, and after
     # the same first ``choose_history_rows`` training rows the better on validation ROC AUC goes on (the
@@ -720,12 +726,25 @@ def configure(config: DeepConfig | None, cfg: "Config", device: str = "auto", ep
     return config
 
 
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` (0: one per core this process may use) for the block, then as they were."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n or len(os.sched_getaffinity(0)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def fit(train: pl.DataFrame, valid: pl.DataFrame, config: DeepConfig, resources: "Resources") -> DeepModel:
-    return train_deep(train, valid, resources.content, config)
+    with torch_threads(config.threads):
+        return train_deep(train, valid, resources.content, config)
 
 
 def warm_start(model: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, resources: "Resources", device: str = "auto") -> DeepModel:
-    return finetune_deep(model, train, valid, resources.cfg.warm_start_epochs, device)
+    with torch_threads(model.config.threads):
+        return finetune_deep(model, train, valid, resources.cfg.warm_start_epochs, device)
 
 
 def load(folder, resources: "Resources") -> DeepModel:

@@ -91,8 +91,16 @@ def test_lightgbm_reads_the_history_summed_up_from_the_same_sequences(trained):
 
 
 def test_same_data_and_seed_give_the_same_metrics(trained):
+    import torch
+
     cfg, r = trained
-    r2 = train(NIGHT, cfg=cfg, device="cpu", configs={"deep": tiny_deep(), "lightgbm": tiny_lgbm_config()})
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the API sets its process: training sets its own count (DeepConfig.threads)
+    try:
+        r2 = train(NIGHT, cfg=cfg, device="cpu", configs={"deep": tiny_deep(), "lightgbm": tiny_lgbm_config()})
+    finally:
+        torch.set_num_threads(before)
+    assert torch.get_num_threads() == before
     for key in ("deep_roc_auc", "lightgbm_roc_auc", "deep_log_loss"):
         assert r2["evaluation"]["summary"][key] == pytest.approx(r["evaluation"]["summary"][key], abs=1e-6)
     con = connect(cfg, read_only=True)
