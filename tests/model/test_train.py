@@ -88,6 +88,8 @@ def test_lightgbm_reads_the_history_summed_up_from_the_same_sequences(trained):
     assert set(SEQUENCE_COLUMNS) <= set(lgbm.columns)  # the night and the API build the sequences for it
     gain = lgbm.importance().filter(pl.col("feature").is_in([*COLUMNS, *counts]))["gain"].sum()
     assert gain > 0  # the trees split on them
+    # the deep model reads the plays themselves (its encoder), not their sums (DeepConfig.history_summaries, off)
+    assert set(counts).isdisjoint(models["deep"].prep.features) and models["deep"].prep.features
 
 
 def test_same_data_and_seed_give_the_same_metrics(trained):
