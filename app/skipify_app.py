@@ -120,7 +120,7 @@ def page_listener() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Recent listening")
-        st.dataframe(q("listener_history", user_id=user, cutoff=cutoff_of(day), threshold_ms=CFG.label_skip_threshold_ms),
+        st.dataframe(q("listener_history", user_id=user, cutoff=cutoff_of(day), **CFG.label_params()),
                      hide_index=True, use_container_width=True)
     with right:
         st.subheader("Nearest tracks in the two-tower space")

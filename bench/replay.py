@@ -82,9 +82,8 @@ def read_day(home: Path, day: dt.date, listeners: int, seed: int) -> tuple[list[
         users = con.execute("SELECT DISTINCT user_id FROM raw.events WHERE ts >= $a AND ts < $b ORDER BY hash(user_id, $s) LIMIT $n",
                             {"a": start, "b": start + dt.timedelta(days=1), "s": seed, "n": listeners}).pl()
         load_macros(con)  # the label as the features define it (the night removed D's feature rows)
-        labels = con.execute("SELECT user_id, track_id, ts, fx_label(feedback, ms_played, skipped, $t) AS label FROM raw.events "
-                             "WHERE ts >= $a AND ts < $b", {"a": start, "b": start + dt.timedelta(days=1),
-                                                            "t": load_config(home=home).label_skip_threshold_ms}).pl()
+        labels = con.execute("SELECT user_id, track_id, ts, label FROM fx_events($a, $b, $label_domains, $label_abandon_ms)",
+                             {"a": start, "b": start + dt.timedelta(days=1), **load_config(home=home).label_params()}).pl()
         night = con.execute("SELECT user_id, track_id, p_dislike FROM scores.dislike_scores WHERE run_date = $d", {"d": day}).fetchall()
     finally:
         con.close()

@@ -13,7 +13,7 @@ import polars as pl
 
 from skipify.catalogue import label as feature_label  # noqa: F401 - the app's names of features (skipify features --list)
 from skipify.config import Config, load_config
-from skipify.warehouse import WarehouseError, connect, run_sql
+from skipify.warehouse import WarehouseError, connect, run_script, run_sql
 
 
 class NoWarehouse(RuntimeError):
@@ -21,13 +21,14 @@ class NoWarehouse(RuntimeError):
 
 
 def query(name: str, cfg: Config | None = None, **params) -> pl.DataFrame:
-    """Rows of ``sql/app/<name>.sql`` as Polars."""
+    """Rows of ``sql/app/<name>.sql`` as Polars (the label's macros loaded: fx_label, fx_abandon_ms)."""
     cfg = cfg or load_config()
     try:
         con = connect(cfg, read_only=True)
     except WarehouseError as exc:
         raise NoWarehouse(str(exc)) from exc
     try:
+        run_script(con, "features/play_macros")
         return run_sql(con, f"app/{name}", params).pl()
     finally:
         con.close()
@@ -91,7 +92,7 @@ def night_outcomes(cfg: Config | None = None) -> pl.DataFrame:
     from skipify.metrics import roc_auc
 
     cfg = cfg or load_config()
-    rows = query("night_outcomes", cfg, threshold_ms=cfg.label_skip_threshold_ms)
+    rows = query("night_outcomes", cfg, **cfg.label_params())
     out = []
     for (day, served), g in rows.group_by("run_date", "served_model", maintain_order=True):
         y = g["label"].to_numpy()

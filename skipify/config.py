@@ -38,8 +38,13 @@ class Config:
     home: Path = REPO_ROOT / "warehouse"  # everything written at run time lives below this
 
     # --- label ----------------------------------------------------------------------------
-    # An event is a dislike when feedback is 'dislike' or it was played for less than this.
+    # An event is a dislike when feedback is 'dislike' or it was played for less than its domain's threshold:
+    # this for music (an early skip) ...
     label_skip_threshold_ms: int = 30_000
+    # ... and, for the other domains items may belong to, "domain=ms" pairs: an episode, chapter or video abandoned
+    # within its first ms. These name the domains there are (raw.tracks.domain; music always is one): a new medium
+    # is one more pair. `Config.label_rules()` reads them; docs/domains.md says why these values.
+    label_domain_abandon_ms: str = "podcast=120000,audiobook=120000,video=15000"
 
     # --- time-based splits (train < validation < test), counted back from the last event day
     split_test_days: int = 7
@@ -218,6 +223,41 @@ class Config:
         return out
 
 
+    def label_rules(self) -> dict[str, int]:
+        """Each domain and its abandon threshold in ms (music first): the one reading of the label's settings."""
+        return {"music": self.label_skip_threshold_ms, **parse_domain_rules(self.label_domain_abandon_ms)}
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """The domains items may belong to: music, then those of ``label_domain_abandon_ms``."""
+        return tuple(self.label_rules())
+
+    def label_params(self) -> dict[str, list]:
+        """The label's ``$`` parameters of the SQL (sql/features/play_macros.sql, fx_abandon_ms): the domains and
+        their thresholds, in the same order."""
+        rules = self.label_rules()
+        return {"label_domains": list(rules), "label_abandon_ms": list(rules.values())}
+
+
+DOMAIN = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def parse_domain_rules(spec: str) -> dict[str, int]:
+    """``"podcast=120000,video=15000"`` as {domain: ms}; ValueError naming what is wrong."""
+    out: dict[str, int] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, sep, ms = part.partition("=")
+        name = name.strip()
+        if not sep or not DOMAIN.fullmatch(name) or not ms.strip().isdigit():
+            raise ValueError(f"{part!r} is not domain=milliseconds (a lower-case name, a whole number)")
+        if name == "music" or name in out:
+            raise ValueError(f"{name!r} given twice (music's threshold is label_skip_threshold_ms)")
+        out[name] = int(ms)
+    return out
+
+
 def redact(conninfo: str) -> str:
     """A PostgreSQL connection string without its password (URL or libpq keywords)."""
     conninfo = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", conninfo)
@@ -278,6 +318,11 @@ def check(cfg: "Config", from_env: frozenset[str] = frozenset()) -> None:
     if not MEMORY.fullmatch(cfg.duckdb_memory_limit.strip()):
         raise ConfigError(f"{_setting('duckdb_memory_limit', 'duckdb_memory_limit' in from_env)}={cfg.duckdb_memory_limit}: "
                           "must be a size such as 4GB, 512MB or 2GiB")
+    try:
+        parse_domain_rules(cfg.label_domain_abandon_ms)
+    except ValueError as exc:
+        raise ConfigError(f"{_setting('label_domain_abandon_ms', 'label_domain_abandon_ms' in from_env)}="
+                          f"{cfg.label_domain_abandon_ms!r}: {exc}") from None
     if not cfg.serve_host.strip():
         raise ConfigError(f"{_setting('serve_host', 'serve_host' in from_env)} is empty: give a host to listen on, e.g. 127.0.0.1")
 

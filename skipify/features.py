@@ -47,7 +47,7 @@ import polars as pl
 from skipify.catalogue import Definition, families, states
 from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.sequences import ANCHORS, attach, reach, read_log
-from skipify.warehouse import connect, create_temp, insert_sql, migrate, read_sql, run_sql, transaction, used_params, with_retry
+from skipify.warehouse import connect, create_temp, insert_sql, migrate, read_sql, run_script, run_sql, transaction, used_params, with_retry
 
 LABELS = Definition("labels", "features/labels", ("play_id",))
 TRAINING_KEYS = ("play_id", "user_id", "track_id", "ts", "day", "label", "early_skip", "n")
@@ -96,7 +96,7 @@ def day_number(d: dt.date) -> int:
 
 def feature_params(cfg: Config, cutoff: dt.datetime | None) -> dict:
     """The ``$`` parameters of the feature SQL: the cut-off and the settings the definitions read."""
-    return {"cutoff": cutoff, "threshold_ms": cfg.label_skip_threshold_ms, "smoothing": cfg.feature_smoothing, "prior": cfg.feature_prior,
+    return {"cutoff": cutoff, **cfg.label_params(), "smoothing": cfg.feature_smoothing, "prior": cfg.feature_prior,
             "history_len": cfg.history_len, "lookback_hours": cfg.session_lookback_hours}
 
 
@@ -109,12 +109,11 @@ def definition_hash(d: Definition, cfg: Config) -> str:
 
 
 def load_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the temp macros every feature query uses on this connection: what a play says
-    (sql/features/play_macros.sql), then the plays and tracks of raw.* as feature rows (sql/features/macros.sql)."""
+    """Create the temp macros every feature query uses on this connection: what a play says, the label
+    included (sql/features/play_macros.sql), then the plays and tracks of raw.* as feature rows
+    (sql/features/macros.sql)."""
     for name in ("features/play_macros", "features/macros"):
-        for statement in read_sql(name).split(";"):
-            if statement.strip():
-                con.execute(statement)
+        run_script(con, name)
 
 
 def _fill(state: Definition) -> dict[str, str]:

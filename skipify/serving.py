@@ -32,7 +32,7 @@ from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.events import LIVE_SCHEMA
 from skipify.features import check_built, day_number, feature_params, load_macros, state_inputs
 from skipify.sequences import SEQUENCE_COLUMNS, SEQUENCES, PlayLog, attach, reach, read_log
-from skipify.warehouse import connect, create_temp, read_sql, run_sql, used_params
+from skipify.warehouse import connect, create_temp, read_sql, run_script, run_sql, used_params
 
 CONTEXT = ("platform", "context_type", "shuffle", "reason_start")
 REQUEST_SCHEMA = {
@@ -139,7 +139,7 @@ class Snapshot:
     as_of: dt.date
     per_key: list[_Family]
     per_row: list[Definition]
-    tracks: pl.DataFrame  # track_id, artist, genre of every catalogued track
+    tracks: pl.DataFrame  # track_id, artist, genre, domain of every catalogued track
     habits: pl.DataFrame  # row 0: no habit (hour 12, no context)
     habit_keys: _Keys
     played_users: set[str]
@@ -186,9 +186,7 @@ class Snapshot:
                 db.execute("SET threads = 1")
                 db.register("live_events", _no_live_plays())
                 db.register("live_tracks", self.tracks.to_arrow())
-                for statement in read_sql("serving/live_warehouse").split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                run_script(db, "serving/live_warehouse")
                 db.unregister("live_events")
                 db.unregister("live_tracks")
                 self._db = db
@@ -244,7 +242,7 @@ class Snapshot:
         finally:
             con.close()
         pairs = kinds.filter(pl.col("kind") == "pair")
-        tracks = kinds.filter(pl.col("kind") == "track").select("track_id", "artist", "genre")
+        tracks = kinds.filter(pl.col("kind") == "track").select("track_id", "artist", "genre", "domain")
         habits = _with_null_row(habits, hour=12)
         snap = cls(as_of, per_key, [f for f in _needed(columns) if f.per_row], tracks, habits.drop("user_id"),
                    _Keys(habits.select("user_id")), set(pairs["user_id"].to_list()), set(pairs["track_id"].to_list()),

@@ -425,6 +425,14 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = Non
     return con.execute(text, used_params(text, params))
 
 
+def run_script(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Execute every statement of ``sql/<name>.sql`` (split at semicolons: none in its comments), no parameters:
+    the temp macros and the API's in-memory tables."""
+    for statement in read_sql(name).split(";"):
+        if statement.strip():
+            con.execute(statement)
+
+
 def insert_sql(con: duckdb.DuckDBPyConnection, table: str, name: str, params: dict | None = None) -> int:
     """``INSERT INTO table`` the query in ``sql/<name>.sql`` (creating the table from it when missing).
 

@@ -15,6 +15,7 @@ Per file and target table the steps are the same (SQL in ``sql/ingest/``)::
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,8 @@ import duckdb
 
 from skipify.config import Config, load_config, logger
 from skipify.ingest import rules
-from skipify.ingest.sources import (CONTRACT_COLUMNS, KNOWN_COLUMNS, SPOTIFY_PERSONAL, IngestError, SourceFile, discover, printable,
-                                     read_src)
+from skipify.ingest.sources import (CONTRACT_COLUMNS, KNOWN_COLUMNS, SPOTIFY_PERSONAL, IngestError, SourceFile, discover, plain_name,
+                                     printable, read_src)
 from skipify.warehouse import connect, create_temp, migrate, read_sql, run_sql, transaction, with_retry
 
 
@@ -167,6 +168,8 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, sf: SourceFile, batch_id: str, 
         "min_ts": cfg.ingest_min_ts,
         "max_ts": dt.datetime.now(dt.UTC) + dt.timedelta(hours=cfg.ingest_max_future_hours),
         "skip_threshold_ms": cfg.label_skip_threshold_ms,
+        **cfg.label_params(),  # the domains items may belong to
+        "video_file": fnmatch.fnmatch(plain_name(sf.path), "Streaming_History_Video_*"),
         "user": user,
         **rules.params(),  # what an id or a label may hold
     }

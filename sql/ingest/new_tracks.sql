@@ -27,6 +27,10 @@ merged as (
         coalesce(l.key, t.key) as key,
         coalesce(l.mode, t.mode) as mode,
         coalesce(l.time_signature, t.time_signature) as time_signature,
+        coalesce(l.domain, t.domain, 'music') as domain,
+        coalesce(l.show_name, t.show_name) as show_name,
+        coalesce(l.publisher, t.publisher) as publisher,
+        coalesce(l.chapter, t.chapter) as chapter,
         t.track_id is null as is_new,
         t as old
     from lasts as l
@@ -38,7 +42,8 @@ select
     tempo, acousticness, instrumentalness, speechiness, liveness, loudness, key, mode, time_signature,
     $source_format as source_format,
     $batch_id as batch_id,
-    now() as updated_at
+    now() as updated_at,
+    domain, show_name, publisher, chapter
 from merged
 where is_new
    or title is distinct from old.title
@@ -59,3 +64,7 @@ where is_new
    or key is distinct from old.key
    or mode is distinct from old.mode
    or time_signature is distinct from old.time_signature
+   or domain is distinct from old.domain
+   or show_name is distinct from old.show_name
+   or publisher is distinct from old.publisher
+   or chapter is distinct from old.chapter

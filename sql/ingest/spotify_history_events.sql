@@ -1,5 +1,10 @@
 -- Spotify Extended Streaming History plays (`src`, one row per play, personal fields already removed)
--- mapped onto the events contract. Rows that are valid but not tracks get `excluded` with the reason.
+-- mapped onto the events contract. Each play is of one item, by the URI it carries: a music track
+-- (spotify_track_uri; its id is the URI's last part, as before items had domains), a podcast episode
+-- (spotify_episode_uri), an audiobook chapter (audiobook_chapter_uri, else the book's audiobook_uri); the
+-- item's id is then its whole URI. Every play of a Streaming_History_Video_*.json file ($video_file) is a video.
+-- Plays that are valid but cannot be kept get `excluded` with the reason: incognito plays, plays that name no
+-- item (a local file, an unavailable track), items of a domain not configured ($label_domains).
 --   * ts in the export is when the play ENDED; the contract's ts is when it started: ts - ms_played.
 --   * skipped may be null in older exports: fwdbtn/backbtn -> true, trackdone -> false, any other
 --     end reason -> played for less than $skip_threshold_ms.
@@ -20,8 +25,25 @@ with plays as (
         shuffle,
         lower(platform) as platform_raw,
         coalesce(try_cast(incognito_mode as boolean), false) as incognito,
-        coalesce(episode_name, spotify_episode_uri) as episode
+        clean_text(spotify_episode_uri) as episode_uri,
+        coalesce(clean_text(audiobook_chapter_uri), clean_text(audiobook_uri)) as chapter_uri
     from src
+),
+
+items as (
+    select
+        *,
+        case
+            when spotify_track_uri is not null then case when uri_id <> '' then uri_id else spotify_track_uri end
+            else coalesce(episode_uri, chapter_uri)
+        end as item_id,
+        case
+            when $video_file then 'video'
+            when spotify_track_uri is not null then 'music'
+            when episode_uri is not null then 'podcast'
+            when chapter_uri is not null then 'audiobook'
+        end as domain
+    from plays
 ),
 
 mapped as (
@@ -30,10 +52,11 @@ mapped as (
         end_ts - to_milliseconds(coalesce(ms, 0)) as start_ts,
         case
             when incognito then 'incognito play: not tracked at the listener''s request'
-            when spotify_track_uri is null and episode is not null then 'podcast episode, not a music track'
-            when spotify_track_uri is null then 'no spotify_track_uri (local file or unavailable track)'
+            when item_id is null then 'no spotify_track_uri, spotify_episode_uri or audiobook uri (a local file or an unavailable item)'
+            when not list_contains($label_domains, domain)
+                then 'a ' || domain || ' play: domain not configured (Config.label_domain_abandon_ms)'
         end as excluded
-    from plays
+    from items
 ),
 
 sessions as (
@@ -56,7 +79,7 @@ numbered as (
 select
     record_number,
     user_id,
-    case when uri_id <> '' then uri_id else spotify_track_uri end as track_id,
+    item_id as track_id,
     coalesce(cast(start_ts as varchar), ts_raw) as ts,
     ms_played,
     coalesce(
@@ -82,5 +105,6 @@ select
         when platform_raw is not null then 'other'
     end as platform,
     shuffle,
+    domain,
     excluded
 from numbered

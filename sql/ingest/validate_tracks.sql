@@ -1,4 +1,6 @@
 -- Contract checks for a staged tracks batch (temp table `stage`). genres: a list, '[a, b]' or 'a|b'.
+-- domain: one of $label_domains (Config.domains), NULL when the file does not say (new items are music then,
+-- a known item keeps its domain: ingest/new_tracks.sql).
 with typed as (
     select
         record_number,
@@ -21,9 +23,14 @@ with typed as (
         try_cast(whole_number(key) as integer) as key,
         try_cast(whole_number(mode) as integer) as mode,
         try_cast(whole_number(time_signature) as integer) as time_signature,
+        lower(clean_text(domain)) as domain,
+        clean_text(show_name) as show_name,
+        clean_text(publisher) as publisher,
+        try_cast(whole_number(chapter) as integer) as chapter,
         -- numeric text that did not parse, per column (NULL when fine)
         case when release_year is not null and try_cast(whole_number(release_year) as integer) is null then 'release_year' end as bad_release_year,
         case when duration_ms is not null and whole_number(duration_ms) is null then 'duration_ms' end as bad_duration_ms,
+        case when chapter is not null and try_cast(whole_number(chapter) as integer) is null then 'chapter' end as bad_chapter,
         concat_ws(', ',
             case when danceability is not null and real_number(danceability) is null then 'danceability' end,
             case when energy is not null and real_number(energy) is null then 'energy' end,
@@ -55,12 +62,18 @@ listed as (
 
 checked as (
     select
-        * exclude (genres_raw, bad_release_year, bad_duration_ms, bad_numbers),
+        * exclude (genres_raw, bad_release_year, bad_duration_ms, bad_chapter, bad_numbers),
         nullif(concat_ws('; ',
             case when track_id is null then 'missing track_id' else key_problem('track_id', track_id, $max_id_chars) end,
             text_problem('title', title),
             text_problem('artist', artist),
             text_problem('album', album),
+            text_problem('show_name', show_name),
+            text_problem('publisher', publisher),
+            case when domain is not null and not list_contains($label_domains, domain)
+                 then 'domain ' || printable(left(domain, $max_quoted_chars)) || ' is not one of ' || array_to_string($label_domains, ', ') end,
+            case when bad_chapter is not null then 'chapter is not an integer' end,
+            case when chapter <= 0 then 'chapter must be positive' end,
             text_problem('genres', genres_raw),
             case when genres_raw is not null and genres is null then 'genres is not a list: ' || printable(left(genres_raw, $max_quoted_chars)) end,
             case when bad_release_year is not null then 'release_year is not an integer' end,

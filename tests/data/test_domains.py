@@ -1,0 +1,85 @@
+"""Items of every domain in the data contract: music tracks, podcast episodes, audiobook chapters, videos
+(raw.tracks.domain and the item's own metadata), the migration that brings older warehouses there, and the
+label read per domain."""
+
+from __future__ import annotations
+
+import pytest
+
+from skipify import warehouse
+from skipify.features import load_macros
+from skipify.ingest import ingest_paths
+from skipify.warehouse import connect, migrate
+from tests.data.files import event, track, write
+
+ITEMS = [
+    track("t1"),
+    track("e1", title="Monday: the news", artist="Ann Host", genres="news", domain="podcast", show_name="The Daily",
+          publisher="Daily Media", duration_ms=1_800_000),
+    track("c1", title="Loomings", artist="Herman Melville", genres="fiction", domain="Audiobook", show_name="Moby-Dick",
+          chapter=1, duration_ms=900_000),
+    track("v1", title="Behind the album", domain="video", show_name="Studio sessions", duration_ms=300_000),
+]
+
+
+@pytest.mark.empty_home
+def test_contract_items_keep_their_domain_and_metadata(cfg, tmp_path):
+    [r] = ingest_paths([write(ITEMS, tmp_path / "tracks.csv")], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (4, 0)
+    con = connect(cfg, read_only=True)
+    rows = con.execute("SELECT track_id, domain, show_name, publisher, chapter FROM raw.tracks ORDER BY track_id").fetchall()
+    assert rows == [("c1", "audiobook", "Moby-Dick", None, 1), ("e1", "podcast", "The Daily", "Daily Media", None),
+                    ("t1", "music", None, None, None), ("v1", "video", "Studio sessions", None, None)]
+    con.close()
+    # a later batch that names the episode again without a domain changes its title, not its domain
+    ingest_paths([write([track("e1", title="Monday: the news (updated)")], tmp_path / "tracks_2.csv")], cfg=cfg)
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT domain, title, show_name FROM raw.tracks WHERE track_id = 'e1'").fetchone() == (
+        "podcast", "Monday: the news (updated)", "The Daily")
+
+
+@pytest.mark.empty_home
+def test_an_unknown_domain_or_a_bad_chapter_is_quarantined_with_its_reason(cfg, tmp_path):
+    rows = [track("r1", domain="radio"), track("c2", domain="audiobook", chapter="two"), track("c3", domain="audiobook", chapter=0)]
+    [r] = ingest_paths([write(rows, tmp_path / "tracks.csv")], cfg=cfg)
+    assert (r.rows_loaded, r.rows_quarantined) == (0, 3)
+    con = connect(cfg, read_only=True)
+    assert [x[0] for x in con.execute("SELECT reason FROM quarantine.rows ORDER BY record_number").fetchall()] == [
+        "domain radio is not one of music, podcast, audiobook, video", "chapter is not an integer", "chapter must be positive"]
+
+
+@pytest.mark.empty_home
+def test_the_label_of_a_contract_play_reads_its_items_domain(cfg, tmp_path):
+    """A minute of a track is a play, a minute of an episode an abandon (podcasts: 2 minutes), ten seconds of a video
+    a skip (videos: 15 s): sql/features/play_macros.sql, the one place the label is defined."""
+    land = tmp_path / "landing"
+    write(ITEMS, land / "tracks.csv")
+    write([event("u1", "t1", ms_played=60_000), event("u1", "e1", ts="2026-01-05T11:00:00Z", ms_played=60_000),
+           event("u1", "c1", ts="2026-01-05T12:00:00Z", ms_played=180_000),
+           event("u1", "v1", ts="2026-01-05T13:00:00Z", ms_played=10_000)], land / "events.csv")
+    ingest_paths([land], cfg=cfg)
+    con = connect(cfg, read_only=True)
+    load_macros(con)
+    got = dict(con.execute("SELECT track_id, label FROM fx_events('-infinity'::timestamptz, 'infinity'::timestamptz, "
+                           "$label_domains, $label_abandon_ms)", cfg.label_params()).fetchall())
+    assert got == {"t1": 0, "e1": 1, "c1": 0, "v1": 1}
+
+
+@pytest.mark.empty_home
+def test_a_warehouse_from_before_domains_migrates_its_tracks_to_music(cfg, tmp_path, monkeypatch):
+    """A warehouse made by the migrations before 097 (main before items had domains), with tracks in it, takes
+    the migration: its tracks are music, and ingest of every domain goes on into it."""
+    every = warehouse.migration_files()
+    monkeypatch.setattr(warehouse, "migration_files", lambda: [m for m in every if m[0] < 97])
+    migrate(cfg)
+    con = connect(cfg)
+    con.execute("INSERT INTO raw.tracks (track_id, title, artist, genres, source_format) "
+                "VALUES ('old1', 'Old song', 'Old band', ['rock'], 'contract')")
+    assert "domain" not in {r[0] for r in con.execute("DESCRIBE raw.tracks").fetchall()}
+    con.close()
+    monkeypatch.setattr(warehouse, "migration_files", lambda: every)
+    assert migrate(cfg) == [97]
+    ingest_paths([write(ITEMS[1:2], tmp_path / "tracks.csv")], cfg=cfg)
+    con = connect(cfg, read_only=True)
+    assert con.execute("SELECT track_id, domain, title FROM raw.tracks ORDER BY track_id").fetchall() == [
+        ("e1", "podcast", "Monday: the news"), ("old1", "music", "Old song")]
