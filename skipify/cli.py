@@ -69,6 +69,12 @@ def generate(
     events_per_user_day: Annotated[Optional[float], typer.Option(help="Mean plays per user per day.")] = None,
     variant: Annotated[str, typer.Option(help="demo | moods: a differently built world (other effects, strengths and "
                                               "session shapes; docs/world.md).")] = "demo",
+    domains: Annotated[str, typer.Option(help="music, then other media: music,podcast (any of podcast, audiobook, "
+                                              "video; docs/world.md, 'Other media').")] = "music",
+    coupling: Annotated[float, typer.Option(help="rho, 0..1: how much a listener's taste and pickiness in another "
+                                                 "domain follow their music's (0: independent).")] = 0.6,
+    other_plays: Annotated[float, typer.Option(help="Mean plays of each listener in each other domain over the "
+                                                    "whole period.")] = 20.0,
 ) -> None:
     """Generate a planted-truth world and print its oracle ROC AUC."""
     from skipify.generate import VARIANTS, WorldParams, generate as run_generate
@@ -77,15 +83,22 @@ def generate(
     if variant not in VARIANTS:
         typer.echo(f"error: unknown world variant {variant!r}; choose from {', '.join(VARIANTS)}", err=True)
         raise typer.Exit(2)
-    params = WorldParams(
-        users=users if users is not None else cfg.world_users,
-        tracks=tracks if tracks is not None else cfg.world_tracks,
-        days=days if days is not None else cfg.world_days,
-        seed=seed if seed is not None else cfg.seed,
-        start=cfg.world_start,
-        events_per_user_day=events_per_user_day if events_per_user_day is not None else cfg.world_events_per_user_day,
-        variant=variant,
-    )
+    try:
+        params = WorldParams(
+            users=users if users is not None else cfg.world_users,
+            tracks=tracks if tracks is not None else cfg.world_tracks,
+            days=days if days is not None else cfg.world_days,
+            seed=seed if seed is not None else cfg.seed,
+            start=cfg.world_start,
+            events_per_user_day=events_per_user_day if events_per_user_day is not None else cfg.world_events_per_user_day,
+            variant=variant,
+            domains=tuple(d.strip() for d in domains.split(",") if d.strip()),
+            coupling=coupling,
+            other_plays_per_user=other_plays,
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     s = run_generate(out, params)
     typer.echo(
         f"world: {s['n_users']:,} users, {s['n_tracks']:,} tracks, {s['n_events']:,} events, "
@@ -93,6 +106,8 @@ def generate(
         f"oracle ROC AUC: {s['oracle_roc_auc']:.4f} (all), {s['oracle_roc_auc_last_7_days']:.4f} (last 7 days)\n"
         f"landing files: {Path(out) / 'landing'}   truth: {Path(out) / 'truth'}"
     )
+    for domain, d in s.get("by_domain", {}).items():
+        typer.echo(f"  {domain}: {d['n_items']:,} items, {d['n_events']:,} events, oracle ROC AUC {d['oracle_roc_auc']:.4f}")
 
 
 @app.command()

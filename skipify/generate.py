@@ -103,10 +103,23 @@ class WorldParams:
     new_track_share: float = 0.15  # tracks released during the period
     rotation_size: int = 30
     variant: str = "demo"  # "demo" | "moods": a differently built world (module docstring, docs/world.md)
+    # other media beside the music (skipify/generate_media.py): podcast, audiobook, video
+    domains: tuple[str, ...] = ("music",)
+    coupling: float = 0.6  # rho: how much a listener's taste and pickiness in another domain follow their music's
+    other_plays_per_user: float = 20.0  # each listener's mean plays of each other domain over the whole period
+    other_items: int | None = None  # items of each other domain [tracks // 4]
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown world variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
+        others = ("podcast", "audiobook", "video")
+        if not self.domains or self.domains[0] != "music" or len(set(self.domains)) < len(self.domains) or any(
+                d not in others for d in self.domains[1:]):
+            raise ValueError(f"domains {','.join(self.domains)}: music first, then any of {', '.join(others)}, each once")
+        if not 0 <= self.coupling <= 1:
+            raise ValueError(f"coupling {self.coupling}: must be from 0 to 1")
+        if self.other_plays_per_user < 0:
+            raise ValueError(f"other_plays_per_user {self.other_plays_per_user}: must be at least 0")
 
 
 @dataclass
@@ -191,8 +204,22 @@ def build_world(p: WorldParams) -> World:
     logger.info("world: dislike rate %.3f (%.1fs)", dislike.mean() if ses.n_events else float("nan"), time.perf_counter() - t0)
     seen = _observe(rng, p, cat, ses, track, dislike, affinity)
     world = _tables(rng, p, cat, lis, ses, track, p_true, dislike, seen)
+    if len(p.domains) > 1:  # drawn after the music, from generators of their own: the music stays as it is
+        from skipify.generate_media import draw_domain
+        world = _with_other_domains(world, [draw_domain(p, k, lis, np.maximum(lis.u_signup_day, 0))
+                                            for k in range(1, len(p.domains))])
     logger.info("world: %d events built (%.1fs)", world.events.height, time.perf_counter() - t0)
     return world
+
+
+def _with_other_domains(world: World, parts: list[tuple[pl.DataFrame, pl.DataFrame]]) -> World:
+    """The music world with the items and plays of other domains (``generate_media.draw_domain``): every item and
+    play gains a ``domain`` column; ids and categories become text (each domain's Enums have their own codes)."""
+    def plain(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(pl.col(c).cast(pl.String) for c, t in frame.schema.items() if isinstance(t, pl.Enum))
+    events = pl.concat([plain(world.events).with_columns(domain=pl.lit("music")), *(e for _, e in parts)], how="vertical_relaxed")
+    tracks = pl.concat([plain(world.tracks).with_columns(domain=pl.lit("music")), *(t for t, _ in parts)], how="diagonal_relaxed")
+    return World(users=world.users, tracks=tracks, events=events.sort("ts", "user_id", "track_id"), params=world.params)
 
 
 def _draw_catalogue(rng: np.random.Generator, p: WorldParams) -> SimpleNamespace:
@@ -534,9 +561,10 @@ def _tables(rng: np.random.Generator, p: WorldParams, cat: SimpleNamespace, lis:
     return World(users=users, tracks=tracks, events=events, params=p)
 
 
-def oracle_auc(world: World, last_days: int | None = None) -> float:
-    """ROC AUC of the true probability against the drawn labels (the best any model can do)."""
-    ev = world.events
+def oracle_auc(world: World, last_days: int | None = None, domain: str | None = None) -> float:
+    """ROC AUC of the true probability against the drawn labels (the best any model can do), on the plays of
+    ``domain`` only when given."""
+    ev = world.events if domain is None else world.events.filter(pl.col("domain") == domain)
     if last_days is not None:
         cutoff = cutoff_of(world.params.start + dt.timedelta(days=world.params.days - last_days))
         ev = ev.filter(pl.col("ts") >= cutoff)
@@ -579,10 +607,11 @@ def write_world(world: World, out: Path) -> dict:
     contract = [c for c in ev.columns if c not in ("p_dislike", "dislike", "_day")]
     for (day,), part in ev.partition_by("_day", as_dict=True, maintain_order=True).items():
         part.select(contract).write_parquet(landing / "events" / f"events_{day}.parquet")
-    world.events.select("user_id", "track_id", "ts", "p_dislike", "dislike").write_parquet(out / "truth" / "truth.parquet")
+    truth = ["user_id", "track_id", "ts", "p_dislike", "dislike"] + (["domain"] if len(p.domains) > 1 else [])
+    world.events.select(truth).write_parquet(out / "truth" / "truth.parquet")
 
     summary = {
-        "params": {k: str(v) if isinstance(v, dt.date) else v for k, v in asdict(p).items()},
+        "params": {k: str(v) if isinstance(v, dt.date) else list(v) if isinstance(v, tuple) else v for k, v in asdict(p).items()},
         "n_users": world.users.height,
         "n_tracks": world.tracks.height,
         "n_events": world.events.height,
@@ -590,6 +619,11 @@ def write_world(world: World, out: Path) -> dict:
         "oracle_roc_auc": oracle_auc(world),
         "oracle_roc_auc_last_7_days": oracle_auc(world, last_days=7),
     }
+    if len(p.domains) > 1:
+        summary["by_domain"] = {d: {"n_items": world.tracks.filter(pl.col("domain") == d).height,
+                                    "n_events": world.events.filter(pl.col("domain") == d).height,
+                                    "oracle_roc_auc": oracle_auc(world, domain=d),
+                                    "oracle_roc_auc_last_7_days": oracle_auc(world, last_days=7, domain=d)} for d in p.domains}
     (out / "truth" / "world.json").write_text(json.dumps(summary, indent=2))
     return summary
 

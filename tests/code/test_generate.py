@@ -140,3 +140,71 @@ def test_the_moods_world_is_built_differently(world):
     assert aversion(moods) > aversion(world) + 0.02
     with pytest.raises(ValueError, match="unknown world variant 'nope'"):
         WorldParams(variant="nope")
+
+
+TWO = WorldParams(**{**PARAMS.__dict__, "domains": ("music", "podcast")})
+
+
+@pytest.fixture(scope="module")
+def two_domains():
+    return build_world(TWO)
+
+
+def test_a_second_domain_leaves_the_music_as_it_was(world, two_domains):
+    """The podcasts draw from a generator of their own: the music plays of a two-domain world are the one-domain
+    world's, bit for bit (ids as text), so the music figures of the two compare."""
+    def plain(frame):
+        return frame.with_columns(pl.col(c).cast(pl.String) for c, t in frame.schema.items() if isinstance(t, pl.Enum))
+    music = two_domains.events.filter(pl.col("domain") == "music").drop("domain")
+    assert music.equals(plain(world.events))
+    assert two_domains.events.equals(build_world(TWO).events)  # seeded
+
+
+def test_a_second_domain_is_sparser_and_its_label_is_its_own(two_domains):
+    """Fewer plays per listener than music (about other_plays_per_user over the period), items with a show, a
+    publisher and no audio, and a drawn dislike that is the label with the domain's own threshold (2 minutes)."""
+    from skipify.generate_media import ABANDON_MS
+
+    ev = two_domains.events
+    per_listener = ev.group_by("domain", "user_id").len().group_by("domain").agg(pl.col("len").mean())
+    means = dict(per_listener.iter_rows())
+    assert means["podcast"] < means["music"] / 2 and 5 < means["podcast"] < TWO.other_plays_per_user * 1.1
+    cut = pl.col("domain").replace_strict(ABANDON_MS, return_dtype=pl.Int64)
+    label = (pl.col("feedback") == "dislike").fill_null(False) | (pl.col("ms_played") < cut)
+    assert ev.select((label == pl.col("dislike")).all()).item()
+    podcast = ev.filter(pl.col("domain") == "podcast")
+    assert ((podcast["ms_played"] >= 30_000) & podcast["dislike"]).mean() > 0.1  # abandons a music skip would not be
+    items = two_domains.tracks.filter(pl.col("domain") == "podcast")
+    assert items["show_name"].null_count() == 0 and items["publisher"].null_count() == 0 and items["energy"].null_count() == items.height
+    assert 0.65 < oracle_auc(two_domains, domain="podcast") < 0.95
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.6, 1.0])
+def test_the_coupling_of_tastes_is_rho(rho):
+    from skipify.generate_media import coupled
+
+    rng = np.random.default_rng(0)
+    music = rng.normal(3, 2, (20_000, 4))
+    rotation, _ = np.linalg.qr(rng.normal(0, 1, (4, 4)))
+    other = coupled(rng, music, rho, rotation)
+    carried = (music - music.mean(axis=0)) / music.std(axis=0) @ rotation
+    corr = [np.corrcoef(other[:, j], carried[:, j])[0, 1] for j in range(4)]
+    assert np.allclose(corr, rho, atol=0.02) and np.allclose(other.std(axis=0), 1, atol=0.03)
+
+
+def test_the_domains_are_checked():
+    with pytest.raises(ValueError, match="music first"):
+        WorldParams(domains=("podcast",))
+    with pytest.raises(ValueError, match="each once"):
+        WorldParams(domains=("music", "radio"))
+    with pytest.raises(ValueError, match="coupling"):
+        WorldParams(domains=("music", "podcast"), coupling=1.5)
+
+
+def test_a_two_domain_world_writes_its_domains_and_oracles(tmp_path, two_domains):
+    summary = write_world(two_domains, tmp_path)
+    assert set(summary["by_domain"]) == {"music", "podcast"}
+    assert summary["by_domain"]["music"]["n_events"] + summary["by_domain"]["podcast"]["n_events"] == summary["n_events"]
+    tracks = pl.read_parquet(sorted((tmp_path / "landing" / "tracks").glob("*.parquet")))
+    assert set(tracks["domain"]) == {"music", "podcast"}
+    assert set(pl.read_parquet(tmp_path / "truth" / "truth.parquet")["domain"]) == {"music", "podcast"}

@@ -83,3 +83,27 @@ def test_a_warehouse_from_before_domains_migrates_its_tracks_to_music(cfg, tmp_p
     con = connect(cfg, read_only=True)
     assert con.execute("SELECT track_id, domain, title FROM raw.tracks ORDER BY track_id").fetchall() == [
         ("e1", "podcast", "Monday: the news"), ("old1", "music", "Old song")]
+
+
+@pytest.mark.empty_home
+def test_a_generated_two_domain_world_ingests_with_the_label_it_was_drawn_with(cfg, tmp_path):
+    """`skipify generate --domains music,podcast` lands items with their domain; the label the features compute
+    for every play (each domain's threshold) is the dislike the world drew: the oracle holds for both domains."""
+    import polars as pl
+
+    from skipify.generate import WorldParams, build_world, write_world
+
+    world = build_world(WorldParams(users=150, tracks=120, days=8, seed=5, domains=("music", "podcast")))
+    write_world(world, tmp_path / "world")
+    reports = ingest_paths([tmp_path / "world" / "landing"], cfg=cfg)
+    assert sum(r.rows_quarantined for r in reports) == 0
+    con = connect(cfg, read_only=True)
+    load_macros(con)
+    got = con.execute("SELECT e.user_id, e.track_id, e.ts, e.label, t.domain FROM fx_events('-infinity'::timestamptz, "
+                      "'infinity'::timestamptz, $label_domains, $label_abandon_ms) AS e JOIN raw.tracks AS t USING (track_id)",
+                      cfg.label_params()).pl()
+    truth = pl.read_parquet(tmp_path / "world" / "truth" / "truth.parquet")
+    both = truth.join(got, on=["user_id", "track_id", "ts"])
+    assert both.height == truth.height == got.height
+    assert (both["domain"] == both["domain_right"]).all() and set(both["domain"]) == {"music", "podcast"}
+    assert (both["label"] == both["dislike"].cast(pl.Int32)).all()
