@@ -45,7 +45,7 @@ PROBE_SCHEMA = {
     "play_id": pl.UInt64, "probe_id": pl.Int64, "is_event": pl.Boolean, "user_id": pl.String, "track_id": pl.String,
     "ts": pl.Datetime("us", "UTC"), "day": pl.Int32, "label": pl.Int32, "early_skip": pl.Int32, "session_id": pl.String,
     "session_position": pl.Int32, "context_type": pl.String, "platform": pl.String, "shuffle": pl.Boolean,
-    "reason_start": pl.String, "artist": pl.String, "genre": pl.String,
+    "reason_start": pl.String, "artist": pl.String, "genre": pl.String, "domain": pl.String,
 }
 
 
@@ -161,7 +161,7 @@ class Snapshot:
             pl.int_range(pl.len(), dtype=pl.UInt64).alias("play_id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("probe_id"),
             pl.lit(False).alias("is_event"), pl.lit(day_number(self.as_of)).alias("day"),
             pl.lit(None).alias("label"), pl.lit(None).alias("early_skip"),
-            pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"),
+            pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"), pl.col("domain").fill_null("music"),
         ]
         self._probe_casts = [pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()]
 
@@ -273,7 +273,8 @@ class Snapshot:
 
     def probes(self, requests: pl.DataFrame) -> pl.DataFrame:
         """The requests as the rows the families read (features/fx_probes.sql's columns): as of the
-        cut-off's day, the track's artist and genre from the catalogue ('?' when it has none)."""
+        cut-off's day, the track's artist and genre from the catalogue ('?' when it has none), its domain
+        (music when the catalogue does not know it)."""
         req = self.context(requests).join(self.tracks, on="track_id", how="left", maintain_order="left")
         return req.with_columns(*self._probe_columns).select(self._probe_casts)
 

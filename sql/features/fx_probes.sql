@@ -11,6 +11,7 @@ select
     null::int as early_skip,
     p.session_id, p.session_position, p.context_type, p.platform, p.shuffle, p.reason_start,
     coalesce(k.artist, '?') as artist,
-    coalesce(k.genre, '?') as genre
+    coalesce(k.genre, '?') as genre,
+    coalesce(k.domain, 'music') as domain
 from probes as p
 left join fx_track_keys() as k on k.track_id = p.track_id

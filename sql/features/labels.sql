@@ -1,5 +1,5 @@
 -- features.labels: the key and the label of each play (the target the models learn), one row per
--- play, with the artist and genre its family rows are keyed by, and running counts in the listener's
+-- play, with the artist, genre and domain its family rows are keyed by, and running counts in the listener's
 -- play order: n, the play's number among the listener's plays (1 = their first; in time order);
 -- n_dislikes, the listener's dislikes up to and including it; n_genre / n_genre_dislikes and n_artist /
 -- n_artist_dislikes, the same among the listener's plays of its genre and of its artist. Each counts on
@@ -38,7 +38,7 @@ artist_before as (
 )
 
 select
-    r.play_id, r.user_id, r.track_id, r.ts, r.day, r.label, r.early_skip, r.artist, r.genre,
+    r.play_id, r.user_id, r.track_id, r.ts, r.day, r.label, r.early_skip, r.artist, r.genre, r.domain,
     b.plays + row_number() over (partition by r.user_id order by r.ts, r.play_id) as n,
     (b.dislikes + sum(r.label) over (partition by r.user_id order by r.ts, r.play_id))::bigint as n_dislikes,
     g.plays + row_number() over (partition by r.user_id, r.genre order by r.ts, r.play_id) as n_genre,

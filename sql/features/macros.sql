@@ -26,7 +26,8 @@ select
     fx_early_skip(e.ms_played, e.skipped, fx_abandon_ms(k.domain, domains, abandon_ms)) as early_skip,
     e.session_id, e.session_position, e.context_type, e.platform, e.shuffle, e.reason_start,
     coalesce(k.artist, '?') as artist,
-    coalesce(k.genre, '?') as genre
+    coalesce(k.genre, '?') as genre,
+    coalesce(k.domain, 'music') as domain
 from raw.events as e
 left join fx_track_keys() as k on k.track_id = e.track_id
 where e.ts >= from_ts and e.ts < to_ts;

@@ -4,10 +4,15 @@ label read per domain."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import polars as pl
 import pytest
 
 from skipify import warehouse
-from skipify.features import load_macros
+from skipify.data import load_rows
+from skipify.generate import WorldParams, build_world, write_world
+from skipify.features import build_features, load_macros
 from skipify.ingest import ingest_paths
 from skipify.warehouse import connect, migrate
 from tests.data.files import event, track, write
@@ -85,16 +90,14 @@ def test_a_warehouse_from_before_domains_migrates_its_tracks_to_music(cfg, tmp_p
         ("e1", "podcast", "Monday: the news"), ("old1", "music", "Old song")]
 
 
+TWO_DOMAINS = WorldParams(users=150, tracks=120, days=8, seed=5, domains=("music", "podcast"))
+
+
 @pytest.mark.empty_home
 def test_a_generated_two_domain_world_ingests_with_the_label_it_was_drawn_with(cfg, tmp_path):
     """`skipify generate --domains music,podcast` lands items with their domain; the label the features compute
     for every play (each domain's threshold) is the dislike the world drew: the oracle holds for both domains."""
-    import polars as pl
-
-    from skipify.generate import WorldParams, build_world, write_world
-
-    world = build_world(WorldParams(users=150, tracks=120, days=8, seed=5, domains=("music", "podcast")))
-    write_world(world, tmp_path / "world")
+    write_world(build_world(TWO_DOMAINS), tmp_path / "world")
     reports = ingest_paths([tmp_path / "world" / "landing"], cfg=cfg)
     assert sum(r.rows_quarantined for r in reports) == 0
     con = connect(cfg, read_only=True)
@@ -107,3 +110,26 @@ def test_a_generated_two_domain_world_ingests_with_the_label_it_was_drawn_with(c
     assert both.height == truth.height == got.height
     assert (both["domain"] == both["domain_right"]).all() and set(both["domain"]) == {"music", "podcast"}
     assert (both["label"] == both["dislike"].cast(pl.Int32)).all()
+
+
+@pytest.mark.empty_home
+def test_a_row_knows_the_listeners_past_in_its_domain_and_in_the_others(cfg, tmp_path):
+    """features.user_domain: a podcast row's ud_* count the listener's podcast plays before the row's day, its
+    uo_* their music plays; a music row the other way round (recounted here from raw.events and the labels)."""
+    write_world(build_world(TWO_DOMAINS), tmp_path / "world")
+    ingest_paths([tmp_path / "world" / "landing"], cfg=cfg)
+    end = TWO_DOMAINS.start + dt.timedelta(days=TWO_DOMAINS.days)
+    build_features(end, cfg, with_text=False)
+    rows = load_rows(cfg).select("user_id", "day", "t_domain", "ud_plays", "uo_plays", "ud_dislike_rate", "label")
+    assert set(rows["t_domain"]) == {"music", "podcast"}
+    plays = rows.select("user_id", "day", pl.col("t_domain").alias("domain"), "label")
+    for domain in ("music", "podcast"):
+        mine = rows.filter(pl.col("t_domain") == domain)
+        recount = mine.select("user_id", "day").unique().join(plays, on="user_id", suffix="_p").filter(
+            pl.col("day_p") < pl.col("day")).group_by("user_id", "day").agg(
+            (pl.col("domain") == domain).sum().alias("same"), (pl.col("domain") != domain).sum().alias("other"))
+        got = mine.join(recount, on=["user_id", "day"], how="left").with_columns(pl.col("same", "other").fill_null(0))
+        assert (got["ud_plays"] == got["same"]).all() and (got["uo_plays"] == got["other"]).all()
+        assert got.filter(pl.col("uo_plays") > 0).height > 0
+    first = rows.filter(pl.col("ud_plays") == 0)
+    assert first["ud_dislike_rate"].n_unique() <= rows["day"].n_unique()  # no past: the day's global rate

@@ -26,6 +26,7 @@
 -- feature t_mode | Major or minor | The track's mode: 1 major, 0 minor.
 -- feature t_genre | Track genre | The track's genre (its first listed).
 -- feature t_artist | Track artist | The track's artist (its name as the catalogue gives it).
+-- feature t_domain | Item's domain | What the item is: a music track, a podcast episode, an audiobook chapter, a video (docs/domains.md).
 with keys as (
     select distinct track_id, artist, genre, day from fx_rows_out
 ),
@@ -71,7 +72,8 @@ select
     t.loudness as t_loudness,
     t.mode as t_mode,
     h.genre as t_genre,
-    h.artist as t_artist
+    h.artist as t_artist,
+    coalesce(t.domain, 'music') as t_domain
 from hist as h
 join fx_prior as g on g.day = h.day
 left join raw.tracks as t on t.track_id = h.track_id
