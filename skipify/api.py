@@ -396,7 +396,7 @@ class Service:
 
 
 def _at_risk_body(user_id: str, day: dt.date, rows: pl.DataFrame) -> dict:
-    tracks = rows.select("track_id", "rank_in_user", "p_dislike", "p_dislike_baseline", "source").to_dicts()
+    tracks = rows.select("track_id", "domain", "rank_in_user", "p_dislike", "p_dislike_baseline", "source").to_dicts()
     versions = rows["model_version"].unique().to_list()
     return {"user_id": user_id, "run_date": day, "model_version": versions[0] if versions else None,
             "n_at_risk": len(tracks), "tracks": tracks}

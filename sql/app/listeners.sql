@@ -1,6 +1,7 @@
--- Listeners of one night, most at-risk candidates first (for the picker).
-select user_id, n_candidates, n_at_risk, max_p_dislike
+-- Listeners of one night, most at-risk candidates first (for the picker), over every domain.
+select user_id, sum(n_candidates) as n_candidates, sum(n_at_risk) as n_at_risk, max(max_p_dislike) as max_p_dislike
 from scores.user_risk
 where run_date = $run_date
+group by user_id
 order by n_at_risk desc, max_p_dislike desc, user_id
 limit 500

@@ -285,14 +285,15 @@ def test_a_batch_over_the_limit_is_413_and_the_limit_itself_is_served(api):
 
 def test_at_risk_lists_equal_the_nights_table(api, home):
     for day, params in ((NIGHT, {}), (NIGHT - dt.timedelta(days=1), {"date": str(NIGHT - dt.timedelta(days=1))})):
-        table = query(home, "SELECT user_id, track_id, rank_in_user, p_dislike FROM scores.dislike_scores "
-                            "WHERE run_date = $d AND at_risk ORDER BY user_id, rank_in_user", {"d": day})
+        table = query(home, "SELECT user_id, track_id, rank_in_user, p_dislike, domain FROM scores.dislike_scores "
+                            "WHERE run_date = $d AND at_risk ORDER BY user_id, domain, rank_in_user", {"d": day})
         user = table["user_id"][0]
         body = api.get(f"/v1/users/{user}/at-risk", params=params).json()
         mine = table.filter(pl.col("user_id") == user)
         assert body["run_date"] == str(day) and body["n_at_risk"] == mine.height > 0
         assert [t["track_id"] for t in body["tracks"]] == mine["track_id"].to_list()
         assert [t["p_dislike"] for t in body["tracks"]] == pytest.approx(mine["p_dislike"].to_list())
+        assert [t["domain"] for t in body["tracks"]] == mine["domain"].to_list() and set(mine["domain"]) == {"music"}
     quiet = api.get("/v1/users/never-seen/at-risk").json()
     assert quiet["n_at_risk"] == 0 and quiet["tracks"] == []
     assert api.get("/v1/users/u000001/at-risk", params={"date": "2025-01-01"}).status_code == 404

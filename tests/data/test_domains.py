@@ -133,3 +133,33 @@ def test_a_row_knows_the_listeners_past_in_its_domain_and_in_the_others(cfg, tmp
         assert got.filter(pl.col("uo_plays") > 0).height > 0
     first = rows.filter(pl.col("ud_plays") == 0)
     assert first["ud_dislike_rate"].n_unique() <= rows["day"].n_unique()  # no past: the day's global rate
+
+
+@pytest.mark.empty_home
+def test_a_night_ranks_and_counts_each_listeners_candidates_per_domain(cfg, tmp_path, monkeypatch):
+    """Nights published before domains (migration 098) are music; a night's scores carry the item's domain, rank
+    a listener's candidates within it (a queue is of one medium) and count them per listener and domain
+    (sql/nightly/publish_*.sql, run here on staged scores written by hand)."""
+    every = warehouse.migration_files()
+    monkeypatch.setattr(warehouse, "migration_files", lambda: [m for m in every if m[0] < 98])
+    migrate(cfg)
+    con = connect(cfg)
+    con.execute("INSERT INTO scores.dislike_scores (run_date, user_id, track_id, p_dislike, rank_in_user, at_risk) "
+                "VALUES ('2026-01-01', 'u0', 't1', 0.9, 1, true)")
+    con.close()
+    monkeypatch.setattr(warehouse, "migration_files", lambda: every)
+    migrate(cfg)
+    ingest_paths([write(ITEMS + [track("e2", domain="podcast")], tmp_path / "tracks.csv")], cfg=cfg)
+    con = connect(cfg)
+    assert con.execute("SELECT domain FROM scores.latest_dislike_scores").fetchall() == [("music",)]
+    night = dt.date(2026, 1, 2)
+    for item, p in [("t1", 0.9), ("e1", 0.6), ("e2", 0.95), ("v9", 0.2)]:  # v9: not in the catalogue, music
+        con.execute("INSERT INTO scores.staged_scores VALUES ($d, 0, 'u1', $t, 'taste', $p, $p, 'v1')", {"d": night, "t": item, "p": p})
+    params = {"run_date": night, "threshold": 0.5, "cutoff": dt.datetime(2026, 1, 2, tzinfo=dt.UTC)}
+    for table in ("dislike_scores", "user_risk"):
+        warehouse.insert_sql(con, f"scores.{table}", f"nightly/publish_{table}", params)
+    got = con.execute("SELECT track_id, domain, rank_in_user FROM scores.dislike_scores WHERE run_date = $d ORDER BY track_id",
+                      {"d": night}).fetchall()
+    assert got == [("e1", "podcast", 2), ("e2", "podcast", 1), ("t1", "music", 1), ("v9", "music", 2)]
+    risk = con.execute("SELECT domain, n_candidates, n_at_risk, top_tracks FROM scores.latest_user_risk ORDER BY domain").fetchall()
+    assert risk == [("music", 2, 1, ["t1"]), ("podcast", 2, 2, ["e2", "e1"])]
