@@ -63,10 +63,21 @@ def pick_night() -> tuple[dt.date, str]:
     return day, nights.filter(pl.col("run_date") == day)["model_version"][0]
 
 
+def pick_domain(day: dt.date) -> str | None:
+    """The medium picker (music, podcast, ...: docs/domains.md), shown when the night scored more than one;
+    None: every domain."""
+    domains = q("domains", run_date=day)["domain"].to_list()
+    if len(domains) < 2:
+        return None
+    chosen = st.sidebar.selectbox("Medium", ["all", *domains], index=0, key="domain")
+    return None if chosen == "all" else chosen
+
+
 def page_tonight() -> None:
     day, version = pick_night()
-    st.header(f"Tonight's risks: {day}")
-    summary = q("night_summary", run_date=day)
+    domain = pick_domain(day)
+    st.header(f"Tonight's risks: {day}" + ("" if domain is None else f" ({domain})"))
+    summary = q("night_summary", run_date=day, domain=domain)
     now = summary.row(0, named=True)
     before = summary.row(1, named=True) if summary.height > 1 else None
 
@@ -86,19 +97,19 @@ def page_tonight() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Riskiest tracks")
-        st.dataframe(q("riskiest_tracks", run_date=day), hide_index=True, use_container_width=True)
+        st.dataframe(q("riskiest_tracks", run_date=day, domain=domain), hide_index=True, use_container_width=True)
     with right:
         st.subheader("Riskiest artists")
-        st.dataframe(q("riskiest_artists", run_date=day), hide_index=True, use_container_width=True)
+        st.dataframe(q("riskiest_artists", run_date=day, domain=domain), hide_index=True, use_container_width=True)
     left, right = st.columns(2)
     with left:
         st.subheader("Dislike categories")
-        cats = q("categories", run_date=day)
+        cats = q("categories", run_date=day, domain=domain)
         st.plotly_chart(go.Figure(go.Bar(x=cats["category"].to_list(), y=cats["tracks"].to_list())).update_layout(
             yaxis_title="tracks", height=320, margin=dict(t=10)), use_container_width=True)
     with right:
         st.subheader("Distribution of p(dislike)")
-        hist = q("p_histogram", run_date=day)
+        hist = q("p_histogram", run_date=day, domain=domain)
         fig = go.Figure([go.Bar(x=g["bin"].to_list(), y=g["pairs"].to_list(), name=titles.get(m, m), offsetgroup=m)
                          for (m,), g in hist.group_by("model", maintain_order=True)])
         st.plotly_chart(fig.update_layout(xaxis_title="p(dislike), bins of 0.05", yaxis_title="pairs", height=320,
@@ -107,8 +118,9 @@ def page_tonight() -> None:
 
 def page_listener() -> None:
     day, version = pick_night()
-    st.header(f"Listener view: {day}")
-    listeners = q("listeners", run_date=day)
+    domain = pick_domain(day)
+    st.header(f"Listener view: {day}" + ("" if domain is None else f" ({domain})"))
+    listeners = q("listeners", run_date=day, domain=domain)
     user = st.sidebar.selectbox("Listener (most at risk first)", listeners["user_id"].to_list(), key="listener")
     row = listeners.filter(pl.col("user_id") == user).row(0, named=True)
     c = st.columns(3)
@@ -116,7 +128,7 @@ def page_listener() -> None:
     c[1].metric("At risk", f"{row['n_at_risk']:,}")
     c[2].metric("Highest p(dislike)", f"{row['max_p_dislike']:.3f}")
     st.subheader("Tonight's candidates, riskiest first")
-    st.dataframe(q("listener_candidates", run_date=day, user_id=user), hide_index=True, use_container_width=True)
+    st.dataframe(q("listener_candidates", run_date=day, user_id=user, domain=domain), hide_index=True, use_container_width=True)
     left, right = st.columns(2)
     with left:
         st.subheader("Recent listening")

@@ -1,6 +1,9 @@
 -- The night's riskiest tracks (enough listeners to say), with their category.
-select track_id, artist, n_listeners, mean_p_dislike, share_at_risk, category
-from scores.track_dislike_profile
-where run_date = $run_date and category <> 'niche'
-order by share_at_risk desc, mean_p_dislike desc, track_id
+-- $domain: one domain's items only (NULL: every domain).
+select p.track_id, p.artist, p.n_listeners, p.mean_p_dislike, p.share_at_risk, p.category
+from scores.track_dislike_profile as p
+left join raw.tracks as t using (track_id)
+where p.run_date = $run_date and p.category <> 'niche'
+  and (cast($domain as varchar) is null or coalesce(t.domain, 'music') = $domain)
+order by p.share_at_risk desc, p.mean_p_dislike desc, p.track_id
 limit 15
