@@ -19,7 +19,7 @@ import pytest
 
 from skipify.config import Config, load_config
 from skipify.generate import WorldParams, build_world, write_world
-from tests.scored import NIGHT, SCORED_SETTINGS, START, tiny_deep_config, tiny_lgbm_config
+from tests.scored import NIGHT, SCORED_DOMAINS, SCORED_SETTINGS, START, tiny_deep_config, tiny_lgbm_config
 
 SMALL = WorldParams(users=150, tracks=200, days=14, seed=7)
 SMALL_END = SMALL.start + dt.timedelta(days=SMALL.days + 1)  # a day past the last play: every play has its row
@@ -114,7 +114,8 @@ def scored_home(tmp_path_factory) -> Path:
 
     home = tmp_path_factory.mktemp("scored_home")
     cfg = load_config(home=home, **SCORED_SETTINGS)
-    write_world(build_world(WorldParams(users=150, tracks=150, days=17, seed=11, start=START)), cfg.world_dir)
+    write_world(build_world(WorldParams(users=150, tracks=150, days=17, seed=11, start=START, domains=SCORED_DOMAINS,
+                                        other_plays_per_user=8)), cfg.world_dir)
     ingest_landing(NIGHT, cfg)
     train(NIGHT, cfg=cfg, device="cpu", configs={"lightgbm": tiny_lgbm_config(), "deep": tiny_deep_config()})
     run_night(NIGHT - dt.timedelta(days=1), cfg)

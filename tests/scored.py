@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 START = dt.date(2026, 1, 1)
+# music and podcasts (docs/domains.md): the night, the API and the app are tested with items of two domains
+SCORED_DOMAINS = ("music", "podcast")
 NIGHT = START + dt.timedelta(days=14)  # the last published night; NIGHT - 1 day is published too
 SCORED_SETTINGS = {"split_test_days": 3, "split_valid_days": 3, "candidates_k": 8, "rotation_k": 4,
                    "nightly_shards": 3, "shap_night_sample": 60, "shap_sample": 200}

@@ -98,30 +98,24 @@ def test_empty_states_say_what_to_run(tmp_path, monkeypatch):
     assert "No model trained yet" in at.info[0].value
 
 
-def test_a_night_of_two_media_can_be_shown_one_medium_at_a_time(scored_home, monkeypatch, night, tmp_path):
-    """A night that scored podcasts beside music shows a medium picker; choosing podcast shows its numbers only
-    (here one podcast score added by hand to a copy of the shared warehouse)."""
-    from tests.conftest import copy_home
-
-    home = copy_home(scored_home, tmp_path / "home")
-    con = connect(load_config(home=home))
-    con.execute("INSERT INTO raw.tracks (track_id, title, artist, genres, domain, show_name) "
-                "VALUES ('e1', 'Monday', 'Ann Host', ['news'], 'podcast', 'The Daily')")
-    user = con.execute("SELECT user_id FROM scores.dislike_scores WHERE run_date = $d LIMIT 1", {"d": night}).fetchone()[0]
-    con.execute("INSERT INTO scores.dislike_scores (run_date, user_id, track_id, source, p_dislike, p_dislike_baseline, "
-                "rank_in_user, at_risk, model_version, scored_at, domain) SELECT run_date, user_id, 'e1', 'taste', 0.99, 0.9, 1, "
-                "true, model_version, scored_at, 'podcast' FROM scores.dislike_scores WHERE run_date = $d AND user_id = $u LIMIT 1",
-                {"d": night, "u": user})
-    con.execute("INSERT INTO scores.user_risk VALUES ($d, $u, 1, 1, 0.99, ['e1'], 'podcast')", {"d": night, "u": user})
-    con.close()
-    at = open_page("tonight", monkeypatch, home)
+def test_a_night_of_two_media_can_be_shown_one_medium_at_a_time(app_home, monkeypatch, night):
+    """The shared warehouse's nights scored music and podcasts: a medium picker shows, and choosing podcast shows
+    the podcasts' numbers only, on the Tonight page and the Listener page."""
+    con = connect(load_config(home=app_home), read_only=True)
+    pairs, at_risk = con.execute("SELECT count(*), sum(at_risk::int) FROM scores.dislike_scores WHERE run_date = $d "
+                                 "AND domain = 'podcast'", {"d": night}).fetchone()
+    hosts = {r[0] for r in con.execute("SELECT DISTINCT artist FROM raw.tracks WHERE domain = 'podcast'").fetchall()}
+    assert 0 < pairs < con.execute("SELECT count(*) FROM scores.dislike_scores WHERE run_date = $d", {"d": night}).fetchone()[0]
+    at = open_page("tonight", monkeypatch, app_home)
     assert at.sidebar.selectbox(key="domain").options == ["all", "music", "podcast"]
     at = at.sidebar.selectbox(key="domain").select("podcast").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "(podcast)" in at.header[0].value
-    assert metric(at, "At-risk pairs") == "1" and metric(at, "Pairs scored") == "1"
-    assert at.dataframe[1].value["artist"].to_list() == ["Ann Host"]  # the riskiest artists: the podcast's host
-    at = open_page("listener", monkeypatch, home)
+    assert metric(at, "Pairs scored") == f"{pairs:,}" and metric(at, "At-risk pairs") == f"{at_risk:,}"
+    assert set(at.dataframe[1].value["artist"].to_list()) <= hosts  # the riskiest artists: podcast hosts
+    at = open_page("listener", monkeypatch, app_home)
     at = at.sidebar.selectbox(key="domain").select("podcast").run()
-    assert at.sidebar.selectbox(key="listener").value == user and metric(at, "Candidates tonight") == "1"
-    assert at.dataframe[0].value["track_id"].to_list() == ["e1"]
+    user = at.sidebar.selectbox(key="listener").value
+    n = con.execute("SELECT count(*) FROM scores.dislike_scores WHERE run_date = $d AND user_id = $u AND domain = 'podcast'",
+                    {"d": night, "u": user}).fetchone()[0]
+    assert metric(at, "Candidates tonight") == f"{n:,}" and set(at.dataframe[0].value["domain"]) == {"podcast"}

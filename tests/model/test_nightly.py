@@ -43,9 +43,12 @@ def test_a_night_scores_every_candidate_once_with_ranks_and_summaries(home):
     assert scores.select("user_id", "track_id").is_duplicated().sum() == 0
     assert scores["p_dislike"].is_between(0, 1).all() and scores["p_dislike_baseline"].is_between(0, 1).all()
     assert set(scores["source"]) <= {"taste", "rotation"} and set(cands["shard"]) == {0, 1, 2}
-    ranks = scores.group_by("user_id").agg(pl.col("rank_in_user").sort(), pl.len())
+    # ranked within each listener's candidates of one domain (the scored world has music and podcasts)
+    assert set(scores["domain"]) == {"music", "podcast"}
+    ranks = scores.group_by("user_id", "domain").agg(pl.col("rank_in_user").sort(), pl.len())
     assert all(r == list(range(1, n + 1)) for r, n in zip(ranks["rank_in_user"].to_list(), ranks["len"].to_list()))
-    top = scores.filter(pl.col("rank_in_user") == 1).join(scores.group_by("user_id").agg(pl.col("p_dislike").max().alias("m")), on="user_id")
+    top = scores.filter(pl.col("rank_in_user") == 1).join(
+        scores.group_by("user_id", "domain").agg(pl.col("p_dislike").max().alias("m")), on=["user_id", "domain"])
     assert (top["p_dislike"] == top["m"]).all()
     # taste candidates were not played in the fresh window; rotation candidates were
     recent = con.execute("SELECT DISTINCT user_id, track_id FROM raw.events WHERE ts >= $c - INTERVAL 14 DAY AND ts < $c",
@@ -54,7 +57,7 @@ def test_a_night_scores_every_candidate_once_with_ranks_and_summaries(home):
     assert scores.filter(pl.col("source") == "rotation").join(recent, on=["user_id", "track_id"]).height == (scores["source"] == "rotation").sum()
 
     risk = night(con, "user_risk", NIGHT)
-    assert risk.height == scores["user_id"].n_unique() and risk["n_candidates"].sum() == scores.height
+    assert risk.height == scores.select("user_id", "domain").n_unique() and risk["n_candidates"].sum() == scores.height
     assert risk["n_at_risk"].sum() == scores["at_risk"].sum()
     profile = night(con, "track_dislike_profile", NIGHT)
     assert profile.height == scores["track_id"].n_unique()
