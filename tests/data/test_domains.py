@@ -27,6 +27,19 @@ ITEMS = [
 ]
 
 
+def migrate_after(cfg, monkeypatch, version: int, statement: str) -> list[int]:
+    """A warehouse made by the migrations before ``version`` (main before it), ``statement`` run on it, then
+    migrated to today; returns the versions that last step applied."""
+    every = warehouse.migration_files()
+    monkeypatch.setattr(warehouse, "migration_files", lambda: [m for m in every if m[0] < version])
+    migrate(cfg)
+    con = connect(cfg)
+    con.execute(statement)
+    con.close()
+    monkeypatch.setattr(warehouse, "migration_files", lambda: every)
+    return migrate(cfg)
+
+
 @pytest.mark.empty_home
 def test_contract_items_keep_their_domain_and_metadata(cfg, tmp_path):
     [r] = ingest_paths([write(ITEMS, tmp_path / "tracks.csv")], cfg=cfg)
@@ -74,16 +87,9 @@ def test_the_label_of_a_contract_play_reads_its_items_domain(cfg, tmp_path):
 def test_a_warehouse_from_before_domains_migrates_its_tracks_to_music(cfg, tmp_path, monkeypatch):
     """A warehouse made by the migrations before 097 (main before items had domains), with tracks in it, takes
     the migration: its tracks are music, and ingest of every domain goes on into it."""
-    every = warehouse.migration_files()
-    monkeypatch.setattr(warehouse, "migration_files", lambda: [m for m in every if m[0] < 97])
-    migrate(cfg)
-    con = connect(cfg)
-    con.execute("INSERT INTO raw.tracks (track_id, title, artist, genres, source_format) "
-                "VALUES ('old1', 'Old song', 'Old band', ['rock'], 'contract')")
-    assert "domain" not in {r[0] for r in con.execute("DESCRIBE raw.tracks").fetchall()}
-    con.close()
-    monkeypatch.setattr(warehouse, "migration_files", lambda: every)
-    assert migrate(cfg)[0] == 97  # and the later ones
+    applied = migrate_after(cfg, monkeypatch, 97, "INSERT INTO raw.tracks (track_id, title, artist, genres, source_format) "
+                                                  "VALUES ('old1', 'Old song', 'Old band', ['rock'], 'contract')")
+    assert applied[0] == 97  # and the later ones
     ingest_paths([write(ITEMS[1:2], tmp_path / "tracks.csv")], cfg=cfg)
     con = connect(cfg, read_only=True)
     assert con.execute("SELECT track_id, domain, title FROM raw.tracks ORDER BY track_id").fetchall() == [
@@ -140,15 +146,8 @@ def test_a_night_ranks_and_counts_each_listeners_candidates_per_domain(cfg, tmp_
     """Nights published before domains (migration 098) are music; a night's scores carry the item's domain, rank
     a listener's candidates within it (a queue is of one medium) and count them per listener and domain
     (sql/nightly/publish_*.sql, run here on staged scores written by hand)."""
-    every = warehouse.migration_files()
-    monkeypatch.setattr(warehouse, "migration_files", lambda: [m for m in every if m[0] < 98])
-    migrate(cfg)
-    con = connect(cfg)
-    con.execute("INSERT INTO scores.dislike_scores (run_date, user_id, track_id, p_dislike, rank_in_user, at_risk) "
-                "VALUES ('2026-01-01', 'u0', 't1', 0.9, 1, true)")
-    con.close()
-    monkeypatch.setattr(warehouse, "migration_files", lambda: every)
-    migrate(cfg)
+    migrate_after(cfg, monkeypatch, 98, "INSERT INTO scores.dislike_scores (run_date, user_id, track_id, p_dislike, "
+                                        "rank_in_user, at_risk) VALUES ('2026-01-01', 'u0', 't1', 0.9, 1, true)")
     ingest_paths([write(ITEMS + [track("e2", domain="podcast")], tmp_path / "tracks.csv")], cfg=cfg)
     con = connect(cfg)
     assert con.execute("SELECT domain FROM scores.latest_dislike_scores").fetchall() == [("music",)]
