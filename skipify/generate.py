@@ -141,7 +141,7 @@ def _enum(categories: list, codes: np.ndarray) -> pl.Series:
     return pl.Series(categories, dtype=pl.Enum(names)).gather(pl.Series(codes.astype(np.uint32)))
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -158,7 +158,7 @@ def _names(rng: np.random.Generator, genre_idx: np.ndarray, n_words: np.ndarray,
     return out
 
 
-class _GroupSampler:
+class GroupSampler:
     """Draw items within a group (genre, artist) proportionally to weights, vectorised."""
 
     def __init__(self, group: np.ndarray, weight: np.ndarray, n_groups: int):
@@ -251,7 +251,7 @@ def _draw_catalogue(rng: np.random.Generator, p: WorldParams) -> SimpleNamespace
     t_release_day = np.where(t_new, rng.integers(0, max(p.days, 1), T), -rng.integers(1, 365 * 40, T))
     t_duration = np.clip(np.exp(rng.normal(np.log(215_000), 0.28, T)), 60_000, 900_000).astype(np.int64)
     proj = rng.normal(0, 0.7, (DIM, len(AUDIO)))
-    audio = _sigmoid(t_style @ proj + rng.normal(0, 0.6, (T, len(AUDIO))))
+    audio = sigmoid(t_style @ proj + rng.normal(0, 0.6, (T, len(AUDIO))))
     tempo = np.clip(118 + 18 * (t_style @ rng.normal(0, 0.5, DIM)) + rng.normal(0, 12, T), 55, 210)
     loudness = np.clip(-8 + 2.5 * (t_style @ rng.normal(0, 0.4, DIM)) + rng.normal(0, 2, T), -40, -0.5)
     titles = _names(rng, t_genre, rng.integers(1, 5, T), 0.45)
@@ -294,9 +294,9 @@ class _TasteGenres:
     def __init__(self, rng: np.random.Generator, lis: SimpleNamespace, cat: SimpleNamespace):
         self.rng, self.u_taste, self.centroids = rng, lis.u_taste, cat.centroids
         G = len(GENRES)
-        self.samplers = SimpleNamespace(all=_GroupSampler(cat.t_genre, cat.t_pop, G),
-                                        catalogue=_GroupSampler(cat.t_genre, np.where(cat.t_release_day < 0, cat.t_pop, 0.0), G),
-                                        artist=_GroupSampler(cat.t_artist, cat.t_pop, cat.n_artists))
+        self.samplers = SimpleNamespace(all=GroupSampler(cat.t_genre, cat.t_pop, G),
+                                        catalogue=GroupSampler(cat.t_genre, np.where(cat.t_release_day < 0, cat.t_pop, 0.0), G),
+                                        artist=GroupSampler(cat.t_artist, cat.t_pop, cat.n_artists))
 
     def __call__(self, users: np.ndarray, kappa: float = 1.5) -> np.ndarray:
         # Gumbel-max trick: sample a genre per row from softmax(kappa * taste . centroid);
@@ -450,7 +450,7 @@ def _draw_dislikes(rng: np.random.Generator, p: WorldParams, cat: SimpleNamespac
         if moods:
             mean_disliked = disliked_style[live] / np.maximum(disliked_n[live], 1)[:, None]
             logit += 2.5 * np.einsum("ij,ij->i", mean_disliked, cat.t_style[track[idx]]) / DIM
-        pk = _sigmoid(logit)
+        pk = sigmoid(logit)
         p_true[idx] = pk
         dislike[idx] = draws[idx] < pk
         prev[live] = dislike[idx]

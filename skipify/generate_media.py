@@ -92,14 +92,14 @@ def draw_domain(p: "g.WorldParams", domain: int, lis, first_user_day: np.ndarray
     cat_share = np.bincount(item_cat, minlength=C) + 1.0
     category = np.where(route == 0, by_taste, np.where(route == 1, rng.choice(C, N, p=cat_share / cat_share.sum()),
                                                        rng.integers(0, C, N)))
-    released = g._GroupSampler(item_cat, np.where(item_release < 0, item_pop, 0.0), C)
-    item = g._GroupSampler(item_cat, item_pop, C).draw(rng, category)
+    released = g.GroupSampler(item_cat, np.where(item_release < 0, item_pop, 0.0), C)
+    item = g.GroupSampler(item_cat, item_pop, C).draw(rng, category)
     late = item_release[item] > e_day
     item[late] = released.draw(rng, category[late])
     platform = lis.u_platform[e_user]
     affinity = np.einsum("ij,ij->i", taste[e_user], item_style[item]) / D
     logit = -1.0 + picky[e_user] + item_bad[item] - 1.1 * (1 + item_polar[item]) * affinity + g.PLATFORM_LOGIT[platform]
-    p_true = g._sigmoid(logit)
+    p_true = g.sigmoid(logit)
     dislike = rng.random(N) < p_true
     # what was observed
     dur, cut = duration[item], ABANDON_MS[name]
