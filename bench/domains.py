@@ -4,13 +4,15 @@
 
 For each coupling rho, podcast plays per listener and seed: a two-domain world (`skipify generate --domains
 music,podcast --coupling RHO --other-plays N --seed SEED`, --users/--tracks/--days) in a home of its own under
---work (kept: a second run reuses it), ingested and its features built; then each kind (--kinds) trained with
-its configured defaults on the time splits `skipify train` uses, three times: on both domains (**joint**), on
-the podcast plays alone (**podcast only**), on the music plays alone (**music only**). Printed per world, one
-JSON line: on the podcast test plays, each kind's ROC AUC joint and podcast-only, joint minus podcast-only with
-a paired bootstrap 95% interval, the oracle (the world's true probability) on the same rows, the validation
-figures a per-domain gate would compare; on the music test plays, joint minus music-only. Then one summary
-line: mean and standard deviation over the seeds per (rho, plays, kind).
+--work (kept: a second run reuses it), ingested and its features built; then the kinds (--kinds) trained with
+their configured defaults on the time splits `skipify train` uses, three times: on both domains (**joint**), on
+the podcast plays alone (**podcast only**, as `skipify train` trains a domain's own models), on the music plays
+alone (**music only**; --no-music-alone skips it). Printed per world, one JSON line: on the podcast test plays,
+each kind's ROC AUC joint and podcast-only, joint minus podcast-only with a paired bootstrap 95% interval, the
+oracle (the world's true probability) on the same rows, the validation figures; what the per-domain gate serves
+for the podcasts (skipify.registry.domain_choices, as `skipify train` decides) against the best podcast-only kind
+on validation; on the music test plays, joint minus music-only. Then one summary line: mean and standard
+deviation over the seeds per (rho, plays, kind), and of the gate's choice.
 """
 
 from __future__ import annotations
@@ -46,54 +48,81 @@ def world_home(work: Path, rho: float, plays: float, seed: int, args: argparse.N
     return home
 
 
-def measure(home: Path, kinds: list[str], device: str, seed: int) -> dict:
+def measure(home: Path, kinds: list[str], device: str, seed: int, music_alone: bool = True) -> dict:
+    """One world: the kinds trained joint, on the podcasts alone (as `skipify train` does: skipify.train._fit_domains)
+    and, with ``music_alone``, on the music alone; each domain's figures and the per-domain gate's choice."""
     from skipify.config import load_config
     from skipify.data import load_rows, time_splits, window_start
+    from skipify.evaluate import domain_figures
     from skipify.features import default_as_of
     from skipify.metrics import paired_bootstrap_auc_diff, roc_auc
     from skipify.models.base import Resources
     from skipify.models.kinds import KINDS
+    from skipify.registry import domain_choices, served_kind
+    from skipify.train import _fit_domains
 
-    cfg = dataclasses.replace(load_config(home=home), seed=seed)
+    cfg = dataclasses.replace(load_config(home=home), seed=seed, domain_models_min_rows=100)
     as_of = default_as_of(cfg)
     splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, as_of), until=as_of), cfg)
     truth = pl.read_parquet(home / "world" / "truth" / "truth.parquet").select("user_id", "track_id", "ts", "p_dislike")
+    seconds: dict[str, float] = {}
+    t0 = [time.perf_counter()]
 
-    def part(frame: pl.DataFrame, domain: str | None) -> pl.DataFrame:
-        return frame if domain is None else frame.filter(pl.col("t_domain") == domain)
+    def lap(name: str) -> None:
+        seconds[name] = round(time.perf_counter() - t0[0], 1)
+        t0[0] = time.perf_counter()
 
-    test = {d: part(splits.test, d) for d in ("music", "podcast")}
-    valid = {d: part(splits.valid, d) for d in ("music", "podcast")}
-    y = {d: test[d]["label"].to_numpy() for d in test}
-    yv = {d: valid[d]["label"].to_numpy() for d in valid}
-    oracle = test["podcast"].select("user_id", "track_id", "ts").join(truth, on=["user_id", "track_id", "ts"], how="left")
-    train_pod = part(splits.train, "podcast")
-    out: dict = {"home": str(home), "seed": seed,
-                 "rows": {"train": {d: part(splits.train, d).height for d in test}, "test": {d: test[d].height for d in test}},
-                 "podcast_train_plays_per_listener": round(train_pod.height / max(train_pod["user_id"].n_unique(), 1), 1),
-                 "oracle_podcast_roc_auc": roc_auc(y["podcast"], oracle["p_dislike"].to_numpy()), "kinds": {}}
+    def fit_all(part) -> dict:
+        resources = Resources(cfg)
+        for name in kinds:
+            kind = KINDS[name]
+            resources.trained[name] = kind.fit(part.train, part.valid, kind.configure(None, cfg, device or "cpu", None), resources)
+        return resources.trained
+
+    joint = fit_all(splits)
+    lap("joint")
+    own = _fit_domains(splits, Resources(cfg), cfg, device or "cpu", {}, None, lap)
+    music = fit_all(splits.of_domain("music")) if music_alone else {}
+    lap("music alone")
+    valid = {k: m.predict(splits.valid) for k, m in joint.items()}
+    test = {k: m.predict(splits.test) for k, m in joint.items()}
+    figures = domain_figures(valid, test, own, splits)
+    y_all = splits.valid["label"].to_numpy()
+    served = served_kind({f"{k}_valid_roc_auc": roc_auc(y_all, p) for k, p in valid.items()})
+    chosen = domain_choices(figures, served, kinds)
+
+    pod, mus = splits.of_domain("podcast"), splits.of_domain("music")
+    y, ym = pod.test["label"].to_numpy(), mus.test["label"].to_numpy()
+    in_pod = (splits.test["t_domain"] == "podcast").to_numpy()
+    in_mus = ~in_pod
+    oracle = pod.test.select("user_id", "track_id", "ts").join(truth, on=["user_id", "track_id", "ts"], how="left")
+    alone = {k: m.predict(pod.test) for k, m in own.get("podcast", {}).items()}
+
+    def pick(trained_on: str) -> str:  # the best kind of one training on the podcast validation rows
+        cands = {k: v for k, v in figures["podcast"]["valid"].items() if k.startswith(f"{trained_on}/") and v is not None}
+        return max(cands, key=cands.get).split("/")[1]
+
+    c = chosen["podcast"]
+    p_served = test[c["served_model"]][in_pod] if c["trained_on"] == "all" else alone[c["served_model"]]
+    best_joint, best_alone = pick("all"), pick("podcast")
+    out: dict = {
+        "home": str(home), "seed": seed, "rows": figures and {d: figures[d]["rows"] for d in figures},
+        "podcast_train_plays_per_listener": round(pod.train.height / max(pod.train["user_id"].n_unique(), 1), 1),
+        "oracle_podcast_roc_auc": roc_auc(y, oracle["p_dislike"].to_numpy()),
+        "gate": {"podcast": c, "served_roc_auc": roc_auc(y, p_served),
+                 "best_joint_on_valid": best_joint, "best_alone_on_valid": best_alone,
+                 "served_minus_best_alone_ci": paired_bootstrap_auc_diff(y, p_served, alone[best_alone]),
+                 "best_joint_minus_best_alone_ci": paired_bootstrap_auc_diff(y, test[best_joint][in_pod], alone[best_alone])},
+        "seconds": seconds, "kinds": {}}
     for name in kinds:
-        kind = KINDS[name]
-        got: dict = {}
-        for trained_on in ("joint", "podcast", "music"):
-            t0 = time.perf_counter()
-            domain = None if trained_on == "joint" else trained_on
-            model = kind.fit(part(splits.train, domain), part(splits.valid, domain), kind.configure(None, cfg, "cpu" if device is None else device, None),
-                             Resources(cfg))
-            got[trained_on] = {"seconds": round(time.perf_counter() - t0, 1)}
-            for d in ("music", "podcast") if trained_on == "joint" else (trained_on,):
-                got[trained_on][f"{d}_test"] = model.predict(test[d])
-                got[trained_on][f"{d}_valid_roc_auc"] = roc_auc(yv[d], model.predict(valid[d]))
-        k = {
-            "podcast_joint_roc_auc": roc_auc(y["podcast"], got["joint"]["podcast_test"]),
-            "podcast_alone_roc_auc": roc_auc(y["podcast"], got["podcast"]["podcast_test"]),
-            "podcast_joint_minus_alone_ci": paired_bootstrap_auc_diff(y["podcast"], got["joint"]["podcast_test"], got["podcast"]["podcast_test"]),
-            "podcast_valid": {"joint": got["joint"]["podcast_valid_roc_auc"], "alone": got["podcast"]["podcast_valid_roc_auc"]},
-            "music_joint_roc_auc": roc_auc(y["music"], got["joint"]["music_test"]),
-            "music_alone_roc_auc": roc_auc(y["music"], got["music"]["music_test"]),
-            "music_joint_minus_alone_ci": paired_bootstrap_auc_diff(y["music"], got["joint"]["music_test"], got["music"]["music_test"]),
-            "seconds": {t: got[t]["seconds"] for t in got},
-        }
+        k = {"podcast_joint_roc_auc": roc_auc(y, test[name][in_pod]), "podcast_alone_roc_auc": roc_auc(y, alone[name]),
+             "podcast_joint_minus_alone_ci": paired_bootstrap_auc_diff(y, test[name][in_pod], alone[name]),
+             "podcast_valid": {"joint": figures["podcast"]["valid"][f"all/{name}"], "alone": figures["podcast"]["valid"][f"podcast/{name}"]},
+             "music_joint_roc_auc": roc_auc(ym, test[name][in_mus])}
+        if music:
+            p_music = music[name].predict(mus.test)
+            k |= {"music_alone_roc_auc": roc_auc(ym, p_music),
+                  "music_joint_minus_alone_ci": paired_bootstrap_auc_diff(ym, test[name][in_mus], p_music)}
         out["kinds"][name] = k
     return out
 
@@ -103,11 +132,12 @@ def main() -> None:
     ap.add_argument("--rho", type=float, nargs="+", default=[0.6, 0.0])
     ap.add_argument("--plays", type=float, nargs="+", default=[5, 20, 100])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--kinds", nargs="+", default=["lightgbm", "deep"])
+    ap.add_argument("--kinds", nargs="+", default=["lightgbm", "deep", "blend"])
     ap.add_argument("--users", type=int, default=3000)
     ap.add_argument("--tracks", type=int, default=1500)
     ap.add_argument("--days", type=int, default=35)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--no-music-alone", action="store_true", help="skip the music-only training (the costly one)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/skipify-domains"))
     args = ap.parse_args()
     results = []
@@ -115,7 +145,7 @@ def main() -> None:
         for plays in args.plays:
             for seed in args.seeds:
                 home = world_home(args.work, rho, plays, seed, args)
-                r = {"rho": rho, "plays": plays, **measure(home, args.kinds, args.device, seed)}
+                r = {"rho": rho, "plays": plays, **measure(home, args.kinds, args.device, seed, not args.no_music_alone)}
                 print(json.dumps(r, default=float), flush=True)
                 results.append(r)
     summary = []
@@ -124,7 +154,7 @@ def main() -> None:
             mine = [r for r in results if r["rho"] == rho and r["plays"] == plays]
             for name in args.kinds:
                 diffs = [r["kinds"][name]["podcast_joint_minus_alone_ci"] for r in mine]
-                music = [r["kinds"][name]["music_joint_minus_alone_ci"]["diff"] for r in mine]
+                music = [r["kinds"][name]["music_joint_minus_alone_ci"]["diff"] for r in mine if "music_joint_minus_alone_ci" in r["kinds"][name]]
                 summary.append({
                     "rho": rho, "plays": plays, "kind": name, "seeds": len(mine),
                     "podcast_joint": float(np.mean([r["kinds"][name]["podcast_joint_roc_auc"] for r in mine])),
@@ -133,9 +163,21 @@ def main() -> None:
                                           "sd": float(np.std([d["diff"] for d in diffs], ddof=1)) if len(diffs) > 1 else None,
                                           "each": [(d["lo"], d["hi"]) for d in diffs]},
                     "music_joint_minus_alone": {"mean": float(np.mean(music)),
-                                                "sd": float(np.std(music, ddof=1)) if len(music) > 1 else None},
+                                                "sd": float(np.std(music, ddof=1)) if len(music) > 1 else None} if music else None,
                     "oracle_podcast": float(np.mean([r["oracle_podcast_roc_auc"] for r in mine])),
                 })
+            gates = [r["gate"] for r in mine]
+
+            def spread(key: str) -> dict:
+                d = [g[key]["diff"] for g in gates]
+                return {"mean": float(np.mean(d)), "sd": float(np.std(d, ddof=1)) if len(d) > 1 else None,
+                        "each": [(g[key]["lo"], g[key]["hi"]) for g in gates]}
+
+            summary.append({"rho": rho, "plays": plays, "kind": "served by the per-domain gate", "seeds": len(mine),
+                            "choices": [f"{g['podcast']['served_model']} trained on {g['podcast']['trained_on']}" for g in gates],
+                            "podcast_served": float(np.mean([g["served_roc_auc"] for g in gates])),
+                            "served_minus_best_alone": spread("served_minus_best_alone_ci"),
+                            "best_joint_minus_best_alone": spread("best_joint_minus_best_alone_ci")})
     print(json.dumps({"summary": summary}, default=float), flush=True)
 
 

@@ -175,6 +175,18 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     return served
 
 
+def served_by_domain(version: dict, rows: pl.DataFrame) -> list[dict]:
+    """Per row, what scored it: its domain, the kind (``served_model``) and what it was trained on (``trained_on``:
+    "all", every domain's plays, or the domain's alone: the version's per-domain choice, models.registry.domain_served)."""
+    from skipify.models.domains import choices_of
+
+    joint = {"trained_on": "all", "served_model": version["served_model"]}
+    choices = choices_of(version)
+    domains = rows["t_domain"].fill_null("music").to_list() if "t_domain" in rows.columns else ["music"] * rows.height
+    return [{"domain": d, "served_model": choices.get(d, joint)["served_model"], "trained_on": choices.get(d, joint)["trained_on"]}
+            for d in domains]
+
+
 def _frozen(load: Callable[[], Served]) -> Served:
     """``load()``, its objects then left out of the garbage collector's full passes (gc.freeze).
 
@@ -291,6 +303,7 @@ class Service:
         blocks, values, _ = served.reasons(rows, data)
         top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :TOP_REASONS]
         version, kind = served.marks.version, served.version["served_model"]
+        by_domain = served_by_domain(served.version, rows)
         out = []
         for i, item in enumerate(items):
             reasons = []
@@ -301,7 +314,7 @@ class Service:
                                 "value": _plain(value)})
             f = flags.row(i, named=True)
             out.append({"user_id": item["user_id"], "track_id": item["track_id"], "p_dislike": float(p_served[i]),
-                        "p_dislike_baseline": float(p_base[i]), "model_version": version, "served_model": kind,
+                        "p_dislike_baseline": float(p_base[i]), "model_version": version, **by_domain[i],
                         "cold_start": {"user": f["user_new"], "track": f["track_new"],
                                        "unknown_user": f["user_unknown"], "unknown_track": f["track_unknown"]},
                         "session": sessions[i], "reasons": reasons})
@@ -509,7 +522,11 @@ class Prediction(BaseModel):
     p_dislike: float = Field(description="the served model: the kind the gate chose for the version (served_model)")
     p_dislike_baseline: float = Field(description="the version's other model kind")
     model_version: str
-    served_model: str = Field(description="the kind p_dislike comes from (skipify.models.kinds.KINDS: lightgbm, deep, ...)")
+    domain: str = Field(description="the item's domain (music, podcast, audiobook, video: docs/domains.md)")
+    served_model: str = Field(description="the kind p_dislike comes from (skipify.models.kinds.KINDS: lightgbm, deep, ...): "
+                                          "the version's, or the gate's choice for the item's domain")
+    trained_on: str = Field(description="what that model was trained on: 'all' (every domain's plays), or the item's "
+                                        "domain alone (the gate's choice for it, models.registry.domain_served)")
     cold_start: ColdStart
     session: LiveSession | None = Field(description="the live session the prediction knows (None: none, only the "
                                                     "history up to the cut-off)")

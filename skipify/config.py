@@ -64,6 +64,9 @@ class Config:
     # --- models ------------------------------------------------------------------------------
     gate_tolerance: float = 0.005  # a challenger may trail the champion's test ROC AUC by at most this
     gate_min_test_rows: int = 1000  # the gate does not decide on fewer test rows (the version stays a challenger)
+    # a domain other than the largest gets every kind trained on its plays alone when it has at least this many
+    # training and validation plays; the gate then serves its rows with the best, joint or its own (0: none)
+    domain_models_min_rows: int = 1000
     train_epochs: int = 8
     warm_start_epochs: int = 2  # `skipify train --warm-start`: epochs of the deep model's end-to-end stage on the new plays
     retrain_full_weekday: int | None = 6  # the retrain DAG (daily) trains from scratch on this weekday (0 Monday .. 6 Sunday)
@@ -279,7 +282,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "label_skip_threshold_ms": (0, None), "split_test_days": (1, None), "split_valid_days": (1, None),
     "split_min_test_rows": (0, None), "split_min_valid_rows": (0, None), "train_window_days": (1, None),
     "feature_smoothing": (0, None), "feature_prior": (0, 1), "history_len": (1, 10_000), "session_lookback_hours": (1, None), "text_batch_size": (1, None),
-    "gate_tolerance": (0, 1), "gate_min_test_rows": (0, None), "train_epochs": (1, None), "warm_start_epochs": (1, None),
+    "gate_tolerance": (0, 1), "gate_min_test_rows": (0, None), "domain_models_min_rows": (0, None), "train_epochs": (1, None), "warm_start_epochs": (1, None),
     "retrain_full_weekday": (0, 6), "tune_trials": (1, None), "tune_timeout_s": (1, None), "shap_sample": (1, None),
     "shap_background": (1, None), "shap_night_sample": (0, None), "active_days": (1, None), "candidates_k": (0, None),
     "candidates_fresh_days": (0, None), "rotation_k": (0, None), "scoring_batch_rows": (1, None), "nightly_shards": (1, 4096),

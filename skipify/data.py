@@ -32,6 +32,12 @@ class Splits:
     test_start: int
     notes: list[str] = field(default_factory=list)  # how the windows were chosen, when not as configured
 
+    def of_domain(self, domain: str) -> "Splits":
+        """The same windows, only the rows of items of one domain (``t_domain``: music, podcast, ...)."""
+        keep = pl.col("t_domain") == domain
+        return Splits(self.train.filter(keep), self.valid.filter(keep), self.test.filter(keep), self.valid_start,
+                      self.test_start, self.notes)
+
     @property
     def dates(self) -> dict[str, str]:
         return {

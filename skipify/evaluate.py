@@ -128,3 +128,40 @@ def evaluate(
         plotted["oracle"] = curves(y, p_true)
     labels = {name: {"label": KINDS[name].label, "explainer": KINDS[name].explainer} for name in kinds if name in KINDS}
     return {"summary": summary, "kinds": labels, "models": models, "oracle": oracle, "curves": plotted}
+
+
+def domain_figures(valid: dict[str, np.ndarray], test: dict[str, np.ndarray], own: dict[str, dict], splits: Splits) -> dict[str, dict]:
+    """Each domain's candidates on its own rows, what the gate chooses per domain from (skipify.registry.domain_choices).
+
+    Args:
+        valid, test: the joint models' (trained on every domain) probabilities on splits.valid / splits.test, by kind.
+        own: domain -> kind -> the model trained on that domain alone (skipify.train; domains without: absent).
+        splits: the splits they were trained on (``t_domain`` names each row's domain).
+
+    Returns:
+        domain -> {"own": whether it has models of its own, "rows": {train, valid, test}, "valid" and "test":
+        "<trained_on>/<kind>" -> ROC AUC on the domain's rows (trained_on "all": a joint model; None: one class
+        only), the joint ones first}; empty when the rows hold one domain."""
+    if "t_domain" not in splits.valid.columns:
+        return {}
+    names = splits.train["t_domain"].drop_nulls().unique().sort().to_list()
+    if len(names) < 2:
+        return {}
+
+    def auc(y: np.ndarray, p: np.ndarray) -> float | None:
+        got = roc_auc(y, p)
+        return None if np.isnan(got) else got
+
+    out = {}
+    for domain in names:
+        part = splits.of_domain(domain)
+        mv, mt = (splits.valid["t_domain"] == domain).to_numpy(), (splits.test["t_domain"] == domain).to_numpy()
+        y_valid, y_test = part.valid["label"].to_numpy(), part.test["label"].to_numpy()
+        mine = own.get(domain, {})
+        out[domain] = {
+            "own": bool(mine), "rows": {"train": part.train.height, "valid": part.valid.height, "test": part.test.height},
+            "valid": {**{f"all/{k}": auc(y_valid, p[mv]) for k, p in valid.items()},
+                      **{f"{domain}/{k}": auc(y_valid, m.predict(part.valid)) for k, m in mine.items()}},
+            "test": {**{f"all/{k}": auc(y_test, p[mt]) for k, p in test.items()},
+                     **{f"{domain}/{k}": auc(y_test, m.predict(part.test)) for k, m in mine.items()}}}
+    return out

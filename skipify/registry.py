@@ -11,8 +11,14 @@ The gate decides two things for a newly trained version (the challenger):
   ROC AUC there falls behind the champion's served kind's by more than ``gate_tolerance``. With no
   champion yet it is promoted.
 
-The verdict's reasons and figures (every kind's ROC AUC of both versions on the shared rows) are
-recorded either way. On fewer than ``gate_min_test_rows`` rows (test rows, or rows shared with the
+A version trained on several domains also gets **a choice per domain** (``domain_served``,
+:func:`domain_choices`): for a domain with models of its own (trained on its plays alone,
+skipify.models.domains), the candidate, joint or own, with the best ROC AUC on that domain's validation rows
+serves its rows; the other domains are served by the served kind. The promotion above compares the versions'
+joint served kinds.
+
+The verdict's reasons and figures (every kind's ROC AUC of both versions on the shared rows, each domain's
+candidates on its validation and test rows) are recorded either way. On fewer than ``gate_min_test_rows`` rows (test rows, or rows shared with the
 champion) the gate does not decide (``undecided``): the version is registered as a challenger and the
 champion stays.
 """
@@ -46,6 +52,7 @@ class Verdict:
     decided: bool = True  # False: too few rows to decide on
     served_model: str = ""
     figures: dict = field(default_factory=dict)  # what the verdict rests on (models.registry.gate_figures)
+    domain_served: dict = field(default_factory=dict)  # domain -> {trained_on, served_model, baseline_model}
 
     @property
     def text(self) -> str:
@@ -62,21 +69,49 @@ def served_kind(summary: dict) -> str:
     return next(name for auc, name in scored if auc == best)
 
 
+def domain_choices(domains: dict[str, dict], served: str, held: list[str]) -> dict[str, dict]:
+    """Which model serves each domain's rows: domain -> {trained_on, served_model, baseline_model}.
+
+    ``domains``: per domain, its candidates' validation ROC AUC (``valid``: "<trained_on>/<kind>" -> ROC AUC, the
+    joint ones first; skipify.evaluate.domain_figures). A domain whose candidates include models of its own gets
+    the best of them all (a tie goes to the first: joint before own, then KINDS' order), with the baseline trained
+    on the same rows; the others are served by the version's served kind."""
+    out = {}
+    for domain, got in domains.items():
+        valid = {k: v for k, v in got.get("valid", {}).items() if v is not None}
+        if not got.get("own") or not valid:
+            out[domain] = {"trained_on": "all", "served_model": served, "baseline_model": baseline_of(served, held)}
+            continue
+        best = max(valid.values())
+        trained_on, kind = next(k for k, v in valid.items() if v == best).split("/")
+        kinds = [k.split("/")[1] for k in valid if k.startswith(f"{trained_on}/")]
+        out[domain] = {"trained_on": trained_on, "served_model": kind, "baseline_model": baseline_of(kind, kinds)}
+    return out
+
+
 def _aucs(figures: dict[str, float]) -> str:
     return ", ".join(f"{KINDS[k].label} {v:.4f}" for k, v in figures.items() if k in KINDS)
 
 
-def gate(challenger: dict, same: SameRows | None, tolerance: float, min_test_rows: int = 0) -> Verdict:
+def gate(challenger: dict, same: SameRows | None, tolerance: float, min_test_rows: int = 0,
+         domains: dict[str, dict] | None = None, held: list[str] | None = None) -> Verdict:
     """Decide on a challenger from its evaluation summary (``evaluate()["summary"]``) and, when there is a
-    champion, both versions' figures on the same rows."""
+    champion, both versions' figures on the same rows; with ``domains`` (skipify.evaluate.domain_figures), the
+    model of each domain (``held``: the kinds the version holds)."""
     served = served_kind(challenger)
     valid = {k: challenger.get(f"{k}_valid_roc_auc") for k in KINDS if challenger.get(f"{k}_valid_roc_auc") is not None}
     figures: dict = {"served_model": served, "valid_roc_auc": valid,
                      "test_roc_auc": {k: challenger[f"{k}_roc_auc"] for k in KINDS if challenger.get(f"{k}_roc_auc") is not None}}
     reasons = [f"serves the {KINDS[served].label}: best on validation (ROC AUC {_aucs(valid)})"]
+    chosen = domain_choices(domains or {}, served, list(held or valid))
+    if domains:
+        figures["domains"] = {d: {**domains[d], **chosen[d]} for d in domains}
+        reasons += [f"{d}: served by the {KINDS[c['served_model']].label} trained on {c['trained_on']} "
+                    f"(best of {len(domains[d]['valid'])} on its {domains[d]['rows']['valid']:,} validation rows)"
+                    for d, c in chosen.items() if domains[d].get("own")]
 
     def verdict(promoted: bool, reason: str, decided: bool = True) -> Verdict:
-        return Verdict(promoted, [*reasons, reason], decided, served, figures)
+        return Verdict(promoted, [*reasons, reason], decided, served, figures, chosen)
 
     n = challenger.get("n_test_rows") or 0
     if n < min_test_rows:
@@ -124,7 +159,8 @@ def register(con, row: dict, verdict: Verdict) -> None:
                                      "gate_verdict": "promoted" if verdict.promoted else "rejected" if verdict.decided else "undecided",
                                      "gate_reasons": verdict.text, "served_model": verdict.served_model,
                                      "gate_figures": json.dumps(verdict.figures, default=float),
-                                     "baseline_model": baseline_of(verdict.served_model, row["kinds"])})
+                                     "baseline_model": baseline_of(verdict.served_model, row["kinds"]),
+                                     "domain_served": json.dumps(verdict.domain_served) if verdict.domain_served else None})
 
 
 def versions(con) -> list[dict]:

@@ -22,11 +22,12 @@ import polars as pl
 from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.data import Splits, load_rows, segments, time_splits, version_splits, window_start
 from skipify.embeddings import tower_vectors, write_vectors
-from skipify.evaluate import baseline_scores, evaluate, truth_for
+from skipify.evaluate import baseline_scores, domain_figures, evaluate, truth_for
 from skipify.features import build_features, default_as_of
 from skipify.metrics import roc_auc
 from skipify.models.history import SEQUENCES
 from skipify.models.base import Model, Resources, explain_each, retriever
+from skipify.models.domains import own_folder
 from skipify.models.kinds import KINDS, load_models
 from skipify.registry import SameRows, champion, gate, register
 from skipify.tune import tuned_configs
@@ -47,11 +48,18 @@ def shap_importance(models: dict[str, Model], splits: Splits, cfg: Config) -> pl
     return pl.concat(out).select("model", "rank", "block", "mean_abs_shap")
 
 
-def _evaluate_models(models: dict[str, Model], splits: Splits, cfg: Config) -> tuple[dict, dict[str, np.ndarray]]:
-    """Every model (and the baselines) on validation (thresholds, the served kind) and test; also the test scores."""
+def _evaluate_models(models: dict[str, Model], splits: Splits, cfg: Config,
+                     own: dict[str, dict[str, Model]] | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """Every model (and the baselines) on validation (thresholds, the served kind) and test; also the test scores.
+    With several domains in the rows, each domain's candidates (the joint models and its ``own``) on its rows
+    (``domains``: skipify.evaluate.domain_figures)."""
     valid = {name: m.predict(splits.valid) for name, m in models.items()}
     test = {name: m.predict(splits.test) for name, m in models.items()}
-    return evaluate(valid, test, splits, cfg.truth_path), test
+    out = evaluate(valid, test, splits, cfg.truth_path)
+    domains = domain_figures(valid, test, own or {}, splits)
+    if domains:
+        out["domains"] = domains
+    return out, test
 
 
 def champion_on_same_rows(current: dict | None, test: pl.DataFrame, scores: dict[str, np.ndarray], resources: Resources,
@@ -122,7 +130,8 @@ def train(
     resources = Resources(cfg)
     lap("load")
     models, tuning, started = _fit_kinds(splits, resources, cfg, device, configs or {}, epochs, source, lap)
-    evaluation, test_scores = _evaluate_models(models, splits, cfg)
+    own = _fit_domains(splits, resources, cfg, device, configs or {}, epochs, lap)
+    evaluation, test_scores = _evaluate_models(models, splits, cfg, own)
     lap("evaluate")
     vectors = tower_vectors(retriever(models), as_of, cfg)  # the vectors that serve candidate retrieval
     lap("vectors")
@@ -130,8 +139,9 @@ def train(
     lap("shap")
     version = version or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     folder = cfg.models_dir / version
-    artefacts = _save(models, evaluation, folder)
+    artefacts = _save(models, evaluation, folder, own)
     params = {**{name: asdict(m.config) for name, m in models.items()}, "fitted": {name: m.fitted for name, m in models.items()},
+              "domains": {d: {"fitted": {name: m.fitted for name, m in mine.items()}} for d, mine in own.items()},
               "tuning_run": tuning, "inputs_key": inputs_key,
               "warm_start": {"from": started[0]["version"], "rows": started[2].height} if started is not None else None}
     row = {"version": version, "as_of": as_of, **splits.dates, "params": json.dumps(params, default=str),
@@ -156,9 +166,11 @@ class _Stages:
         self.t = time.perf_counter()
 
 
-def _save(models: dict[str, Model], evaluation: dict, folder: Path) -> dict[str, str]:
-    """Every model's artefacts and the evaluation in the version's folder; name -> path."""
+def _save(models: dict[str, Model], evaluation: dict, folder: Path, own: dict[str, dict[str, Model]]) -> dict[str, str]:
+    """Every model's artefacts (a domain's own models under domain-<name>/) and the evaluation in the version's
+    folder; name -> path."""
     artefacts = {k: v for m in models.values() for k, v in m.save(folder).items()}
+    artefacts |= {f"{d}/{k}": v for d, mine in own.items() for m in mine.values() for k, v in m.save(own_folder(folder, d)).items()}
     (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float))
     return artefacts
 
@@ -183,10 +195,11 @@ def _register(row: dict, evaluation: dict, test: pl.DataFrame, test_scores: dict
                 current = champion(con)
                 if scored[0] != (current or {}).get("version"):  # a new champion meanwhile (rare): score that one
                     scored = score_champion(current)
-                verdict = gate(evaluation["summary"], scored[1], cfg.gate_tolerance, cfg.gate_min_test_rows)
+                verdict = gate(evaluation["summary"], scored[1], cfg.gate_tolerance, cfg.gate_min_test_rows,
+                               evaluation.get("domains"), row["kinds"])
                 register(con, row, verdict)
                 write_vectors(con, version, row["as_of"], *vectors)
-                run_sql(con, "models/insert_artifacts", {"version": version, "files": str(folder / "*")})
+                run_sql(con, "models/insert_artifacts", {"version": version, "files": str(folder / "**"), "folder": f"{folder}/"})
                 run_sql(con, "models/insert_shap_global", {"version": version})
                 return verdict
 
@@ -214,6 +227,34 @@ def _fit_kinds(splits: Splits, resources: Resources, cfg: Config, device: str, c
             models[name] = kind.fit(splits.train, splits.valid, kind.configure(base, cfg, device, epochs), resources)
         lap(name)
     return models, tuning, started
+
+
+def _fit_domains(splits: Splits, resources: Resources, cfg: Config, device: str, configs: dict[str, Any], epochs: int | None,
+                 lap: Callable[[str], None]) -> dict[str, dict[str, Model]]:
+    """Every kind trained on one domain's plays alone, for each domain but the one with the most training plays
+    that has at least ``domain_models_min_rows`` training and validation plays (docs/domains.md: what the gate
+    compares per domain); configured as the joint kinds (given, tuned or the defaults), always from scratch
+    (a warm start goes on with the joint models only). Returns domain -> kind -> model."""
+    if cfg.domain_models_min_rows <= 0 or "t_domain" not in splits.train.columns:
+        return {}
+    counts = dict(splits.train.group_by("t_domain").len().iter_rows())
+    largest = max(counts, key=lambda d: (counts[d], d), default=None)
+    tuned = tuned_configs(cfg)
+    out: dict[str, dict[str, Model]] = {}
+    for domain in sorted(counts):
+        part = splits.of_domain(domain) if domain != largest else None
+        if part is None or min(part.train.height, part.valid.height) < cfg.domain_models_min_rows:
+            continue
+        logger.info("%s alone: %s training, %s validation rows", domain, f"{part.train.height:,}", f"{part.valid.height:,}")
+        mine: dict[str, Model] = {}
+        alone = Resources.like(resources)
+        alone.trained = mine
+        for name, kind in KINDS.items():
+            base = configs.get(name) or (tuned[name][1] if name in tuned else None)
+            mine[name] = kind.fit(part.train, part.valid, kind.configure(base, cfg, device, epochs), alone)
+        out[domain] = mine
+        lap(f"{domain} alone")
+    return out
 
 
 def outcome(result: dict) -> str:
@@ -342,7 +383,7 @@ def evaluate_version(version: str | None = None, cfg: Config | None = None) -> d
     cfg = cfg or load_config()
     chosen, models = load_version(version, cfg)
     splits = version_splits(_version_rows(chosen, models, cfg), chosen)
-    out, _ = _evaluate_models(models, splits, cfg)
+    out, _ = _evaluate_models(models, splits, cfg, chosen.get("domain_models"))
     out["version"] = chosen["version"]
     out["status"] = chosen["status"]
     out["served_model"] = chosen["served_model"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from skipify.config import Config, load_config, logger
 from skipify.models.base import Model, Resources
+from skipify.models.domains import load_own
 from skipify.models.kinds import load_models
 from skipify.registry import versions
 from skipify.warehouse import connect, run_sql
@@ -44,10 +45,15 @@ def find_version(version: str | None = None, cfg: Config | None = None) -> dict:
 
 
 def load_version(version: str | None = None, cfg: Config | None = None) -> tuple[dict, dict[str, Model]]:
-    """A registered version's registry row and its models by kind, loaded from the artefacts (see find_version)."""
+    """A registered version's registry row and its models by kind, loaded from the artefacts (see find_version).
+
+    The row's ``domain_models``: the models of a domain alone that the gate chose for its rows (domain -> kind ->
+    model; skipify.models.domains), which served_and_baseline routes that domain's rows to."""
     cfg = cfg or load_config()
     chosen = find_version(version, cfg)
-    return chosen, load_models(version_folder(chosen["version"], cfg), Resources(cfg), chosen["kinds"])
+    folder, resources = version_folder(chosen["version"], cfg), Resources(cfg)
+    models = load_models(folder, resources, chosen["kinds"])
+    return {**chosen, "domain_models": load_own(folder, resources, chosen)}, models
 
 
 def version_folder(version: str, cfg: Config) -> Path:
@@ -82,7 +88,8 @@ def version_folder(version: str, cfg: Config) -> Path:
         con.close()
     tmp = cfg.models_dir / f".{version}.tmp{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
-    for name, _, content in files:
+    for name, _, content in files:  # a name is the file's path in the folder (a domain's own models: domain-<name>/...)
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / name).write_bytes(content)
     still = _differing(tmp, digests)
     if still:

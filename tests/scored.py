@@ -8,8 +8,10 @@ START = dt.date(2026, 1, 1)
 # music and podcasts (docs/domains.md): the night, the API and the app are tested with items of two domains
 SCORED_DOMAINS = ("music", "podcast")
 NIGHT = START + dt.timedelta(days=14)  # the last published night; NIGHT - 1 day is published too
+# domain_models_min_rows: the podcasts (about 700 training and 200 validation plays) get models of their own, which the
+# per-domain gate compares with the joint ones (tests/model/test_domain_gate.py)
 SCORED_SETTINGS = {"split_test_days": 3, "split_valid_days": 3, "candidates_k": 8, "rotation_k": 4,
-                   "nightly_shards": 3, "shap_night_sample": 60, "shap_sample": 200}
+                   "nightly_shards": 3, "shap_night_sample": 60, "shap_sample": 200, "domain_models_min_rows": 50}
 
 
 def tiny_deep_config():

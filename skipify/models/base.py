@@ -70,6 +70,13 @@ class Resources:
         self.cfg = cfg
         self.trained: dict[str, Model] = {}
 
+    @classmethod
+    def like(cls, other: "Resources") -> "Resources":
+        """The same resources (the vectors and keys loaded once), none trained yet: for another set of models."""
+        out = cls(other.cfg)
+        out.__dict__.update({k: v for k, v in other.__dict__.items() if k in ("content", "track_keys")})
+        return out
+
     @cached_property
     def content(self) -> dict[str, np.ndarray]:
         return content_vectors(self.cfg)

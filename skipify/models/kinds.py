@@ -133,5 +133,20 @@ def baseline_of(served: str, held: Iterable[str]) -> str:
 
 def served_and_baseline(version: dict, models: dict[str, Model]) -> tuple[Model, Model]:
     """A version's served model (``p_dislike``, the reasons) and its baseline (``p_dislike_baseline``), as its
-    registry row names them (served_model, baseline_model)."""
-    return models[version["served_model"]], models[version["baseline_model"]]
+    registry row names them (served_model, baseline_model). Where the gate chose another model for a domain's rows
+    (``domain_served``: a joint kind, or one trained on the domain alone, ``version["domain_models"]``, which
+    skipify.versions.load_version loads), each is the per-domain choice (skipify.models.domains.ByDomain)."""
+    from skipify.models.domains import ByDomain, choices_of
+
+    served, baseline = models[version["served_model"]], models[version["baseline_model"]]
+    own = version.get("domain_models") or {}
+
+    def model(domain: str, trained_on: str, kind: str) -> Model:
+        return models[kind] if trained_on == "all" else own[domain][kind]
+
+    routed = {d: c for d, c in choices_of(version).items()
+              if (c["trained_on"], c["served_model"]) != ("all", version["served_model"])}
+    if not routed:
+        return served, baseline
+    return (ByDomain(served, {d: model(d, c["trained_on"], c["served_model"]) for d, c in routed.items()}),
+            ByDomain(baseline, {d: model(d, c["trained_on"], c["baseline_model"]) for d, c in routed.items()}))

@@ -1,4 +1,5 @@
--- The files of a version's folder ($folder, a glob of its files) as models.artifacts rows of $version.
+-- The files of a version's folder ($files: a glob of every file under it, $folder: its path with a trailing slash)
+-- as models.artifacts rows of $version, each named by its path in the folder (domain-podcast/lightgbm.txt).
 insert into models.artifacts (version, name, bytes, content, sha256)
-select $version, parse_filename(filename), size, content, sha256(content)
+select $version, substr(filename, length($folder) + 1), size, content, sha256(content)
 from read_blob($files)

@@ -84,8 +84,11 @@ def test_health_model_and_docs_describe_what_is_served(api, home):
 
 
 def test_predictions_equal_the_published_nights_scores(api, home):
-    night = query(home, "SELECT user_id, track_id, p_dislike, p_dislike_baseline, model_version FROM scores.dislike_scores "
-                        "WHERE run_date = $d ORDER BY hash(user_id, track_id) LIMIT 40", {"d": NIGHT})
+    # pairs of both domains (the scored world has music and podcasts): a podcast episode is asked like a track
+    night = query(home, "SELECT user_id, track_id, domain, p_dislike, p_dislike_baseline, model_version FROM scores.dislike_scores "
+                        "WHERE run_date = $d QUALIFY row_number() OVER (PARTITION BY domain ORDER BY hash(user_id, track_id)) <= 20 "
+                        "ORDER BY domain, hash(user_id, track_id)", {"d": NIGHT})
+    assert set(night["domain"]) == {"music", "podcast"}
     pairs = night.select("user_id", "track_id").to_dicts()
     # the night's context: each listener's habit, given explicitly ...
     con = connect(load_config(home=home, **SCORED_SETTINGS), read_only=True)
@@ -99,13 +102,18 @@ def test_predictions_equal_the_published_nights_scores(api, home):
     for items in (explicit, pairs):  # ... and left out (the server fills in the same habit)
         resp = api.post("/v1/predict", json={"items": items})
         assert resp.status_code == 200, resp.text
-        cols = ("user_id", "track_id", "p_dislike", "p_dislike_baseline", "model_version", "served_model")
+        cols = ("user_id", "track_id", "domain", "p_dislike", "p_dislike_baseline", "model_version", "served_model", "trained_on")
         got = pl.DataFrame([{c: p[c] for c in cols} for p in resp.json()["predictions"]])
-        assert got.select("user_id", "track_id").equals(night.select("user_id", "track_id"))  # in request order
+        assert got.select("user_id", "track_id", "domain").equals(night.select("user_id", "track_id", "domain"))  # in request order
         assert np.abs(got["p_dislike"].to_numpy() - night["p_dislike"].to_numpy()).max() < 1e-6
         assert np.abs(got["p_dislike_baseline"].to_numpy() - night["p_dislike_baseline"].to_numpy()).max() < 1e-6
         assert got["model_version"].equals(night["model_version"])
-        assert got["served_model"].n_unique() == 1 and got["served_model"][0] == resp.json()["served_model"]
+        # each pair names what scored it: the gate's choice for its domain (models.registry.domain_served)
+        served = query(home, "SELECT domain_served FROM models.registry WHERE status = 'champion'")["domain_served"][0]
+        choice = json.loads(served)
+        assert got.select("domain", "served_model", "trained_on").rows() == [
+            (d, choice[d]["served_model"], choice[d]["trained_on"]) for d in got["domain"]]
+        assert choice["music"]["served_model"] == resp.json()["served_model"]
 
 
 def test_each_prediction_has_three_reasons_largest_first(api):

@@ -101,3 +101,30 @@ def test_split_windows_extend_back_by_whole_days_to_hold_the_minimum_plays():
     assert plenty.test["day"].n_unique() == plenty.valid["day"].n_unique() == 7 and plenty.notes == []
     with pytest.raises(ValueError, match="240 plays over 120 days cannot fill train, validation and test"):
         time_splits(_export_like(120, lambda d: 2), load_config(split_min_test_rows=200, split_min_valid_rows=100))
+
+
+def test_each_domain_with_models_of_its_own_is_served_by_the_best_on_its_validation_rows():
+    from skipify.registry import domain_choices
+
+    rows = {"train": 5000, "valid": 1500, "test": 1500}
+    domains = {
+        "music": {"own": False, "rows": rows, "valid": {"all/lightgbm": 0.78, "all/deep": 0.79}},
+        # its own LightGBM beats every joint kind on the podcast validation rows: it serves them, its baseline the
+        # other kind trained on the podcasts alone
+        "podcast": {"own": True, "rows": rows, "valid": {"all/lightgbm": 0.65, "all/deep": 0.66, "podcast/lightgbm": 0.67,
+                                                         "podcast/deep": 0.60}},
+        # a joint kind wins: served joint, even when it is not the version's served kind
+        "video": {"own": True, "rows": rows, "valid": {"all/lightgbm": 0.70, "all/deep": 0.69, "podcast/lightgbm": None,
+                                                       "video/lightgbm": 0.68, "video/deep": 0.66}},
+        # a tie goes to the joint model
+        "audiobook": {"own": True, "rows": rows, "valid": {"all/lightgbm": 0.62, "all/deep": 0.61, "audiobook/lightgbm": 0.62}},
+    }
+    got = domain_choices(domains, "deep", ["lightgbm", "deep"])
+    assert got["music"] == {"trained_on": "all", "served_model": "deep", "baseline_model": "lightgbm"}
+    assert got["podcast"] == {"trained_on": "podcast", "served_model": "lightgbm", "baseline_model": "deep"}
+    assert got["video"] == {"trained_on": "all", "served_model": "lightgbm", "baseline_model": "deep"}
+    assert got["audiobook"]["trained_on"] == "all"
+    verdict = gate(s(0.79, 0.78, valid=(0.80, 0.79)), None, 0.005, domains=domains, held=["lightgbm", "deep"])
+    assert verdict.domain_served == got and verdict.figures["domains"]["podcast"]["served_model"] == "lightgbm"
+    assert "podcast: served by the LightGBM trained on podcast (best of 4 on its 1,500 validation rows)" in verdict.text
+    assert gate(s(0.79, 0.78), None, 0.005).domain_served == {}  # one domain: no choice per domain
