@@ -134,3 +134,22 @@ def test_the_api_answers_each_domains_pairs_as_the_night_scored_them(routed):
     row = registry_row(cfg)
     assert got.filter(pl.col("domain") == "podcast").select("served_model", "trained_on").unique().rows() == [("lightgbm", "podcast")]
     assert got.filter(pl.col("domain") == "music").select("served_model", "trained_on").unique().rows() == [(row["served_model"], "all")]
+
+
+def test_a_version_without_a_choice_per_domain_serves_every_domain_with_its_served_kind(copy_scored_home):
+    """A version registered before the per-domain gate (migration 099 leaves its domain_served NULL) or trained on
+    one domain loads and serves as before: one model for every row, no domain's own models loaded."""
+    from skipify.models.domains import ByDomain
+    from skipify.models.kinds import served_and_baseline
+    from skipify.versions import load_version
+
+    home = copy_scored_home("domain_gate_older")
+    cfg = load_config(home=home, **SCORED_SETTINGS)
+    con = connect(cfg)
+    con.execute("UPDATE models.registry SET domain_served = NULL")
+    con.close()
+    chosen, models = load_version(None, cfg)
+    served, baseline = served_and_baseline(chosen, models)
+    assert chosen["domain_models"] == {}
+    assert served is models[chosen["served_model"]] and baseline is models[chosen["baseline_model"]]
+    assert not isinstance(served, ByDomain)
