@@ -9,7 +9,9 @@ their configured defaults on the time splits `skipify train` uses, three times: 
 the podcast plays alone (**podcast only**, as `skipify train` trains a domain's own models), on the music plays
 alone (**music only**; --no-music-alone skips it). Printed per world, one JSON line: on the podcast test plays,
 each kind's ROC AUC joint and podcast-only, joint minus podcast-only with a paired bootstrap 95% interval, the
-oracle (the world's true probability) on the same rows, the validation figures; what the per-domain gate serves
+oracle (the world's true probability) on the same rows and the oracle as far as music tells (p_from_music: the
+listener's traits in the podcasts at what their music says of them; at rho 0, what the items alone say), the
+validation figures; what the per-domain gate serves
 for the podcasts (skipify.registry.domain_choices, as `skipify train` decides) against the best podcast-only kind
 on validation; on the music test plays, joint minus music-only. Then one summary line: mean and standard
 deviation over the seeds per (rho, plays, kind), and of the gate's choice.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -48,6 +51,37 @@ def world_home(work: Path, rho: float, plays: float, seed: int, args: argparse.N
     return home
 
 
+def world_truth(home: Path) -> pl.DataFrame:
+    """user_id, track_id, ts, p_dislike, p_from_music of every play of a home's world (a world generated before
+    p_from_music was written: drawn again from its world.json, the same plays)."""
+    from skipify.generate import WorldParams, build_world
+
+    truth = pl.read_parquet(home / "world" / "truth" / "truth.parquet")
+    if "p_from_music" not in truth.columns:
+        params = json.loads((home / "world" / "truth" / "world.json").read_text())["params"]
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        params["start"] = dt.date.fromisoformat(params["start"])
+        events = build_world(WorldParams(**params)).events
+        truth = truth.join(events.select("user_id", "track_id", "ts", "p_from_music"), on=["user_id", "track_id", "ts"], how="left")
+    return truth.select("user_id", "track_id", "ts", "p_dislike", "p_from_music")
+
+
+def oracles(home: Path) -> dict:
+    """The two oracles on a world's podcast test plays (the splits `skipify train` makes), without training."""
+    from skipify.config import load_config
+    from skipify.data import load_rows, time_splits, window_start
+    from skipify.features import default_as_of
+    from skipify.metrics import roc_auc
+
+    cfg = load_config(home=home)
+    as_of = default_as_of(cfg)
+    test = time_splits(load_rows(cfg, since=window_start(cfg, as_of), until=as_of), cfg).of_domain("podcast").test
+    got = test.select("user_id", "track_id", "ts", "label").join(world_truth(home), on=["user_id", "track_id", "ts"], how="left")
+    y = got["label"].to_numpy()
+    return {"home": str(home), "podcast_test_rows": got.height, "oracle_podcast_roc_auc": roc_auc(y, got["p_dislike"].to_numpy()),
+            "oracle_from_music_podcast_roc_auc": roc_auc(y, got["p_from_music"].to_numpy())}
+
+
 def measure(home: Path, kinds: list[str], device: str, seed: int, music_alone: bool = True) -> dict:
     """One world: the kinds trained joint, on the podcasts alone (as `skipify train` does: skipify.train._fit_domains)
     and, with ``music_alone``, on the music alone; each domain's figures and the per-domain gate's choice."""
@@ -64,7 +98,7 @@ def measure(home: Path, kinds: list[str], device: str, seed: int, music_alone: b
     cfg = dataclasses.replace(load_config(home=home), seed=seed, domain_models_min_rows=100)
     as_of = default_as_of(cfg)
     splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, as_of), until=as_of), cfg)
-    truth = pl.read_parquet(home / "world" / "truth" / "truth.parquet").select("user_id", "track_id", "ts", "p_dislike")
+    truth = world_truth(home)
     seconds: dict[str, float] = {}
     t0 = [time.perf_counter()]
 
@@ -109,6 +143,7 @@ def measure(home: Path, kinds: list[str], device: str, seed: int, music_alone: b
         "home": str(home), "seed": seed, "rows": figures and {d: figures[d]["rows"] for d in figures},
         "podcast_train_plays_per_listener": round(pod.train.height / max(pod.train["user_id"].n_unique(), 1), 1),
         "oracle_podcast_roc_auc": roc_auc(y, oracle["p_dislike"].to_numpy()),
+        "oracle_from_music_podcast_roc_auc": roc_auc(y, oracle["p_from_music"].to_numpy()),
         "gate": {"podcast": c, "served_roc_auc": roc_auc(y, p_served),
                  "best_joint_on_valid": best_joint, "best_alone_on_valid": best_alone,
                  "served_minus_best_alone_ci": paired_bootstrap_auc_diff(y, p_served, alone[best_alone]),
@@ -138,6 +173,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=35)
     ap.add_argument("--device", default=None)
     ap.add_argument("--no-music-alone", action="store_true", help="skip the music-only training (the costly one)")
+    ap.add_argument("--oracles-only", action="store_true", help="only the two oracles on each world's podcast test plays")
     ap.add_argument("--work", type=Path, default=Path("/tmp/skipify-domains"))
     args = ap.parse_args()
     results = []
@@ -145,9 +181,14 @@ def main() -> None:
         for plays in args.plays:
             for seed in args.seeds:
                 home = world_home(args.work, rho, plays, seed, args)
+                if args.oracles_only:
+                    print(json.dumps({"rho": rho, "plays": plays, "seed": seed, **oracles(home)}), flush=True)
+                    continue
                 r = {"rho": rho, "plays": plays, **measure(home, args.kinds, args.device, seed, not args.no_music_alone)}
                 print(json.dumps(r, default=float), flush=True)
                 results.append(r)
+    if args.oracles_only:
+        return
     summary = []
     for rho in args.rho:
         for plays in args.plays:
@@ -165,6 +206,7 @@ def main() -> None:
                     "music_joint_minus_alone": {"mean": float(np.mean(music)),
                                                 "sd": float(np.std(music, ddof=1)) if len(music) > 1 else None} if music else None,
                     "oracle_podcast": float(np.mean([r["oracle_podcast_roc_auc"] for r in mine])),
+                    "oracle_from_music_podcast": float(np.mean([r["oracle_from_music_podcast_roc_auc"] for r in mine])),
                 })
             gates = [r["gate"] for r in mine]
 

@@ -217,7 +217,8 @@ def _with_other_domains(world: World, parts: list[tuple[pl.DataFrame, pl.DataFra
     play gains a ``domain`` column; ids and categories become text (each domain's Enums have their own codes)."""
     def plain(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(pl.col(c).cast(pl.String) for c, t in frame.schema.items() if isinstance(t, pl.Enum))
-    events = pl.concat([plain(world.events).with_columns(domain=pl.lit("music")), *(e for _, e in parts)], how="vertical_relaxed")
+    music = plain(world.events).with_columns(domain=pl.lit("music"), p_from_music=pl.col("p_dislike"))
+    events = pl.concat([music, *(e.select(music.columns) for _, e in parts)], how="vertical_relaxed")
     tracks = pl.concat([plain(world.tracks).with_columns(domain=pl.lit("music")), *(t for t, _ in parts)], how="diagonal_relaxed")
     return World(users=world.users, tracks=tracks, events=events.sort("ts", "user_id", "track_id"), params=world.params)
 
@@ -561,14 +562,14 @@ def _tables(rng: np.random.Generator, p: WorldParams, cat: SimpleNamespace, lis:
     return World(users=users, tracks=tracks, events=events, params=p)
 
 
-def oracle_auc(world: World, last_days: int | None = None, domain: str | None = None) -> float:
+def oracle_auc(world: World, last_days: int | None = None, domain: str | None = None, column: str = "p_dislike") -> float:
     """ROC AUC of the true probability against the drawn labels (the best any model can do), on the plays of
-    ``domain`` only when given."""
+    ``domain`` only when given; ``column="p_from_music"``: of the truth as far as the listener's music tells it."""
     ev = world.events if domain is None else world.events.filter(pl.col("domain") == domain)
     if last_days is not None:
         cutoff = cutoff_of(world.params.start + dt.timedelta(days=world.params.days - last_days))
         ev = ev.filter(pl.col("ts") >= cutoff)
-    return roc_auc(ev["dislike"].to_numpy(), ev["p_dislike"].to_numpy())
+    return roc_auc(ev["dislike"].to_numpy(), ev[column].to_numpy())
 
 
 def write_world(world: World, out: Path) -> dict:
@@ -579,7 +580,7 @@ def write_world(world: World, out: Path) -> dict:
         landing/users/users_<date>.parquet    users who signed up that day (the base: the day before start)
         landing/tracks/tracks_<date>.parquet  tracks released that day (the catalogue: the day before start)
         landing/events/events_<date>.parquet  the day's plays
-        truth/truth.parquet                   user_id, track_id, ts, p_dislike, dislike
+        truth/truth.parquet                   user_id, track_id, ts, p_dislike, dislike (+ domain, p_from_music)
         truth/world.json                      parameters, sizes, oracle AUCs
 
     Returns:
@@ -604,10 +605,12 @@ def write_world(world: World, out: Path) -> dict:
         part.drop("_arrival", "release_date").write_parquet(landing / "tracks" / f"tracks_{day}.parquet")
 
     ev = world.events.with_columns(pl.col("ts").dt.date().alias("_day"))
-    contract = [c for c in ev.columns if c not in ("p_dislike", "dislike", "_day")]
+    contract = [c for c in ev.columns if c not in ("p_dislike", "p_from_music", "dislike", "_day")]
     for (day,), part in ev.partition_by("_day", as_dict=True, maintain_order=True).items():
         part.select(contract).write_parquet(landing / "events" / f"events_{day}.parquet")
-    truth = ["user_id", "track_id", "ts", "p_dislike", "dislike"] + (["domain"] if len(p.domains) > 1 else [])
+    # with other domains: each play's domain and p_from_music (generate_media: the truth as far as the listener's
+    # music tells it; a music play's own truth)
+    truth = ["user_id", "track_id", "ts", "p_dislike", "dislike"] + (["domain", "p_from_music"] if len(p.domains) > 1 else [])
     world.events.select(truth).write_parquet(out / "truth" / "truth.parquet")
 
     summary = {
@@ -623,7 +626,9 @@ def write_world(world: World, out: Path) -> dict:
         summary["by_domain"] = {d: {"n_items": world.tracks.filter(pl.col("domain") == d).height,
                                     "n_events": world.events.filter(pl.col("domain") == d).height,
                                     "oracle_roc_auc": oracle_auc(world, domain=d),
-                                    "oracle_roc_auc_last_7_days": oracle_auc(world, last_days=7, domain=d)} for d in p.domains}
+                                    "oracle_roc_auc_last_7_days": oracle_auc(world, last_days=7, domain=d),
+                                    "oracle_from_music_roc_auc": oracle_auc(world, domain=d, column="p_from_music")}
+                              for d in p.domains}
     (out / "truth" / "world.json").write_text(json.dumps(summary, indent=2))
     return summary
 

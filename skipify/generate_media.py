@@ -47,10 +47,15 @@ def coupled(rng: np.random.Generator, music: np.ndarray, rho: float, rotation: n
     """A trait in another domain: ``rho`` times the music trait (standardised over the listeners, rotated into
     the other space when ``rotation`` is given) plus ``sqrt(1 - rho^2)`` times independent standard noise.
     Each column has unit variance, and its correlation with the (rotated) music trait is ``rho``."""
+    known = from_music(music, rho, rotation)
+    return known + np.sqrt(1 - rho**2) * rng.normal(0, 1, known.shape)
+
+
+def from_music(music: np.ndarray, rho: float, rotation: np.ndarray | None = None) -> np.ndarray:
+    """What the music trait tells of the trait in the other domain (:func:`coupled` without its noise: its
+    expectation given the music trait)."""
     z = (music - music.mean(axis=0)) / np.maximum(music.std(axis=0), 1e-12)
-    if rotation is not None:
-        z = z @ rotation
-    return rho * z + np.sqrt(1 - rho**2) * rng.normal(0, 1, z.shape)
+    return rho * (z @ rotation if rotation is not None else z)
 
 
 def draw_domain(p: "g.WorldParams", domain: int, lis, first_user_day: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -97,9 +102,16 @@ def draw_domain(p: "g.WorldParams", domain: int, lis, first_user_day: np.ndarray
     late = item_release[item] > e_day
     item[late] = released.draw(rng, category[late])
     platform = lis.u_platform[e_user]
-    affinity = np.einsum("ij,ij->i", taste[e_user], item_style[item]) / D
-    logit = -1.0 + picky[e_user] + item_bad[item] - 1.1 * (1 + item_polar[item]) * affinity + g.PLATFORM_LOGIT[platform]
+    def logit_of(taste: np.ndarray, picky: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        affinity = np.einsum("ij,ij->i", taste[e_user], item_style[item]) / D
+        return -1.0 + picky[e_user] + item_bad[item] - 1.1 * (1 + item_polar[item]) * affinity + g.PLATFORM_LOGIT[platform], affinity
+
+    logit, affinity = logit_of(taste, picky)
     p_true = g.sigmoid(logit)
+    # the truth as far as the listener's music tells it: their taste and pickiness here at what music says of them
+    # (the noise of the coupling unknown); the best a model could do that knew everything but this domain's plays
+    p_from_music = g.sigmoid(logit_of(from_music(lis.u_taste, p.coupling, rotation),
+                                      0.6 * from_music(lis.u_picky[:, None], p.coupling)[:, 0])[0])
     dislike = rng.random(N) < p_true
     # what was observed
     dur, cut = duration[item], ABANDON_MS[name]
@@ -128,6 +140,7 @@ def draw_domain(p: "g.WorldParams", domain: int, lis, first_user_day: np.ndarray
         "platform": g.PLATFORMS[platform],
         "shuffle": np.zeros(N, dtype=bool),
         "p_dislike": p_true,
+        "p_from_music": p_from_music,
         "dislike": dislike,
         "domain": [name] * N,
     }).unique(["user_id", "track_id", "ts"], keep="first", maintain_order=True)

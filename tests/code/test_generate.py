@@ -155,9 +155,25 @@ def test_a_second_domain_leaves_the_music_as_it_was(world, two_domains):
     world's, bit for bit (ids as text), so the music figures of the two compare."""
     def plain(frame):
         return frame.with_columns(pl.col(c).cast(pl.String) for c, t in frame.schema.items() if isinstance(t, pl.Enum))
-    music = two_domains.events.filter(pl.col("domain") == "music").drop("domain")
-    assert music.equals(plain(world.events))
+    music = two_domains.events.filter(pl.col("domain") == "music")
+    assert music.drop("domain", "p_from_music").equals(plain(world.events))
+    assert (music["p_from_music"] == music["p_dislike"]).all()  # a music play's truth is all music tells of it
     assert two_domains.events.equals(build_world(TWO).events)  # seeded
+
+
+def test_what_music_tells_of_a_podcast_play_is_the_truth_at_coupling_1_and_nothing_of_the_listener_at_0():
+    """p_from_music: the truth with the listener's podcast taste and pickiness at what their music says of them."""
+    def podcasts(rho: float) -> pl.DataFrame:
+        world = build_world(WorldParams(**{**TWO.__dict__, "coupling": rho}))
+        return world.events.filter(pl.col("domain") == "podcast")
+
+    full = podcasts(1.0)  # the coupling exact: music tells all
+    assert np.allclose(full["p_from_music"].to_numpy(), full["p_dislike"].to_numpy())
+    none = podcasts(0.0)  # independent: the same for every listener of an item on a platform
+    assert none.group_by("track_id", "platform").agg(pl.col("p_from_music").n_unique())["p_from_music"].max() == 1
+    assert none.group_by("track_id", "platform").agg(pl.col("p_dislike").n_unique())["p_dislike"].max() > 1
+    partly = podcasts(0.6)
+    assert not np.allclose(partly["p_from_music"].to_numpy(), partly["p_dislike"].to_numpy())
 
 
 def test_a_second_domain_is_sparser_and_its_label_is_its_own(two_domains):
