@@ -6,14 +6,14 @@ For each coupling rho, podcast plays per listener and seed: a two-domain world (
 music,podcast --coupling RHO --other-plays N --seed SEED`, --users/--tracks/--days) in a home of its own under
 --work (kept: a second run reuses it), ingested and its features built; then the kinds (--kinds) trained with
 their configured defaults on the time splits `skipify train` uses, three times: on both domains (**joint**), on
-the podcast plays alone (**podcast only**, as `skipify train` trains a domain's own models), on the music plays
-alone (**music only**; --no-music-alone skips it). Printed per world, one JSON line: on the podcast test plays,
+the podcast plays alone (**podcast only**, as `skipify train` trains a domain's own models); and, once per seed,
+on the world of music only with that seed (the same music plays, bit for bit; --no-music-world skips it). Printed per world, one JSON line: on the podcast test plays,
 each kind's ROC AUC joint and podcast-only, joint minus podcast-only with a paired bootstrap 95% interval, the
 oracle (the world's true probability) on the same rows and the oracle as far as music tells (p_from_music: the
 listener's traits in the podcasts at what their music says of them; at rho 0, what the items alone say), the
 validation figures; what the per-domain gate serves
 for the podcasts (skipify.registry.domain_choices, as `skipify train` decides) against the best podcast-only kind
-on validation; on the music test plays, joint minus music-only. Then one summary line: mean and standard
+on validation; on the music test plays, the joint kinds minus those of the world of music only. Then one summary line: mean and standard
 deviation over the seeds per (rho, plays, kind), and of the gate's choice.
 """
 
@@ -30,20 +30,21 @@ import numpy as np
 import polars as pl
 
 
-def world_home(work: Path, rho: float, plays: float, seed: int, args: argparse.Namespace) -> Path:
-    """The home of one world, generated, ingested and with its features built (once: a later run reuses it)."""
+def world_home(work: Path, rho: float | None, plays: float, seed: int, args: argparse.Namespace) -> Path:
+    """The home of one world, generated, ingested and with its features built (once: a later run reuses it);
+    ``rho`` None: the world of music only with the same seed (the same music plays, bit for bit)."""
     from skipify.config import load_config
     from skipify.features import build_features, default_as_of
     from skipify.generate import WorldParams, generate
     from skipify.ingest import ingest_paths
     from skipify.warehouse import migrate
 
-    home = work / f"rho{rho:g}_plays{plays:g}_seed{seed}_u{args.users}"
+    home = work / (f"music_seed{seed}_u{args.users}" if rho is None else f"rho{rho:g}_plays{plays:g}_seed{seed}_u{args.users}")
     if (home / "built").exists():
         return home
     cfg = load_config(home=home)
-    generate(home / "world", WorldParams(users=args.users, tracks=args.tracks, days=args.days, seed=seed, start=cfg.world_start,
-                                         domains=("music", "podcast"), coupling=rho, other_plays_per_user=plays))
+    other = {} if rho is None else {"domains": ("music", "podcast"), "coupling": rho, "other_plays_per_user": plays}
+    generate(home / "world", WorldParams(users=args.users, tracks=args.tracks, days=args.days, seed=seed, start=cfg.world_start, **other))
     migrate(cfg)
     ingest_paths([home / "world" / "landing"], cfg=cfg)
     build_features(default_as_of(cfg), cfg)
@@ -82,9 +83,41 @@ def oracles(home: Path) -> dict:
             "oracle_from_music_podcast_roc_auc": roc_auc(y, got["p_from_music"].to_numpy())}
 
 
-def measure(home: Path, kinds: list[str], device: str, seed: int, music_alone: bool = True) -> dict:
-    """One world: the kinds trained joint, on the podcasts alone (as `skipify train` does: skipify.train._fit_domains)
-    and, with ``music_alone``, on the music alone; each domain's figures and the per-domain gate's choice."""
+def music_world(work: Path, seed: int, args: argparse.Namespace) -> pl.DataFrame:
+    """The kinds trained on the world of music only with this seed, their scores on its test plays (user_id,
+    track_id, ts, label, one column per kind) and ``served`` (the kind best on its validation rows); kept in its
+    home, computed once."""
+    from skipify.config import load_config
+    from skipify.data import load_rows, time_splits, window_start
+    from skipify.features import default_as_of
+    from skipify.metrics import roc_auc
+    from skipify.models.base import Resources
+    from skipify.models.kinds import KINDS
+    from skipify.registry import served_kind
+
+    home = world_home(work, None, 0, seed, args)
+    path = home / "music_test_scores.parquet"
+    if path.exists():
+        return pl.read_parquet(path)
+    cfg = dataclasses.replace(load_config(home=home), seed=seed)
+    as_of = default_as_of(cfg)
+    splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, as_of), until=as_of), cfg)
+    resources = Resources(cfg)
+    for name in args.kinds:
+        kind = KINDS[name]
+        resources.trained[name] = kind.fit(splits.train, splits.valid, kind.configure(None, cfg, args.device or "cpu", None), resources)
+    y = splits.valid["label"].to_numpy()
+    served = served_kind({f"{k}_valid_roc_auc": roc_auc(y, m.predict(splits.valid)) for k, m in resources.trained.items()})
+    out = splits.test.select("user_id", "track_id", "ts", "label").with_columns(
+        *[pl.Series(k, m.predict(splits.test)) for k, m in resources.trained.items()], served=pl.lit(served))
+    out.write_parquet(path)
+    return out
+
+
+def measure(home: Path, kinds: list[str], device: str, seed: int, music: pl.DataFrame | None = None) -> dict:
+    """One world: the kinds trained joint and on the podcasts alone (as `skipify train` does:
+    skipify.train._fit_domains); each domain's figures and the per-domain gate's choice; with ``music`` (music_world:
+    the scores of the kinds trained on the world of music only, same seed), the music test plays of both."""
     from skipify.config import load_config
     from skipify.data import load_rows, time_splits, window_start
     from skipify.evaluate import domain_figures
@@ -116,8 +149,6 @@ def measure(home: Path, kinds: list[str], device: str, seed: int, music_alone: b
     joint = fit_all(splits)
     lap("joint")
     own = _fit_domains(splits, Resources(cfg), cfg, device or "cpu", {}, None, lap)
-    music = fit_all(splits.of_domain("music")) if music_alone else {}
-    lap("music alone")
     valid = {k: m.predict(splits.valid) for k, m in joint.items()}
     test = {k: m.predict(splits.test) for k, m in joint.items()}
     figures = domain_figures(valid, test, own, splits)
@@ -154,11 +185,18 @@ def measure(home: Path, kinds: list[str], device: str, seed: int, music_alone: b
              "podcast_joint_minus_alone_ci": paired_bootstrap_auc_diff(y, test[name][in_pod], alone[name]),
              "podcast_valid": {"joint": figures["podcast"]["valid"][f"all/{name}"], "alone": figures["podcast"]["valid"][f"podcast/{name}"]},
              "music_joint_roc_auc": roc_auc(ym, test[name][in_mus])}
-        if music:
-            p_music = music[name].predict(mus.test)
-            k |= {"music_alone_roc_auc": roc_auc(ym, p_music),
-                  "music_joint_minus_alone_ci": paired_bootstrap_auc_diff(ym, test[name][in_mus], p_music)}
         out["kinds"][name] = k
+    if music is not None:  # the same music plays in the world of music only: its test plays, scored by its kinds
+        joint_music = mus.test.select("user_id", "track_id", "ts", "label").with_columns(
+            *[pl.Series(f"joint_{k}", test[k][in_mus]) for k in kinds]).join(music, on=["user_id", "track_id", "ts"], how="inner")
+        ym2 = joint_music["label"].to_numpy()
+        assert (ym2 == joint_music["label_right"].to_numpy()).all()
+        alone_served = joint_music["served"][0]
+        out["music"] = {"rows": joint_music.height, "of": mus.test.height, "served_two_domains": served, "served_music_world": alone_served,
+                        **{f"{k}_two_domains_minus_music_world_ci": paired_bootstrap_auc_diff(ym2, joint_music[f"joint_{k}"].to_numpy(),
+                                                                                              joint_music[k].to_numpy()) for k in kinds},
+                        "served_two_domains_minus_music_world_ci": paired_bootstrap_auc_diff(
+                            ym2, joint_music[f"joint_{served}"].to_numpy(), joint_music[alone_served].to_numpy())}
     return out
 
 
@@ -172,7 +210,7 @@ def main() -> None:
     ap.add_argument("--tracks", type=int, default=1500)
     ap.add_argument("--days", type=int, default=35)
     ap.add_argument("--device", default=None)
-    ap.add_argument("--no-music-alone", action="store_true", help="skip the music-only training (the costly one)")
+    ap.add_argument("--no-music-world", action="store_true", help="skip the world of music only (its training per seed)")
     ap.add_argument("--oracles-only", action="store_true", help="only the two oracles on each world's podcast test plays")
     ap.add_argument("--work", type=Path, default=Path("/tmp/skipify-domains"))
     args = ap.parse_args()
@@ -184,7 +222,8 @@ def main() -> None:
                 if args.oracles_only:
                     print(json.dumps({"rho": rho, "plays": plays, "seed": seed, **oracles(home)}), flush=True)
                     continue
-                r = {"rho": rho, "plays": plays, **measure(home, args.kinds, args.device, seed, not args.no_music_alone)}
+                music = None if args.no_music_world else music_world(args.work, seed, args)
+                r = {"rho": rho, "plays": plays, **measure(home, args.kinds, args.device, seed, music)}
                 print(json.dumps(r, default=float), flush=True)
                 results.append(r)
     if args.oracles_only:
@@ -195,7 +234,7 @@ def main() -> None:
             mine = [r for r in results if r["rho"] == rho and r["plays"] == plays]
             for name in args.kinds:
                 diffs = [r["kinds"][name]["podcast_joint_minus_alone_ci"] for r in mine]
-                music = [r["kinds"][name]["music_joint_minus_alone_ci"]["diff"] for r in mine if "music_joint_minus_alone_ci" in r["kinds"][name]]
+                music = [r["music"][f"{name}_two_domains_minus_music_world_ci"]["diff"] for r in mine if "music" in r]
                 summary.append({
                     "rho": rho, "plays": plays, "kind": name, "seeds": len(mine),
                     "podcast_joint": float(np.mean([r["kinds"][name]["podcast_joint_roc_auc"] for r in mine])),
@@ -203,7 +242,7 @@ def main() -> None:
                     "joint_minus_alone": {"mean": float(np.mean([d["diff"] for d in diffs])),
                                           "sd": float(np.std([d["diff"] for d in diffs], ddof=1)) if len(diffs) > 1 else None,
                                           "each": [(d["lo"], d["hi"]) for d in diffs]},
-                    "music_joint_minus_alone": {"mean": float(np.mean(music)),
+                    "music_two_domains_minus_music_world": {"mean": float(np.mean(music)),
                                                 "sd": float(np.std(music, ddof=1)) if len(music) > 1 else None} if music else None,
                     "oracle_podcast": float(np.mean([r["oracle_podcast_roc_auc"] for r in mine])),
                     "oracle_from_music_podcast": float(np.mean([r["oracle_from_music_podcast_roc_auc"] for r in mine])),
@@ -219,7 +258,9 @@ def main() -> None:
                             "choices": [f"{g['podcast']['served_model']} trained on {g['podcast']['trained_on']}" for g in gates],
                             "podcast_served": float(np.mean([g["served_roc_auc"] for g in gates])),
                             "served_minus_best_alone": spread("served_minus_best_alone_ci"),
-                            "best_joint_minus_best_alone": spread("best_joint_minus_best_alone_ci")})
+                            "best_joint_minus_best_alone": spread("best_joint_minus_best_alone_ci"),
+                            "music_served_two_domains_minus_music_world": {
+                                "each": [r["music"]["served_two_domains_minus_music_world_ci"] for r in mine if "music" in r]}})
     print(json.dumps({"summary": summary}, default=float), flush=True)
 
 
