@@ -151,9 +151,9 @@ def measure(home: Path, kinds: list[str], device: str, seed: int, music: pl.Data
     own = _fit_domains(splits, Resources(cfg), cfg, device or "cpu", {}, None, lap)
     valid = {k: m.predict(splits.valid) for k, m in joint.items()}
     test = {k: m.predict(splits.test) for k, m in joint.items()}
-    figures = domain_figures(valid, test, own, splits)
     y_all = splits.valid["label"].to_numpy()
     served = served_kind({f"{k}_valid_roc_auc": roc_auc(y_all, p) for k, p in valid.items()})
+    figures = domain_figures(valid, test, own, splits, served)
     chosen = domain_choices(figures, served, kinds)
 
     pod, mus = splits.of_domain("podcast"), splits.of_domain("music")

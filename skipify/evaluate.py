@@ -130,18 +130,22 @@ def evaluate(
     return {"summary": summary, "kinds": labels, "models": models, "oracle": oracle, "curves": plotted}
 
 
-def domain_figures(valid: dict[str, np.ndarray], test: dict[str, np.ndarray], own: dict[str, dict], splits: Splits) -> dict[str, dict]:
+def domain_figures(valid: dict[str, np.ndarray], test: dict[str, np.ndarray], own: dict[str, dict], splits: Splits,
+                   served: str) -> dict[str, dict]:
     """Each domain's candidates on its own rows, what the gate chooses per domain from (skipify.registry.domain_choices).
 
     Args:
         valid, test: the joint models' (trained on every domain) probabilities on splits.valid / splits.test, by kind.
         own: domain -> kind -> the model trained on that domain alone (skipify.train; domains without: absent).
         splits: the splits they were trained on (``t_domain`` names each row's domain).
+        served: the version's served kind (skipify.registry.served_kind), each domain's default.
 
     Returns:
         domain -> {"own": whether it has models of its own, "rows": {train, valid, test}, "valid" and "test":
         "<trained_on>/<kind>" -> ROC AUC on the domain's rows (trained_on "all": a joint model; None: one class
-        only), the joint ones first}; empty when the rows hold one domain."""
+        only), the joint ones first; for a domain with its own models, "valid_minus_served": each other candidate's
+        validation ROC AUC minus the served kind's on the same rows, with its paired bootstrap 95% interval}; empty
+        when the rows hold one domain."""
     if "t_domain" not in splits.valid.columns:
         return {}
     names = splits.train["t_domain"].drop_nulls().unique().sort().to_list()
@@ -158,10 +162,11 @@ def domain_figures(valid: dict[str, np.ndarray], test: dict[str, np.ndarray], ow
         mv, mt = (splits.valid["t_domain"] == domain).to_numpy(), (splits.test["t_domain"] == domain).to_numpy()
         y_valid, y_test = part.valid["label"].to_numpy(), part.test["label"].to_numpy()
         mine = own.get(domain, {})
-        out[domain] = {
-            "own": bool(mine), "rows": {"train": part.train.height, "valid": part.valid.height, "test": part.test.height},
-            "valid": {**{f"all/{k}": auc(y_valid, p[mv]) for k, p in valid.items()},
-                      **{f"{domain}/{k}": auc(y_valid, m.predict(part.valid)) for k, m in mine.items()}},
-            "test": {**{f"all/{k}": auc(y_test, p[mt]) for k, p in test.items()},
-                     **{f"{domain}/{k}": auc(y_test, m.predict(part.test)) for k, m in mine.items()}}}
+        pv = {**{f"all/{k}": p[mv] for k, p in valid.items()}, **{f"{domain}/{k}": m.predict(part.valid) for k, m in mine.items()}}
+        pt = {**{f"all/{k}": p[mt] for k, p in test.items()}, **{f"{domain}/{k}": m.predict(part.test) for k, m in mine.items()}}
+        out[domain] = {"own": bool(mine), "rows": {"train": part.train.height, "valid": part.valid.height, "test": part.test.height},
+                       "valid": {n: auc(y_valid, p) for n, p in pv.items()}, "test": {n: auc(y_test, p) for n, p in pt.items()}}
+        if mine and 0 < y_valid.sum() < len(y_valid):
+            out[domain]["valid_minus_served"] = {n: paired_bootstrap_auc_diff(y_valid, p, pv[f"all/{served}"])
+                                                 for n, p in pv.items() if n != f"all/{served}"}
     return out

@@ -72,19 +72,17 @@ def served_kind(summary: dict) -> str:
 def domain_choices(domains: dict[str, dict], served: str, held: list[str]) -> dict[str, dict]:
     """Which model serves each domain's rows: domain -> {trained_on, served_model, baseline_model}.
 
-    ``domains``: per domain, its candidates' validation ROC AUC (``valid``: "<trained_on>/<kind>" -> ROC AUC, the
-    joint ones first; skipify.evaluate.domain_figures). A domain whose candidates include models of its own gets
-    the best of them all (a tie goes to the first: joint before own, then KINDS' order), with the baseline trained
-    on the same rows; the others are served by the version's served kind."""
+    Every domain is served by the version's served kind unless the domain has models of its own and a candidate (one
+    of its own, or another joint kind) beats the served kind on the domain's validation rows **beyond the noise**: its
+    paired bootstrap 95% interval of the difference (``valid_minus_served``, skipify.evaluate.domain_figures) above 0;
+    of those, the one with the largest difference, with the baseline trained on the same rows. The joint model has the
+    benefit of the doubt: it learned from every domain's plays, and a domain's few validation rows rank candidates
+    within a hundredth by chance."""
     out = {}
     for domain, got in domains.items():
-        valid = {k: v for k, v in got.get("valid", {}).items() if v is not None}
-        if not got.get("own") or not valid:
-            out[domain] = {"trained_on": "all", "served_model": served, "baseline_model": baseline_of(served, held)}
-            continue
-        best = max(valid.values())
-        trained_on, kind = next(k for k, v in valid.items() if v == best).split("/")
-        kinds = [k.split("/")[1] for k in valid if k.startswith(f"{trained_on}/")]
+        better = {k: ci["diff"] for k, ci in got.get("valid_minus_served", {}).items() if ci["lo"] > 0}
+        trained_on, kind = max(better, key=better.get).split("/") if got.get("own") and better else ("all", served)
+        kinds = [k.split("/")[1] for k in got.get("valid", {}) if k.startswith(f"{trained_on}/")] or list(held)
         out[domain] = {"trained_on": trained_on, "served_model": kind, "baseline_model": baseline_of(kind, kinds)}
     return out
 
@@ -107,7 +105,9 @@ def gate(challenger: dict, same: SameRows | None, tolerance: float, min_test_row
     if domains:
         figures["domains"] = {d: {**domains[d], **chosen[d]} for d in domains}
         reasons += [f"{d}: served by the {KINDS[c['served_model']].label} trained on {c['trained_on']} "
-                    f"(best of {len(domains[d]['valid'])} on its {domains[d]['rows']['valid']:,} validation rows)"
+                    + (f"(the served kind; none of the other {len(domains[d]['valid']) - 1} beat it beyond the noise "
+                       if (c["trained_on"], c["served_model"]) == ("all", served) else "(better than the served kind beyond the noise ")
+                    + f"on its {domains[d]['rows']['valid']:,} validation rows)"
                     for d, c in chosen.items() if domains[d].get("own")]
 
     def verdict(promoted: bool, reason: str, decided: bool = True) -> Verdict:

@@ -29,7 +29,7 @@ from skipify.models.history import SEQUENCES
 from skipify.models.base import Model, Resources, explain_each, retriever
 from skipify.models.domains import own_folder
 from skipify.models.kinds import KINDS, load_models
-from skipify.registry import SameRows, champion, gate, register
+from skipify.registry import SameRows, champion, gate, register, served_kind
 from skipify.tune import tuned_configs
 from skipify.versions import find_version, load_version, version_folder
 from skipify.warehouse import connect, run_sql, transaction, with_retry
@@ -56,7 +56,7 @@ def _evaluate_models(models: dict[str, Model], splits: Splits, cfg: Config,
     valid = {name: m.predict(splits.valid) for name, m in models.items()}
     test = {name: m.predict(splits.test) for name, m in models.items()}
     out = evaluate(valid, test, splits, cfg.truth_path)
-    domains = domain_figures(valid, test, own or {}, splits)
+    domains = domain_figures(valid, test, own or {}, splits, served_kind(out["summary"]))
     if domains:
         out["domains"] = domains
     return out, test
