@@ -45,3 +45,14 @@ def assert_rows_equal(expected, got) -> None:
         else:
             x, y = a.cast(pl.Float64).to_numpy(), b.cast(pl.Float64).to_numpy()
             assert np.array_equal(np.isnan(x), np.isnan(y)) and np.allclose(x, y, rtol=0, atol=1e-12, equal_nan=True), col
+
+
+def read(cfg, sql: str, params: dict | None = None):
+    """A query's rows as a Polars frame, on a read-only connection to ``cfg``'s warehouse (closed after)."""
+    from skipify.warehouse import connect
+
+    con = connect(cfg, read_only=True)
+    try:
+        return con.execute(sql, params or {}).pl()
+    finally:
+        con.close()

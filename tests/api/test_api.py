@@ -23,7 +23,7 @@ import pytest
 from skipify.catalogue import label
 from skipify.config import load_config
 from skipify.warehouse import connect, create_temp
-from tests.scored import NIGHT, SCORED_SETTINGS
+from tests.scored import NIGHT, SCORED_SETTINGS, read
 from tests.servers import free_port, running
 
 pytestmark = pytest.mark.slow  # `skipify serve` on a real uvicorn (`make test-fast` leaves it out)
@@ -59,11 +59,7 @@ def api(server):
 
 
 def query(home: Path, sql: str, params: dict | None = None) -> pl.DataFrame:
-    con = connect(load_config(home=home), read_only=True)
-    try:
-        return con.execute(sql, params or {}).pl()
-    finally:
-        con.close()
+    return read(load_config(home=home), sql, params)
 
 
 def test_health_model_and_docs_describe_what_is_served(api, home):

@@ -18,7 +18,7 @@ import pytest
 from skipify.config import load_config
 from skipify.models.kinds import KINDS
 from skipify.warehouse import connect
-from tests.scored import NIGHT, SCORED_SETTINGS
+from tests.scored import NIGHT, SCORED_SETTINGS, read
 from tests.servers import free_port, running
 
 pytestmark = pytest.mark.slow  # a night and `skipify serve` on a real uvicorn
@@ -89,12 +89,8 @@ def routed(copy_scored_home):
 
 
 def night_scores(cfg) -> pl.DataFrame:
-    con = connect(cfg, read_only=True)
-    try:
-        return con.execute("SELECT user_id, track_id, domain, p_dislike, p_dislike_baseline FROM scores.dislike_scores "
-                           "WHERE run_date = $d ORDER BY user_id, track_id", {"d": NIGHT}).pl()
-    finally:
-        con.close()
+    return read(cfg, "SELECT user_id, track_id, domain, p_dislike, p_dislike_baseline FROM scores.dislike_scores "
+                     "WHERE run_date = $d ORDER BY user_id, track_id", {"d": NIGHT})
 
 
 def test_the_night_scores_each_domains_rows_with_its_choice(routed, scored_home):

@@ -19,7 +19,7 @@ import pytest
 from skipify.config import load_config
 from skipify.nightly import backfill, begin_run, run_night, taste_candidates, this_process
 from skipify.warehouse import connect
-from tests.scored import NIGHT, SCORED_SETTINGS
+from tests.scored import NIGHT, SCORED_SETTINGS, read
 
 SETTINGS = SCORED_SETTINGS
 
@@ -232,12 +232,8 @@ def test_shard_tasks_read_the_nights_shared_snapshot_and_score_exactly_as_with_t
     cfg = load_config(home=home, **SETTINGS)
 
     def staged() -> pl.DataFrame:
-        con = connect(cfg, read_only=True)
-        try:
-            return con.execute("SELECT user_id, track_id, p_dislike, p_dislike_baseline FROM scores.staged_scores "
-                               "WHERE run_date = $d AND shard = 1 ORDER BY ALL", {"d": NIGHT}).pl()
-        finally:
-            con.close()
+        return read(cfg, "SELECT user_id, track_id, p_dislike, p_dislike_baseline FROM scores.staged_scores "
+                         "WHERE run_date = $d AND shard = 1 ORDER BY ALL", {"d": NIGHT})
 
     assert score_shard(NIGHT, 1, cfg) > 0  # its own snapshot, from the warehouse
     own = staged()
