@@ -73,8 +73,8 @@ def test_the_version_holds_the_podcasts_own_models_and_the_gates_choice_per_doma
 def routed(copy_scored_home):
     """A copy of the scored home whose version serves the podcasts with their own LightGBM (a choice the gate makes
     when it wins on their validation rows: set here, so that the routing is tested whatever the tiny world's gate
-    chose), with NIGHT scored again."""
-    from skipify.nightly import run_night
+    chose), with NIGHT's shards scored again (scores.staged_scores: what the night publishes)."""
+    from skipify.nightly import score_shard
 
     home = copy_scored_home("domain_gate_routed")
     cfg = load_config(home=home, **SCORED_SETTINGS)
@@ -84,13 +84,16 @@ def routed(copy_scored_home):
     con = connect(cfg)
     con.execute("UPDATE models.registry SET domain_served = $c WHERE version = $v", {"c": json.dumps(choice), "v": row["version"]})
     con.close()
-    assert run_night(NIGHT, cfg).status == "published"
+    for shard in range(cfg.nightly_shards):
+        score_shard(NIGHT, shard, cfg)
     return home, cfg
 
 
-def night_scores(cfg) -> pl.DataFrame:
-    return read(cfg, "SELECT user_id, track_id, domain, p_dislike, p_dislike_baseline FROM scores.dislike_scores "
-                     "WHERE run_date = $d ORDER BY user_id, track_id", {"d": NIGHT})
+def night_scores(cfg, table: str = "staged_scores") -> pl.DataFrame:
+    """The night's scores of each pair with its domain (the catalogue's), in one order."""
+    return read(cfg, f"SELECT s.user_id, s.track_id, coalesce(t.domain, 'music') AS domain, s.p_dislike, s.p_dislike_baseline "
+                     f"FROM scores.{table} AS s LEFT JOIN raw.tracks AS t USING (track_id) "
+                     "WHERE s.run_date = $d ORDER BY s.user_id, s.track_id", {"d": NIGHT})
 
 
 def test_the_night_scores_each_domains_rows_with_its_choice(routed, scored_home):
@@ -100,7 +103,7 @@ def test_the_night_scores_each_domains_rows_with_its_choice(routed, scored_home)
 
     home, cfg = routed
     got = night_scores(cfg)
-    before = night_scores(load_config(home=scored_home, **SCORED_SETTINGS))  # the same night, every row the joint choice
+    before = night_scores(load_config(home=scored_home, **SCORED_SETTINGS), "dislike_scores")  # every row the joint choice
     assert got.select("user_id", "track_id", "domain").equals(before.select("user_id", "track_id", "domain"))
     music, podcast = (pl.col("domain") == "music"), (pl.col("domain") == "podcast")
     assert got.filter(music)["p_dislike"].equals(before.filter(music)["p_dislike"])  # music as it was
