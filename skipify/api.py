@@ -178,13 +178,12 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
 def served_by_domain(version: dict, rows: pl.DataFrame) -> list[dict]:
     """Per row, what scored it: its domain, the kind (``served_model``) and what it was trained on (``trained_on``:
     "all", every domain's plays, or the domain's alone: the version's per-domain choice, models.registry.domain_served)."""
-    from skipify.models.domains import choices_of
+    from skipify.models.domains import JOINT, choices_of, row_domains
 
-    joint = {"trained_on": "all", "served_model": version["served_model"]}
+    joint = {"trained_on": JOINT, "served_model": version["served_model"]}
     choices = choices_of(version)
-    domains = rows["t_domain"].fill_null("music").to_list() if "t_domain" in rows.columns else ["music"] * rows.height
     return [{"domain": d, "served_model": choices.get(d, joint)["served_model"], "trained_on": choices.get(d, joint)["trained_on"]}
-            for d in domains]
+            for d in row_domains(rows).tolist()]
 
 
 def _frozen(load: Callable[[], Served]) -> Served:

@@ -24,6 +24,7 @@ import polars as pl
 from skipify.config import logger
 from skipify.data import Splits, segments
 from skipify.metrics import best_threshold, curves, lift_share, paired_bootstrap_auc_diff, roc_auc, scorecard
+from skipify.models.domains import JOINT
 from skipify.models.kinds import KINDS
 
 # Simple baselines: a feature of the rows used as the score (missing -> the global rate), except
@@ -162,11 +163,11 @@ def domain_figures(valid: dict[str, np.ndarray], test: dict[str, np.ndarray], ow
         mv, mt = (splits.valid["t_domain"] == domain).to_numpy(), (splits.test["t_domain"] == domain).to_numpy()
         y_valid, y_test = part.valid["label"].to_numpy(), part.test["label"].to_numpy()
         mine = own.get(domain, {})
-        pv = {**{f"all/{k}": p[mv] for k, p in valid.items()}, **{f"{domain}/{k}": m.predict(part.valid) for k, m in mine.items()}}
-        pt = {**{f"all/{k}": p[mt] for k, p in test.items()}, **{f"{domain}/{k}": m.predict(part.test) for k, m in mine.items()}}
+        pv = {**{f"{JOINT}/{k}": p[mv] for k, p in valid.items()}, **{f"{domain}/{k}": m.predict(part.valid) for k, m in mine.items()}}
+        pt = {**{f"{JOINT}/{k}": p[mt] for k, p in test.items()}, **{f"{domain}/{k}": m.predict(part.test) for k, m in mine.items()}}
         out[domain] = {"own": bool(mine), "rows": {"train": part.train.height, "valid": part.valid.height, "test": part.test.height},
                        "valid": {n: auc(y_valid, p) for n, p in pv.items()}, "test": {n: auc(y_test, p) for n, p in pt.items()}}
         if mine and 0 < y_valid.sum() < len(y_valid):
-            out[domain]["valid_minus_served"] = {n: paired_bootstrap_auc_diff(y_valid, p, pv[f"all/{served}"])
-                                                 for n, p in pv.items() if n != f"all/{served}"}
+            out[domain]["valid_minus_served"] = {n: paired_bootstrap_auc_diff(y_valid, p, pv[f"{JOINT}/{served}"])
+                                                 for n, p in pv.items() if n != f"{JOINT}/{served}"}
     return out

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from skipify.models.domains import JOINT
 from skipify.models.kinds import KINDS, baseline_of
 from skipify.warehouse import read_sql, run_sql
 
@@ -81,7 +82,7 @@ def domain_choices(domains: dict[str, dict], served: str, held: list[str]) -> di
     out = {}
     for domain, got in domains.items():
         better = {k: ci["diff"] for k, ci in got.get("valid_minus_served", {}).items() if ci["lo"] > 0}
-        trained_on, kind = max(better, key=better.get).split("/") if got.get("own") and better else ("all", served)
+        trained_on, kind = max(better, key=better.get).split("/") if got.get("own") and better else (JOINT, served)
         kinds = [k.split("/")[1] for k in got.get("valid", {}) if k.startswith(f"{trained_on}/")] or list(held)
         out[domain] = {"trained_on": trained_on, "served_model": kind, "baseline_model": baseline_of(kind, kinds)}
     return out
@@ -106,7 +107,7 @@ def gate(challenger: dict, same: SameRows | None, tolerance: float, min_test_row
         figures["domains"] = {d: {**domains[d], **chosen[d]} for d in domains}
         reasons += [f"{d}: served by the {KINDS[c['served_model']].label} trained on {c['trained_on']} "
                     + (f"(the served kind; none of the other {len(domains[d]['valid']) - 1} beat it beyond the noise "
-                       if (c["trained_on"], c["served_model"]) == ("all", served) else "(better than the served kind beyond the noise ")
+                       if (c["trained_on"], c["served_model"]) == (JOINT, served) else "(better than the served kind beyond the noise ")
                     + f"on its {domains[d]['rows']['valid']:,} validation rows)"
                     for d, c in chosen.items() if domains[d].get("own")]
 

@@ -3,9 +3,9 @@
 A version trained on several domains (music, podcasts, ...: docs/domains.md) holds its kinds trained on every
 domain's plays (**joint**, what every version holds) and, for each smaller domain with enough plays, the same kinds
 trained on that domain's plays alone (its **own** models, in the version's folder under ``domain-<name>/``). The
-gate (skipify.registry.domain_choices) picks per domain which serves its rows: a joint kind or one of its own,
-whichever has the best ROC AUC on the domain's validation rows; the choice is the version's ``domain_served``
-(models.registry). A domain without a choice of its own (the largest, one with too few plays, every domain of a
+gate (skipify.registry.domain_choices) picks per domain which serves its rows: the version's served kind, unless a
+joint kind or one of its own beats it on the domain's validation rows beyond the noise; the choice is the version's
+``domain_served`` (models.registry). A domain without a choice of its own (the largest, one with too few plays, every domain of a
 version trained before domains had a gate) is served by the version's served kind.
 
 :class:`ByDomain` is that choice as one model: rows of a domain served by its own model go to it, the rest to the
@@ -24,6 +24,14 @@ import polars as pl
 from skipify.models.base import Model, Resources
 
 JOINT = "all"  # trained_on of the joint models
+DEFAULT_DOMAIN = "music"  # a row that names no domain
+
+
+def row_domains(rows: pl.DataFrame) -> np.ndarray:
+    """Each row's domain (``t_domain``; music where it names none)."""
+    if "t_domain" not in rows.columns:
+        return np.full(rows.height, DEFAULT_DOMAIN, dtype=object)
+    return rows["t_domain"].fill_null(DEFAULT_DOMAIN).to_numpy()
 
 
 def own_folder(folder: Path, domain: str) -> Path:
@@ -39,8 +47,8 @@ def choices_of(version: dict) -> dict[str, dict]:
 
 
 def load_own(folder: Path, resources: Resources, version: dict) -> dict[str, dict[str, Model]]:
-    """The own models of each domain the version serves with them: domain -> kind -> model (only the kinds its
-    choice names, and those they are made of)."""
+    """The own models of each domain whose choice is one of them: domain -> kind -> every model of that domain's
+    folder (the served one, its baseline, and the kinds a blend is made of)."""
     from skipify.models.kinds import KINDS, load_models
 
     out: dict[str, dict[str, Model]] = {}
@@ -74,7 +82,7 @@ class ByDomain:
 
     def parts(self, rows: pl.DataFrame) -> list[tuple[Model, np.ndarray]]:
         """(model, the row positions it scores): the joint model's first; empty parts left out."""
-        domain = rows["t_domain"].fill_null("music").to_numpy() if "t_domain" in rows.columns else np.full(rows.height, "music")
+        domain = row_domains(rows)
         mine = {d: np.flatnonzero(domain == d) for d in self.own}
         rest = np.flatnonzero(~np.isin(domain, list(self.own)))
         return [(m, idx) for m, idx in [(self.joint, rest), *((self.own[d], mine[d]) for d in self.own)] if idx.size]

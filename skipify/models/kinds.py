@@ -136,16 +136,16 @@ def served_and_baseline(version: dict, models: dict[str, Model]) -> tuple[Model,
     registry row names them (served_model, baseline_model). Where the gate chose another model for a domain's rows
     (``domain_served``: a joint kind, or one trained on the domain alone, ``version["domain_models"]``, which
     skipify.versions.load_version loads), each is the per-domain choice (skipify.models.domains.ByDomain)."""
-    from skipify.models.domains import ByDomain, choices_of
+    from skipify.models.domains import JOINT, ByDomain, choices_of
 
     served, baseline = models[version["served_model"]], models[version["baseline_model"]]
     own = version.get("domain_models") or {}
 
     def model(domain: str, trained_on: str, kind: str) -> Model:
-        return models[kind] if trained_on == "all" else own[domain][kind]
+        return models[kind] if trained_on == JOINT else own[domain][kind]
 
     routed = {d: c for d, c in choices_of(version).items()
-              if (c["trained_on"], c["served_model"]) != ("all", version["served_model"])}
+              if (c["trained_on"], c["served_model"]) != (JOINT, version["served_model"])}
     if not routed:
         return served, baseline
     return (ByDomain(served, {d: model(d, c["trained_on"], c["served_model"]) for d, c in routed.items()}),
