@@ -398,16 +398,65 @@ def default_date() -> None:
 def backfill(
     start: Annotated[datetime.datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First night.")],
     end: Annotated[datetime.datetime, typer.Option("--end", formats=["%Y-%m-%d"], help="Last night (inclusive).")],
+    backtest: Annotated[bool, typer.Option("--backtest", help="Only backtest the published nights start..end (the "
+                                           "guard's trade-off on the plays that followed: skipify guard); run nothing again.")] = False,
 ) -> None:
     """Run the nights start..end in order (each as `skipify nightly`); stops at the first failure."""
+    t0 = time.perf_counter()
+    if backtest:
+        from skipify.guard import backtest as run_backtest
+
+        done = run_backtest(start.date(), end.date(), load_config())
+        for night, plays in done.items():
+            typer.echo(f"night {night}: backtested on {plays:,} plays" + ("" if plays else " (none of its pairs was played that day)"))
+        _done(t0, f"{len(done)} published nights backtested")
+        return
     from skipify.nightly import NightFailed, backfill as run_backfill
 
-    t0 = time.perf_counter()
     with _night_errors(NightFailed):
         reports = run_backfill(start.date(), end.date(), load_config())
     for r in reports:
         typer.echo(r.lines()[0])
     _done(t0, f"{len(reports)} nights done")
+
+
+@app.command()
+def guard(
+    nights: Annotated[Optional[int], typer.Option(min=1, help="Read the latest N backtested nights [default: guard_nights].")] = None,
+    catch: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Goal: catch at least this share of dislikes (e.g. 0.5).")] = None,
+    max_withheld: Annotated[Optional[float], typer.Option("--max-withheld", min=0.0,
+                                                          help="Goal: withhold at most this many good plays per 1,000 plays.")] = None,
+    threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Look at this threshold (no goal).")] = None,
+    save: Annotated[bool, typer.Option("--save", help="Put the threshold looked at in force from now on (needs --by).")] = False,
+    by: Annotated[Optional[str], typer.Option("--by", help="Who chooses it (saved with it).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """The guard's trade-off: of the scored pairs then played, the dislikes a threshold would have caught and the
+    good plays it would have withheld (per 1,000 plays), over the latest backtested nights; the threshold that meets
+    a goal; what it would flag on the latest night. With --save --by NAME, that threshold is in force from now on."""
+    from skipify import guard as g
+    from skipify.versions import find_version
+
+    if catch is not None and max_withheld is not None:
+        raise typer.BadParameter("state one goal: --catch or --max-withheld", param_hint="--catch")
+    if save and not by:
+        raise typer.BadParameter("say who chooses the threshold", param_hint="--by")
+    cfg = load_config()
+    try:
+        version = find_version(None, cfg)
+    except ValueError:
+        version = None
+    out = g.report(version, cfg, nights, catch, max_withheld, threshold)
+    if save:
+        if out["threshold"] is None:
+            raise typer.BadParameter(f"no threshold meets the goal ({out['goal']['text']}): nothing saved", param_hint="--catch")
+        goal = out["goal"]["text"] if "goal" in out else None
+        chosen = g.choose(out["threshold"], by, cfg, goal=goal, nights=out["nights_read"] or None)
+        out["saved"] = {"threshold": chosen.threshold, "chosen_by": chosen.chosen_by, "chosen_at": chosen.chosen_at, "goal": goal}
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, default=str))
+        return
+    typer.echo("\n".join(g.report_lines(out)))
 
 
 def _summary_text(evaluation: dict) -> str:

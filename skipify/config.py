@@ -87,10 +87,15 @@ class Config:
     rotation_k: int = 20  # ... plus their most played tracks of the last candidates_fresh_days
     scoring_batch_rows: int = 100_000  # rows scored per batch (progress is logged per batch)
     nightly_shards: int = 4  # user shards scored separately (Airflow maps one task per shard)
-    risk_threshold: float | None = None  # at risk when p_dislike >= this [default: the deep model's validation threshold]
+    risk_threshold: float | None = None  # at risk when p_dislike >= this, until a product manager chooses one (skipify guard) [default: the served model's validation threshold]
     row_count_min_ratio: float = 0.5  # a night's row count must lie within these ratios ...
     row_count_max_ratio: float = 2.0  # ... of the previous published night's, or the night fails its checks
     profile_min_listeners: int = 5  # tracks with fewer candidate listeners are categorised "niche"
+
+    # --- the guard: what a threshold would have done (skipify guard, the app's Guard page: docs/guard.md) ------
+    guard_backtest_nights: int = 3  # each night (re)writes the backtests of the published nights of these days before it
+    guard_nights: int = 7  # the trade-off is read over the latest this many backtested nights
+    guard_new_days: int = 7  # a listener (track) is new when first played within these days before the night
 
     # --- the Streamlit app (skipify app) ------------------------------------------------------
     app_port: int = 8501
@@ -287,6 +292,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "shap_background": (1, None), "shap_night_sample": (0, None), "active_days": (1, None), "candidates_k": (0, None),
     "candidates_fresh_days": (0, None), "rotation_k": (0, None), "scoring_batch_rows": (1, None), "nightly_shards": (1, 4096),
     "risk_threshold": (0, 1), "row_count_min_ratio": (0, None), "row_count_max_ratio": (0, None), "profile_min_listeners": (1, None),
+    "guard_backtest_nights": (0, None), "guard_nights": (1, None), "guard_new_days": (0, None),
     "app_port": (1, 65535), "app_cache_ttl_s": (0, None), "serve_port": (1, 65535), "serve_max_batch": (1, None),
     "serve_reload_s": (0, None), "serve_threads": (1, 1024), "serve_workers": (1, 1024), "serve_worker_healthcheck_s": (1, None),
     "serve_nights_in_memory": (1, None), "serve_history_workers": (1, 1024), "serve_history_queue": (0, None),

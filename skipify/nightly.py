@@ -64,9 +64,11 @@ class NightReport:
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
+    risk_threshold: float | None = None  # the threshold its at_risk flags were set with (published nights)
 
     def lines(self) -> list[str]:
-        out = [f"night {self.run_date}: {self.status} (run {self.run_id}, model {self.model_version})"]
+        out = [f"night {self.run_date}: {self.status} (run {self.run_id}, model {self.model_version}"
+           + ("" if self.risk_threshold is None else f", at risk from p = {self.risk_threshold:.3f}") + ")"]
         out += [f"  {k:<24} {v:>11,}" for k, v in self.rows.items()]
         out.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in self.seconds.items()))
         if self.reason:
@@ -435,10 +437,11 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
 
 
 def risk_threshold(cfg: Config, version: dict) -> float:
-    """At-risk threshold: the config's, else the served model's threshold chosen on validation."""
-    if cfg.risk_threshold is not None:
-        return cfg.risk_threshold
-    return float(json.loads(version["metrics"])["models"][version["served_model"]]["threshold"])
+    """The at-risk threshold of a night published now (skipify.guard.in_force: the one a product manager chose
+    last, else the config's, else the served model's validation threshold)."""
+    from skipify.guard import in_force
+
+    return in_force(cfg, version).threshold
 
 
 def night_checks(con, run_date: dt.date, cfg: Config) -> list[str]:
@@ -453,7 +456,7 @@ def _record_run(con, report: NightReport, started_at: dt.datetime) -> None:
     run_sql(con, "nightly/record_run", {
         "run_id": report.run_id, "run_date": report.run_date, "started_at": started_at, "status": report.status,
         "model_version": report.model_version, "rows": json.dumps(report.rows), "seconds": json.dumps(report.seconds),
-        "reason": report.reason,
+        "reason": report.reason, "risk_threshold": report.risk_threshold,
     })
     run_sql(con, "nightly/end_running", {"run_id": report.run_id})
 
@@ -486,6 +489,7 @@ def publish(run_date: dt.date, cfg: Config | None = None, run_id: str | None = N
     started_at = started_at or dt.datetime.now(dt.UTC)
     seconds = dict(seconds or {})
     t0 = time.perf_counter()
+    from skipify.guard import backtest_on, nights_before
     from skipify.versions import find_version
 
     chosen = find_version(None, cfg)  # the registry row is enough: the models were used by the shards
@@ -515,8 +519,11 @@ def publish(run_date: dt.date, cfg: Config | None = None, run_id: str | None = N
                 counts = run_sql(con, "nightly/night_counts", params).pl().row(0, named=True)
                 run_sql(con, "nightly/clear_staging", params)
                 run_sql(con, "nightly/clear_staged_shap", params)
+                # the nights before this one, their days' plays now in: what the guard would have done (skipify.guard)
+                counts["backtested_plays"] = sum(backtest_on(con, nights_before(run_date, cfg, con), cfg).values())
                 seconds["publish"] = round(time.perf_counter() - t0, 2)
-                report = NightReport(run_id, run_date, "published", chosen["version"], counts, seconds)
+                report = NightReport(run_id, run_date, "published", chosen["version"], counts, seconds,
+                                     risk_threshold=params["threshold"])
                 _record_run(con, report, started_at)
                 return report
 
