@@ -40,7 +40,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -56,6 +56,7 @@ from skipify.catalogue import label
 from skipify.config import Config, load_config, logger
 from skipify.events import FIELDS as EVENT_FIELDS
 from skipify.events import EventChecker, EventLog, LivePlays, LogFull, LogTail, shown
+from skipify.guard import InForce, in_force
 from skipify.ingest import rules
 from skipify.sequences import with_sequences
 from skipify.warehouse import connect, run_sql
@@ -83,20 +84,22 @@ class BadItems(ValueError):
 
 @dataclass(frozen=True)
 class Marks:
-    """What decides the bundle: the version to serve and the latest published night."""
+    """What decides the bundle: the version to serve, the latest published night and the latest threshold chosen
+    (ops.guard_thresholds: a new one changes the at-risk threshold only)."""
 
     version: str | None
     night: dt.date | None
+    guard: dt.datetime | None = None
 
 
 def read_marks(cfg: Config) -> Marks:
     """One short read-only query (sql/serving/marks.sql)."""
     con = connect(cfg, read_only=True)
     try:
-        version, night = run_sql(con, "serving/marks").fetchone()
+        version, night, guard = run_sql(con, "serving/marks").fetchone()
     finally:
         con.close()
-    return Marks(version, night)
+    return Marks(version, night, guard)
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class Served:
     snapshot: Snapshot
     marks: Marks
     nights: dict[dt.date, NightAtRisk]  # the at-risk lists of the latest serve_nights_in_memory published nights
+    risk: InForce  # the at-risk threshold in force (skipify.guard): a prediction's at_risk
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     seconds: float = 0.0
 
@@ -168,7 +172,8 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
         con.close()
     if background.is_empty():
         raise ValueError(f"no training rows of version {marks.version} in features.training_rows: run `skipify features`")
-    served = Served(chosen, served_model, baseline, served_model.reasoner(background), snapshot, marks, nights)
+    served = Served(chosen, served_model, baseline, served_model.reasoner(background), snapshot, marks, nights,
+                    in_force(cfg, chosen))
     served.seconds = time.perf_counter() - t0
     logger.info("serving version %s (%s, its %s), features as of %s, night %s: loaded in %.1fs", marks.version, chosen["status"],
                 chosen["served_model"], snapshot.as_of, marks.night, served.seconds)
@@ -228,6 +233,11 @@ class Service:
         marks = read_marks(self.cfg)
         if marks == self.served.marks:
             return False
+        old = self.served.marks
+        if (marks.version, marks.night) == (old.version, old.night):  # a threshold chosen: nothing else to load
+            self.served = replace(self.served, marks=marks, risk=in_force(self.cfg, self.served.version))
+            logger.info("at-risk threshold now %s", self.served.risk.describe())
+            return True
         with _one_loader(self.cfg):  # the other workers keep serving their bundles meanwhile
             logger.info("reloading: %s -> %s", self.served.marks, marks)
             self.served = _frozen(lambda: load_served(self.cfg, self.as_of, marks))  # one reference swap: atomic for readers
@@ -313,11 +323,13 @@ class Service:
                                 "value": _plain(value)})
             f = flags.row(i, named=True)
             out.append({"user_id": item["user_id"], "track_id": item["track_id"], "p_dislike": float(p_served[i]),
-                        "p_dislike_baseline": float(p_base[i]), "model_version": version, **by_domain[i],
+                        "p_dislike_baseline": float(p_base[i]), "at_risk": bool(p_served[i] >= served.risk.threshold),
+                        "model_version": version, **by_domain[i],
                         "cold_start": {"user": f["user_new"], "track": f["track_new"],
                                        "unknown_user": f["user_unknown"], "unknown_track": f["track_unknown"]},
                         "session": sessions[i], "reasons": reasons})
-        return {"model_version": version, "served_model": kind, "features_as_of": served.snapshot.as_of, "predictions": out}
+        return {"model_version": version, "served_model": kind, "features_as_of": served.snapshot.as_of,
+                "risk_threshold": served.risk.threshold, "predictions": out}
 
     def _sessions(self, items: list[dict], cutoff: dt.datetime) -> tuple[list[dict | None], pl.DataFrame | None]:
         """Each item's live session (its ``session_id``, or the listener's open one: their last play since
@@ -404,6 +416,8 @@ class Service:
             "test_metrics": {k: v for k, v in s.items() if k.endswith(("_roc_auc", "_lift_share", "_log_loss"))}
             | {"test_rows": s["n_test_rows"]},
             "features_as_of": served.snapshot.as_of, "night": served.marks.night, "loaded_at": served.loaded_at,
+            "risk_threshold": {"threshold": served.risk.threshold, "source": served.risk.source,
+                               "chosen_by": served.risk.chosen_by, "chosen_at": served.risk.chosen_at, "text": served.risk.describe()},
         }
 
 
@@ -520,6 +534,8 @@ class Prediction(BaseModel):
     track_id: str
     p_dislike: float = Field(description="the served model: the kind the gate chose for the version (served_model)")
     p_dislike_baseline: float = Field(description="the version's other model kind")
+    at_risk: bool = Field(description="p_dislike reaches the at-risk threshold in force (risk_threshold: the one a product "
+                                      "manager chose last, skipify guard, else the served model's validation threshold)")
     model_version: str
     domain: str = Field(description="the item's domain (music, podcast, audiobook, video: docs/domains.md)")
     served_model: str = Field(description="the kind p_dislike comes from (skipify.models.kinds.KINDS: lightgbm, deep, ...): "
@@ -536,6 +552,7 @@ class PredictResponse(BaseModel):
     model_version: str
     served_model: str
     features_as_of: dt.date
+    risk_threshold: float = Field(description="the at-risk threshold in force (GET /v1/model says where it comes from)")
     predictions: list[Prediction]
 
 
