@@ -1,8 +1,9 @@
-"""What the Streamlit app reads: one function per question, SQL in ``sql/app/``, read-only.
+"""What the Streamlit app reads: one function per question, SQL in ``sql/app/`` and ``sql/guard/``, read-only but
+for one write: the threshold a product manager chooses on the Guard page (:func:`choose_threshold`).
 
-Every call opens a read-only connection, runs one query and closes it, so the app never holds the
-warehouse (the nightly run is never blocked) and a new night is visible on the next read. The app
-caches the results for ``app_cache_ttl_s`` seconds.
+Every call opens a connection, runs one query and closes it, so the app never holds the warehouse (the nightly
+run is never blocked) and a new night is visible on the next read. The app caches the results for
+``app_cache_ttl_s`` seconds. :func:`readable` is how a table is shown: columns by their labels, ids last.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 
 import polars as pl
 
+from skipify import guard
 from skipify.catalogue import label as feature_label  # noqa: F401 - the app's names of features (skipify features --list)
 from skipify.config import Config, load_config
 from skipify.warehouse import WarehouseError, connect, run_script, run_sql
@@ -102,3 +104,72 @@ def night_outcomes(cfg: Config | None = None) -> pl.DataFrame:
     schema = {"run_date": pl.Date, "served_model": pl.String, "pairs_played": pl.Int64, "dislike_rate": pl.Float64,
               "served_roc_auc": pl.Float64, "baseline_roc_auc": pl.Float64}
     return pl.DataFrame(out, schema=schema).sort("run_date", descending=True).fill_nan(None)
+
+
+# --- tables as people read them -------------------------------------------------------------------
+
+LABELS = {
+    "run_date": "Night", "title": "Title", "artist": "Artist", "genre": "Genre", "domain": "Medium",
+    "category": "Category", "n_listeners": "Listeners", "mean_p_dislike": "Mean p(dislike)",
+    "share_at_risk": "Share of listeners at risk", "at_risk_pairs": "At-risk pairs", "scored_pairs": "Pairs scored",
+    "rank_in_user": "Rank", "source": "Candidate from", "p_dislike": "p(dislike)", "p_dislike_baseline": "p(dislike), baseline",
+    "at_risk": "At risk", "ts": "Played at (UTC)", "context_type": "Context", "ms_played": "Played (ms)",
+    "feedback": "Feedback", "disliked": "Disliked or skipped early", "side": "Side", "interaction": "Dislike interaction",
+    "served_model": "Served model", "pairs_played": "Pairs then played", "dislike_rate": "Dislike rate",
+    "served_roc_auc": "ROC AUC, served", "baseline_roc_auc": "ROC AUC, baseline", "model": "Model", "roc_auc": "ROC AUC",
+    "lift_share": "Lift share", "pr_auc": "PR AUC", "log_loss": "Log loss", "brier": "Brier", "ece": "Calibration error",
+    "threshold": "Threshold", "recall": "Recall", "false_positive_rate": "False-positive rate", "all": "All",
+    "heavy_users": "Heavy listeners", "light_users": "Light listeners", "new_tracks": "New tracks", "new_users": "New listeners",
+    "status": "Status", "gate_verdict": "Gate", "gate_reasons": "Gate's reasons", "chosen_at": "Chosen at (UTC)",
+    "chosen_by": "Chosen by", "goal": "Goal", "nights": "Nights read", "note": "Note",
+    "track_id": "Track id", "user_id": "Listener id", "version": "Version",
+}
+IDS = ("track_id", "user_id", "version")  # shown last: people read titles, the ids are there to look up
+
+
+def readable(frame: pl.DataFrame, titles: dict[str, str] | None = None) -> pl.DataFrame:
+    """``frame`` as the app shows it: the id columns last, every column by its label (``<kind>_roc_auc``: "<Kind's
+    title> ROC AUC", ``titles``: kind -> title)."""
+    titles = titles or {}
+    order = [c for c in frame.columns if c not in IDS] + [c for c in IDS if c in frame.columns]
+
+    def named(column: str) -> str:
+        if column.endswith("_roc_auc") and column not in LABELS:
+            kind = column.removesuffix("_roc_auc")
+            return f"{titles.get(kind, kind)} ROC AUC"
+        return LABELS.get(column, column.replace("_", " ").capitalize())
+
+    return frame.select(order).rename({c: named(c) for c in order})
+
+
+# --- the guard (skipify.guard) ----------------------------------------------------------------------
+
+
+def guard_tradeoff(cfg: Config | None = None, nights: int | None = None) -> pl.DataFrame:
+    """The trade-off over the latest ``nights`` backtested nights, per segment and threshold."""
+    return guard.tradeoff(cfg, nights)
+
+
+def guard_nights(cfg: Config | None = None, nights: int | None = None) -> pl.DataFrame:
+    """Each of the latest backtested nights' curve (all plays): run_date, threshold, share_caught, withheld_per_1000."""
+    cfg = cfg or load_config()
+    return query("guard_nights", cfg, nights=nights or cfg.guard_nights)
+
+
+def guard_tonight(threshold: float, cfg: Config | None = None) -> pl.DataFrame:
+    """What ``threshold`` flags on the latest night, per segment."""
+    return guard.tonight(threshold, cfg)
+
+
+def threshold_in_force(version: dict | None, cfg: Config | None = None) -> guard.InForce:
+    return guard.in_force(cfg or load_config(), version)
+
+
+def choose_threshold(threshold: float, chosen_by: str, goal: str | None, nights: int | None,
+                     cfg: Config | None = None) -> guard.InForce:
+    """The app's one write: a product manager puts ``threshold`` in force (ops.guard_thresholds)."""
+    return guard.choose(threshold, chosen_by, cfg, goal=goal, nights=nights)
+
+
+def threshold_choices(cfg: Config | None = None) -> pl.DataFrame:
+    return guard.choices(cfg)

@@ -217,7 +217,7 @@ def tonight(threshold: float, cfg: Config | None = None, run_date: dt.date | Non
     return _read(cfg, "guard/tonight", {**_night_params(run_date, cfg), "threshold": float(threshold)})
 
 
-def _nearest(curve: pl.DataFrame, threshold: float) -> dict | None:
+def nearest(curve: pl.DataFrame, threshold: float) -> dict | None:
     """The grid's row nearest ``threshold`` (the backtest is on the grid)."""
     if curve.is_empty():
         return None
@@ -248,7 +248,7 @@ def report(version: dict | None, cfg: Config | None = None, nights: int | None =
     out["threshold"] = looked_at
     out["at_threshold"] = []
     if looked_at is not None and curve.height:
-        grid_t = _nearest(curve, looked_at)["threshold"]
+        grid_t = nearest(curve, looked_at)["threshold"]
         out["at_threshold"] = table.filter(pl.col("threshold") == grid_t).to_dicts()
     if looked_at is not None:
         night = latest_night(cfg)
@@ -270,7 +270,7 @@ def report_lines(out: dict) -> list[str]:
                      f"{'withheld/1000':>13} {'nightly share':>15}")
         shown = {round(t, 2) for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)}
         if out["threshold"] is not None:
-            shown.add(_nearest(pl.DataFrame(out["curve"]), out["threshold"])["threshold"])
+            shown.add(nearest(pl.DataFrame(out["curve"]), out["threshold"])["threshold"])
         for r in out["curve"]:
             if round(r["threshold"], 2) in shown:
                 share = "—" if r["share_caught"] is None else f"{r['share_caught']:.1%}"

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import polars as pl
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from skipify import app_data
 from skipify.catalogue import catalogue, label
 from skipify.config import load_config
 from skipify.warehouse import connect, migrate
@@ -29,11 +31,11 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-@pytest.mark.parametrize("page", ["tonight", "listener", "why", "scorecard"])
+@pytest.mark.parametrize("page", ["tonight", "listener", "why", "scorecard", "guard"])
 def test_every_page_runs_without_an_exception(page, app_home, monkeypatch):
     at = open_page(page, monkeypatch, app_home)
     assert not at.exception, [e.value for e in at.exception]
-    assert at.header and at.header[0].value.split(":")[0] in {"Tonight's risks", "Listener view", "Why", "Scorecard"}
+    assert at.header and at.header[0].value.split(":")[0] in {"Tonight's risks", "Listener view", "Why", "Scorecard", "Guard"}
 
 
 def test_tonight_shows_the_warehouse_numbers(app_home, monkeypatch, night):
@@ -45,7 +47,9 @@ def test_tonight_shows_the_warehouse_numbers(app_home, monkeypatch, night):
     assert str(night) in at.header[0].value
     top = con.execute("SELECT track_id FROM scores.track_dislike_profile WHERE run_date = $d AND category <> 'niche' "
                       "ORDER BY share_at_risk DESC, mean_p_dislike DESC, track_id LIMIT 1", {"d": night}).fetchone()[0]
-    assert at.dataframe[0].value["track_id"][0] == top
+    riskiest = at.dataframe[0].value
+    assert riskiest["Track id"][0] == top and list(riskiest.columns)[:3] == ["Title", "Artist", "Genre"]  # labels, the id last
+    assert list(riskiest.columns)[-1] == "Track id"
 
 
 def test_listener_shows_the_chosen_listeners_candidates(app_home, monkeypatch, night):
@@ -77,15 +81,15 @@ def test_why_and_scorecard_show_shap_and_metrics_of_the_version(app_home, monkey
     metrics, served = con.execute("SELECT metrics, served_model FROM models.registry").fetchone()
     summary = json.loads(metrics)["summary"]
     assert metric(at, "Deep model ROC AUC") == f"{summary['deep_roc_auc']:.4f}"
-    assert metric(at, "Served model") == served
+    assert metric(at, "Served model") == app_data.title(app_data.versions(load_config(home=app_home))[0]["labels"][served]["label"])
     assert metric(at, "Oracle ROC AUC") == f"{summary['oracle_roc_auc']:.4f}"
     assert len(at.get("plotly_chart")) == 3  # ROC, PR, calibration
     per_night = at.dataframe[2].value  # scored pairs later played: only the earlier night's day has its plays in
-    assert len(per_night) == 1 and str(per_night["run_date"][0])[:10] == str(night - dt.timedelta(days=1))
-    assert (per_night["pairs_played"] > 0).all() and per_night["served_model"][0] == served
+    assert len(per_night) == 1 and str(per_night["Night"][0])[:10] == str(night - dt.timedelta(days=1))
+    assert (per_night["Pairs then played"] > 0).all() and per_night["Served model"][0] == metric(at, "Served model")
     played = con.execute("SELECT count(*) FROM scores.dislike_scores AS s JOIN raw.events AS e USING (user_id, track_id) "
-                         "WHERE s.run_date = $d AND e.ts::date = s.run_date", {"d": per_night["run_date"][0]}).fetchone()[0]
-    assert per_night["pairs_played"][0] == played
+                         "WHERE s.run_date = $d AND e.ts::date = s.run_date", {"d": per_night["Night"][0]}).fetchone()[0]
+    assert per_night["Pairs then played"][0] == played
 
 
 def test_empty_states_say_what_to_run(tmp_path, monkeypatch):
@@ -112,10 +116,39 @@ def test_a_night_of_two_media_can_be_shown_one_medium_at_a_time(app_home, monkey
     assert not at.exception, [e.value for e in at.exception]
     assert "(podcast)" in at.header[0].value
     assert metric(at, "Pairs scored") == f"{pairs:,}" and metric(at, "At-risk pairs") == f"{at_risk:,}"
-    assert set(at.dataframe[1].value["artist"].to_list()) <= hosts  # the riskiest artists: podcast hosts
+    assert set(at.dataframe[1].value["Artist"].to_list()) <= hosts  # the riskiest artists: podcast hosts
     at = open_page("listener", monkeypatch, app_home)
     at = at.sidebar.selectbox(key="domain").select("podcast").run()
     user = at.sidebar.selectbox(key="listener").value
     n = con.execute("SELECT count(*) FROM scores.dislike_scores WHERE run_date = $d AND user_id = $u AND domain = 'podcast'",
                     {"d": night, "u": user}).fetchone()[0]
-    assert metric(at, "Candidates tonight") == f"{n:,}" and set(at.dataframe[0].value["domain"]) == {"podcast"}
+    assert metric(at, "Candidates tonight") == f"{n:,}" and set(at.dataframe[0].value["Medium"]) == {"podcast"}
+
+
+def test_the_guard_page_shows_the_backtest_at_the_threshold_and_the_goal(app_home, monkeypatch, night):
+    """The shared warehouse's NIGHT - 1 is backtested: the slider starts at the threshold in force (the validation
+    one: none chosen) and the page shows that threshold's figures; a goal picks the backtest's threshold for it."""
+    from skipify import guard
+    from skipify.versions import find_version
+
+    cfg = load_config(home=app_home)
+    current = guard.in_force(cfg, find_version(None, cfg))
+    curve = guard.tradeoff(cfg).filter(pl.col("segment") == "all")
+    at = open_page("guard", monkeypatch, app_home)
+    assert not at.exception, [e.value for e in at.exception]
+    t = round(current.threshold, 2)
+    assert at.slider(key="guard_threshold").value == t and metric(at, "Threshold") == f"{t:.2f}"
+    row = curve.filter(pl.col("threshold") == t).row(0, named=True)
+    assert metric(at, "Dislikes caught") == f"{row['share_caught']:.1%}"
+    assert metric(at, "Good plays withheld per 1,000") == f"{row['withheld_per_1000']:.1f}"
+    segments = at.dataframe[0].value
+    assert {"Medium", "Platform", "Listeners", "Tracks"} <= set(segments["Segment"])
+    at = at.radio(key="guard_goal").set_value("A share of dislikes to catch").run()
+    at = at.slider(key="guard_catch").set_value(0.6).run()
+    goal = guard.meet(curve, catch=0.6)
+    assert not at.exception and metric(at, "Threshold") == f"{goal['threshold']:.2f}"
+    con = connect(cfg, read_only=True)
+    pairs = con.execute("SELECT count(*) FROM scores.dislike_scores WHERE run_date = $d AND p_dislike >= $t",
+                        {"d": night, "t": goal["threshold"]}).fetchone()[0]
+    con.close()
+    assert metric(at, "Pairs at risk tonight") == f"{pairs:,}"
