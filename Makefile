@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml constraints.txt tools/venv_install.py
 	@touch $(STAMP)
 
 ## demo: generate the default planted-truth world, ingest it, then through Airflow (`airflow dags test`)
-## retrain (features, LightGBM + deep, evaluation, gate) and one night (candidates, scores, publish);
-## print the status and three analyst queries with their answers.
+## retrain (features, LightGBM + deep, evaluation, gate); the three nights before the default date (their days'
+## plays are in: each night backtests the one before) and, through Airflow, the night of the default date
+## (candidates, scores, publish); print the status, three analyst queries with their answers and the guard's trade-off.
 # the retrain's lines shown on the terminal while it runs (the whole log goes to airflow_home/retrain.log)
 PROGRESS := INFO skipify: .*(features built|stage [a-z_]+: |epoch [0-9]+|history encoder|rounds \(best|texts in|deep: )
 NIGHT_PROGRESS := INFO skipify: night [0-9-]+(:| published| shard [0-9]+: scored [0-9]+/[0-9]+ .*)
@@ -43,10 +44,14 @@ demo: $(STAMP)
 	@echo "airflow: skipify_retrain for $$($(SKIPIFY) default-date) (log: airflow_home/retrain.log; its stages and epochs below) ..."
 	@$(call dag_test,skipify_retrain,retrain,$(PROGRESS))
 	@grep -o "version [0-9a-f-]* .*promoted[^\"]*" $(AIRFLOW_HOME_DIR)/retrain.log | head -1
+	@echo "the three nights before it, whose days' plays are in: each backtests the one before (skipify guard) ..."
+	@D=$$($(SKIPIFY) default-date); $(SKIPIFY) backfill --start "$$(date -d "$$D - 3 days" +%F)" --end "$$(date -d "$$D - 1 day" +%F)" 2>&1 \
+	| { grep --line-buffered -E "$(NIGHT_PROGRESS)|^night " | sed -u -E 's/^.*INFO skipify: /  /' || true; }
 	@echo "airflow: skipify_nightly for $$($(SKIPIFY) default-date) (log: airflow_home/nightly.log; its steps below) ..."
 	@$(call dag_test,skipify_nightly,nightly,$(NIGHT_PROGRESS))
 	$(SKIPIFY) status
 	$(SKIPIFY) night-report
+	$(SKIPIFY) guard
 	@echo ""
 	@echo "Open the app: make app   (then http://localhost:8501)"
 

@@ -256,10 +256,9 @@ def _curve_figure(curve: pl.DataFrame, per_night: pl.DataFrame, picked: dict | N
                              name="recent nights together", marker=dict(size=4), text=curve["threshold"].to_list(),
                              hovertemplate="threshold %{text:.2f}<br>caught %{y:.1%}<br>withheld %{x:.1f} per 1,000<extra></extra>"))
     for row, name, symbol in ((current, "in force", "diamond"), (picked, "looked at", "star")):
-        if row is not None:
-            fig.add_trace(go.Scatter(x=[row["withheld_per_1000"]], y=[row["share_caught"]], mode="markers+text", name=name,
-                                     text=[f"{name}: {row['threshold']:.2f}"], textposition="bottom right",
-                                     marker=dict(size=14, symbol=symbol)))
+        if row is not None and not (name == "looked at" and current is not None and row["threshold"] == current["threshold"]):
+            fig.add_trace(go.Scatter(x=[row["withheld_per_1000"]], y=[row["share_caught"]], mode="markers",
+                                     name=f"{name}: {row['threshold']:.2f}", marker=dict(size=14, symbol=symbol)))
     return fig.update_layout(xaxis_title="good plays withheld per 1,000 plays", yaxis_title="share of dislikes caught",
                              yaxis_tickformat=".0%", height=420, margin=dict(t=10))
 
@@ -331,30 +330,39 @@ def page_guard() -> None:
     now_all = tonight.filter(pl.col("segment") == "all").row(0, named=True) if tonight.height else None
     then_all = guard_tonight(current.threshold).filter(pl.col("segment") == "all").row(0, named=True) if tonight.height else None
 
+    moved = abs(t - current.threshold) >= 0.005  # another threshold of the grid than the one in force: say the difference
+
+    def delta(now, then, fmt: str) -> str | None:
+        return None if not moved or now is None or then is None else f"{now - then:{fmt}} vs in force"
+
     c = st.columns(5)
-    c[0].metric("Threshold", f"{t:.2f}", None if abs(t - current.threshold) < 1e-9 else f"{t - current.threshold:+.2f} vs in force",
-                delta_color="off")
+    c[0].metric("Threshold", f"{t:.2f}", delta(t, current.threshold, "+.2f"), delta_color="off")
     if picked is not None:
         c[1].metric("Dislikes caught", "—" if picked["share_caught"] is None else f"{picked['share_caught']:.1%}",
-                    None if at_now is None or at_now["share_caught"] is None or picked["share_caught"] is None
-                    else f"{picked['share_caught'] - at_now['share_caught']:+.1%}")
+                    delta(picked["share_caught"], at_now and at_now["share_caught"], "+.1%"))
         c[2].metric("Good plays withheld per 1,000", f"{picked['withheld_per_1000']:.1f}",
-                    None if at_now is None else f"{picked['withheld_per_1000'] - at_now['withheld_per_1000']:+.1f}", delta_color="inverse")
+                    delta(picked["withheld_per_1000"], at_now and at_now["withheld_per_1000"], "+.1f"), delta_color="inverse")
     if now_all is not None:
         c[3].metric("Pairs at risk tonight", f"{now_all['pairs_at_risk']:,}",
-                    f"{now_all['pairs_at_risk'] - then_all['pairs_at_risk']:+,} vs in force", delta_color="off")
+                    delta(now_all["pairs_at_risk"], then_all["pairs_at_risk"], "+,"), delta_color="off")
         c[4].metric("Listeners at risk tonight", f"{now_all['listeners_at_risk']:,}",
-                    f"{now_all['listeners_at_risk'] - then_all['listeners_at_risk']:+,} vs in force", delta_color="off")
+                    delta(now_all["listeners_at_risk"], then_all["listeners_at_risk"], "+,"), delta_color="off")
     if not curve.is_empty():
         first, last = curve["first_night"].min(), curve["last_night"].max()
-        st.caption(f"{int(curve['nights'].max())} backtested night(s), {first} to {last}: {picked['plays']:,} plays of scored pairs, "
-                   f"{picked['dislikes']:,} dislikes. One night at a time, this threshold caught "
-                   + ("—" if picked["lowest_night_share_caught"] is None else
-                      f"{picked['lowest_night_share_caught']:.0%} to {picked['highest_night_share_caught']:.0%}") + " of them.")
+        nights_read = int(curve["nights"].max())
+        spread = ("" if nights_read < 2 or picked["lowest_night_share_caught"] is None else
+                  f" One night at a time, this threshold caught {picked['lowest_night_share_caught']:.0%} to "
+                  f"{picked['highest_night_share_caught']:.0%} of them.")
+        st.caption(f"{nights_read} backtested night(s), {first} to {last}: {picked['plays']:,} plays of scored pairs, "
+                   f"{picked['dislikes']:,} dislikes.{spread}")
         st.subheader("The trade-off")
         st.plotly_chart(_curve_figure(curve, guard_per_night(int(n)), picked, at_now), width="stretch")
     st.subheader("By segment")
-    st.dataframe(_segment_table(at_t, tonight), hide_index=True, width="stretch")
+    st.caption("New: a listener's (track's) first play within the last guard_new_days days before the night. The "
+               "platform is the play's: known once played, so tonight's columns leave it empty.")
+    st.dataframe(_segment_table(at_t, tonight), hide_index=True, width="stretch", column_config={
+        "Share of dislikes caught": st.column_config.NumberColumn(format="percent"),
+        "Good plays withheld per 1,000": st.column_config.NumberColumn(format="%.1f")})
 
     st.subheader("Put it in force")
     st.caption("From the next night on, its at-risk lists, the API's at_risk flag and this app use it. The threshold "
