@@ -45,7 +45,7 @@ demo: $(STAMP)
 	@$(call dag_test,skipify_retrain,retrain,$(PROGRESS))
 	@grep -o "version [0-9a-f-]* .*promoted[^\"]*" $(AIRFLOW_HOME_DIR)/retrain.log | head -1
 	@echo "the three nights before it, whose days' plays are in: each backtests the one before (skipify guard) ..."
-	@D=$$($(SKIPIFY) default-date); $(SKIPIFY) backfill --start "$$(date -d "$$D - 3 days" +%F)" --end "$$(date -d "$$D - 1 day" +%F)" 2>&1 \
+	@set -o pipefail; D=$$($(SKIPIFY) default-date); $(SKIPIFY) backfill --start "$$(date -d "$$D - 3 days" +%F)" --end "$$(date -d "$$D - 1 day" +%F)" 2>&1 \
 	| { grep --line-buffered -E "$(NIGHT_PROGRESS)|^night " | sed -u -E 's/^.*INFO skipify: /  /' || true; }
 	@echo "airflow: skipify_nightly for $$($(SKIPIFY) default-date) (log: airflow_home/nightly.log; its steps below) ..."
 	@$(call dag_test,skipify_nightly,nightly,$(NIGHT_PROGRESS))
