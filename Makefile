@@ -12,7 +12,7 @@ AIRFLOW_HOME_DIR := $(CURDIR)/airflow_home
 AIRFLOW := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(AIRFLOW_HOME_DIR)/airflow.db $(VENV)/bin/airflow
 
-.PHONY: install demo demo-scheduler test test-fast browser postgres bench app serve clean-warehouse
+.PHONY: install demo demo-scheduler test test-fast browser postgres bench app serve screenshots clean-warehouse
 
 install: $(STAMP)
 
@@ -109,3 +109,9 @@ serve: $(STAMP)
 
 clean-warehouse:
 	rm -rf warehouse/lake warehouse/world warehouse/models warehouse/.duckdb_extensions airflow_home
+
+## screenshots: the README's pictures of the app (docs/img/) on the warehouse of the configuration: after `make demo`,
+## the demo world's (tools/screenshots.py: `skipify app` in headless Chromium)
+screenshots: $(STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) --no-print-directory browser
+	$(PY) tools/screenshots.py
