@@ -52,6 +52,17 @@ def table(frame: pl.DataFrame, titles: dict[str, str] | None = None, **kwargs) -
     st.dataframe(readable(frame, titles), hide_index=True, width="stretch", **kwargs)
 
 
+def known_versions() -> list[dict]:
+    """The registered versions, newest first; stops the page with what to run when there is none."""
+    try:
+        known = versions()
+    except app_data.NoWarehouse:
+        empty("No warehouse yet: run `make demo`.")
+    if not known:
+        empty("No model trained yet: run `skipify train` (or `make demo`).")
+    return known
+
+
 def empty(message: str) -> None:
     st.info(message)
     st.stop()
@@ -196,12 +207,7 @@ def page_why() -> None:
 
 def page_scorecard() -> None:
     st.header("Scorecard: every model kind and the simple baselines")
-    try:
-        known = versions()
-    except app_data.NoWarehouse:
-        empty("No warehouse yet: run `make demo`.")
-    if not known:
-        empty("No model trained yet: run `skipify train` (or `make demo`).")
+    known = known_versions()
     labels = [f"{v['version']} ({v['status']})" for v in known]
     v = known[labels.index(st.sidebar.selectbox("Model version", labels, key="version"))]
     s = v["metrics"]["summary"]
@@ -283,12 +289,7 @@ def _segment_table(at_t: pl.DataFrame, tonight: pl.DataFrame) -> pl.DataFrame:
 
 def page_guard() -> None:
     st.header("Guard: what a threshold would catch, and what it would cost")
-    try:
-        known = versions()
-    except app_data.NoWarehouse:
-        empty("No warehouse yet: run `make demo`.")
-    if not known:
-        empty("No model trained yet: run `skipify train` (or `make demo`).")
+    known = known_versions()
     served = next((v for v in known if v["status"] == "champion"), known[0])  # the version the night scores with
     current = app_data.threshold_in_force(served, CFG)
     if "guard_saved" in st.session_state:

@@ -436,6 +436,7 @@ def guard(
     a goal; what it would flag on the latest night. With --save --by NAME, that threshold is in force from now on."""
     from skipify import guard as g
     from skipify.versions import find_version
+    from skipify.warehouse import WarehouseError
 
     if catch is not None and max_withheld is not None:
         raise typer.BadParameter("state one goal: --catch or --max-withheld", param_hint="--catch")
@@ -444,9 +445,13 @@ def guard(
     cfg = load_config()
     try:
         version = find_version(None, cfg)
-    except ValueError:
+    except (ValueError, WarehouseError):
         version = None
-    out = g.report(version, cfg, nights, catch, max_withheld, threshold)
+    try:
+        out = g.report(version, cfg, nights, catch, max_withheld, threshold)
+    except (ValueError, WarehouseError) as exc:  # no warehouse, or no model and no threshold chosen
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     if save:
         if out["threshold"] is None:
             raise typer.BadParameter(f"no threshold meets the goal ({out['goal']['text']}): nothing saved", param_hint="--catch")

@@ -137,3 +137,18 @@ def test_a_chosen_threshold_sets_the_next_nights_flags_and_cli_says_the_trade_of
     assert set(read(cfg, "SELECT DISTINCT run_date FROM scores.guard_backtest")["run_date"]) == {BEFORE, NIGHT}
     with pytest.raises(ValueError, match="between 0 and 1"):
         guard.choose(1.5, "Ada", cfg)
+
+
+def test_guard_on_a_warehouse_without_a_model_says_what_is_missing(cfg):
+    """No version and no threshold chosen: one line and exit 2; a threshold chosen is in force without a model."""
+    from typer.testing import CliRunner
+
+    from skipify.cli import app
+
+    result = CliRunner().invoke(app, ["guard"])
+    assert result.exit_code == 2 and "no threshold chosen and no model version" in result.output
+    guard.choose(0.42, "Ada", cfg)
+    result = CliRunner().invoke(app, ["guard", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["in_force"]["threshold"] == 0.42 and out["in_force"]["chosen_by"] == "Ada" and out["curve"] == []
