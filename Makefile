@@ -24,9 +24,10 @@ $(STAMP): pyproject.toml constraints.txt tools/venv_install.py
 	@touch $(STAMP)
 
 ## demo: generate the default planted-truth world, ingest it, then through Airflow (`airflow dags test`)
-## retrain (features, LightGBM + deep, evaluation, gate); the three nights before the default date (their days'
-## plays are in: each night backtests the one before) and, through Airflow, the night of the default date
-## (candidates, scores, publish); print the status, three analyst queries with their answers and the guard's trade-off.
+## retrain (features, LightGBM + deep, evaluation, gate); the nights of the world's last three whole days (the day
+## before the default date holds only the sessions that ran past the world's last midnight), each backtested by the
+## night after it, and, through Airflow, the night of the default date (candidates, scores, publish); print the
+## status, three analyst queries with their answers and the guard's trade-off (docs/guard.md).
 # the retrain's lines shown on the terminal while it runs (the whole log goes to airflow_home/retrain.log)
 PROGRESS := INFO skipify: .*(features built|stage [a-z_]+: |epoch [0-9]+|history encoder|rounds \(best|texts in|deep: )
 NIGHT_PROGRESS := INFO skipify: night [0-9-]+(:| published| shard [0-9]+: scored [0-9]+/[0-9]+ .*)
@@ -44,8 +45,8 @@ demo: $(STAMP)
 	@echo "airflow: skipify_retrain for $$($(SKIPIFY) default-date) (log: airflow_home/retrain.log; its stages and epochs below) ..."
 	@$(call dag_test,skipify_retrain,retrain,$(PROGRESS))
 	@grep -o "version [0-9a-f-]* .*promoted[^\"]*" $(AIRFLOW_HOME_DIR)/retrain.log | head -1
-	@echo "the three nights before it, whose days' plays are in: each backtests the one before (skipify guard) ..."
-	@set -o pipefail; D=$$($(SKIPIFY) default-date); $(SKIPIFY) backfill --start "$$(date -d "$$D - 3 days" +%F)" --end "$$(date -d "$$D - 1 day" +%F)" 2>&1 \
+	@echo "three nights of whole days before it, each backtested by the night after it (skipify guard) ..."
+	@set -o pipefail; D=$$($(SKIPIFY) default-date); $(SKIPIFY) backfill --start "$$(date -d "$$D - 4 days" +%F)" --end "$$(date -d "$$D - 2 days" +%F)" 2>&1 \
 	| { grep --line-buffered -E "$(NIGHT_PROGRESS)|^night " | sed -u -E 's/^.*INFO skipify: /  /' || true; }
 	@echo "airflow: skipify_nightly for $$($(SKIPIFY) default-date) (log: airflow_home/nightly.log; its steps below) ..."
 	@$(call dag_test,skipify_nightly,nightly,$(NIGHT_PROGRESS))
