@@ -250,6 +250,11 @@ def page_scorecard() -> None:
 GOALS = ("A threshold", "A share of dislikes to catch", "A ceiling of good plays withheld")
 
 
+def threshold_text(t: float) -> str:
+    """A threshold as shown: two decimals on the backtest's grid, three off it (the validation threshold)."""
+    return f"{t:.2f}" if abs(t * 100 - round(t * 100)) < 1e-6 else f"{t:.3f}"
+
+
 def _curve_figure(curve: pl.DataFrame, per_night: pl.DataFrame, picked: dict | None, current: dict | None) -> go.Figure:
     """Share of dislikes caught against good plays withheld per 1,000 plays, one point per threshold: the recent
     nights together (thick), each night (thin), the threshold looked at and the one in force."""
@@ -266,7 +271,8 @@ def _curve_figure(curve: pl.DataFrame, per_night: pl.DataFrame, picked: dict | N
             fig.add_trace(go.Scatter(x=[row["withheld_per_1000"]], y=[row["share_caught"]], mode="markers",
                                      name=f"{name}: {row['threshold']:.2f}", marker=dict(size=14, symbol=symbol)))
     return fig.update_layout(xaxis_title="good plays withheld per 1,000 plays", yaxis_title="share of dislikes caught",
-                             yaxis_tickformat=".0%", height=420, margin=dict(t=10))
+                             yaxis_tickformat=".0%", height=440, margin=dict(t=10),
+                             legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
 
 
 def _segment_table(at_t: pl.DataFrame, tonight: pl.DataFrame) -> pl.DataFrame:
@@ -318,13 +324,15 @@ def page_guard() -> None:
     if t is None:
         st.warning(f"No threshold between 0.01 and 0.99 meets the goal ({goal}) on these nights.")
         st.stop()
+    if round(t, 2) == round(current.threshold, 2):
+        t = current.threshold  # the slider's step holds the one in force: tonight's figures are then exactly the night's
 
     if curve.is_empty():
         st.info("No night backtested yet: a night is backtested by the run that ingests its day's plays (the next "
                 "night), or `skipify backfill --start D --end D --backtest` for nights published before.")
         at_t, at_now = everything, None
     else:
-        picked = curve.filter(pl.col("threshold") == round(t, 2)).row(0, named=True)
+        picked = app_data.guard.nearest(curve, t)  # the backtest's grid point
         at_now = app_data.guard.nearest(curve, current.threshold)
         at_t = everything.filter(pl.col("threshold") == picked["threshold"])
     tonight = guard_tonight(t)
@@ -337,7 +345,7 @@ def page_guard() -> None:
         return None if not moved or now is None or then is None else f"{now - then:{fmt}} vs in force"
 
     c = st.columns(5)
-    c[0].metric("Threshold", f"{t:.2f}", delta(t, current.threshold, "+.2f"), delta_color="off")
+    c[0].metric("Threshold", threshold_text(t), delta(t, current.threshold, "+.2f"), delta_color="off")
     if picked is not None:
         c[1].metric("Dislikes caught", "—" if picked["share_caught"] is None else f"{picked['share_caught']:.1%}",
                     delta(picked["share_caught"], at_now and at_now["share_caught"], "+.1%"))
@@ -370,7 +378,7 @@ def page_guard() -> None:
                "chosen on validation stays the default until one is chosen.")
     left, right = st.columns([2, 1])
     who = left.text_input("Your name", key="guard_who")
-    if right.button(f"Use {t:.2f} from now on", key="guard_save", disabled=not who.strip(), type="primary"):
+    if right.button(f"Use {threshold_text(t)} from now on", key="guard_save", disabled=not who.strip(), type="primary"):
         chosen = app_data.choose_threshold(t, who, goal, int(curve["nights"].max()) if curve.height else None, CFG)
         st.session_state["guard_saved"] = f"In force from now on: {chosen.describe()}."
         st.rerun()  # the page again, with the new threshold in force

@@ -129,8 +129,8 @@ def test_the_guard_page_moves_and_saves_the_threshold_and_the_night_and_api_foll
     with running(cmd, {**os.environ, "SKIPIFY_HOME": str(home)}, f"http://127.0.0.1:{port}/_stcore/health", expect=b"ok"):
         browser.get(f"http://127.0.0.1:{port}/?page=guard")
         wait_for_page(browser, "Guard")
-        start = float(metrics(browser)["Threshold"])
         thumb = browser.find_element(By.CSS_SELECTOR, "[data-testid=stSlider] input[type=range]")  # the thumb's, hidden
+        start = float(thumb.get_attribute("value"))  # the step nearest the threshold in force
         browser.execute_script("arguments[0].focus()", thumb)
         for _ in range(5):  # five steps of 0.01 up, by the keyboard as a person would
             ActionChains(browser).send_keys(Keys.ARROW_RIGHT).perform()

@@ -136,19 +136,27 @@ def test_the_guard_page_shows_the_backtest_at_the_threshold_and_the_goal(app_hom
     curve = guard.tradeoff(cfg).filter(pl.col("segment") == "all")
     at = open_page("guard", monkeypatch, app_home)
     assert not at.exception, [e.value for e in at.exception]
-    t = round(current.threshold, 2)
-    assert at.slider(key="guard_threshold").value == t and metric(at, "Threshold") == f"{t:.2f}"
+    t = round(current.threshold, 2)  # the slider's step; the page shows the threshold in force itself
+    assert at.slider(key="guard_threshold").value == t and metric(at, "Threshold") == f"{current.threshold:.3f}"
     row = curve.filter(pl.col("threshold") == t).row(0, named=True)
     assert metric(at, "Dislikes caught") == f"{row['share_caught']:.1%}"
     assert metric(at, "Good plays withheld per 1,000") == f"{row['withheld_per_1000']:.1f}"
     segments = at.dataframe[0].value
     assert {"Medium", "Platform", "Listeners", "Tracks"} <= set(segments["Segment"])
+    tonight = con_read(cfg, night, current.threshold)
+    assert metric(at, "Pairs at risk tonight") == f"{tonight:,}"  # exactly the night's flags: the threshold in force
     at = at.radio(key="guard_goal").set_value("A share of dislikes to catch").run()
     at = at.slider(key="guard_catch").set_value(0.6).run()
     goal = guard.meet(curve, catch=0.6)
     assert not at.exception and metric(at, "Threshold") == f"{goal['threshold']:.2f}"
+    assert metric(at, "Pairs at risk tonight") == f"{con_read(cfg, night, goal['threshold']):,}"
+
+
+def con_read(cfg, night, threshold: float) -> int:
+    """The night's pairs with p_dislike at or above ``threshold``."""
     con = connect(cfg, read_only=True)
-    pairs = con.execute("SELECT count(*) FROM scores.dislike_scores WHERE run_date = $d AND p_dislike >= $t",
-                        {"d": night, "t": goal["threshold"]}).fetchone()[0]
-    con.close()
-    assert metric(at, "Pairs at risk tonight") == f"{pairs:,}"
+    try:
+        return con.execute("SELECT count(*) FROM scores.dislike_scores WHERE run_date = $d AND p_dislike >= $t",
+                           {"d": night, "t": threshold}).fetchone()[0]
+    finally:
+        con.close()
