@@ -132,5 +132,5 @@ def test_a_new_kind_is_its_module_and_one_registry_line(copy_scored_home, tmp_pa
     app = out["app"]
     assert not app["scorecard"]["exceptions"] and not app["why"]["exceptions"], app
     assert app["scorecard"]["metrics"]["Logistic regression ROC AUC"] == f"{t['summary']['logreg_roc_auc']:.4f}"
-    assert app["scorecard"]["metrics"]["Served model"] == "logreg"
+    assert app["scorecard"]["metrics"]["Served model"] == "Logistic regression"  # the kind by its label
     assert any("Logistic regression (linear SHAP)" in spec for spec in app["why"]["charts"])
