@@ -106,13 +106,31 @@ def small_rows(small_built):
 
 
 @pytest.fixture(scope="session")
-def scored_home(tmp_path_factory) -> Path:
+def scored_home(tmp_path_factory, worker_id) -> Path:
     """A warehouse (150 listeners, 150 tracks, 17 days) with one trained version and the nights
-    NIGHT - 1 and NIGHT published. Shared: never write to it (copy it with ``copy_scored_home``)."""
+    NIGHT - 1 and NIGHT published. Shared: never write to it (copy it with ``copy_scored_home``).
+
+    Built once per run: under pytest-xdist, the first worker that needs it builds it in the run's temp folder
+    (the workers' common parent) while holding a lock, and the others wait for it and read the same one (a
+    warehouse that any number of processes may read); building it cost every worker about a minute of its core."""
+    if worker_id == "master":  # one process
+        return build_scored_home(tmp_path_factory.mktemp("scored_home"))
+    from filelock import FileLock
+
+    home = tmp_path_factory.getbasetemp().parent / "scored_home"
+    with FileLock(f"{home}.lock"):
+        if not (home / ".built").exists():
+            shutil.rmtree(home, ignore_errors=True)  # what a worker killed while building left
+            build_scored_home(home)
+            (home / ".built").touch()
+    return home
+
+
+def build_scored_home(home: Path) -> Path:
+    """``scored_home``'s warehouse, built in ``home``."""
     from skipify.nightly import ingest_landing, run_night
     from skipify.train import train
 
-    home = tmp_path_factory.mktemp("scored_home")
     cfg = load_config(home=home, **SCORED_SETTINGS)
     write_world(build_world(WorldParams(users=150, tracks=150, days=17, seed=11, start=START, domains=SCORED_DOMAINS,
                                         other_plays_per_user=8)), cfg.world_dir)
