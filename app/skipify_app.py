@@ -367,7 +367,7 @@ def page_guard() -> None:
         st.subheader("The trade-off")
         st.plotly_chart(_curve_figure(curve, guard_per_night(int(n)), picked, at_now), width="stretch")
     st.subheader("By segment")
-    st.caption("New: a listener's (track's) first play within the last guard_new_days days before the night. The "
+    st.caption(f"New: a listener's (track's) first play within the {CFG.guard_new_days} days before the night. The "
                "platform is the play's: known once played, so tonight's columns leave it empty.")
     st.dataframe(_segment_table(at_t, tonight), hide_index=True, width="stretch", column_config={
         "Share of dislikes caught": st.column_config.NumberColumn(format="percent"),

@@ -100,6 +100,23 @@ def test_empty_states_say_what_to_run(tmp_path, monkeypatch):
     assert "No night published yet" in at.info[0].value
     at = open_page("scorecard", monkeypatch, tmp_path / "empty")
     assert "No model trained yet" in at.info[0].value
+    at = open_page("guard", monkeypatch, tmp_path / "empty")
+    assert "No model trained yet" in at.info[0].value
+
+
+def test_the_guard_page_before_any_backtest_says_how_one_comes(copy_scored_home, monkeypatch, night):
+    """A model and published nights, no backtest yet: the slider and tonight's figures, and what writes a backtest."""
+    home = copy_scored_home("guard_empty")
+    con = connect(load_config(home=home))
+    con.execute("DELETE FROM scores.guard_backtest")
+    con.close()
+    at = open_page("guard", monkeypatch, home)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("No night backtested yet" in i.value for i in at.info)
+    con = connect(load_config(home=home), read_only=True)
+    flagged = con.execute("SELECT sum(at_risk::int) FROM scores.dislike_scores WHERE run_date = $d", {"d": night}).fetchone()[0]
+    con.close()
+    assert metric(at, "Pairs at risk tonight") == f"{flagged:,}"  # at the threshold in force: the night's own flags
 
 
 def test_a_night_of_two_media_can_be_shown_one_medium_at_a_time(app_home, monkeypatch, night):
