@@ -131,7 +131,7 @@ def page_tonight() -> None:
     with left:
         st.subheader("Dislike categories")
         cats = q("categories", run_date=day, domain=domain)
-        st.plotly_chart(go.Figure(go.Bar(x=cats["category"].to_list(), y=cats["tracks"].to_list())).update_layout(
+        st.plotly_chart(go.Figure(go.Bar(x=cats["category"].replace(app_data.VALUES["category"]).to_list(), y=cats["tracks"].to_list())).update_layout(
             yaxis_title="tracks", height=320, margin=dict(t=10)), width="stretch")
     with right:
         st.subheader("Distribution of p(dislike)")

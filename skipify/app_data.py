@@ -125,11 +125,18 @@ LABELS = {
     "track_id": "Track id", "user_id": "Listener id", "version": "Version",
 }
 IDS = ("track_id", "user_id", "version")  # shown last: people read titles, the ids are there to look up
+# values that are codes, as people read them: the simple baselines (skipify.evaluate) and the track categories
+VALUES = {
+    "model": {"previous_in_session": "Baseline: the session's previous play", "user_rate": "Baseline: the listener's dislike rate",
+              "track_rate": "Baseline: the track's dislike rate", "global_rate": "Baseline: the overall dislike rate",
+              "oracle": "Oracle (the world's own probability)"},
+    "category": {"broad_dislike": "Broad dislike", "polarising": "Polarising", "mixed": "Mixed", "safe": "Safe", "niche": "Niche"},
+}
 
 
 def readable(frame: pl.DataFrame, titles: dict[str, str] | None = None) -> pl.DataFrame:
     """``frame`` as the app shows it: the id columns last, every column by its label (``<kind>_roc_auc``: "<Kind's
-    title> ROC AUC", ``titles``: kind -> title)."""
+    title> ROC AUC", ``titles``: kind -> title), coded values in words (:data:`VALUES`)."""
     titles = titles or {}
     order = [c for c in frame.columns if c not in IDS] + [c for c in IDS if c in frame.columns]
 
@@ -139,7 +146,8 @@ def readable(frame: pl.DataFrame, titles: dict[str, str] | None = None) -> pl.Da
             return f"{titles.get(kind, kind)} ROC AUC"
         return LABELS.get(column, column.replace("_", " ").capitalize())
 
-    return frame.select(order).rename({c: named(c) for c in order})
+    coded = [pl.col(c).replace(VALUES[c]) for c in order if c in VALUES and frame.schema[c] == pl.String]
+    return frame.with_columns(coded).select(order).rename({c: named(c) for c in order})
 
 
 # --- the guard (skipify.guard) ----------------------------------------------------------------------
