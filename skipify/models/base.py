@@ -127,11 +127,14 @@ def retriever(models: dict[str, Model]) -> Retriever:
 def predict_pair(served: Model, baseline: Model, rows: pl.DataFrame, data: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """A version's served model's p(dislike) (``data``: its ``prepare(rows)``, when made) and its baseline's, on the
     same rows. A served model made of other kinds (the blend: ``predict(rows, data, known)``) takes the baseline's
-    scores as they are instead of computing them a second time."""
-    p_base = baseline.predict(rows)
+    scores as they are instead of computing them a second time, and the baseline reads the rows as the served model
+    prepared them for it (``data[baseline.kind]``) instead of preparing them again."""
+    reuses = getattr(served, "reuses_scores", False)
+    prepared = data.get(baseline.kind) if reuses and isinstance(data, dict) else None
+    p_base = baseline.predict(rows) if prepared is None else baseline.predict(rows, data=prepared)
     if served is baseline:
         return p_base, p_base
-    if getattr(served, "reuses_scores", False):
+    if reuses:
         return served.predict(rows, data, known={baseline.kind: p_base}), p_base
     return served.predict(rows, data=data), p_base
 
