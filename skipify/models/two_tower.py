@@ -50,15 +50,9 @@ class TwoTowerConfig:
     ids: bool = True  # False (an ablation): no id embeddings, every listener, track and artist in the "unknown" bucket
 
 
-FEW_IDS = 64  # up to this many ids, hash_ids hashes each in Python (an API request); more: each distinct id once
-
-
 def hash_ids(ids, buckets: int) -> np.ndarray:
     """Stable id -> bucket in [1, buckets); None (and "") -> 0 (unknown). crc32 of each distinct id (Python's
     hash() is salted per process, so it would not survive a restart). ``ids``: a list or a Polars Series."""
-    if len(ids) <= FEW_IDS:  # a request's few ids: straight in Python, without the frame's fixed cost
-        values = ids.cast(pl.String).to_list() if isinstance(ids, pl.Series) else [None if i is None else str(i) for i in ids]
-        return np.array([0 if not u else 1 + zlib.crc32(u.encode()) % (buckets - 1) for u in values], dtype=np.int64)
     s = ids.cast(pl.String) if isinstance(ids, pl.Series) else pl.Series(values=[None if i is None else str(i) for i in ids], dtype=pl.String)
     if s.len() == 0:
         return np.zeros(0, dtype=np.int64)

@@ -74,22 +74,6 @@ def test_hashing_is_stable_and_unknown_is_zero():
     assert np.array_equal(a, hash_ids(["u1", None, "u2", "u1"], 100))
 
 
-def test_a_few_ids_hash_as_many_do():
-    """The short path (a request's few ids, hashed one by one) gives every id the bucket the long path gives it."""
-    import random
-
-    from skipify.models.two_tower import FEW_IDS
-
-    rng = random.Random(3)
-    many = [rng.choice([None, "", f"u{rng.randrange(500):06d}", "t\u00e9\u00e8"]) for _ in range(FEW_IDS * 20)]
-    whole = hash_ids(pl.Series(many, dtype=pl.String), 20_000)
-    for start in range(0, len(many), FEW_IDS // 2):
-        few = many[start:start + FEW_IDS // 2]
-        assert np.array_equal(hash_ids(few, 20_000), whole[start:start + len(few)])
-        assert np.array_equal(hash_ids(pl.Series(few, dtype=pl.String), 20_000), whole[start:start + len(few)])
-    assert hash_ids([], 10).shape == (0,) and hash_ids([None, ""], 10).tolist() == [0, 0]
-
-
 def test_id_dropout_gives_unknown_ids_a_vector_from_features():
     cfg = TwoTowerConfig(dim=4, hidden=8, user_buckets=10, track_buckets=10, artist_buckets=10, user_features=2,
                          track_features=3, id_dropout=1.0, taste_from_history=False)
