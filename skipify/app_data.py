@@ -160,8 +160,7 @@ def guard_tradeoff(cfg: Config | None = None, nights: int | None = None) -> pl.D
 
 def guard_nights(cfg: Config | None = None, nights: int | None = None) -> pl.DataFrame:
     """Each of the latest backtested nights' curve (all plays): run_date, threshold, share_caught, withheld_per_1000."""
-    cfg = cfg or load_config()
-    return query("guard_nights", cfg, nights=nights or cfg.guard_nights)
+    return guard.night_curves(cfg, nights)
 
 
 def guard_tonight(threshold: float, cfg: Config | None = None) -> pl.DataFrame:

@@ -177,11 +177,22 @@ def _read(cfg: Config | None, name: str, params: dict | None = None) -> pl.DataF
         con.close()
 
 
-def tradeoff(cfg: Config | None = None, nights: int | None = None) -> pl.DataFrame:
-    """The trade-off over the latest ``nights`` backtested nights (default ``guard_nights``): per segment
-    and threshold, summed over them (sql/guard/tradeoff.sql). Empty before a night has been backtested."""
+def recent_nights(cfg: Config | None = None, nights: int | None = None) -> list[dt.date]:
+    """The latest ``nights`` backtested nights (default ``guard_nights``), oldest first."""
     cfg = cfg or load_config()
-    return _read(cfg, "guard/tradeoff", {"nights": nights or cfg.guard_nights})
+    return sorted(_read(cfg, "guard/recent_nights", {"nights": nights or cfg.guard_nights})["run_date"].to_list())
+
+
+def tradeoff(cfg: Config | None = None, nights: int | None = None, run_dates: list[dt.date] | None = None) -> pl.DataFrame:
+    """The trade-off over ``run_dates`` (default: the latest ``nights`` backtested nights, :func:`recent_nights`): per
+    segment and threshold, summed over them (sql/guard/tradeoff.sql). Empty before a night has been backtested."""
+    run_dates = recent_nights(cfg, nights) if run_dates is None else run_dates
+    return _read(cfg, "guard/tradeoff", {"run_dates": run_dates})
+
+
+def night_curves(cfg: Config | None = None, nights: int | None = None) -> pl.DataFrame:
+    """Each of the latest backtested nights' curve over all plays: run_date, threshold, share_caught, withheld_per_1000."""
+    return _read(cfg, "guard/night_curves", {"run_dates": recent_nights(cfg, nights)})
 
 
 def meet(curve: pl.DataFrame, catch: float | None = None, max_withheld: float | None = None) -> dict | None:
@@ -232,12 +243,12 @@ def report(version: dict | None, cfg: Config | None = None, nights: int | None =
     comes from when none was chosen (the one the night scores with; None: no model yet)."""
     cfg = cfg or load_config()
     current = in_force(cfg, version)
-    table = tradeoff(cfg, nights)
+    read = recent_nights(cfg, nights)
+    table = tradeoff(cfg, run_dates=read)
     curve = table.filter(pl.col("segment") == "all")
     out: dict = {"in_force": {"threshold": current.threshold, "source": current.source, "chosen_by": current.chosen_by,
                               "chosen_at": current.chosen_at, "goal": current.goal, "text": current.describe()},
-                 "nights": sorted({*table["first_night"].to_list(), *table["last_night"].to_list()}) if table.height else [],
-                 "nights_read": int(curve["nights"].max()) if curve.height else 0, "curve": curve.to_dicts()}
+                 "nights": read, "nights_read": len(read), "curve": curve.to_dicts()}
     if catch is not None or max_withheld is not None:
         met = meet(curve, catch, max_withheld)
         out["goal"] = {"text": goal_text(catch, max_withheld), "catch": catch, "max_withheld": max_withheld,

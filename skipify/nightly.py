@@ -67,8 +67,8 @@ class NightReport:
     risk_threshold: float | None = None  # the threshold its at_risk flags were set with (published nights)
 
     def lines(self) -> list[str]:
-        out = [f"night {self.run_date}: {self.status} (run {self.run_id}, model {self.model_version}"
-           + ("" if self.risk_threshold is None else f", at risk from p = {self.risk_threshold:.3f}") + ")"]
+        threshold = "" if self.risk_threshold is None else f", at risk from p = {self.risk_threshold:.3f}"
+        out = [f"night {self.run_date}: {self.status} (run {self.run_id}, model {self.model_version}{threshold})"]
         out += [f"  {k:<24} {v:>11,}" for k, v in self.rows.items()]
         out.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in self.seconds.items()))
         if self.reason:
@@ -436,14 +436,6 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
 # --- 5. publish -------------------------------------------------------------------------------
 
 
-def risk_threshold(cfg: Config, version: dict) -> float:
-    """The at-risk threshold of a night published now (skipify.guard.in_force: the one a product manager chose
-    last, else the config's, else the served model's validation threshold)."""
-    from skipify.guard import in_force
-
-    return in_force(cfg, version).threshold
-
-
 def night_checks(con, run_date: dt.date, cfg: Config) -> list[str]:
     """The failed checks of the staged night, as 'name: detail' (empty: all passed)."""
     rows = run_sql(con, "nightly/checks", {"run_date": run_date, "min_ratio": cfg.row_count_min_ratio,
@@ -489,11 +481,12 @@ def publish(run_date: dt.date, cfg: Config | None = None, run_id: str | None = N
     started_at = started_at or dt.datetime.now(dt.UTC)
     seconds = dict(seconds or {})
     t0 = time.perf_counter()
-    from skipify.guard import backtest_on, nights_before
+    from skipify.guard import backtest_on, in_force, nights_before
     from skipify.versions import find_version
 
     chosen = find_version(None, cfg)  # the registry row is enough: the models were used by the shards
-    params = {"run_date": run_date, "cutoff": cutoff_of(run_date), "threshold": risk_threshold(cfg, chosen),
+    # at risk from the threshold in force: the one a product manager chose last, else the config's, else validation's
+    params = {"run_date": run_date, "cutoff": cutoff_of(run_date), "threshold": in_force(cfg, chosen).threshold,
               "min_listeners": cfg.profile_min_listeners}
     con = connect(cfg)
     try:

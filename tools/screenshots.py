@@ -10,37 +10,17 @@ top of the page at 1500 x 1100.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 PAGES = ("tonight", "listener", "why", "scorecard", "guard")
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_served(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> None:
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            sys.exit(f"skipify app exited with {proc.returncode}")
-        time.sleep(0.3)
-    sys.exit(f"skipify app did not answer within {timeout_s}s")
+from tests.servers import free_port, running  # noqa: E402 - the servers the tests and the benchmarks start
 
 
 def wait_for_page(browser, timeout_s: float = 120) -> str:
@@ -71,30 +51,24 @@ def main() -> None:
         sys.exit("chromium and chromium-driver are missing: `make browser` installs them")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "skipify"), "app", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     opts = webdriver.ChromeOptions()
     opts.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1500,1100"):
         opts.add_argument(arg)
-    browser = None
-    try:
-        wait_until_served(url, proc)
+    cmd = [str(Path(sys.executable).parent / "skipify"), "app", "--port", str(port)]
+    with running(cmd, dict(os.environ), f"{url}/_stcore/health", expect=b"ok"):
         browser = webdriver.Chrome(service=Service(driver), options=opts)
-        args.out.mkdir(parents=True, exist_ok=True)
-        for page in args.pages:
-            t0 = time.perf_counter()
-            browser.get(f"{url}/?page={page}")
-            heading = wait_for_page(browser)
-            path = args.out / f"app_{page}.png"
-            browser.save_screenshot(str(path))
-            print(f"{path}: {heading!r} ({path.stat().st_size:,} bytes, {time.perf_counter() - t0:.1f}s)")
-    finally:
-        if browser is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            for page in args.pages:
+                t0 = time.perf_counter()
+                browser.get(f"{url}/?page={page}")
+                heading = wait_for_page(browser)
+                path = args.out / f"app_{page}.png"
+                browser.save_screenshot(str(path))
+                print(f"{path}: {heading!r} ({path.stat().st_size:,} bytes, {time.perf_counter() - t0:.1f}s)")
+        finally:
             browser.quit()
-        proc.terminate()
-        proc.wait(timeout=20)
-
 
 if __name__ == "__main__":
     main()

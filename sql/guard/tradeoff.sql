@@ -1,9 +1,6 @@
--- The guard's trade-off over the latest $nights backtested nights: per segment and threshold, the plays, dislikes,
--- caught and withheld summed over those nights, the rates of the sums, and the lowest and highest night's share of
--- dislikes caught (how much it moves from night to night).
-with recent as (
-    select distinct run_date from scores.guard_backtest order by run_date desc limit $nights
-)
+-- The guard's trade-off over the backtested nights $run_dates (sql/guard/recent_nights.sql): per segment and
+-- threshold, the plays, dislikes, caught and withheld summed over those nights, the rates of the sums, and the lowest
+-- and highest night's share of dislikes caught (how much it moves from night to night).
 select
     segment, segment_value, threshold,
     count(*) as nights, min(run_date) as first_night, max(run_date) as last_night,
@@ -14,6 +11,6 @@ select
     min(share_caught) as lowest_night_share_caught,
     max(share_caught) as highest_night_share_caught
 from scores.guard_backtest
-where run_date in (select run_date from recent)
+where run_date in (select unnest($run_dates::date[]))
 group by segment, segment_value, threshold
 order by segment <> 'all', segment, segment_value, threshold
