@@ -152,3 +152,19 @@ def test_guard_on_a_warehouse_without_a_model_says_what_is_missing(cfg):
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["in_force"]["threshold"] == 0.42 and out["in_force"]["chosen_by"] == "Ada" and out["curve"] == []
+
+
+def test_the_threshold_in_force_is_the_chosen_then_the_configs_then_validations(cfg):
+    """docs/guard.md's order: without a choice, the config's risk_threshold over the version's validation threshold;
+    a product manager's choice over both; the newest choice over an older one."""
+    import dataclasses
+
+    version = {"served_model": "lightgbm", "metrics": json.dumps({"models": {"lightgbm": {"threshold": 0.31}}})}
+    assert guard.in_force(cfg, version) == guard.InForce(0.31, "validation")
+    configured = dataclasses.replace(cfg, risk_threshold=0.45)
+    assert guard.in_force(configured, version) == guard.InForce(0.45, "config")
+    guard.choose(0.6, "Ada", cfg, goal="catch 20% of dislikes")
+    guard.choose(0.55, "Grace", cfg)
+    chosen = guard.in_force(configured, version)
+    assert (chosen.threshold, chosen.source, chosen.chosen_by) == (0.55, "chosen", "Grace")
+    assert guard.choices(cfg)["chosen_by"].to_list() == ["Grace", "Ada"]
