@@ -36,6 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.servers import free_port, running  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from common import memory_mb  # noqa: E402
+
 
 def has_model_and_night(home: Path) -> bool:
     from skipify.api import read_marks
@@ -119,8 +122,6 @@ def report(name: str, lat: list[float], wall: float, pairs_per_request: int) -> 
 
 def run_cases(home: Path, workers: int, pairs: list[dict], a: argparse.Namespace) -> dict:
     """Start `skipify serve --workers N`, run the three cases, stop it; the figures."""
-    import psutil
-
     rng = random.Random(a.seed)
     port = free_port()
     env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_ACCESS_LOG": "false", "SKIPIFY_LOG_LEVEL": "WARNING"}
@@ -164,11 +165,43 @@ def run_cases(home: Path, workers: int, pairs: list[dict], a: argparse.Namespace
             t.join()
         results.append(report(f"1 pair, {a.clients} concurrent clients", [x for l in lats for x in l], time.perf_counter() - t0, 1))
         split = sorted((held.count(w) for w in set(held)), reverse=True)
-        procs = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children()]
-        rss = sum(p.memory_info().rss for p in procs) / 2**20
-        print(f"  the {a.clients} clients' connections over the workers: {split}; memory (RSS, supervisor and workers): "
-              f"{rss:,.0f} MiB; machine: {os.cpu_count()} cores", flush=True)
-    return {"workers": workers, "started_s": started, "rss_mb": rss, "client_split": split, "results": results}
+        print(f"  the {a.clients} clients' connections over the workers: {split}; machine: {os.cpu_count()} cores", flush=True)
+        memory = memory_of(proc.pid)
+    return {"workers": workers, "started_s": started, **memory, "client_split": split, "results": results}
+
+
+def memory_of(pid: int) -> dict:
+    """The server's memory, supervisor and workers: RSS (shared pages counted in each process) and PSS (split
+    among them: the sum is what they take together), per process and summed; printed."""
+    import psutil
+
+    procs = [psutil.Process(pid), *psutil.Process(pid).children()]
+    each = [memory_mb(p.pid) for p in procs]
+    total = {k: sum(m[k] for m in each) for k in ("rss", "pss", "anonymous")}
+    print(f"  memory, supervisor and workers: RSS {total['rss']:,.0f} MiB, PSS {total['pss']:,.0f} MiB, anonymous "
+          f"{total['anonymous']:,.0f} MiB; per process PSS " + ", ".join(f"{m['pss']:,.0f}" for m in each) + " MiB", flush=True)
+    return {"rss_mb": total["rss"], "pss_mb": total["pss"], "anonymous_mb": total["anonymous"], "processes": each}
+
+
+def start_only(home: Path, workers: int) -> dict:
+    """Start `skipify serve --workers N`, wait for every worker's first answer, read the memory, stop."""
+    port = free_port()
+    env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_ACCESS_LOG": "false", "SKIPIFY_LOG_LEVEL": "WARNING"}
+    cmd = [str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0", "--workers", str(workers)]
+    t0 = time.perf_counter()
+    with running(cmd, env, f"http://127.0.0.1:{port}/healthz", timeout_s=600) as proc:
+        seen: set[int] = set()
+        while len(seen) < workers:
+            conn = http.client.HTTPConnection("127.0.0.1", port)
+            seen.add(worker_of(conn))
+            conn.close()
+        started = time.perf_counter() - t0
+        conn = http.client.HTTPConnection("127.0.0.1", port)  # one prediction: the pages a request reads are touched
+        conn.request("POST", "/v1/predict", json.dumps({"items": sample_pairs(home, 1, 0)}), {"Content-Type": "application/json"})
+        conn.getresponse().read()
+        conn.close()
+        print(f"skipify serve --workers {workers}: every worker up in {started:.1f}s", flush=True)
+        return {"workers": workers, "started_s": started, **memory_of(proc.pid)}
 
 
 def main() -> None:
@@ -182,6 +215,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4, help="concurrent clients in the last case")
     ap.add_argument("--per-client", type=int, default=500, help="single-pair requests per concurrent client")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--start-only", action="store_true", help="start the server, read its memory and start-up time, stop "
+                    "(no requests but one): for large warehouses")
     a = ap.parse_args()
 
     home = a.home or load_config().home
@@ -193,6 +228,16 @@ def main() -> None:
             print(f"no model and night in the warehouse: setting up a demo-sized world in {home} (not timed) ...", flush=True)
             set_up(home)
             print(f"  set up in {time.perf_counter() - t0:.0f}s", flush=True)
+    if a.start_only:
+        runs = [start_only(home, w) for w in a.workers]
+        if len(runs) > 1 and runs[0]["workers"] == 1:  # one worker runs alone; past one, a supervisor (process 0) starts them
+            one = runs[0]["pss_mb"]
+            for r in runs[1:]:
+                added = (r["pss_mb"] - r["processes"][0]["pss"] - one) / (r["workers"] - 1)
+                print(f"  each worker past the first adds {added:,.0f} MiB (PSS of the workers, {r['workers']} against one): "
+                      f"{added / one:.2f} x the lone worker's {one:,.0f} MiB")
+        print(json.dumps({"runs": runs, "at": dt.datetime.now(dt.UTC).isoformat()}))
+        return
     pairs = sample_pairs(home, 20_000, a.seed)
     runs = [run_cases(home, w, pairs, a) for w in a.workers]
     print(json.dumps({"runs": runs, "at": dt.datetime.now(dt.UTC).isoformat()}))

@@ -19,3 +19,17 @@ def run_stage(script: str, args: list[str], env: dict) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"stage {args} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """A process's memory in MiB from /proc/<pid>/smaps_rollup: ``rss`` (every page it touches, shared ones
+    counted in each process), ``pss`` (shared pages split among the processes that map them: the sum over
+    processes is what they take together), ``private`` (pages no other process maps) and ``anonymous``
+    (memory not backed by a file: what a process holds for itself)."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f.read().splitlines()[1:]:
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0]) / 1024
+    return {"rss": fields["Rss"], "pss": fields["Pss"], "private": fields["Private_Clean"] + fields["Private_Dirty"],
+            "anonymous": fields["Anonymous"]}

@@ -14,8 +14,10 @@ its seconds and its peak memory (max RSS):
               default training follows the same rows, times its epochs. Its memory grows with the rows
               it holds: --train-window-days N trains on the last N days only (config train_window_days)
 * night     - `skipify nightly` for the last night (its features are built): candidates, scoring, publish
-* snapshot  - the API's serving snapshot loaded for that night: seconds, and the memory it holds (RSS
-              after the load minus RSS with the models loaded and nothing else)
+* snapshot  - the API's serving snapshot for that night, mapped from the folder the night wrote
+              (skipify.snapshots, what a worker does) and loaded from the warehouse (what each worker did
+              before): seconds, and the memory each holds for itself (anonymous memory: the mapped files'
+              pages are the page cache's, shared by every process)
 
 Then the exponent b of seconds ~ plays^b between the smallest and the largest size, per stage. Run it
 alone: two cores, a second process doubles every figure.
@@ -110,10 +112,14 @@ def stage_night() -> dict:
 
 
 def stage_snapshot() -> dict:
+    """The API's snapshot for the night: mapped from the night's folder (skipify.snapshots, what a worker does), then
+    loaded from the warehouse into this process's memory (what every worker did before), each timed, with the
+    memory it holds for itself (anonymous memory, not the mapped file's shared pages)."""
     import gc
 
-    import psutil
+    from common import memory_mb
 
+    from skipify import snapshots
     from skipify.config import load_config
     from skipify.features import default_as_of
     from skipify.models.base import read_columns
@@ -121,15 +127,26 @@ def stage_snapshot() -> dict:
     from skipify.versions import load_version
 
     cfg = load_config()
-    _, models = load_version(None, cfg)
+    chosen, models = load_version(None, cfg)
+    as_of, columns = default_as_of(cfg), read_columns(models)
     gc.collect()
-    before = psutil.Process().memory_info().rss
+    before = memory_mb(os.getpid())
     t0 = time.perf_counter()
-    snapshot = Snapshot.load(default_as_of(cfg), cfg, read_columns(models))
+    mapped = snapshots.existing(as_of, cfg, chosen["version"], columns)
+    if mapped is None:
+        raise SystemExit(f"no snapshot folder for {as_of} and version {chosen['version']}: the night stage writes it")
+    map_s = time.perf_counter() - t0
+    gc.collect()
+    after_map = memory_mb(os.getpid())
+    folder_mb = sum(f.stat().st_size for f in snapshots.folder(as_of, chosen["version"], cfg).iterdir()) / 2**20
+    t0 = time.perf_counter()
+    snapshot = Snapshot.load(as_of, cfg, columns)
     seconds = time.perf_counter() - t0
     gc.collect()
-    held = psutil.Process().memory_info().rss - before
-    return {"seconds": seconds, "held_mb": held / 2**20, "listeners": len(snapshot.played_users), "tracks": len(snapshot.played_tracks)}
+    held = memory_mb(os.getpid())["anonymous"] - after_map["anonymous"]
+    return {"seconds": seconds, "held_mb": held, "mapped_s": map_s, "mapped_held_mb": after_map["anonymous"] - before["anonymous"],
+            "folder_mb": folder_mb, "listeners": len(snapshot.played_users), "tracks": len(snapshot.played_tracks),
+            "same": len(mapped.played_users) == len(snapshot.played_users)}
 
 
 def exponent(small: tuple[float, float], large: tuple[float, float]) -> float:
@@ -171,7 +188,8 @@ def main() -> None:
             figures[stage] = r
             detail = {"train": lambda: f"  {r['train_rows']:,} training rows; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items()),
                       "night": lambda: f"  {r['scored']:,} pairs scored; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items()),
-                      "snapshot": lambda: f"  holds {r['held_mb']:,.0f} MiB",
+                      "snapshot": lambda: (f"  loaded: holds {r['held_mb']:,.0f} MiB; mapped ({r['folder_mb']:,.0f} MiB of "
+                                           f"files): {r['mapped_s']:.2f}s, holds {r['mapped_held_mb']:,.0f} MiB"),
                       "text": lambda: f"  {r['texts']:,} texts"}.get(stage, lambda: "")()
             print(f"  {stage:<9} {r['seconds']:8.1f}s  peak {r['peak_mb']:8,.0f} MiB{detail}", flush=True)
         sizes.append({"events": events, **world, "train_window_days": a.train_window_days, "figures": figures})

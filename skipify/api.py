@@ -148,8 +148,8 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     """
     from skipify.features import default_as_of
     from skipify.models.base import read_columns
+    from skipify import snapshots
     from skipify.models.kinds import served_and_baseline
-    from skipify.serving import Snapshot
     from skipify.versions import load_version
 
     t0 = time.perf_counter()
@@ -159,7 +159,8 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     chosen, models = load_version(marks.version, cfg)
     served_model, baseline = served_and_baseline(chosen, models)
     summary = json.loads(chosen["metrics"])["summary"]
-    snapshot = Snapshot.load(as_of or marks.night or default_as_of(cfg), cfg, read_columns(models))
+    # mapped from this machine's folder of the night (shared with the other workers), built once when there is none
+    snapshot = snapshots.shared(as_of or marks.night or default_as_of(cfg), cfg, marks.version, read_columns(models))
     con = connect(cfg, read_only=True)
     try:
         background = run_sql(con, "serving/background", {

@@ -93,9 +93,9 @@ def forget(user_ids: list[str], cfg: Config | None = None, by: str | None = None
             erasure.files.append(str(path))
         elif path.name.endswith(".gz") or (data_suffix(path) == ".json" and _is_array(path)):
             erasure.skipped.append(str(path))
-    nights = cfg.home / "nights"
-    for cached in sorted(nights.glob("*.snapshot.pickle")) if nights.exists() else []:
-        cached.unlink(missing_ok=True)  # a night's serving snapshot, kept for its shard tasks: made again when needed
+    kept = cfg.home / "snapshots"
+    for cached in sorted(p for p in kept.iterdir() if p.is_dir()) if kept.exists() else []:
+        shutil.rmtree(cached, ignore_errors=True)  # a night's serving snapshot (skipify.snapshots): made again when needed
         erasure.files.append(str(cached))
     logger.info("forget: %d file(s) outside the lake rewritten or deleted (%.1fs)", len(erasure.files), time.perf_counter() - t0)
 

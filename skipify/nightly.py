@@ -342,56 +342,19 @@ def explain_sample(rows: pl.DataFrame | None, models: dict, k: int, seed: int, t
     return pl.concat(parts).select(list(SHAP_SCHEMA)).cast(SHAP_SCHEMA)
 
 
-def snapshot_path(run_date: dt.date, cfg: Config) -> Path:
-    """Where a night's shared serving snapshot is kept on this machine (:func:`share_snapshot`)."""
-    return cfg.home / "nights" / f"{run_date}.snapshot.pickle"
-
-
 def share_snapshot(run_date: dt.date, cfg: Config | None = None) -> Path:
-    """Build the night's serving snapshot once and keep it in a file for every shard task of the night on
-    this machine (the Airflow DAG's candidates task writes it; each shard task read the warehouse for its
-    own copy before). Written whole or not at all; another night's file is removed.
+    """Build the night's serving snapshot once and write it on this machine for every shard task of the night
+    and the API's workers to map (skipify.snapshots; the Airflow DAG's candidates task calls it).
 
     Returns:
-        The file.
+        The snapshot's folder.
     """
-    import pickle
-
-    from skipify.serving import Snapshot
+    from skipify import snapshots
 
     cfg = cfg or load_config()
-    t0 = time.perf_counter()
     chosen, models = champion_models(cfg)
-    columns = read_columns(models)
-    snapshot = Snapshot.load(run_date, cfg, columns)
-    path = snapshot_path(run_date, cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        pickle.dump({"version": chosen["version"], "columns": sorted(columns), "snapshot": snapshot}, f, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)
-    for other in path.parent.glob("*.snapshot.pickle"):
-        if other != path:
-            other.unlink(missing_ok=True)
-    logger.info("night %s: serving snapshot shared in %s (%.0f MB, %.1fs)", run_date, path, path.stat().st_size / 1e6,
-                time.perf_counter() - t0)
-    return path
-
-
-def _shared_snapshot(run_date: dt.date, cfg: Config, version: str, columns: set[str]):
-    """The night's shared snapshot when there is one for this version and these columns; else None."""
-    import pickle
-
-    path = snapshot_path(run_date, cfg)
-    if not path.exists():
-        return None
-    with open(path, "rb") as f:
-        shared = pickle.load(f)  # noqa: S301 - this machine's own file, written by share_snapshot
-    if shared["version"] != version or set(shared["columns"]) != columns:
-        logger.warning("night %s: the shared snapshot is for version %s, not %s: loading one from the warehouse",
-                       run_date, shared["version"], version)
-        return None
-    return shared["snapshot"]
+    snapshots.shared(run_date, cfg, chosen["version"], read_columns(models))
+    return snapshots.folder(run_date, chosen["version"], cfg)
 
 
 def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapshot=None, models=None) -> int:
@@ -401,10 +364,11 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
     uses): the history folded once, each candidate in the listener's habitual context as the first
     play of a session on the night's day. They equal the training SQL's rows for the same probes
     (tests/api/test_serving.py). ``snapshot`` and ``models`` (champion_models' pair): already
-    loaded by the caller for every shard of the night (run_night); an Airflow task reads the night's
-    shared snapshot (:func:`share_snapshot`), or loads its own when there is none.
+    loaded by the caller for every shard of the night (run_night); an Airflow task maps the night's
+    shared snapshot (:func:`share_snapshot`), or builds it when this machine has none.
     """
-    from skipify.serving import Snapshot, request_frame
+    from skipify import snapshots
+    from skipify.serving import request_frame
 
     cfg = cfg or load_config()
     params = {"run_date": run_date, "shard": shard}
@@ -418,7 +382,7 @@ def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
     rows = None
     if cands.height:
         features = read_columns(models)  # what the models read: families without them are skipped
-        snapshot = snapshot or _shared_snapshot(run_date, cfg, chosen["version"], features) or Snapshot.load(run_date, cfg, features)
+        snapshot = snapshot or snapshots.shared(run_date, cfg, chosen["version"], features)
         rows, _ = snapshot.rows(request_frame(cands.select("user_id", "track_id")), features)
     if rows is None:
         out = pl.DataFrame(schema={"user_id": pl.String, "track_id": pl.String, "source": pl.String,
@@ -552,10 +516,11 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
         lap("features")
         make_candidates(run_date, cfg)
         lap("candidates")
-        from skipify.serving import Snapshot
+        from skipify import snapshots
 
         models = champion_models(cfg)
-        snapshot = Snapshot.load(run_date, cfg, read_columns(models[1]))  # once for all shards
+        # once for all shards, and written for the API's workers to map
+        snapshot = snapshots.shared(run_date, cfg, models[0]["version"], read_columns(models[1]))
         for shard in range(cfg.nightly_shards):
             score_shard(run_date, shard, cfg, snapshot, models)
         lap("score")

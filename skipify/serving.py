@@ -68,15 +68,14 @@ def _with_null_row(frame: pl.DataFrame, **fill) -> pl.DataFrame:
     return pl.concat([null, frame])
 
 
-class _Keys:
+class KeyIndex:
     """Row positions of a family's keys: each key column's values coded as integers, a key as one
     int64 (mixed radix), sorted for binary search. Row 0 of the family's frame is its row for
     unknown keys (a key column NULL)."""
 
     def __init__(self, keys: pl.DataFrame):
-        uniques = {c: keys[c].drop_nulls().unique().sort() for c in keys.columns}
-        self.codes = {c: dict(zip(u.to_list(), range(len(u)))) for c, u in uniques.items()}
-        self.widths = [len(u) + 1 for u in uniques.values()]
+        uniques = {c: keys[c].drop_nulls().unique().sort().to_list() for c in keys.columns}
+        self._coded(uniques)
         if float(np.prod(np.array(self.widths, dtype=np.float64))) >= 2**62:
             raise ValueError(f"too many distinct keys to code in one int64: {dict(zip(keys.columns, self.widths))}")
         # the frame's own keys coded by rank (the position in the sorted values), not one lookup each
@@ -85,6 +84,18 @@ class _Keys:
         self.rows = np.flatnonzero(known)  # rows of the frame with a whole key
         order = np.argsort(code[self.rows], kind="stable")
         self.rows, self.sorted = self.rows[order], code[self.rows][order]
+
+    @classmethod
+    def of(cls, uniques: dict[str, list], rows: np.ndarray, sorted_codes: np.ndarray) -> "KeyIndex":
+        """An index from its parts (skipify.snapshots: each key column's sorted values, the rows and codes in code order)."""
+        index = cls.__new__(cls)
+        index._coded(uniques)
+        index.rows, index.sorted = rows, sorted_codes
+        return index
+
+    def _coded(self, uniques: dict[str, list]) -> None:
+        self.codes = {c: dict(zip(u, range(len(u)))) for c, u in uniques.items()}  # in sorted order: a value's code
+        self.widths = [len(u) + 1 for u in uniques.values()]
 
     def _combine(self, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         code, known = np.zeros(len(parts[0]), dtype=np.int64), np.ones(len(parts[0]), dtype=bool)
@@ -111,16 +122,16 @@ class _Keys:
 
 
 @dataclass
-class _Family:
+class FamilyRows:
     """One per-key family's rows as of the cut-off: row 0 is its row for unknown keys."""
 
     definition: Definition
     frame: pl.DataFrame  # feature columns only
-    keys: _Keys
+    keys: KeyIndex
     reach: pl.DataFrame | None = None  # a sequence family's anchors with their key (the play log reads them)
 
     @classmethod
-    def load(cls, con: duckdb.DuckDBPyConnection, fam: Definition, params: dict) -> "_Family":
+    def load(cls, con: duckdb.DuckDBPyConnection, fam: Definition, params: dict) -> "FamilyRows":
         rows = run_sql(con, fam.sql, params).pl()
         grain = list(fam.grain)
         # a row with a NULL key has no history: the row of any key the snapshot does not hold
@@ -129,7 +140,7 @@ class _Family:
             raise ValueError(f"{fam.sql}: no row for unknown keys (fx_serving_keys.sql holds one)")
         rows = pl.concat([rows.filter(unknown).head(1), rows.filter(~unknown)])
         anchors = reach(rows) if SEQUENCES["listening"].anchor in rows.columns else None
-        return cls(fam, _plain_ints(rows.drop(*grain, "day")), _Keys(rows.select(grain)), anchors)
+        return cls(fam, _plain_ints(rows.drop(*grain, "day")), KeyIndex(rows.select(grain)), anchors)
 
 
 @dataclass
@@ -137,11 +148,11 @@ class Snapshot:
     """Everything the API needs to build feature rows as of one cut-off, in memory."""
 
     as_of: dt.date
-    per_key: list[_Family]
+    per_key: list[FamilyRows]
     per_row: list[Definition]
     tracks: pl.DataFrame  # track_id, artist, genre, domain of every catalogued track
     habits: pl.DataFrame  # row 0: no habit (hour 12, no context)
-    habit_keys: _Keys
+    habit_keys: KeyIndex
     played_users: set[str]
     played_tracks: set[str]
     known_users: set[str]
@@ -164,16 +175,6 @@ class Snapshot:
             pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"), pl.col("domain").fill_null("music"),
         ]
         self._probe_casts = [pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()]
-
-    def __getstate__(self) -> dict:
-        """What a pickle of it holds (skipify.nightly.share_snapshot): the data, not this process's
-        DuckDB, lock, cursors or prepared expressions (made again on load)."""
-        made = ("_db", "_db_lock", "_local", "_sql", "_live_sql", "_probe_columns", "_probe_casts")
-        return {k: v for k, v in self.__dict__.items() if k not in made}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self.__post_init__()
 
     def _database(self) -> duckdb.DuckDBPyConnection:
         """The in-memory DuckDB of the per-row families, made on first use (threads take cursors of it)."""
@@ -231,7 +232,7 @@ class Snapshot:
             keys = create_temp(con, "fx_rows_out", "features/fx_serving_keys", params)
             state_inputs(con)
             create_temp(con, "fx_prior", "features/fx_prior", params)
-            per_key = [_Family.load(con, f, params) for f in _needed(columns) if not f.per_row]
+            per_key = [FamilyRows.load(con, f, params) for f in _needed(columns) if not f.per_row]
             log = None
             if any(a in _columns(f) for f in _needed(columns) for a in SEQUENCE_COLUMNS):
                 anchors = next((f.reach for f in per_key if f.reach is not None), None)
@@ -245,7 +246,7 @@ class Snapshot:
         tracks = kinds.filter(pl.col("kind") == "track").select("track_id", "artist", "genre", "domain")
         habits = _with_null_row(habits, hour=12)
         snap = cls(as_of, per_key, [f for f in _needed(columns) if f.per_row], tracks, habits.drop("user_id"),
-                   _Keys(habits.select("user_id")), set(pairs["user_id"].to_list()), set(pairs["track_id"].to_list()),
+                   KeyIndex(habits.select("user_id")), set(pairs["user_id"].to_list()), set(pairs["track_id"].to_list()),
                    set(kinds.filter(pl.col("kind") == "user")["user_id"].to_list()), set(tracks["track_id"].to_list()),
                    params, log)
         snap.seconds = time.perf_counter() - t0

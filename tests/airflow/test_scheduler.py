@@ -1,6 +1,6 @@
 """The nightly DAG under a real Airflow: the scheduler with the LocalExecutor, a PostgreSQL metadata
 database, the API server the tasks report to and the DAG processor, each its own process; the shard
-tasks run as parallel processes, each reading the snapshot the candidates task shared. The night it
+tasks run as parallel processes, each mapping the snapshot the candidates task wrote. The night it
 publishes equals `skipify nightly`'s.
 
 About two minutes on two cores, so `make test` leaves it out (its budget is 12 minutes):
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -126,11 +127,12 @@ def test_the_scheduler_runs_the_night_with_parallel_shards_and_it_equals_skipify
             log.close()
         pg.close()
 
-    # the candidates task shared the night's snapshot; no shard task loaded its own from the warehouse
+    # the candidates task wrote the night's snapshot once; the shard tasks mapped it, none loaded its own from the warehouse
     logs = tmp_path / "airflow_home" / "logs"
     task_logs = {task: "".join(f.read_text() for f in logs.rglob("*.log") if f"task_id={task}" in str(f)) for task in ("candidates", "score")}
-    assert "serving snapshot shared" in task_logs["candidates"], task_logs["candidates"][-2000:]
-    assert "scored" in task_logs["score"] and "serving snapshot as of" not in task_logs["score"], task_logs["score"][-2000:]
+    assert "written to" in task_logs["candidates"], task_logs["candidates"][-2000:]
+    assert "scored" in task_logs["score"] and "mapped from" in task_logs["score"], task_logs["score"][-2000:]
+    assert not re.search(r"serving snapshot as of \S+: [\d,]+ keys", task_logs["score"]), task_logs["score"][-2000:]
     shards = [s for s in states if s["task_id"] == "score"]
     assert len(shards) == SCORED_SETTINGS["nightly_shards"] and all(s["state"] == "success" for s in shards), states
     spans = sorted((dt.datetime.fromisoformat(s["start_date"]), dt.datetime.fromisoformat(s["end_date"])) for s in shards)

@@ -67,6 +67,67 @@ def test_snapshot_rows_equal_the_batch_rows_column_for_column(cfg, snapshot, pai
     assert (served["ut_replays"] > 0).any() and (served["ut_replays"] == 0).any()
 
 
+def test_a_snapshot_written_once_and_mapped_gives_the_same_rows_and_flags(cfg, snapshot, pairs, tmp_path):
+    """skipify.snapshots: the snapshot in files, mapped by another process, answers exactly as the one loaded
+    from the warehouse (every family, the play log, the habits, the sets of ids); its frames are the files' pages."""
+    from skipify import snapshots
+
+    columns = sorted({c for f in snapshot.per_key for c in f.frame.columns})
+    snapshots.write(snapshot, tmp_path / "snap", "v-test", columns)
+    mapped = snapshots.opened(tmp_path / "snap", columns)
+    assert mapped is not None and mapped.log is not None and len(mapped.per_key) == len(snapshot.per_key)
+    assert snapshots.opened(tmp_path / "snap", columns[1:]) is None  # written for other columns: not used
+    # the same requests, with a session's live plays so that the play log and the session family are read
+    requests = request_frame(pairs.select("user_id", "track_id").to_dicts()
+                             + [{"user_id": "u000001", "track_id": "t_none", "session_position": 3, "hour": 23}])
+    for got, want in zip(mapped.rows(requests), snapshot.rows(requests)):
+        assert_rows_equal(want, got)
+    for a, b in zip(mapped.per_key, snapshot.per_key):
+        assert a.frame.equals(b.frame) and a.frame.schema == b.frame.schema and (a.reach is None) == (b.reach is None)
+        assert np.array_equal(a.keys.sorted, b.keys.sorted) and a.keys.codes == b.keys.codes
+    assert mapped.params == snapshot.params and mapped.played_users == snapshot.played_users
+    assert all(np.array_equal(getattr(mapped.log, n), getattr(snapshot.log, n)) for n in snapshots.LOG_ARRAYS)
+    # mapped, not copied: the arrays are read-only views of the files
+    assert not mapped.log.play_id.flags.writeable and not mapped.per_key[0].keys.sorted.flags.writeable
+
+
+def test_the_machines_snapshot_is_built_once_then_mapped_old_nights_go_and_a_full_disk_costs_only_memory(
+        cfg, pairs, monkeypatch, tmp_path):
+    import errno
+    import shutil
+
+    from skipify import snapshots
+
+    monkeypatch.setattr(snapshots, "root", lambda _cfg: tmp_path / "snapshots")
+    columns = ["u_plays_7d", "ut_replays", "h_track_ids", "hs_track_ids"]
+    loads = []
+    load = Snapshot.load
+    monkeypatch.setattr(Snapshot, "load", lambda *a, **k: loads.append(a) or load(*a, **k))
+    first = snapshots.shared(NIGHT, cfg, "v1", columns)
+    again = snapshots.shared(NIGHT, cfg, "v1", columns)
+    assert len(loads) == 1  # built once; asked again (another worker), mapped
+    requests = request_frame(pairs.select("user_id", "track_id").to_dicts())
+    assert_rows_equal(first.rows(requests, columns)[0], again.rows(requests, columns)[0])
+    assert snapshots.shared(NIGHT, cfg, "v1", columns[:2]) is not None and len(loads) == 2  # other columns: built again
+
+    # the two latest nights stay, and an older night just written; interrupted writes go
+    written = snapshots.folder(NIGHT, "v1", cfg)
+    for name in (f"{NIGHT - dt.timedelta(days=d)}.v1" for d in (1, 2, 3)):
+        shutil.copytree(written, written.parent / name)
+    shutil.copytree(written, written.parent / f".{written.name}.tmp123")
+    snapshots._prune(cfg, written.parent / f"{NIGHT - dt.timedelta(days=3)}.v1")
+    assert sorted(p.name for p in written.parent.iterdir() if p.is_dir()) == sorted(
+        [written.name, f"{NIGHT - dt.timedelta(days=1)}.v1", f"{NIGHT - dt.timedelta(days=3)}.v1"])
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(snapshots, "write", full)
+    held = snapshots.shared(NIGHT, cfg, "v2", columns)  # served from this process's memory, with a warning
+    assert not snapshots.folder(NIGHT, "v2", cfg).exists()
+    assert_rows_equal(first.rows(requests, columns)[0], held.rows(requests, columns)[0])
+
+
 def test_a_later_ts_changes_only_the_context_the_history_is_the_cut_offs(snapshot, pairs):
     """A request is a probe as of the cut-off (the night's rows): its ts sets the hour and weekday,
     nothing else, day distances included."""

@@ -69,6 +69,27 @@ def asked(client: httpx.Client, user: str, name: str, hour: int) -> list[str] | 
     return [e["track_id"] for e in live["live_events"]] if live else None
 
 
+def test_both_workers_map_the_same_snapshot_files(cluster):
+    """One snapshot per machine (skipify.snapshots): the workers map the night's folder read-only, the same files,
+    instead of each holding its own copy."""
+    home, port, _ = cluster
+    found = workers(port)
+    served = {pid: c.get("/healthz").json() for pid, c in found.items()}
+    for c in found.values():
+        c.close()
+    folders = {Path(home) / "snapshots" / f"{h['features_as_of']}.{h['model_version']}" for h in served.values()}
+    assert len(folders) == 1 and (next(iter(folders)) / "meta.json").exists()
+    folder = str(next(iter(folders)))
+    mapped = {pid: {line.split()[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
+                    if line.split()[-1].startswith(folder)} for pid in served}
+    files = {str(p) for p in Path(folder).iterdir() if p.suffix in (".arrow", ".npy")}
+    for pid, names in mapped.items():
+        assert names and names <= files, (pid, sorted(names))
+        assert all(" r--s " in line or " r--p " in line for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
+                   if line.split()[-1].startswith(folder)), "a snapshot file mapped writable"
+    assert mapped[min(mapped)] & mapped[max(mapped)]  # the same files
+
+
 def test_a_session_posted_to_one_worker_is_read_by_the_other_and_by_a_replacement(cluster):
     _, port, proc = cluster
     (a, first), (b, second) = workers(port).items()

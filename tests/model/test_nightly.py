@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -223,9 +224,10 @@ def test_a_night_still_running_is_not_abandoned(home):
 
 
 def test_shard_tasks_read_the_nights_shared_snapshot_and_score_exactly_as_with_their_own(copy_scored_home, monkeypatch):
-    """The Airflow DAG's candidates task shares the night's snapshot in one file; a shard task then reads
-    it instead of loading its own from the warehouse, and stages the same scores."""
-    from skipify.nightly import score_shard, share_snapshot, snapshot_path
+    """The Airflow DAG's candidates task writes the night's snapshot once on the machine (skipify.snapshots); a
+    shard task then maps it instead of loading its own from the warehouse, and stages the same scores."""
+    from skipify import snapshots
+    from skipify.nightly import champion_models, score_shard, share_snapshot
     from skipify.serving import Snapshot
 
     home = copy_scored_home("shared_snapshot")
@@ -235,10 +237,12 @@ def test_shard_tasks_read_the_nights_shared_snapshot_and_score_exactly_as_with_t
         return read(cfg, "SELECT user_id, track_id, p_dislike, p_dislike_baseline FROM scores.staged_scores "
                          "WHERE run_date = $d AND shard = 1 ORDER BY ALL", {"d": NIGHT})
 
-    assert score_shard(NIGHT, 1, cfg) > 0  # its own snapshot, from the warehouse
+    own_snapshot = Snapshot.load(NIGHT, cfg)  # every family: more than the models read
+    assert score_shard(NIGHT, 1, cfg, own_snapshot) > 0  # its own snapshot, from the warehouse
     own = staged()
+    shutil.rmtree(snapshots.root(cfg), ignore_errors=True)
     path = share_snapshot(NIGHT, cfg)
-    assert path == snapshot_path(NIGHT, cfg) and path.stat().st_size > 0
+    assert path == snapshots.folder(NIGHT, champion_models(cfg)[0]["version"], cfg) and (path / "meta.json").exists()
 
     def no_load(*args, **kwargs):
         raise AssertionError("the shard loaded its own snapshot although the night's is shared")
