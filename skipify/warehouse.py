@@ -27,6 +27,7 @@ import re
 import shutil
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -212,8 +213,7 @@ def connect(cfg: Config | None = None, read_only: bool = False) -> duckdb.DuckDB
         raise WarehouseError(f"no warehouse at {cfg.lake_dir}: run `skipify migrate` or `make demo` first")
     if cfg.local_data:
         cfg.data_path.mkdir(parents=True, exist_ok=True)
-    tmp_dir = cfg.home / ".tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp_dir = spill_folder(cfg)
     files = _extension_files(cfg)
     checked = _checked_before(files)
     stamps = set() if checked else {_stamp(p) for p in files}  # before the LOAD: a file changed meanwhile is checked again
@@ -241,6 +241,30 @@ def connect(cfg: Config | None = None, read_only: bool = False) -> duckdb.DuckDB
     if not cfg.local_catalog or cfg.catalog_path.exists():
         write_attach_file(cfg)
     return con
+
+
+def spill_folder(cfg: Config) -> Path:
+    """A folder under ``<home>/.tmp`` for one connection's spill files, its own: DuckDB names them alike in every
+    database, so two databases spilling into one folder overwrite each other's files (two API workers loading at
+    10M plays: a read error, and crashes when three processes sorted at once). DuckDB makes the folder when it
+    first spills and removes it when the connection closes; one left by a process that was killed is removed here."""
+    root = cfg.home / ".tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        pid = old.name.split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class Unreachable(RuntimeError):

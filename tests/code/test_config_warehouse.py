@@ -205,3 +205,28 @@ def test_extension_signatures_are_checked_once_per_process_and_again_for_a_chang
     (tmp_path / "changed").replace(ext)
     with pytest.raises(duckdb.Error, match="signature"):
         connect(cfg)
+
+
+def test_processes_spilling_at_once_each_spill_into_a_folder_of_their_own(cfg):
+    """DuckDB names its spill files alike in every database: three processes sorting more than their memory limit
+    in one shared folder crashed or read each other's files. Each connection spills into its own folder, gone
+    when it closes; a folder left by a killed process is removed by the next connection."""
+    import os
+    import subprocess
+    import sys
+
+    sort = ("from skipify.warehouse import connect; con = connect(read_only=True)\n"
+            "for seed in range(3):\n"
+            "    rows = con.execute(\"SELECT x FROM (SELECT range AS x, repeat('a', 50) || range AS s FROM range(3000000)) "
+            "ORDER BY hash(x, s, $seed)\", {'seed': seed}).fetchmany(5)\n"
+            "print(len(rows))")
+    env = {**os.environ, "SKIPIFY_HOME": str(cfg.home), "SKIPIFY_DUCKDB_MEMORY_LIMIT": "100MB", "SKIPIFY_DUCKDB_THREADS": "2"}
+    procs = [subprocess.Popen([sys.executable, "-c", sort], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in outs]
+    assert [out.strip() for out, _ in outs] == ["5"] * 3
+    left = cfg.home / ".tmp" / "999999999-deadbeef"  # no such process
+    left.mkdir()
+    connect(cfg, read_only=True).close()
+    assert not left.exists() and not [p for p in (cfg.home / ".tmp").iterdir() if p.is_dir()]
