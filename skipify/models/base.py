@@ -98,16 +98,22 @@ def content_vectors(cfg: Config) -> dict[str, np.ndarray]:
     """track_id -> its content vector: the MiniLM vector of its current text (zeros while not embedded),
     then its audio descriptors (sql/models/track_vectors.sql). The towers read the text part, the
     history encoder all of it."""
-    from skipify.models.history import TEXT_DIM
+    from skipify.models.history import AUDIO_DIM, CONTENT_DIM, TEXT_DIM
 
     con = connect(cfg, read_only=True)
     try:
-        rows = run_sql(con, "models/track_vectors", {"model_name": cfg.text_model_name}).fetchall()
+        rows = run_sql(con, "models/track_vectors", {"model_name": cfg.text_model_name}).pl()
     finally:
         con.close()
-    zero = np.zeros(TEXT_DIM, dtype=np.float32)
-    return {k: np.concatenate([np.asarray(v, dtype=np.float32) if v is not None else zero, np.asarray(a, dtype=np.float32)])
-            for k, v, a in rows}
+    # one matrix, each track's vector a row of it: through Python lists of floats (fetchall) it took 6.4 s and left
+    # about 1 GB with the process at 54,000 tracks, for 85 MB of vectors
+    matrix = np.zeros((rows.height, CONTENT_DIM), dtype=np.float32)
+    text = rows["embedding"].cast(pl.List(pl.Float32))
+    known = text.is_not_null()
+    if known.any():
+        matrix[known.to_numpy(), :TEXT_DIM] = text.filter(known).cast(pl.Array(pl.Float32, TEXT_DIM)).to_numpy()
+    matrix[:, TEXT_DIM:] = rows["audio"].cast(pl.Array(pl.Float32, AUDIO_DIM)).to_numpy()
+    return dict(zip(rows["track_id"].to_list(), matrix))
 
 
 def retriever(models: dict[str, Model]) -> Retriever:
