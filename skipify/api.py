@@ -160,13 +160,23 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     served_model, baseline = served_and_baseline(chosen, models)
     summary = json.loads(chosen["metrics"])["summary"]
     # mapped from this machine's folder of the night (shared with the other workers), built once when there is none
-    snapshot = snapshots.shared(as_of or marks.night or default_as_of(cfg), cfg, marks.version, read_columns(models))
+    as_of = as_of or marks.night or default_as_of(cfg)
+    snapshot = snapshots.shared(as_of, cfg, marks.version, read_columns(models))
+
+    def reference_rows() -> pl.DataFrame:  # a scan of every training row: 10 s and 2 GB at 10M plays, so kept with the snapshot
+        con = connect(cfg, read_only=True)
+        try:
+            rows = run_sql(con, "serving/background", {
+                "train_from": dt.date.fromisoformat(summary["train_from"]), "valid_from": dt.date.fromisoformat(summary["valid_from"]),
+                "n": cfg.shap_background, "seed": cfg.seed}).pl()
+            return with_sequences(con, rows, cfg.history_len)
+        finally:
+            con.close()
+
+    background = snapshots.kept_frame(as_of, cfg, marks.version, f"background-{cfg.shap_background}-{cfg.seed}-{cfg.history_len}",
+                                      reference_rows)
     con = connect(cfg, read_only=True)
     try:
-        background = run_sql(con, "serving/background", {
-            "train_from": dt.date.fromisoformat(summary["train_from"]), "valid_from": dt.date.fromisoformat(summary["valid_from"]),
-            "n": cfg.shap_background, "seed": cfg.seed}).pl()
-        background = with_sequences(con, background, cfg.history_len)
         days = [d for (d,) in run_sql(con, "serving/recent_nights", {"n": cfg.serve_nights_in_memory}).fetchall()]
         nights = {d: NightAtRisk.of(run_sql(con, "serving/at_risk", {"run_date": d, "user_id": None}).pl()) for d in days}
     finally:

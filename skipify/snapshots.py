@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +74,29 @@ def shared(as_of: dt.date, cfg: Config, version: str, columns: Iterable[str]) ->
             return built
         _prune(cfg, path)
     return opened(path, columns)
+
+
+def kept_frame(as_of: dt.date, cfg: Config, version: str, name: str, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """A frame the workers read beside the snapshot (the reasons' reference rows), kept in its folder the same way:
+    built once per machine by ``build``, mapped by every process. ``name`` says what it depends on besides the
+    night and the version (its settings): another name is another file. Without the folder (not written: a
+    full disk) the frame built is returned as it is."""
+    path = folder(as_of, version, cfg) / f"extra.{name}.arrow"
+    if path.exists():
+        return _map_frame(path)
+    with _locked(cfg):
+        if path.exists():
+            return _map_frame(path)
+        frame = build()
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            _save_frame(frame, tmp)
+            tmp.rename(path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            logger.warning("%s not kept in %s (%s): held in this process's memory", name, path.parent, e)
+            return frame
+    return _map_frame(path)
 
 
 def existing(as_of: dt.date, cfg: Config, version: str, columns: Iterable[str]) -> Snapshot | None:

@@ -110,6 +110,12 @@ def test_the_machines_snapshot_is_built_once_then_mapped_old_nights_go_and_a_ful
     assert_rows_equal(first.rows(requests, columns)[0], again.rows(requests, columns)[0])
     assert snapshots.shared(NIGHT, cfg, "v1", columns[:2]) is not None and len(loads) == 2  # other columns: built again
 
+    # a frame kept beside it (the API's reference rows, with their sequences' lists): built once, then mapped
+    built = []
+    frame = first.rows(requests.head(20), columns)[0]
+    kept = [snapshots.kept_frame(NIGHT, cfg, "v1", "rows-20", lambda: built.append(1) or frame) for _ in range(2)]
+    assert len(built) == 1 and all(k.equals(frame) and k.schema == frame.schema for k in kept)
+
     # the two latest nights stay, and an older night just written; interrupted writes go
     written = snapshots.folder(NIGHT, "v1", cfg)
     for name in (f"{NIGHT - dt.timedelta(days=d)}.v1" for d in (1, 2, 3)):
