@@ -176,7 +176,9 @@ def memory_of(pid: int) -> dict:
     import psutil
 
     procs = [psutil.Process(pid), *psutil.Process(pid).children()]
-    each = [memory_mb(p.pid) for p in procs]
+    # past one worker: the supervisor (the first), multiprocessing's resource tracker, then the workers
+    each = [{**memory_mb(p.pid), "worker": len(procs) == 1 or (i > 0 and "resource_tracker" not in " ".join(p.cmdline()))}
+            for i, p in enumerate(procs)]
     total = {k: sum(m[k] for m in each) for k in ("rss", "pss", "anonymous")}
     print(f"  memory, supervisor and workers: RSS {total['rss']:,.0f} MiB, PSS {total['pss']:,.0f} MiB, anonymous "
           f"{total['anonymous']:,.0f} MiB; per process PSS " + ", ".join(f"{m['pss']:,.0f}" for m in each) + " MiB", flush=True)
@@ -232,8 +234,8 @@ def main() -> None:
         runs = [start_only(home, w) for w in a.workers]
         if len(runs) > 1 and runs[0]["workers"] == 1:  # one worker runs alone; past one, a supervisor (process 0) starts them
             one = runs[0]["pss_mb"]
-            for r in runs[1:]:
-                added = (r["pss_mb"] - r["processes"][0]["pss"] - one) / (r["workers"] - 1)
+            for r in (r for r in runs[1:] if r["workers"] > 1):
+                added = (sum(p["pss"] for p in r["processes"] if p["worker"]) - one) / (r["workers"] - 1)
                 print(f"  each worker past the first adds {added:,.0f} MiB (PSS of the workers, {r['workers']} against one): "
                       f"{added / one:.2f} x the lone worker's {one:,.0f} MiB")
         print(json.dumps({"runs": runs, "at": dt.datetime.now(dt.UTC).isoformat()}))
