@@ -17,7 +17,7 @@ its seconds and its peak memory (max RSS):
 * snapshot  - the API's serving snapshot for that night, mapped from the folder the night wrote
               (skipify.snapshots, what a worker does) and loaded from the warehouse (what each worker did
               before): seconds, and the memory each holds for itself (anonymous memory: the mapped files'
-              pages are the page cache's, shared by every process)
+              pages are the page cache's, shared by every process); and the seconds the night spends writing it
 
 Then the exponent b of seconds ~ plays^b between the smallest and the largest size, per stage. Run it
 alone: two cores, a second process doubles every figure.
@@ -144,8 +144,12 @@ def stage_snapshot() -> dict:
     seconds = time.perf_counter() - t0
     gc.collect()
     held = memory_mb(os.getpid())["anonymous"] - after_map["anonymous"]
+    t0 = time.perf_counter()  # what the night adds to write it
+    snapshots.write(snapshot, cfg.home / "bench-snapshot", chosen["version"], sorted(columns))
+    write_s = time.perf_counter() - t0
+    shutil.rmtree(cfg.home / "bench-snapshot")
     return {"seconds": seconds, "held_mb": held, "mapped_s": map_s, "mapped_held_mb": after_map["anonymous"] - before["anonymous"],
-            "folder_mb": folder_mb, "listeners": len(snapshot.played_users), "tracks": len(snapshot.played_tracks),
+            "folder_mb": folder_mb, "write_s": write_s, "listeners": len(snapshot.played_users), "tracks": len(snapshot.played_tracks),
             "same": len(mapped.played_users) == len(snapshot.played_users)}
 
 
@@ -189,7 +193,7 @@ def main() -> None:
             detail = {"train": lambda: f"  {r['train_rows']:,} training rows; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items()),
                       "night": lambda: f"  {r['scored']:,} pairs scored; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items()),
                       "snapshot": lambda: (f"  loaded: holds {r['held_mb']:,.0f} MiB; mapped ({r['folder_mb']:,.0f} MiB of "
-                                           f"files): {r['mapped_s']:.2f}s, holds {r['mapped_held_mb']:,.0f} MiB"),
+                                           f"files, written in {r['write_s']:.1f}s): {r['mapped_s']:.2f}s, holds {r['mapped_held_mb']:,.0f} MiB"),
                       "text": lambda: f"  {r['texts']:,} texts"}.get(stage, lambda: "")()
             print(f"  {stage:<9} {r['seconds']:8.1f}s  peak {r['peak_mb']:8,.0f} MiB{detail}", flush=True)
         sizes.append({"events": events, **world, "train_window_days": a.train_window_days, "figures": figures})
