@@ -31,7 +31,7 @@ from skipify.catalogue import Definition, catalogue, families
 from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.events import LIVE_SCHEMA
 from skipify.features import check_built, day_number, feature_params, load_macros, state_inputs
-from skipify.sequences import SEQUENCE_COLUMNS, SEQUENCES, PlayLog, attach, reach, read_log
+from skipify.sequences import SEQUENCE_COLUMNS, SEQUENCES, SMALL_FRAME, PlayLog, attach, reach, read_log
 from skipify.warehouse import connect, create_temp, read_sql, run_script, run_sql, used_params
 
 CONTEXT = ("platform", "context_type", "shuffle", "reason_start")
@@ -68,14 +68,62 @@ def _with_null_row(frame: pl.DataFrame, **fill) -> pl.DataFrame:
     return pl.concat([null, frame])
 
 
+class SortedIds:
+    """Distinct strings, sorted: each one's position and membership, without a Python object per id. Held twice,
+    as a column (Polars joins for large batches) and as fixed-width UTF-8 bytes (a binary search for a request's few
+    ids), so that a process maps both from files (skipify.snapshots) instead of building a dict or a set of its own."""
+
+    def __init__(self, values: pl.Series, encoded: np.ndarray | None = None):
+        self.values = values.cast(pl.String).rename("id")  # sorted, distinct, no null
+        self.encoded = _as_bytes(self.values) if encoded is None else encoded
+
+    @classmethod
+    def of(cls, values: pl.Series) -> "SortedIds":
+        return cls(values.cast(pl.String).drop_nulls().unique().sort())
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def positions(self, keys: pl.Series) -> np.ndarray:
+        """Each key's position among the values (-1: null, or not among them)."""
+        if keys.len() <= SMALL_FRAME:
+            return self._search(keys.to_list())
+        index = pl.DataFrame({"id": self.values, "pos": np.arange(len(self.values), dtype=np.int64)})
+        found = keys.cast(pl.String).rename("id").to_frame().join(index, on="id", how="left", maintain_order="left")
+        return found["pos"].fill_null(-1).to_numpy()
+
+    def has(self, keys: pl.Series) -> np.ndarray:
+        return self.positions(keys) >= 0
+
+    def _search(self, keys: list) -> np.ndarray:
+        out = np.full(len(keys), -1, dtype=np.int64)
+        raw = [None if k is None else k.encode() for k in keys]
+        # an id longer than the widest value is none of them (cut to the width, it could match one)
+        ok = [i for i, b in enumerate(raw) if b is not None and len(b) <= self.encoded.dtype.itemsize]
+        if ok and len(self.encoded):
+            probe = np.array([raw[i] for i in ok], dtype=self.encoded.dtype)
+            pos = np.minimum(np.searchsorted(self.encoded, probe), len(self.encoded) - 1)
+            hit = self.encoded[pos] == probe
+            out[np.array(ok)[hit]] = pos[hit]
+        return out
+
+
+def _as_bytes(values: pl.Series) -> np.ndarray:
+    """Sorted strings as fixed-width UTF-8 bytes, in the same order (checked: a binary search relies on it)."""
+    raw = [v.encode() for v in values.to_list()]
+    out = np.array(raw, dtype=f"S{max((len(b) for b in raw), default=1) or 1}")
+    if len(out) > 1 and not (out[:-1] < out[1:]).all():
+        raise ValueError("ids sorted by Polars are not in the order of their UTF-8 bytes")
+    return out
+
+
 class KeyIndex:
-    """Row positions of a family's keys: each key column's values coded as integers, a key as one
-    int64 (mixed radix), sorted for binary search. Row 0 of the family's frame is its row for
-    unknown keys (a key column NULL)."""
+    """Row positions of a family's keys: each key column's values coded as integers (their position among
+    the column's sorted distinct values), a key as one int64 (mixed radix), sorted for binary search. Row 0 of
+    the family's frame is its row for unknown keys (a key column NULL)."""
 
     def __init__(self, keys: pl.DataFrame):
-        uniques = {c: keys[c].drop_nulls().unique().sort().to_list() for c in keys.columns}
-        self._coded(uniques)
+        self._coded({c: SortedIds.of(keys[c]) for c in keys.columns})
         if float(np.prod(np.array(self.widths, dtype=np.float64))) >= 2**62:
             raise ValueError(f"too many distinct keys to code in one int64: {dict(zip(keys.columns, self.widths))}")
         # the frame's own keys coded by rank (the position in the sorted values), not one lookup each
@@ -86,16 +134,16 @@ class KeyIndex:
         self.rows, self.sorted = self.rows[order], code[self.rows][order]
 
     @classmethod
-    def of(cls, uniques: dict[str, list], rows: np.ndarray, sorted_codes: np.ndarray) -> "KeyIndex":
-        """An index from its parts (skipify.snapshots: each key column's sorted values, the rows and codes in code order)."""
+    def of(cls, ids: dict[str, SortedIds], rows: np.ndarray, sorted_codes: np.ndarray) -> "KeyIndex":
+        """An index from its parts (skipify.snapshots: each key column's values, the rows and codes in code order)."""
         index = cls.__new__(cls)
-        index._coded(uniques)
+        index._coded(ids)
         index.rows, index.sorted = rows, sorted_codes
         return index
 
-    def _coded(self, uniques: dict[str, list]) -> None:
-        self.codes = {c: dict(zip(u, range(len(u)))) for c, u in uniques.items()}  # in sorted order: a value's code
-        self.widths = [len(u) + 1 for u in uniques.values()]
+    def _coded(self, ids: dict[str, SortedIds]) -> None:
+        self.ids = ids
+        self.widths = [len(u) + 1 for u in ids.values()]
 
     def _combine(self, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         code, known = np.zeros(len(parts[0]), dtype=np.int64), np.ones(len(parts[0]), dtype=bool)
@@ -105,11 +153,7 @@ class KeyIndex:
         return code, known
 
     def _encode(self, keys: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        parts = []
-        for c in keys.columns:
-            get = self.codes[c].get
-            parts.append(np.fromiter((get(v, -1) for v in keys[c].to_list()), dtype=np.int64, count=keys.height))
-        return self._combine(parts)
+        return self._combine([self.ids[c].positions(keys[c]) for c in keys.columns])
 
     def __call__(self, keys: pl.DataFrame) -> np.ndarray:
         """Frame rows for ``keys`` (same columns); 0 where the snapshot has no row for the key."""
@@ -153,10 +197,10 @@ class Snapshot:
     tracks: pl.DataFrame  # track_id, artist, genre, domain of every catalogued track
     habits: pl.DataFrame  # row 0: no habit (hour 12, no context)
     habit_keys: KeyIndex
-    played_users: set[str]
-    played_tracks: set[str]
-    known_users: set[str]
-    known_tracks: set[str]
+    played_users: SortedIds
+    played_tracks: SortedIds
+    known_users: SortedIds
+    known_tracks: SortedIds
     params: dict  # the settings the family SQL reads ($history_len ...)
     log: PlayLog | None = None  # the plays the listening histories reach (None: no sequence family loaded)
     seconds: float = 0.0
@@ -246,8 +290,8 @@ class Snapshot:
         tracks = kinds.filter(pl.col("kind") == "track").select("track_id", "artist", "genre", "domain")
         habits = _with_null_row(habits, hour=12)
         snap = cls(as_of, per_key, [f for f in _needed(columns) if f.per_row], tracks, habits.drop("user_id"),
-                   KeyIndex(habits.select("user_id")), set(pairs["user_id"].to_list()), set(pairs["track_id"].to_list()),
-                   set(kinds.filter(pl.col("kind") == "user")["user_id"].to_list()), set(tracks["track_id"].to_list()),
+                   KeyIndex(habits.select("user_id")), SortedIds.of(pairs["user_id"]), SortedIds.of(pairs["track_id"]),
+                   SortedIds.of(kinds.filter(pl.col("kind") == "user")["user_id"]), SortedIds.of(tracks["track_id"]),
                    params, log)
         snap.seconds = time.perf_counter() - t0
         logger.info("serving snapshot as of %s: %s keys, %s listeners and %s tracks with plays, %s listener-track pairs (%.1fs)",
@@ -324,13 +368,10 @@ class Snapshot:
                          how="horizontal")
         if self.log is not None:
             rows = attach(rows, self.log, self.params["history_len"], day=day_number(self.as_of), session_log=session_log)
-        users, tracks = probes["user_id"].to_list(), probes["track_id"].to_list()
-        # set lookups in Python: polars' is_in would turn each whole set into a Series per request
-        flags = pl.DataFrame({"user_new": [u not in self.played_users for u in users],
-                              "track_new": [t not in self.played_tracks for t in tracks],
-                              "user_unknown": [u not in self.known_users for u in users],
-                              "track_unknown": [t not in self.known_tracks for t in tracks]}, schema=dict.fromkeys(
-                             ("user_new", "track_new", "user_unknown", "track_unknown"), pl.Boolean))
+        users, tracks = probes["user_id"], probes["track_id"]
+        flags = pl.DataFrame({"user_new": ~self.played_users.has(users), "track_new": ~self.played_tracks.has(tracks),
+                              "user_unknown": ~self.known_users.has(users), "track_unknown": ~self.known_tracks.has(tracks)},
+                             schema=dict.fromkeys(("user_new", "track_new", "user_unknown", "track_unknown"), pl.Boolean))
         return rows.rechunk(), flags
 
 

@@ -8,7 +8,7 @@ the play log. Loaded from the warehouse, each process held its own copy (1.7 GiB
 process that asks for it: the frames as uncompressed Arrow IPC files, the arrays as ``.npy`` files.
 Every process then maps them (pyarrow's memory map, numpy's ``mmap_mode="r"``): the pages sit once in
 the operating system's page cache, shared by all of them, read from disk only when touched. What a
-process still builds for itself are the small Python lookups (the key codes as dicts, the sets of ids).
+process still builds for itself are small lookups (the play log's first play per listener, made on first use).
 
 A folder is written whole or not at all (a temporary folder renamed into place) under a lock, so two
 processes asking at once build it once. The folders of the ``KEEP`` latest nights stay; older ones are
@@ -34,9 +34,9 @@ import pyarrow as pa
 from skipify.catalogue import families
 from skipify.config import Config, logger
 from skipify.sequences import PlayLog
-from skipify.serving import Snapshot, FamilyRows, KeyIndex
+from skipify.serving import FamilyRows, KeyIndex, Snapshot, SortedIds
 
-FORMAT = 1  # bumped when the files change: a folder of another format is built again
+FORMAT = 2  # bumped when the files change: a folder of another format is built again
 KEEP = 2  # nights whose folders stay (the one served and the one before, while workers reload)
 LOG_ARRAYS = ("play_id", "track", "outcome", "start", "prev")
 ID_SETS = ("played_users", "played_tracks", "known_users", "known_tracks")
@@ -136,7 +136,7 @@ def write(snap: Snapshot, path: Path, version: str, columns: list[str]) -> Path:
         _save_frame(snap.habits, tmp / "habits.arrow")
         _save_keys(snap.habit_keys, tmp, "habits")
         for name in ID_SETS:
-            _save_frame(pl.DataFrame({"id": sorted(getattr(snap, name))}, schema={"id": pl.String}), tmp / f"{name}.arrow")
+            _save_ids(getattr(snap, name), tmp, name)
         if snap.log is not None:
             for name in LOG_ARRAYS:
                 np.save(tmp / f"log.{name}.npy", getattr(snap.log, name))
@@ -177,7 +177,7 @@ def read(path: Path, meta: dict | None = None) -> Snapshot:
         log = PlayLog(arrays["play_id"], arrays["track"], tracks, arrays["outcome"], arrays["start"], arrays["prev"],
                       _map_frame(path / "log.first.arrow"))
     params = {k: (dt.datetime.fromisoformat(v["datetime"]) if isinstance(v, dict) else v) for k, v in meta["params"].items()}
-    sets = {name: set(_map_frame(path / f"{name}.arrow")["id"].to_list()) for name in ID_SETS}
+    sets = {name: _map_ids(path, name) for name in ID_SETS}
     snap = Snapshot(dt.date.fromisoformat(meta["as_of"]), per_key, [by_name[n] for n in meta["per_row"]],
                     _map_frame(path / "tracks.arrow"), _map_frame(path / "habits.arrow"), _map_keys(path, "habits"),
                     sets["played_users"], sets["played_tracks"], sets["known_users"], sets["known_tracks"], params, log)
@@ -202,20 +202,27 @@ def _map_array(path: Path) -> np.ndarray:
         return np.load(path)
 
 
+def _save_ids(ids: SortedIds, folder_: Path, name: str) -> None:
+    _save_frame(ids.values.to_frame("id"), folder_ / f"{name}.arrow")
+    np.save(folder_ / f"{name}.bytes.npy", ids.encoded)
+
+
+def _map_ids(folder_: Path, name: str) -> SortedIds:
+    return SortedIds(_map_frame(folder_ / f"{name}.arrow")["id"], _map_array(folder_ / f"{name}.bytes.npy"))
+
+
 def _save_keys(keys: KeyIndex, folder_: Path, name: str) -> None:
-    for i, (column, codes) in enumerate(keys.codes.items()):
-        _save_frame(pl.DataFrame({column: list(codes)}), folder_ / f"{name}.key{i}.arrow")  # in code order: sorted
+    (folder_ / f"{name}.columns.json").write_text(json.dumps(list(keys.ids)))
+    for i, ids in enumerate(keys.ids.values()):
+        _save_ids(ids, folder_, f"{name}.key{i}")
     np.save(folder_ / f"{name}.rows.npy", keys.rows)
     np.save(folder_ / f"{name}.sorted.npy", keys.sorted)
 
 
 def _map_keys(folder_: Path, name: str) -> KeyIndex:
-    uniques, i = {}, 0
-    while (folder_ / f"{name}.key{i}.arrow").exists():
-        column = _map_frame(folder_ / f"{name}.key{i}.arrow").to_series()
-        uniques[column.name] = column.to_list()
-        i += 1
-    return KeyIndex.of(uniques, _map_array(folder_ / f"{name}.rows.npy"), _map_array(folder_ / f"{name}.sorted.npy"))
+    columns = json.loads((folder_ / f"{name}.columns.json").read_text())
+    return KeyIndex.of({c: _map_ids(folder_, f"{name}.key{i}") for i, c in enumerate(columns)},
+                       _map_array(folder_ / f"{name}.rows.npy"), _map_array(folder_ / f"{name}.sorted.npy"))
 
 
 @contextlib.contextmanager

@@ -84,11 +84,15 @@ def test_a_snapshot_written_once_and_mapped_gives_the_same_rows_and_flags(cfg, s
         assert_rows_equal(want, got)
     for a, b in zip(mapped.per_key, snapshot.per_key):
         assert a.frame.equals(b.frame) and a.frame.schema == b.frame.schema and (a.reach is None) == (b.reach is None)
-        assert np.array_equal(a.keys.sorted, b.keys.sorted) and a.keys.codes == b.keys.codes
-    assert mapped.params == snapshot.params and mapped.played_users == snapshot.played_users
+        assert np.array_equal(a.keys.sorted, b.keys.sorted) and list(a.keys.ids) == list(b.keys.ids)
+        assert all(a.keys.ids[c].values.equals(b.keys.ids[c].values) and np.array_equal(a.keys.ids[c].encoded, b.keys.ids[c].encoded)
+                   for c in a.keys.ids)
+    assert mapped.params == snapshot.params
+    assert all(getattr(mapped, n).values.equals(getattr(snapshot, n).values) for n in snapshots.ID_SETS)
     assert all(np.array_equal(getattr(mapped.log, n), getattr(snapshot.log, n)) for n in snapshots.LOG_ARRAYS)
     # mapped, not copied: the arrays are read-only views of the files
     assert not mapped.log.play_id.flags.writeable and not mapped.per_key[0].keys.sorted.flags.writeable
+    assert not mapped.played_users.encoded.flags.writeable
 
 
 def test_the_machines_snapshot_is_built_once_then_mapped_old_nights_go_and_a_full_disk_costs_only_memory(
@@ -132,6 +136,22 @@ def test_the_machines_snapshot_is_built_once_then_mapped_old_nights_go_and_a_ful
     held = snapshots.shared(NIGHT, cfg, "v2", columns)  # served from this process's memory, with a warning
     assert not snapshots.folder(NIGHT, "v2", cfg).exists()
     assert_rows_equal(first.rows(requests, columns)[0], held.rows(requests, columns)[0])
+
+
+def test_sorted_ids_find_a_requests_few_ids_and_a_batchs_many_alike():
+    """The binary search over UTF-8 bytes (a request's ids) and the join (a batch's) agree with a dict, for ids
+    that are not there, null, longer than the widest, non-ASCII, or a prefix of another."""
+    from skipify.serving import SMALL_FRAME, SortedIds
+
+    values = ["t1", "t10", "t2", "ä", "é", "u000001", "", "z" * 5]
+    ids = SortedIds.of(pl.Series(values + ["t1", None]))
+    assert len(ids) == len(values) and ids.values.to_list() == sorted(values)
+    code = {v: i for i, v in enumerate(ids.values.to_list())}
+    asked = ["t1", "t10", "t100", "t", None, "ä", "é", "e", "z" * 5, "z" * 6, "", "u000001", "u00000"]
+    want = np.array([code.get(k, -1) if k is not None else -1 for k in asked])
+    assert np.array_equal(ids.positions(pl.Series(asked, dtype=pl.String)), want)
+    many = pl.Series(asked * (SMALL_FRAME // len(asked) + 2), dtype=pl.String)
+    assert many.len() > SMALL_FRAME and np.array_equal(ids.positions(many), np.tile(want, SMALL_FRAME // len(asked) + 2))
 
 
 def test_a_later_ts_changes_only_the_context_the_history_is_the_cut_offs(snapshot, pairs):
