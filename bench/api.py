@@ -233,8 +233,10 @@ def main() -> None:
     if a.start_only:
         runs = [start_only(home, w) for w in a.workers]
         if len(runs) > 1 and runs[0]["workers"] == 1:  # one worker runs alone; past one, a supervisor (process 0) starts them
-            one = runs[0]["pss_mb"]
-            for r in (r for r in runs[1:] if r["workers"] > 1):
+            for r in runs:
+                if r["workers"] == 1:
+                    one = r["pss_mb"]  # the latest lone worker: the first run may have built the night's files
+                    continue
                 added = (sum(p["pss"] for p in r["processes"] if p["worker"]) - one) / (r["workers"] - 1)
                 print(f"  each worker past the first adds {added:,.0f} MiB (PSS of the workers, {r['workers']} against one): "
                       f"{added / one:.2f} x the lone worker's {one:,.0f} MiB")

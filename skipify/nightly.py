@@ -353,7 +353,7 @@ def share_snapshot(run_date: dt.date, cfg: Config | None = None) -> Path:
 
     cfg = cfg or load_config()
     chosen, models = champion_models(cfg)
-    snapshots.shared(run_date, cfg, chosen["version"], read_columns(models))
+    snapshots.shared(run_date, cfg, chosen["version"], read_columns(models), fresh=True)
     return snapshots.folder(run_date, chosen["version"], cfg)
 
 
@@ -520,7 +520,7 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
 
         models = champion_models(cfg)
         # once for all shards, and written for the API's workers to map
-        snapshot = snapshots.shared(run_date, cfg, models[0]["version"], read_columns(models[1]))
+        snapshot = snapshots.shared(run_date, cfg, models[0]["version"], read_columns(models[1]), fresh=True)
         for shard in range(cfg.nightly_shards):
             score_shard(run_date, shard, cfg, snapshot, models)
         lap("score")

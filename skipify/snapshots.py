@@ -51,19 +51,21 @@ def folder(as_of: dt.date, version: str, cfg: Config) -> Path:
     return root(cfg) / f"{as_of}.{version}"
 
 
-def shared(as_of: dt.date, cfg: Config, version: str, columns: Iterable[str]) -> Snapshot:
+def shared(as_of: dt.date, cfg: Config, version: str, columns: Iterable[str], fresh: bool = False) -> Snapshot:
     """The snapshot as of ``as_of`` with the families ``columns`` need, mapped from this machine's folder;
     built from the warehouse and written first when there is none (once: other processes wait and map it).
+    ``fresh``: built and written again whatever is there (the night, whose ingest may have brought late plays
+    of the days before: a night run again must not score on the snapshot of its first run).
 
     A folder that cannot be written (a full disk, a read-only home) is not fatal: the snapshot built is
     returned as it is, in this process's memory, with a warning."""
     columns = sorted(set(columns))
     path = folder(as_of, version, cfg)
-    snap = opened(path, columns)
+    snap = None if fresh else opened(path, columns)
     if snap is not None:
         return snap
     with _locked(cfg):
-        snap = opened(path, columns)  # written by another process while this one waited
+        snap = None if fresh else opened(path, columns)  # written by another process while this one waited
         if snap is not None:
             return snap
         built = Snapshot.load(as_of, cfg, columns)
@@ -110,7 +112,7 @@ def opened(path: Path, columns: list[str]) -> Snapshot | None:
         meta = json.loads((path / "meta.json").read_text())
     except (OSError, ValueError):
         return None
-    if meta.get("format") != FORMAT or meta.get("columns") != columns:
+    if meta.get("format") != FORMAT or meta.get("columns") != columns or meta.get("as_of") != path.name.split(".")[0]:
         logger.info("serving snapshot %s: written for other columns or in another format, not used", path)
         return None
     try:

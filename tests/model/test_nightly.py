@@ -252,6 +252,28 @@ def test_shard_tasks_read_the_nights_shared_snapshot_and_score_exactly_as_with_t
     assert staged().equals(own)
 
 
+def test_a_night_run_again_builds_its_snapshot_again_instead_of_mapping_the_one_there(copy_scored_home):
+    """The night's ingest may bring late plays of the days before: a night run again scores on a snapshot built
+    now, not on the folder an earlier run left (here one made stale on purpose: the history of the day before)."""
+    from skipify import snapshots
+    from skipify.models.base import read_columns
+    from skipify.nightly import champion_models, run_night
+    from skipify.serving import Snapshot
+
+    home = copy_scored_home("stale_snapshot")
+    cfg = load_config(home=home, **SETTINGS)
+    query = "SELECT user_id, track_id, p_dislike, p_dislike_baseline FROM scores.dislike_scores WHERE run_date = $d ORDER BY ALL"
+    published = read(cfg, query, {"d": NIGHT})
+    chosen, models = champion_models(cfg)
+    columns = sorted(read_columns(models))
+    stale = Snapshot.load(NIGHT - dt.timedelta(days=1), cfg, columns)
+    stale.as_of = NIGHT
+    snapshots.write(stale, snapshots.folder(NIGHT, chosen["version"], cfg), chosen["version"], columns)
+    assert snapshots.existing(NIGHT, cfg, chosen["version"], columns) is not None  # what a non-fresh night would map
+    run_night(NIGHT, cfg)
+    assert read(cfg, query, {"d": NIGHT}).equals(published)
+
+
 def _tables(cfg) -> dict[str, tuple]:
     """Every feature table's row count and content hash, and the last build's date."""
     con = connect(cfg, read_only=True)
