@@ -18,6 +18,7 @@ night's scored pairs, each request with a context (hour and platform) as a calle
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -25,9 +26,11 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,9 +123,9 @@ def report(name: str, lat: list[float], wall: float, pairs_per_request: int) -> 
     return r
 
 
-def run_cases(home: Path, workers: int, pairs: list[dict], a: argparse.Namespace) -> dict:
-    """Start `skipify serve --workers N`, run the three cases, stop it; the figures."""
-    rng = random.Random(a.seed)
+@contextlib.contextmanager
+def serving(home: Path, workers: int) -> Iterator[tuple[int, subprocess.Popen, float]]:
+    """`skipify serve --workers N` started, every worker up: (port, process, seconds to get there); stopped after."""
     port = free_port()
     env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_ACCESS_LOG": "false", "SKIPIFY_LOG_LEVEL": "WARNING"}
     cmd = [str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0", "--workers", str(workers)]
@@ -133,11 +136,17 @@ def run_cases(home: Path, workers: int, pairs: list[dict], a: argparse.Namespace
             conn = http.client.HTTPConnection("127.0.0.1", port)
             seen.add(worker_of(conn))
             conn.close()
+        yield port, proc, time.perf_counter() - t0
+
+
+def run_cases(home: Path, workers: int, pairs: list[dict], a: argparse.Namespace) -> dict:
+    """Start `skipify serve --workers N`, run the three cases, stop it; the figures."""
+    rng = random.Random(a.seed)
+    with serving(home, workers) as (port, proc, started):
         conn = http.client.HTTPConnection("127.0.0.1", port)
         conn.request("GET", "/healthz")
         health = json.loads(conn.getresponse().read())
         conn.close()
-        started = time.perf_counter() - t0
         print(f"skipify serve --workers {workers}: version {health['model_version']}, features as of {health['features_as_of']}, "
               f"up in {started:.1f}s (process start, imports, models and snapshot), {len(pairs):,} pairs to draw from", flush=True)
 
@@ -187,17 +196,7 @@ def memory_of(pid: int) -> dict:
 
 def start_only(home: Path, workers: int) -> dict:
     """Start `skipify serve --workers N`, wait for every worker's first answer, read the memory, stop."""
-    port = free_port()
-    env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_SERVE_ACCESS_LOG": "false", "SKIPIFY_LOG_LEVEL": "WARNING"}
-    cmd = [str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0", "--workers", str(workers)]
-    t0 = time.perf_counter()
-    with running(cmd, env, f"http://127.0.0.1:{port}/healthz", timeout_s=600) as proc:
-        seen: set[int] = set()
-        while len(seen) < workers:
-            conn = http.client.HTTPConnection("127.0.0.1", port)
-            seen.add(worker_of(conn))
-            conn.close()
-        started = time.perf_counter() - t0
+    with serving(home, workers) as (port, proc, started):
         conn = http.client.HTTPConnection("127.0.0.1", port)  # one prediction: the pages a request reads are touched
         conn.request("POST", "/v1/predict", json.dumps({"items": sample_pairs(home, 1, 0)}), {"Content-Type": "application/json"})
         conn.getresponse().read()
