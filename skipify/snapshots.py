@@ -61,11 +61,11 @@ def shared(as_of: dt.date, cfg: Config, version: str, columns: Iterable[str], fr
     returned as it is, in this process's memory, with a warning."""
     columns = sorted(set(columns))
     path = folder(as_of, version, cfg)
-    snap = None if fresh else opened(path, columns)
+    snap = None if fresh else opened(path, columns, as_of)
     if snap is not None:
         return snap
     with _locked(cfg):
-        snap = None if fresh else opened(path, columns)  # written by another process while this one waited
+        snap = None if fresh else opened(path, columns, as_of)  # written by another process while this one waited
         if snap is not None:
             return snap
         built = Snapshot.load(as_of, cfg, columns)
@@ -75,7 +75,7 @@ def shared(as_of: dt.date, cfg: Config, version: str, columns: Iterable[str], fr
             logger.warning("serving snapshot as of %s not written to %s (%s): held in this process's memory", as_of, path, e)
             return built
         _prune(cfg, path)
-    return opened(path, columns)
+    return opened(path, columns, as_of) or built
 
 
 def kept_frame(as_of: dt.date, cfg: Config, version: str, name: str, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
@@ -103,17 +103,17 @@ def kept_frame(as_of: dt.date, cfg: Config, version: str, name: str, build: Call
 
 def existing(as_of: dt.date, cfg: Config, version: str, columns: Iterable[str]) -> Snapshot | None:
     """The folder's snapshot when this machine has one for these columns; else None (nothing is built)."""
-    return opened(folder(as_of, version, cfg), sorted(set(columns)))
+    return opened(folder(as_of, version, cfg), sorted(set(columns)), as_of)
 
 
-def opened(path: Path, columns: list[str]) -> Snapshot | None:
-    """The snapshot of ``path`` mapped, when it holds one of this format for ``columns``; else None."""
+def opened(path: Path, columns: list[str], as_of: dt.date) -> Snapshot | None:
+    """The snapshot of ``path`` mapped, when it holds one of this format, as of ``as_of``, for ``columns``; else None."""
     try:
         meta = json.loads((path / "meta.json").read_text())
     except (OSError, ValueError):
         return None
-    if meta.get("format") != FORMAT or meta.get("columns") != columns or meta.get("as_of") != path.name.split(".")[0]:
-        logger.info("serving snapshot %s: written for other columns or in another format, not used", path)
+    if meta.get("format") != FORMAT or meta.get("columns") != columns or meta.get("as_of") != as_of.isoformat():
+        logger.info("serving snapshot %s: written for other columns, another night or in another format: not used", path)
         return None
     try:
         return read(path, meta)

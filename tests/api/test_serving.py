@@ -74,9 +74,10 @@ def test_a_snapshot_written_once_and_mapped_gives_the_same_rows_and_flags(cfg, s
 
     columns = sorted({c for f in snapshot.per_key for c in f.frame.columns})
     snapshots.write(snapshot, tmp_path / "snap", "v-test", columns)
-    mapped = snapshots.opened(tmp_path / "snap", columns)
+    mapped = snapshots.opened(tmp_path / "snap", columns, NIGHT)
     assert mapped is not None and mapped.log is not None and len(mapped.per_key) == len(snapshot.per_key)
-    assert snapshots.opened(tmp_path / "snap", columns[1:]) is None  # written for other columns: not used
+    assert snapshots.opened(tmp_path / "snap", columns[1:], NIGHT) is None  # written for other columns: not used
+    assert snapshots.opened(tmp_path / "snap", columns, NIGHT - dt.timedelta(days=1)) is None  # for another night
     # the same requests, with a session's live plays so that the play log and the session family are read
     requests = request_frame(pairs.select("user_id", "track_id").to_dicts()
                              + [{"user_id": "u000001", "track_id": "t_none", "session_position": 3, "hour": 23}])
