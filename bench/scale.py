@@ -96,7 +96,8 @@ def stage_train() -> dict:
     r = train(default_as_of(cfg), cfg=cfg, device="cpu", configs={"deep": DeepConfig(epochs=1, seed=cfg.seed, choose_history=False),
                        "lightgbm": LGBMConfig(num_leaves=31, max_rounds=100, threads=cfg.duckdb_threads)})
     s = r["evaluation"]["summary"]
-    return {"seconds": time.perf_counter() - t0, "stages": r["stages"], "train_rows": s["n_train_rows"],
+    return {"seconds": time.perf_counter() - t0, "stages": r["stages"], "stage_peak_mb": r.get("stage_peak_mb", {}),
+            "train_rows": s["n_train_rows"],
             "test_roc_auc": {k: s[k] for k in ("deep_roc_auc", "lightgbm_roc_auc") if k in s}}
 
 
@@ -190,7 +191,8 @@ def main() -> None:
         for stage in STAGES:
             r = run_stage(script, ["--stage", stage], env)
             figures[stage] = r
-            detail = {"train": lambda: f"  {r['train_rows']:,} training rows; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items()),
+            detail = {"train": lambda: f"  {r['train_rows']:,} training rows; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items())
+                      + "; peak MiB after each: " + ", ".join(f"{k} {v:,.0f}" for k, v in r["stage_peak_mb"].items()),
                       "night": lambda: f"  {r['scored']:,} pairs scored; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items()),
                       "snapshot": lambda: (f"  loaded: holds {r['held_mb']:,.0f} MiB; mapped ({r['folder_mb']:,.0f} MiB of "
                                            f"files, written in {r['write_s']:.1f}s): {r['mapped_s']:.2f}s, holds {r['mapped_held_mb']:,.0f} MiB"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import resource
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -149,20 +150,23 @@ def train(
     verdict = _register(row, evaluation, splits.test, test_scores, resources, vectors, importance, folder, cfg)
     lap("register")
     return {"version": version, "evaluation": evaluation, "promoted": verdict.promoted, "reasons": verdict.reasons,
-            "served_model": verdict.served_model, "gate": verdict.figures, "stages": lap.seconds, "folder": str(folder),
+            "served_model": verdict.served_model, "gate": verdict.figures, "stages": lap.seconds, "stage_peak_mb": lap.peak_mb, "folder": str(folder),
             "warm_start": params["warm_start"]}
 
 
 class _Stages:
-    """Times the stages of a training: ``lap(name)`` logs and keeps the seconds since the previous lap."""
+    """Times the stages of a training: ``lap(name)`` logs and keeps the seconds since the previous lap, and the
+    process's peak memory so far (max RSS, MiB): the stage where it jumps is the one that holds the most."""
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
         self.t = time.perf_counter()
 
     def __call__(self, name: str) -> None:
         self.seconds[name] = round(time.perf_counter() - self.t, 2)
-        logger.info("stage %s: %.1fs", name, self.seconds[name])
+        self.peak_mb[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
+        logger.info("stage %s: %.1fs, peak memory so far %s MiB", name, self.seconds[name], f"{self.peak_mb[name]:,.0f}")
         self.t = time.perf_counter()
 
 
