@@ -59,7 +59,7 @@ from skipify.events import EventChecker, EventLog, LivePlays, LogFull, LogTail, 
 from skipify.guard import InForce, in_force
 from skipify.ingest import rules
 from skipify.sequences import with_sequences
-from skipify.warehouse import connect, run_sql
+from skipify.warehouse import connect, exclusive, run_sql
 
 if TYPE_CHECKING:  # heavy imports stay out of module import (the CLI imports this lazily anyway)
     from skipify.models.base import Model, Reasoner
@@ -146,9 +146,9 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     Raises:
         ValueError: no trained version yet.
     """
+    from skipify import snapshots
     from skipify.features import default_as_of
     from skipify.models.base import read_columns
-    from skipify import snapshots
     from skipify.models.kinds import served_and_baseline
     from skipify.versions import load_version
 
@@ -792,9 +792,5 @@ def _worker_app(cfg: Config, as_of: dt.date | None, watch_s: float, parent: int)
 @contextmanager
 def _one_loader(cfg: Config):
     """One bundle loaded at a time among the processes serving ``cfg.home`` (an exclusive flock)."""
-    import fcntl
-
-    cfg.home.mkdir(parents=True, exist_ok=True)
-    with open(cfg.home / "serve.reload.lock", "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    with exclusive(cfg.home / "serve.reload.lock"):
         yield

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import polars as pl
 
+from skipify import snapshots
 from skipify.config import Config, load_config, logger
 from skipify.ingest.rules import CONTROL, MAX_ID_CHARS
 from skipify.ingest.sources import data_suffix
@@ -93,7 +94,7 @@ def forget(user_ids: list[str], cfg: Config | None = None, by: str | None = None
             erasure.files.append(str(path))
         elif path.name.endswith(".gz") or (data_suffix(path) == ".json" and _is_array(path)):
             erasure.skipped.append(str(path))
-    kept = cfg.home / "snapshots"
+    kept = snapshots.root(cfg)
     for cached in sorted(p for p in kept.iterdir() if p.is_dir()) if kept.exists() else []:
         shutil.rmtree(cached, ignore_errors=True)  # a night's serving snapshot (skipify.snapshots): made again when needed
         erasure.files.append(str(cached))

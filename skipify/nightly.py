@@ -45,7 +45,7 @@ import polars as pl
 from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.models.base import explain_each, predict_pair, read_columns, retriever
 from skipify.models.kinds import served_and_baseline
-from skipify.warehouse import connect, insert_sql, run_sql, transaction, with_retry
+from skipify.warehouse import connect, insert_sql, process_alive, run_sql, transaction, with_retry
 
 PUBLISHED = ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")  # the tables a night replaces
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -94,13 +94,7 @@ def _owner_gone(owner: str | None, me: str) -> bool:
         _, host, pid = owner.split(":", 2)
         if host != socket.gethostname():
             return False
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:  # alive, someone else's
-            return False
-        return False
+        return not process_alive(int(pid))
     return owner.startswith("airflow:") and owner == me
 
 

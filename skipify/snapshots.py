@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import shutil
@@ -35,6 +34,7 @@ from skipify.catalogue import families
 from skipify.config import Config, logger
 from skipify.sequences import PlayLog
 from skipify.serving import FamilyRows, KeyIndex, Snapshot, SortedIds
+from skipify.warehouse import exclusive
 
 FORMAT = 2  # bumped when the files change: a folder of another format is built again
 KEEP = 2  # nights whose folders stay (the one served and the one before, while workers reload)
@@ -230,9 +230,7 @@ def _map_keys(folder_: Path, name: str) -> KeyIndex:
 @contextlib.contextmanager
 def _locked(cfg: Config) -> Iterator[None]:
     """One process at a time builds a snapshot folder on this machine (an exclusive flock)."""
-    root(cfg).mkdir(parents=True, exist_ok=True)
-    with open(root(cfg) / ".lock", "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    with exclusive(root(cfg) / ".lock"):
         yield
 
 
