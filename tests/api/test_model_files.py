@@ -124,3 +124,28 @@ def test_the_blends_explanation_reuses_its_kinds_values(scored_home, monkeypatch
     blend = models["blend"]
     sums = sum(w * each[k][1].sum(axis=1) for w, k in zip(blend.weights, blend.components))
     assert np.allclose(each["blend"][1].sum(axis=1), sums)
+
+
+def test_content_vectors_are_each_tracks_text_vector_then_its_audio_and_zeros_without_text(copy_scored_home):
+    """models.base.content_vectors reads sql/models/track_vectors.sql as one matrix: each track's row is its MiniLM
+    vector (zeros while its text is not embedded) then its audio descriptors, as the query's own values say."""
+    import numpy as np
+
+    from skipify.models.base import content_vectors
+    from skipify.models.history import CONTENT_DIM, TEXT_DIM
+    from skipify.warehouse import run_sql, transaction
+
+    cfg = load_config(home=copy_scored_home("content_vectors"), **SCORED_SETTINGS)
+    con = connect(cfg)
+    try:
+        with transaction(con):  # one track's text not embedded (yet)
+            con.execute("DELETE FROM embeddings.track_text WHERE track_id = (SELECT min(track_id) FROM embeddings.track_text)")
+        rows = run_sql(con, "models/track_vectors", {"model_name": cfg.text_model_name}).fetchall()
+    finally:
+        con.close()
+    got = content_vectors(cfg)
+    assert sorted(got) == sorted(k for k, _, _ in rows) and any(v is None for _, v, _ in rows)
+    for track, text, audio in rows:
+        want = np.concatenate([np.zeros(TEXT_DIM, np.float32) if text is None else np.asarray(text, np.float32),
+                               np.asarray(audio, np.float32)])
+        assert got[track].shape == (CONTENT_DIM,) and got[track].dtype == np.float32 and np.array_equal(got[track], want), track
