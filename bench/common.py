@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 
 def peak_mb() -> float:
@@ -13,12 +16,69 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_stage(script: str, args: list[str], env: dict) -> dict:
-    """Run ``script --stage ...`` in a fresh process; its last stdout line is its figures as JSON."""
-    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"stage {args} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def run_stage(script: str, args: list[str], env: dict, memory_limit_gib: float | None = None) -> dict:
+    """Run ``script --stage ...`` in a fresh process; its last stdout line is its figures as JSON.
+
+    ``memory_limit_gib``: the process runs in a memory cgroup of its own (cgroup v1, made under this process's) with
+    that limit on everything it is charged for, its page cache included: past it the kernel drops clean pages
+    (mapped files') and, when nothing more can go, kills it. The figures then hold ``cgroup_limit_mb`` and
+    ``cgroup_peak_mb`` (the cgroup's max usage, the page cache it kept included)."""
+    group = _memory_cgroup(memory_limit_gib) if memory_limit_gib else None
+
+    def enter() -> None:
+        if group is not None:
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+
+    try:
+        proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=env, preexec_fn=enter)
+        if proc.returncode != 0:
+            killed = " (killed: past the memory limit?)" if proc.returncode < 0 else ""
+            raise SystemExit(f"stage {args} failed{killed}:\n{proc.stderr[-3000:]}")
+        figures = json.loads(proc.stdout.strip().splitlines()[-1])
+        if group is not None:
+            figures["cgroup_limit_mb"] = int((group / "memory.limit_in_bytes").read_text()) / 2**20
+            figures["cgroup_peak_mb"] = int((group / "memory.max_usage_in_bytes").read_text()) / 2**20
+        return figures
+    finally:
+        if group is not None:
+            group.rmdir()
+
+
+def _memory_cgroup(gib: float) -> Path:
+    """A child of this process's memory cgroup (v1) limited to ``gib`` GiB."""
+    line = next(x for x in Path("/proc/self/cgroup").read_text().splitlines() if x.split(":")[1] == "memory")
+    group = Path("/sys/fs/cgroup/memory") / line.split(":", 2)[2].lstrip("/") / f"bench-{os.getpid()}"
+    group.mkdir()
+    (group / "memory.limit_in_bytes").write_text(str(int(gib * 2**30)))
+    return group
+
+
+class AnonymousPeak:
+    """The most anonymous memory (RssAnon: not backed by a file) this process held, sampled every 50 ms in a
+    thread: what it holds for itself, which max RSS mixes with the mapped files' pages it touched."""
+
+    def __init__(self):
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.sample()
+
+    def sample(self) -> None:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+
+    def __enter__(self) -> "AnonymousPeak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
 
 
 def memory_mb(pid: int) -> dict[str, float]:

@@ -4,7 +4,9 @@
 
 For each size, a world of that many plays over 60 days (users = plays / 90, tracks = users / 2, as
 bench/features.py makes them) in its own SKIPIFY_HOME under --work; each stage in a fresh process,
-its seconds and its peak memory (max RSS):
+its seconds and its peak memory: max RSS (every page it touched, the mapped files' included) and the most
+anonymous memory it held (what it holds for itself: training maps its rows and tensors from files, whose pages
+the kernel may drop; --memory-limit-gib runs training in a memory cgroup of that size to show it fits):
 
 * ingest    - the world's landing files into raw.* (generating them is not timed)
 * features  - the whole feature build up to the last night, from scratch (no text)
@@ -12,7 +14,8 @@ its seconds and its peak memory (max RSS):
 * train     - `train` with one fixed, reduced configuration at every size (one epoch per deep stage, no
               choice of the history encoder, 100 LightGBM rounds of 31 leaves): the growth of the
               default training follows the same rows, times its epochs. Its memory grows with the rows
-              it holds: --train-window-days N trains on the last N days only (config train_window_days)
+              it holds: --train-window-days N trains on the last N days only (config train_window_days); all
+              history by default
 * night     - `skipify nightly` for the last night (its features are built): candidates, scoring, publish
 * snapshot  - the API's serving snapshot for that night, mapped from the folder the night wrote
               (skipify.snapshots, what a worker does) and loaded from the warehouse (what each worker did
@@ -34,7 +37,7 @@ import shutil
 import time
 from pathlib import Path
 
-from common import peak_mb, run_stage
+from common import AnonymousPeak, peak_mb, run_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["ingest", "features", "text", "train", "night", "snapshot"]
@@ -165,31 +168,40 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "scale")
     ap.add_argument("--keep", action="store_true", help="keep each size's warehouse (default: removed after its figures)")
     ap.add_argument("--train-window-days", type=int, default=None, help="train on the last N days only [all history]")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep a size's warehouse from an earlier --keep run and run only --stages on it (no new world)")
+    ap.add_argument("--stages", nargs="+", choices=STAGES, default=STAGES, help="the stages to run, in order [all]")
+    ap.add_argument("--memory-limit-gib", type=float, default=None,
+                    help="run the train stage in a memory cgroup of this limit (cgroup v1; page cache included)")
     ap.add_argument("--stage", choices=["setup", *STAGES], help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.stage:
-        r = stage_setup(a.n) if a.stage == "setup" else globals()[f"stage_{a.stage}"]()
-        r["peak_mb"] = peak_mb()
+        with AnonymousPeak() as anonymous:
+            r = stage_setup(a.n) if a.stage == "setup" else globals()[f"stage_{a.stage}"]()
+        r["peak_mb"], r["peak_anonymous_mb"] = peak_mb(), anonymous.peak_mb
         print(json.dumps(r, default=float))
         return
 
     sizes = []
     for events in a.events:
         home = a.work / f"e{events}"
-        shutil.rmtree(home, ignore_errors=True)
-        home.mkdir(parents=True)
+        reuse = a.reuse and (home / "lake").exists()
+        if not reuse:
+            shutil.rmtree(home, ignore_errors=True)
+            home.mkdir(parents=True)
         env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
         if a.train_window_days is not None:
             env["SKIPIFY_TRAIN_WINDOW_DAYS"] = str(a.train_window_days)
         script = str(Path(__file__).resolve())
         t0 = time.perf_counter()
-        world = run_stage(script, ["--stage", "setup", "--n", str(events)], env)
-        print(f"{world['plays']:,} plays ({world['users']:,} users, {world['tracks']:,} tracks), generated in "
+        world = (dict(zip(("plays", "users", "tracks"), (events, *_world(events)))) if reuse
+                 else run_stage(script, ["--stage", "setup", "--n", str(events)], env))
+        print(f"{'the warehouse of ' if reuse else ''}{world['plays']:,} plays ({world['users']:,} users, {world['tracks']:,} tracks), generated in "
               f"{time.perf_counter() - t0:.0f}s (not timed)", flush=True)
         figures = {}
-        for stage in STAGES:
-            r = run_stage(script, ["--stage", stage], env)
+        for stage in a.stages:
+            r = run_stage(script, ["--stage", stage], env, a.memory_limit_gib if stage == "train" else None)
             figures[stage] = r
             detail = {"train": lambda: f"  {r['train_rows']:,} training rows; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items())
                       + "; peak MiB after each: " + ", ".join(f"{k} {v:,.0f}" for k, v in r["stage_peak_mb"].items()),
@@ -197,11 +209,14 @@ def main() -> None:
                       "snapshot": lambda: (f"  loaded: holds {r['held_mb']:,.0f} MiB; mapped ({r['folder_mb']:,.0f} MiB of "
                                            f"files, written in {r['write_s']:.1f}s): {r['mapped_s']:.2f}s, holds {r['mapped_held_mb']:,.0f} MiB"),
                       "text": lambda: f"  {r['texts']:,} texts"}.get(stage, lambda: "")()
-            print(f"  {stage:<9} {r['seconds']:8.1f}s  peak {r['peak_mb']:8,.0f} MiB{detail}", flush=True)
+            limit = (f", in a {r['cgroup_limit_mb']:,.0f} MiB cgroup: its peak {r['cgroup_peak_mb']:,.0f} MiB"
+                     if "cgroup_limit_mb" in r else "")
+            print(f"  {stage:<9} {r['seconds']:8.1f}s  peak {r['peak_mb']:8,.0f} MiB (anonymous {r['peak_anonymous_mb']:,.0f}"
+                  f"{limit}){detail}", flush=True)
         sizes.append({"events": events, **world, "train_window_days": a.train_window_days, "figures": figures})
-        if not a.keep:
+        if not a.keep and not reuse:
             shutil.rmtree(home, ignore_errors=True)
-    if len(sizes) > 1:
+    if len(sizes) > 1 and a.stages == STAGES:
         lo, hi = sizes[0], sizes[-1]
         print(f"exponent b (seconds ~ plays^b) from {lo['plays']:,} to {hi['plays']:,} plays:")
         for stage in STAGES:

@@ -52,6 +52,9 @@ class Config:
     split_min_test_rows: int = 1000  # each window is extended back by whole days until it holds this many plays
     split_min_valid_rows: int = 1000
     train_window_days: int | None = None  # train (and tune) on the last N days before the cut-off only; None: all history
+    # training holds its rows and the deep model's tensors in files it maps, built this many rows at a time: what a
+    # training holds for itself grows with this, not with the rows (docs/scale.md, "Training in bounded memory")
+    train_chunk_rows: int = 262_144
 
     # --- features ---------------------------------------------------------------------------
     feature_smoothing: float = 10.0  # pseudo-plays pulling dislike rates towards the global rate
@@ -285,7 +288,7 @@ class ConfigError(ValueError):
 # What each number may be, inclusive (None: unbounded on that side); checked whenever the configuration is read.
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "label_skip_threshold_ms": (0, None), "split_test_days": (1, None), "split_valid_days": (1, None),
-    "split_min_test_rows": (0, None), "split_min_valid_rows": (0, None), "train_window_days": (1, None),
+    "split_min_test_rows": (0, None), "split_min_valid_rows": (0, None), "train_window_days": (1, None), "train_chunk_rows": (1024, None),
     "feature_smoothing": (0, None), "feature_prior": (0, 1), "history_len": (1, 10_000), "session_lookback_hours": (1, None), "text_batch_size": (1, None),
     "gate_tolerance": (0, 1), "gate_min_test_rows": (0, None), "domain_models_min_rows": (0, None), "train_epochs": (1, None), "warm_start_epochs": (1, None),
     "retrain_full_weekday": (0, 6), "tune_trials": (1, None), "tune_timeout_s": (1, None), "shap_sample": (1, None),

@@ -11,10 +11,14 @@ cold-start segments. A registered version is evaluated again on its own days (:f
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from skipify.config import Config, load_config, logger
 from skipify.sequences import LOG_COLUMNS, PlayLog, attach, drop_anchors
@@ -73,6 +77,65 @@ def load_rows(cfg: Config | None = None, sequences: bool = False, since: dt.date
     return drop_anchors(rows).drop("play_id", "n")
 
 
+def stream_rows(folder: Path, cfg: Config | None = None, sequences: bool = False, since: dt.date | None = None,
+                until: dt.date | None = None) -> pl.DataFrame:
+    """The rows :func:`load_rows` returns, the same values in the same order, written to ``folder/rows.arrow``
+    ``train_chunk_rows`` rows at a time and mapped from there (read-only): what the process holds for them is
+    one batch and the play log their sequences reach (a few narrow columns per play), not the rows.
+
+    The file is uncompressed Arrow IPC: the frame's columns are views of the mapped pages, which the page
+    cache keeps or drops, so training all history of 10M plays no longer needs the rows in memory
+    (docs/scale.md, "Training in bounded memory"). The caller owns ``folder`` (training removes it)."""
+    cfg = cfg or load_config()
+    folder.mkdir(parents=True, exist_ok=True)
+    first = None if since is None else (since - dt.date(1970, 1, 1)).days
+    last = None if until is None else (until - dt.date(1970, 1, 1)).days
+    con = connect(cfg, read_only=True)
+    try:
+        # every play before the cut-off, with only what a sequence gathers: the log each batch's sequences reach
+        log = (PlayLog.from_plays(run_sql(con, "models/play_log", {"since": 2**31 - 1 if last is None else last}).pl())
+               if sequences else None)
+        reader = run_sql(con, "models/training_rows", {"since": first, "until": last}).to_arrow_reader(cfg.train_chunk_rows)
+
+        def batches():
+            for batch in reader:
+                rows = pl.from_arrow(batch)
+                yield drop_anchors(attach(rows, log, cfg.history_len) if log is not None else rows).drop("play_id", "n")
+
+        rows = mapped(folder / "rows.arrow", batches(), "training rows")
+    finally:
+        con.close()
+    # no rows: the in-memory path's empty frame (the splits say what is missing)
+    return rows if rows is not None else load_rows(cfg, sequences, since, until)
+
+
+def mapped(path: Path, frames: Iterable[pl.DataFrame], what: str = "rows") -> pl.DataFrame | None:
+    """``frames`` (one schema) written one after the other to an uncompressed Arrow IPC file at ``path``, then
+    mapped read-only: the frame returned is views of the file's pages (None: no frames). Logs the rows written."""
+    t0, n, writer, schema = time.perf_counter(), 0, None, None
+    try:
+        for frame in frames:
+            table = frame.to_arrow()
+            if writer is None:
+                schema = table.schema
+                writer = pa.ipc.new_file(str(path), schema)
+            writer.write_table(table.cast(schema))
+            n += table.num_rows
+            logger.info("%s: %s written to %s (%.0fs)", what, f"{n:,}", path.name, time.perf_counter() - t0)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        return None
+    return pl.from_arrow(pa.ipc.open_file(pa.memory_map(str(path))).read_all(), rechunk=False)
+
+
+def chunks(rows: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
+    """``rows`` as slices of ``size`` rows (views, not copies); at least one, however empty."""
+    for lo in range(0, max(rows.height, 1), size):
+        yield rows.slice(lo, size)
+
+
 def window_start(cfg: Config, as_of: dt.date) -> dt.date | None:
     """The first day of the training window before ``as_of`` (config train_window_days; None: all history)."""
     return None if cfg.train_window_days is None else as_of - dt.timedelta(days=cfg.train_window_days)
@@ -83,7 +146,14 @@ def _day(d: int) -> dt.date:
 
 
 def _by_day(rows: pl.DataFrame, train_end: int, valid_end: int, notes: list[str] | None = None) -> Splits:
-    """Rows before ``train_end`` (a day number) are train, then validation up to ``valid_end``, test after."""
+    """Rows before ``train_end`` (a day number) are train, then validation up to ``valid_end``, test after.
+    Rows in day order (load_rows') are cut into three slices, views of the rows (mapped rows stay mapped);
+    others are filtered."""
+    day = rows["day"].to_numpy()
+    if rows.height == 0 or bool(np.all(day[1:] >= day[:-1])):
+        a, b = np.searchsorted(day, [train_end, valid_end], side="left")
+        a, b = int(a), int(max(a, b))
+        return Splits(rows.slice(0, a), rows.slice(a, b - a), rows.slice(b), train_end, valid_end, notes or [])
     return Splits(rows.filter(pl.col("day") < train_end),
                   rows.filter((pl.col("day") >= train_end) & (pl.col("day") < valid_end)),
                   rows.filter(pl.col("day") >= valid_end), train_end, valid_end, notes or [])

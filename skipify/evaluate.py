@@ -60,10 +60,12 @@ def truth_for(rows: pl.DataFrame, truth_path: Path | None) -> np.ndarray | None:
     """
     if truth_path is None or not Path(truth_path).exists():
         return None
-    truth = pl.read_parquet(truth_path, columns=["user_id", "track_id", "ts", "p_dislike"])
-    ts = pl.col("ts").dt.replace_time_zone("UTC") if truth.schema["ts"].time_zone is None else pl.col("ts").dt.convert_time_zone("UTC")
+    truth = pl.scan_parquet(truth_path).select("user_id", "track_id", "ts", "p_dislike")
+    ts = (pl.col("ts").dt.replace_time_zone("UTC") if truth.collect_schema()["ts"].time_zone is None
+          else pl.col("ts").dt.convert_time_zone("UTC"))
+    # only the rows' time range is read into memory (a world's truth holds every play)
     truth = truth.with_columns(pl.col("user_id").cast(pl.String), pl.col("track_id").cast(pl.String),
-                               ts.cast(rows.schema["ts"]))
+                               ts.cast(rows.schema["ts"])).filter(pl.col("ts").is_between(rows["ts"].min(), rows["ts"].max())).collect()
     keyed = rows.select("user_id", "track_id", "ts").with_row_index("i").join(truth, on=["user_id", "track_id", "ts"], how="left")
     p = keyed.sort("i")["p_dislike"].to_numpy()
     return None if np.isnan(p).any() else p

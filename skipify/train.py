@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import resource
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, cutoff_of, load_config, logger
-from skipify.data import Splits, load_rows, segments, time_splits, version_splits, window_start
+from skipify.data import Splits, load_rows, segments, stream_rows, time_splits, version_splits, window_start
 from skipify.embeddings import tower_vectors, write_vectors
 from skipify.evaluate import baseline_scores, domain_figures, evaluate, truth_for
 from skipify.features import build_features, default_as_of
@@ -33,7 +34,7 @@ from skipify.models.kinds import KINDS, load_models
 from skipify.registry import SameRows, champion, gate, register, served_kind
 from skipify.tune import tuned_configs
 from skipify.versions import find_version, load_version, version_folder
-from skipify.warehouse import connect, run_sql, transaction, with_retry
+from skipify.warehouse import connect, run_sql, spill_folder, transaction, with_retry
 
 
 def shap_importance(models: dict[str, Model], splits: Splits, cfg: Config) -> pl.DataFrame:
@@ -74,7 +75,8 @@ def champion_on_same_rows(current: dict | None, test: pl.DataFrame, scores: dict
         return None
     since = cutoff_of(current["test_from"])
     keep = (test["ts"] >= since).to_numpy()
-    rows = test.filter(pl.Series(keep))
+    first = keep.size - int(keep.sum())  # rows in time order: the days kept are the last ones, a slice (not a copy)
+    rows = test.slice(first) if keep[first:].all() else test.filter(pl.Series(keep))
     same = SameRows(current["version"], current["served_model"], rows.height,
                     str(rows["ts"].min().astimezone(dt.UTC).date()) if rows.height else None)
     if rows.height == 0:
@@ -126,9 +128,19 @@ def train(
     source = _version_to_start_from(warm_start, cfg) if warm_start is not None else None
     build_features(as_of, cfg)
     lap("features")
-    # the history encoder reads the sequences; a training window bounds the rows held (their memory grows with them)
-    splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, as_of), until=as_of), cfg)
-    resources = Resources(cfg)
+    scratch = spill_folder(cfg)  # the mapped rows and tensors of this training, removed when it ends
+    try:
+        return _train(as_of, cfg, lap, source, scratch, device, configs, epochs, version, inputs_key)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train(as_of: dt.date, cfg: Config, lap: "_Stages", source, scratch: Path, device: str, configs: dict[str, Any] | None,
+           epochs: int | None, version: str | None, inputs_key: str | None) -> dict:
+    """train() from the rows on, with ``scratch`` the folder of its mapped files."""
+    # the history encoder reads the sequences; the rows are written in chunks and mapped (stream_rows)
+    splits = time_splits(stream_rows(scratch / "rows", cfg, sequences=True, since=window_start(cfg, as_of), until=as_of), cfg)
+    resources = Resources(cfg, scratch)
     lap("load")
     models, tuning, started = _fit_kinds(splits, resources, cfg, device, configs or {}, epochs, source, lap)
     own = _fit_domains(splits, resources, cfg, device, configs or {}, epochs, lap)

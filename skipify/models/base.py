@@ -61,19 +61,25 @@ class Retriever(Protocol):
         """(user vectors, track vectors) of feature rows, shape (N, dim) each."""
 
 
+# rows a model scores at once (its inputs for more rows are made a chunk at a time: the evaluation's and the
+# night's rows are never held as one model input); a multiple of the deep model's scoring batch
+PREDICT_CHUNK = 262_144
+
+
 class Resources:
     """What a kind may need besides the rows, loaded on first use: the track content vectors, the
     catalogue's track keys; in training, the kinds trained before it (``trained``, by kind: what a blend
     combines)."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, scratch: Path | None = None):
         self.cfg = cfg
+        self.scratch = scratch  # a folder for a training's mapped tensors (None: they are held in memory)
         self.trained: dict[str, Model] = {}
 
     @classmethod
     def like(cls, other: "Resources") -> "Resources":
         """The same resources (the vectors and keys loaded once), none trained yet: for another set of models."""
-        out = cls(other.cfg)
+        out = cls(other.cfg, other.scratch)
         out.__dict__.update({k: v for k, v in other.__dict__.items() if k in ("content", "track_keys")})
         return out
 

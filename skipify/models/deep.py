@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -25,7 +27,9 @@ import torch
 from torch import nn
 
 from skipify.config import logger
-from skipify.models.history import CONTENT_DIM, SEQUENCES, HistoryConfig, HistoryEncoder, batch_tracks, history_track_ids, padded
+from skipify.data import chunks
+from skipify.models.base import PREDICT_CHUNK
+from skipify.models.history import CONTENT_DIM, SEQUENCES, HistoryConfig, HistoryEncoder, TrackIndex, batch_tracks, padded
 from skipify.models.mlp import DislikeMLP, MLPConfig
 from skipify.models.preprocess import Preprocessor
 from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
@@ -91,10 +95,42 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class Inputs:
-    """Feature rows as tensors, split for the towers and the MLP."""
+class _Tracks:
+    """The distinct tracks of a set of rows (the candidates' and, with the history encoder, every play's), with
+    what is gathered per batch: content vectors, the encoder's and the track tower's id buckets."""
 
-    def __init__(self, rows: pl.DataFrame, prep: Preprocessor, text: dict[str, np.ndarray], cfg: DeepConfig):
+    def __init__(self, table: pa.Array, text: dict[str, np.ndarray], cfg: DeepConfig):
+        ids = table.to_pylist()
+        zero = np.zeros(CONTENT_DIM, dtype=np.float32)
+        self.table, self.index = table, TrackIndex(table)
+        # content vectors per track: text, then audio (the towers read the text part)
+        self.text_table = torch.from_numpy(np.stack([text.get(u, zero) for u in ids]) if ids else np.zeros((0, CONTENT_DIM), np.float32))
+        if cfg.reads_sequences:
+            self.bucket_table = torch.from_numpy(hash_ids(ids, cfg.history.track_buckets))  # the encoder's id table
+            self.tower_bucket_table = torch.from_numpy(hash_ids(ids, cfg.tower.track_buckets))  # the track tower's
+
+    @staticmethod
+    def of(parts: list[pl.DataFrame], cfg: DeepConfig) -> pa.Array:
+        """The distinct track ids of the rows ``parts`` (slices of one frame), in the order they first appear in
+        it: the candidates', then the sequences' (each kind's in turn), as for the whole frame at once."""
+        def ids(values: pl.Series) -> pa.Array:
+            return pc.unique(values.cast(pl.String).to_arrow().cast(pa.string()))
+
+        found = [ids(p["track_id"].cast(pl.String).fill_null("")) for p in parts]
+        if cfg.reads_sequences:
+            missing = [c for cols in SEQUENCES.values() for c in cols if c not in parts[0].columns]
+            if missing:
+                raise ValueError(f"rows lack the sequence columns the model reads: {missing} (load_rows(..., sequences=True))")
+            found += [ids(p[cols[0]].explode().drop_nulls()) for cols in SEQUENCES.values() for p in parts]
+        return pc.unique(pa.concat_arrays(found))
+
+
+class Inputs:
+    """Feature rows as tensors, split for the towers and the MLP (``tracks``: the tracks' tables, when shared
+    with other rows' inputs: :meth:`mapped`)."""
+
+    def __init__(self, rows: pl.DataFrame, prep: Preprocessor, text: dict[str, np.ndarray], cfg: DeepConfig,
+                 tracks: _Tracks | None = None):
         dense, codes = prep.dense(rows)
         names = prep.numeric + [f"{c}_missing" for c in prep.numeric]
         user_cols = [i for i, n in enumerate(names) if n.startswith("u_")]
@@ -119,33 +155,48 @@ class Inputs:
             "cats": torch.from_numpy(codes[:, mlp_cats].astype(np.int64)),
             "label": torch.from_numpy(rows["label"].to_numpy().astype(np.float32)) if "label" in rows.columns else torch.zeros(rows.height),
         }
-        # one row per distinct track (the candidates' and, with the history encoder, every play's), gathered
-        # per batch: text vectors are not copied per row
+        # one row per distinct track, gathered per batch: text vectors are not copied per row
+        tracks = tracks or _Tracks(_Tracks.of([rows], cfg), text, cfg)
         candidates = rows["track_id"].cast(pl.String).fill_null("").to_arrow().cast(pa.string())
         self.history = cfg.reads_sequences
+        self.text_table = tracks.text_table
+        self.t["text_index"] = torch.from_numpy(pc.index_in(candidates, value_set=tracks.table).to_numpy(zero_copy_only=False).astype(np.int64))
         if self.history:
-            missing = [c for cols in SEQUENCES.values() for c in cols if c not in rows.columns]
-            if missing:
-                raise ValueError(f"rows lack the sequence columns the model reads: {missing} "
-                                 "(load_rows(..., sequences=True))")
-            table = pc.unique(pa.concat_arrays([candidates, history_track_ids(rows)]))
-        else:
-            table = pc.unique(candidates)
-        ids = table.to_pylist()
-        zero = np.zeros(CONTENT_DIM, dtype=np.float32)
-        # content vectors per track: text, then audio (the towers read the text part)
-        self.text_table = torch.from_numpy(np.stack([text.get(u, zero) for u in ids]) if ids else np.zeros((0, CONTENT_DIM), np.float32))
-        self.t["text_index"] = torch.from_numpy(pc.index_in(candidates, value_set=table).to_numpy(zero_copy_only=False).astype(np.int64))
-        if self.history:
-            self.bucket_table = torch.from_numpy(hash_ids(ids, cfg.history.track_buckets))  # the encoder's id table
-            self.tower_bucket_table = torch.from_numpy(hash_ids(ids, cfg.tower.track_buckets))  # the track tower's
+            self.bucket_table, self.tower_bucket_table = tracks.bucket_table, tracks.tower_bucket_table
             for kind, cols in SEQUENCES.items():
-                for name, m in padded(rows, cols, table, cfg.history_len).items():
+                for name, m in padded(rows, cols, tracks.index, cfg.history_len).items():
                     self.t[f"{kind}_{name}"] = torch.from_numpy(m)
         self.text_dim = dim
         self.n = rows.height
+        self.chunk: int | None = None  # rows per chunk of mapped inputs (Inputs.mapped; None: in memory)
         self.sizes = {"user_features": len(user_cols), "track_features": len(track_cols), "n_dense": len(other_cols)}
         self.cat_sizes = [len(prep.vocab[prep.categorical[i]]) + 1 for i in mlp_cats]
+
+    @classmethod
+    def mapped(cls, rows: pl.DataFrame, prep: Preprocessor, text: dict[str, np.ndarray], cfg: DeepConfig,
+               folder: "Path | None", size: int) -> "Inputs":
+        """The same inputs as ``Inputs(rows, ...)``, made ``size`` rows at a time into files under ``folder``
+        (``.npy``) that the tensors map: what is held is one chunk's inputs and the tracks' tables, not every
+        row's (the batches gather from the page cache). Rows that fit in one chunk (or no folder): in memory."""
+        if folder is None or rows.height <= size:
+            return cls(rows, prep, text, cfg)
+        t0 = time.perf_counter()
+        folder.mkdir(parents=True, exist_ok=True)
+        tracks = _Tracks(_Tracks.of(list(chunks(rows, size)), cfg), text, cfg)
+        out = None
+        for lo, part in zip(range(0, rows.height, size), chunks(rows, size)):
+            piece = cls(part, prep, text, cfg, tracks)
+            made = piece.t
+            if out is None:
+                out, out.n, out.chunk = piece, rows.height, size
+                out.t = {k: torch.from_numpy(np.lib.format.open_memmap(
+                    folder / f"{k}.npy", mode="w+", dtype=v.numpy().dtype, shape=(rows.height, *v.shape[1:])))
+                    for k, v in made.items()}
+            for k, v in made.items():
+                out.t[k][lo:lo + part.height] = v
+            logger.info("deep: inputs of %s of %s rows mapped from %s (%.0fs)", f"{lo + part.height:,}", f"{rows.height:,}",
+                        folder, time.perf_counter() - t0)
+        return out
 
     def batch(self, idx: torch.Tensor, device: torch.device, sequences: bool = True) -> dict[str, torch.Tensor]:
         """The rows ``idx`` as a model's batch; ``sequences=False`` leaves the sequences out (a variant without
@@ -166,6 +217,14 @@ class Inputs:
     @property
     def sequence_keys(self) -> list[str]:
         return [k for k in self.t if k.startswith(tuple(f"{s}_" for s in SEQUENCES))]
+
+
+def _under(folder: Path | None, name: str) -> Path | None:
+    """A new folder of its own under ``folder`` for one set of mapped inputs (None: none)."""
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"deep-{name}-", dir=folder))
 
 
 def _batches(n: int, size: int, shuffle: bool, gen: torch.Generator | None = None):
@@ -191,8 +250,8 @@ class _Fit:
     runs on to the end and restores the best weights. One history row per epoch."""
 
     def __init__(self, step_loss, params, valid_loss, cfg: DeepConfig, n: int, gen: torch.Generator, name: str,
-                 modules: list[nn.Module], history: list[dict]):
-        self.step_loss, self.valid_loss, self.cfg, self.n, self.gen = step_loss, valid_loss, cfg, n, gen
+                 modules: list[nn.Module], history: list[dict], chunk: int | None = None):
+        self.step_loss, self.valid_loss, self.cfg, self.n, self.gen, self.chunk = step_loss, valid_loss, cfg, n, gen, chunk
         self.name, self.modules, self.history = name, modules, history
         # fused: one pass over each parameter per step instead of one per operation (the id embeddings are
         # most of the 3.9M parameters): an epoch of stage 1 on the demo world a third faster, the same update
@@ -211,7 +270,7 @@ class _Fit:
         """Train on the current epoch's next ``rows`` rows, whole batches (None: to the end of the epoch)."""
         t0 = time.perf_counter()
         if self.order is None:
-            self.order, self.pos, self.total, self.busy = torch.randperm(self.n, generator=self.gen), 0, 0.0, 0.0
+            self.order, self.pos, self.total, self.busy = epoch_order(self.n, self.gen, self.chunk), 0, 0.0, 0.0
         for m in self.modules:
             m.train()
         size, stop = self.cfg.batch_size, self.n if rows is None else min(self.n, self.pos + rows)
@@ -258,9 +317,27 @@ class _Fit:
 
 
 def _fit(step_loss, params, valid_loss, cfg: DeepConfig, n: int, gen: torch.Generator, name: str, modules: list[nn.Module],
-         history: list[dict]) -> float:
+         history: list[dict], chunk: int | None = None) -> float:
     """AdamW with early stopping on validation loss; restores the best weights; one history row per epoch."""
-    return _Fit(step_loss, params, valid_loss, cfg, n, gen, name, modules, history).finish()
+    return _Fit(step_loss, params, valid_loss, cfg, n, gen, name, modules, history, chunk).finish()
+
+
+SHUFFLE_CHUNKS = 4  # mapped inputs: an epoch's batches are drawn from this many chunks at a time
+
+
+def epoch_order(n: int, gen: torch.Generator, chunk: int | None = None) -> torch.Tensor:
+    """The order of an epoch's rows: a random permutation; for inputs mapped in chunks of ``chunk`` rows, the
+    chunks in a random order, SHUFFLE_CHUNKS at a time, and the rows of each such group in a random order (a
+    shuffle buffer): the batches then read a group's pages, which the page cache holds, not pages across every
+    file, which it may not."""
+    if chunk is None or n <= chunk * SHUFFLE_CHUNKS:
+        return torch.randperm(n, generator=gen)
+    starts = torch.arange(0, n, chunk)[torch.randperm((n + chunk - 1) // chunk, generator=gen)].tolist()
+    parts = []
+    for i in range(0, len(starts), SHUFFLE_CHUNKS):
+        rows = torch.cat([torch.arange(s, min(s + chunk, n)) for s in starts[i:i + SHUFFLE_CHUNKS]])
+        parts.append(rows[torch.randperm(len(rows), generator=gen)])
+    return torch.cat(parts)
 
 
 def _head_logits(mlp: DislikeMLP, encoder: HistoryEncoder | None, u: torch.Tensor, t: torch.Tensor,
@@ -383,6 +460,8 @@ class DeepModel:
             if m is not None:
                 m.to(dev)
         self.eval()
+        if data is None and rows.height > PREDICT_CHUNK:  # the inputs of a chunk at a time; the same batches
+            return np.concatenate([self.predict(part, device) for part in chunks(rows, PREDICT_CHUNK)])
         data = data or self.inputs(rows)
         out = [torch.sigmoid(self.logit_of(self.parts(data.batch(idx, dev)))).cpu() for idx in _batches(data.n, 8192, shuffle=False)]
         return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
@@ -505,7 +584,7 @@ class _EndToEnd:
         params = [{"params": [p for m in self.heads for p in m.parameters()]},
                   {"params": (task if cfg.residual else towers).parameters(), "lr": cfg.lr * cfg.tower_lr_scale}]
         self.fit = _Fit(mlp_loss, params, self.valid_loss, cfg, tr.n, gen, "mlp" + (" + encoder" if encoder is not None else ""),
-                        [task if cfg.residual else towers, *self.heads], history)
+                        [task if cfg.residual else towers, *self.heads], history, tr.chunk)
 
     @torch.no_grad()
     def valid_logits(self) -> torch.Tensor:
@@ -540,7 +619,7 @@ def _end_to_end(towers: TwoTower, task: TwoTowerTask, mlp: DislikeMLP, encoder: 
 
 
 def finetune_deep(start: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, epochs: int, device: str = "auto",
-                  lr_scale: float = 0.5) -> DeepModel:
+                  lr_scale: float = 0.5, scratch: tuple[Path | None, int] = (None, 0)) -> DeepModel:
     """A warm start: ``start``'s weights trained on by stage 2 (end to end) on new rows for at most ``epochs``,
     at ``lr_scale`` of its learning rate, early-stopped on ``valid``; the temperature refitted. The
     preprocessing (vocabularies, scaling) stays ``start``'s, so the features mean what they meant."""
@@ -557,7 +636,8 @@ def finetune_deep(start: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, ep
     for m in (towers, mlp, encoder, task):
         if m is not None:
             m.to(dev)
-    tr, va = Inputs(train, start.prep, start.text, cfg), Inputs(valid, start.prep, start.text, cfg)
+    tr, va = (Inputs.mapped(rows, start.prep, start.text, cfg, _under(scratch[0], name), scratch[1])
+              for name, rows in (("train", train), ("valid", valid)))
     history = [{**h, "stage": f"start: {h['stage']}"} for h in start.history]
     temperature = _end_to_end(towers, task, mlp, encoder, tr, va, cfg, gen, dev, history)
     seconds = time.perf_counter() - t_start
@@ -566,7 +646,8 @@ def finetune_deep(start: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, ep
                      encoder.cpu() if encoder is not None else None, task.cpu() if cfg.residual else None)
 
 
-def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndarray], cfg: DeepConfig | None = None) -> DeepModel:
+def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndarray], cfg: DeepConfig | None = None,
+               scratch: Path | None = None, chunk: int = 0) -> DeepModel:
     """Two-tower (stage 1), then the MLP over its vectors end to end (stage 2), then temperature on validation.
 
     With ``choose_history`` (and the encoder not asked for), stage 1 is trained once and stage 2 starts
@@ -578,6 +659,8 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
         train, valid: feature rows with ``label`` (time splits).
         text: track_id -> content vector (missing tracks get zeros).
         cfg: training configuration.
+        scratch, chunk: a folder for the rows' input tensors, made ``chunk`` rows at a time and mapped
+            (Inputs.mapped); None: held in memory.
     """
     cfg = copy.deepcopy(cfg or DeepConfig())
     choose = cfg.choose_history and not cfg.history.enabled
@@ -589,7 +672,7 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
     prep = Preprocessor.fit(train if cfg.history_summaries else train.drop(summaries(train.columns)))
     shape = copy.deepcopy(cfg)  # built once, with the sequences when the encoder may be kept
     shape.history.enabled = cfg.history.enabled or choose
-    tr, va = Inputs(train, prep, text, shape), Inputs(valid, prep, text, shape)
+    tr, va = (Inputs.mapped(rows, prep, text, shape, _under(scratch, name), chunk) for name, rows in (("train", train), ("valid", valid)))
     cfg.tower.user_features, cfg.tower.track_features = tr.sizes["user_features"], tr.sizes["track_features"]
     cfg.mlp.n_dense, cfg.mlp.cat_sizes, cfg.mlp.tower_dim = tr.sizes["n_dense"], tr.cat_sizes, cfg.tower.dim
     logger.info("deep: %s training and %s validation rows as tensors (%.1fs)", f"{tr.n:,}", f"{va.n:,}", time.perf_counter() - t_start)
@@ -612,7 +695,8 @@ def train_deep(train: pl.DataFrame, valid: pl.DataFrame, text: dict[str, np.ndar
         losses = [float(task(va.batch(idx, device, taste))) * len(idx) for idx in _batches(va.n, 8192, shuffle=False)]
         return sum(losses) / va.n
 
-    _fit(lambda idx: task(tr.batch(idx, device, taste)), task.parameters(), tower_valid, cfg, tr.n, gen, "two-tower", [task], history)
+    _fit(lambda idx: task(tr.batch(idx, device, taste)), task.parameters(), tower_valid, cfg, tr.n, gen, "two-tower", [task], history,
+         tr.chunk)
 
     # stage 2: the MLP over the tower vectors and the tabular features, trained end to end (the towers
     # keep learning, with id dropout, so the MLP never sees vectors that memorised its training rows);
@@ -748,12 +832,17 @@ def torch_threads(n: int) -> Iterator[None]:
 
 def fit(train: pl.DataFrame, valid: pl.DataFrame, config: DeepConfig, resources: "Resources") -> DeepModel:
     with torch_threads(config.threads):
-        return train_deep(train, valid, resources.content, config)
+        return train_deep(train, valid, resources.content, config, *_mapping(resources))
 
 
 def warm_start(model: DeepModel, train: pl.DataFrame, valid: pl.DataFrame, resources: "Resources", device: str = "auto") -> DeepModel:
     with torch_threads(model.config.threads):
-        return finetune_deep(model, train, valid, resources.cfg.warm_start_epochs, device)
+        return finetune_deep(model, train, valid, resources.cfg.warm_start_epochs, device, scratch=_mapping(resources))
+
+
+def _mapping(resources: "Resources") -> tuple[Path | None, int]:
+    """Where a training's inputs are mapped from (None: held in memory) and how many rows are made at a time."""
+    return resources.scratch, resources.cfg.train_chunk_rows
 
 
 def load(folder, resources: "Resources") -> DeepModel:

@@ -19,9 +19,11 @@ import numpy as np
 import polars as pl
 
 from skipify.config import logger
+from skipify.data import chunks, mapped
 from skipify.sequences import SEQUENCE_COLUMNS
+from skipify.models.base import PREDICT_CHUNK
 from skipify.models.preprocess import Preprocessor
-from skipify.models.recent import Recent
+from skipify.models.recent import Recent, similarities
 
 if TYPE_CHECKING:
     from skipify.config import Config
@@ -92,8 +94,12 @@ class LGBMModel:
         return self.prep.tree_matrix(self.recent.add(rows) if self.recent else rows)
 
     def predict(self, rows: pl.DataFrame, data: np.ndarray | None = None) -> np.ndarray:
-        """Dislike probability for feature rows (``data``: ``prepare(rows)``, when already made)."""
-        return self.booster.predict(self.prepare(rows) if data is None else data, num_iteration=self.best_iteration)
+        """Dislike probability for feature rows (``data``: ``prepare(rows)``, when already made); many rows are
+        read a chunk at a time (PREDICT_CHUNK)."""
+        if data is not None:
+            return self.booster.predict(data, num_iteration=self.best_iteration)
+        return np.concatenate([self.booster.predict(self.prepare(part), num_iteration=self.best_iteration)
+                               for part in chunks(rows, PREDICT_CHUNK)])
 
     @property
     def fitted(self) -> dict:
@@ -179,6 +185,28 @@ def path_attributions(booster, iterations: int) -> np.ndarray:
     return table
 
 
+class TreeRows:
+    """Feature rows as LightGBM reads data larger than memory (its ``lightgbm.Sequence``): ranges of rows for
+    the Dataset's construction, single rows for the sample its bins are chosen from (in increasing order: the
+    chunk holding the last one asked for is kept). What it holds is one chunk as the trees read it."""
+
+    def __init__(self, rows: pl.DataFrame, prep: Preprocessor, batch_size: int):
+        self.rows, self.prep, self.batch_size = rows, prep, batch_size
+        self._chunk: tuple[int, np.ndarray] = (-1, np.empty((0, len(prep.features)), np.float32))
+
+    def __len__(self) -> int:
+        return self.rows.height
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            lo, hi, _ = idx.indices(self.rows.height)
+            return self.prep.tree_matrix(self.rows.slice(lo, max(hi - lo, 0)))
+        lo = idx - idx % self.batch_size
+        if self._chunk[0] != lo:
+            self._chunk = (lo, self[lo:lo + self.batch_size])
+        return self._chunk[1][idx - lo]
+
+
 def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | None = None,
                resources: "Resources | None" = None, start: LGBMModel | None = None) -> LGBMModel:
     """Fit the baseline on ``train``, stopping when validation ROC AUC stops improving.
@@ -201,14 +229,25 @@ def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | No
     recent = start.recent if start is not None else None
     if start is None and config.history_aggregates and resources is not None and all(c in train.columns for c in SEQUENCE_COLUMNS):
         recent = Recent.fit(resources, config.history_dims, config.history_len)
+    # past a chunk of rows (in a training with a scratch folder), the rows are read a chunk at a time: the
+    # similarities into a mapped file, LightGBM's Dataset built from a Sequence (its binned copy is what it holds)
+    scratch, size = (resources.scratch, resources.cfg.train_chunk_rows) if resources is not None else (None, 0)
+    large = scratch is not None and max(train.height, valid.height) > size
     if recent is not None:
-        train, valid = recent.add(train), recent.add(valid)
+        if large:
+            train, valid = (pl.concat([rows, mapped(scratch / f"lightgbm-{name}-similarities.arrow",
+                                                    (similarities(c, recent.tracks, recent.length) for c in chunks(rows, size)),
+                                                    f"lightgbm {name} similarities")], how="horizontal")
+                            for name, rows in (("train", train), ("valid", valid)))
+        else:
+            train, valid = recent.add(train), recent.add(valid)
         logger.info("lightgbm: history similarities added (%.1fs)", time.perf_counter() - t0)
     prep = start.prep if start is not None else Preprocessor.fit(train)
     cats = list(range(len(prep.numeric), len(prep.features)))
-    dtrain = lgb.Dataset(prep.tree_matrix(train), train["label"].to_numpy(), feature_name=prep.features,
+    data = (lambda rows: TreeRows(rows, prep, size)) if large else prep.tree_matrix
+    dtrain = lgb.Dataset(data(train), train["label"].to_numpy(), feature_name=prep.features,
                          categorical_feature=cats, free_raw_data=False)
-    dvalid = lgb.Dataset(prep.tree_matrix(valid), valid["label"].to_numpy(), reference=dtrain)
+    dvalid = lgb.Dataset(data(valid), valid["label"].to_numpy(), reference=dtrain)
     booster = lgb.train(
         config.params(),
         dtrain,

@@ -45,15 +45,16 @@ class Preprocessor:
         for c in cat:
             counts = rows[c].cast(pl.String).drop_nulls().value_counts(sort=True)
             vocab[c] = counts[c].head(max_categories).sort().to_list()
-        shape = rows.select(
-            [pl.col(c).cast(pl.Float64).min().alias(f"min_{c}") for c in num]
-            + [pl.col(c).cast(pl.Float64).skew().alias(f"skew_{c}") for c in num]
-        ).row(0, named=True)
-        log_scale = [c for c in num if (shape[f"min_{c}"] or 0) >= 0 and (shape[f"skew_{c}"] or 0) > skew_limit]
-        prep = cls(num, cat, vocab, {}, {}, log_scale)
-        x = prep._numbers(rows)
-        prep.mean = {c: float(np.nanmean(x[:, i])) if np.isfinite(x[:, i]).any() else 0.0 for i, c in enumerate(num)}
-        prep.std = {c: float(np.nanstd(x[:, i])) or 1.0 if np.isfinite(x[:, i]).any() else 1.0 for i, c in enumerate(num)}
+        prep = cls(num, cat, vocab, {}, {}, [])
+        for c in num:  # a column at a time: what is held is one column as floats, not the rows as a matrix
+            x = rows[c].cast(pl.Float64)
+            if (x.min() or 0) >= 0 and (x.skew() or 0) > skew_limit:
+                prep.log_scale.append(c)
+                x = x.log1p()
+            x = x.fill_nan(None)  # missing, as NaN is to numpy's nanmean
+            finite = bool(x.is_finite().any())
+            prep.mean[c] = float(x.mean()) if finite else 0.0
+            prep.std[c] = (float(x.std(ddof=0)) or 1.0) if finite else 1.0
         return prep
 
     def _numbers(self, rows: pl.DataFrame) -> np.ndarray:

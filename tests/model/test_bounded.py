@@ -1,0 +1,129 @@
+"""Training in bounded memory: the rows written in chunks and mapped, the splits as slices of them, the deep
+model's inputs made a chunk at a time into mapped files, LightGBM reading a chunk at a time, the preprocessing's
+moments a column at a time. Each is the in-memory path's result, and what it holds is files, not copies."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+from polars.testing import assert_frame_equal
+
+from skipify.config import load_config
+from skipify.data import _by_day, load_rows, stream_rows, time_splits
+from skipify.metrics import roc_auc
+from skipify.models.base import Resources
+from skipify.models.deep import SHUFFLE_CHUNKS, DeepConfig, Inputs, epoch_order, train_deep
+from skipify.models.history import CONTENT_DIM
+from skipify.models.lgbm import TreeRows, train_lgbm
+from skipify.models.preprocess import Preprocessor
+from tests.conftest import SMALL_END
+from tests.model.test_deep import TINY
+from tests.scored import tiny_lgbm_config
+
+CHUNK = 1024  # the smallest the configuration allows: the small world's rows in several chunks
+
+
+@pytest.fixture(scope="module")
+def chunked(small_built):
+    return dataclasses.replace(small_built[0], train_chunk_rows=CHUNK)
+
+
+@pytest.fixture(scope="module")
+def splits(small_rows):
+    return time_splits(small_rows, load_config(split_test_days=4, split_valid_days=3))
+
+
+@pytest.mark.parametrize("window", [None, 6])
+def test_streamed_rows_are_the_loaded_rows_mapped_from_a_file(chunked, tmp_path, window):
+    since = None if window is None else SMALL_END - dt.timedelta(days=window)
+    loaded = load_rows(chunked, sequences=True, since=since, until=SMALL_END)
+    streamed = stream_rows(tmp_path / "rows", chunked, sequences=True, since=since, until=SMALL_END)
+    assert streamed.n_chunks() > 1 and loaded.height > CHUNK  # written a chunk at a time
+    assert_frame_equal(streamed, loaded)  # the sequences reach back before a window as in memory
+    assert (tmp_path / "rows" / "rows.arrow").stat().st_size > 0
+
+
+def test_splits_of_rows_in_day_order_are_slices_equal_to_the_filtered_splits(small_rows):
+    shuffled = small_rows.sample(fraction=1.0, shuffle=True, seed=1)  # not in day order: filtered
+    day = small_rows["day"]
+    train_end, valid_end = int(day.quantile(0.6)), int(day.quantile(0.8))
+    sliced, filtered = _by_day(small_rows, train_end, valid_end), _by_day(shuffled, train_end, valid_end)
+    for name in ("train", "valid", "test"):
+        a, b = getattr(sliced, name), getattr(filtered, name)
+        assert a.height == b.height > 0
+        assert_frame_equal(a, b.sort("ts", "user_id", "track_id"))
+    assert sliced.train["day"].max() < train_end <= sliced.valid["day"].min()
+    assert sliced.valid["day"].max() < valid_end <= sliced.test["day"].min()
+
+
+def test_preprocessing_moments_are_numpys_with_nan_and_null_as_missing():
+    rows = pl.DataFrame({"x": [1.0, float("nan"), None, 4.0, 10.0, 200.0], "y": [None] * 6, "z": [3, 3, 3, 3, 3, 3]},
+                        schema={"x": pl.Float64, "y": pl.Float64, "z": pl.Int64})
+    prep = Preprocessor.fit(rows)
+    x = np.log1p(np.array([1.0, np.nan, np.nan, 4.0, 10.0, 200.0])) if "x" in prep.log_scale else np.array([1.0, np.nan, np.nan, 4.0, 10.0, 200.0])
+    assert prep.mean["x"] == pytest.approx(np.nanmean(x), rel=1e-12) and prep.std["x"] == pytest.approx(np.nanstd(x), rel=1e-12)
+    assert (prep.mean["y"], prep.std["y"]) == (0.0, 1.0)  # nothing to measure
+    assert (prep.mean["z"], prep.std["z"]) == (3.0, 1.0)  # no spread: scaled by 1
+
+
+def test_mapped_inputs_equal_the_inputs_made_at_once_and_are_file_backed(splits, tmp_path):
+    text = {t: np.full(CONTENT_DIM, i, np.float32) for i, t in enumerate(splits.train["track_id"].unique().sort().to_list())}
+    cfg = DeepConfig(**{**TINY, "history": dataclasses.replace(TINY["history"], enabled=True)})
+    prep = Preprocessor.fit(splits.train)
+    whole = Inputs(splits.train, prep, text, cfg)
+    mapped = Inputs.mapped(splits.train, prep, text, cfg, tmp_path / "inputs", 500)
+    assert mapped.n == whole.n > 2 * 500 and set(mapped.t) == set(whole.t)
+    for k, v in whole.t.items():
+        assert torch.equal(mapped.t[k], v), k
+    assert torch.equal(mapped.text_table, whole.text_table) and torch.equal(mapped.bucket_table, whole.bucket_table)
+    assert sorted(p.name for p in (tmp_path / "inputs").iterdir()) == sorted(f"{k}.npy" for k in whole.t)
+    maps = open("/proc/self/maps").read()  # the tensors are views of the files' pages, not copies
+    assert all(str(tmp_path / "inputs" / f"{k}.npy") in maps for k in whole.t)
+    idx = torch.tensor([0, 503, 1200, whole.n - 1])
+    for k, v in whole.batch(idx, torch.device("cpu")).items():
+        assert torch.equal(mapped.batch(idx, torch.device("cpu"))[k], v), k
+
+
+def test_the_deep_model_trained_on_mapped_inputs_is_the_same_model(splits, tmp_path):
+    text = {t: np.full(CONTENT_DIM, 0.01 * i, np.float32) for i, t in enumerate(splits.train["track_id"].unique().sort().to_list())}
+    cfg = DeepConfig(**{**TINY, "epochs": 1})
+    in_memory = train_deep(splits.train, splits.valid, text, cfg)
+    # a few chunks: mapped, each epoch in the same random order of every row
+    mapped = train_deep(splits.train, splits.valid, text, cfg, scratch=tmp_path, chunk=500)
+    assert any(p.name.startswith("deep-train-") for p in tmp_path.iterdir())  # it did map its inputs
+    np.testing.assert_allclose(mapped.predict(splits.test), in_memory.predict(splits.test), atol=1e-6)
+    # many chunks: drawn a few chunks at a time (epoch_order); another order, a model that learns as well
+    y = splits.test["label"].to_numpy()
+    buffered = train_deep(splits.train, splits.valid, text, cfg, scratch=tmp_path, chunk=100)
+    assert abs(roc_auc(y, buffered.predict(splits.test)) - roc_auc(y, in_memory.predict(splits.test))) < 0.03
+
+
+def test_an_epoch_over_many_chunks_is_every_row_once_a_few_chunks_at_a_time():
+    n, chunk = 2_000, 100
+    order = epoch_order(n, torch.Generator().manual_seed(0), chunk)
+    assert sorted(order.tolist()) == list(range(n))
+    groups = [order[i:i + chunk * SHUFFLE_CHUNKS] for i in range(0, n, chunk * SHUFFLE_CHUNKS)]
+    assert all(len(set((g // chunk).tolist())) <= SHUFFLE_CHUNKS for g in groups)  # a group's rows: its chunks only
+    assert order[:chunk].tolist() != sorted(order[:chunk].tolist())  # shuffled within the group
+    few = epoch_order(n, torch.Generator().manual_seed(0), 1_000)  # three chunks: every row in a random order
+    assert torch.equal(few, torch.randperm(n, generator=torch.Generator().manual_seed(0)))
+
+
+def test_lightgbm_reads_rows_a_chunk_at_a_time_and_learns_the_same(chunked, splits, tmp_path):
+    prep = Preprocessor.fit(splits.train)
+    seq = TreeRows(splits.train, prep, CHUNK)
+    whole = prep.tree_matrix(splits.train)
+    assert len(seq) == splits.train.height
+    np.testing.assert_array_equal(seq[CHUNK - 5:CHUNK + 5], whole[CHUNK - 5:CHUNK + 5])
+    for i in (0, 3, CHUNK - 1, CHUNK, len(seq) - 1):  # single rows, in increasing order as LightGBM samples
+        np.testing.assert_array_equal(seq[i], whole[i])
+    y = splits.test["label"].to_numpy()
+    in_memory = train_lgbm(splits.train, splits.valid, tiny_lgbm_config(), Resources(chunked))
+    from_chunks = train_lgbm(splits.train, splits.valid, tiny_lgbm_config(), Resources(chunked, tmp_path))
+    # every row is in the bins' sample at this size: the same bins, the same trees
+    assert roc_auc(y, from_chunks.predict(splits.test)) == pytest.approx(roc_auc(y, in_memory.predict(splits.test)), abs=1e-9)
