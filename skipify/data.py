@@ -95,12 +95,14 @@ def stream_rows(folder: Path, cfg: Config | None = None, sequences: bool = False
         # every play before the cut-off, with only what a sequence gathers: the log each batch's sequences reach
         log = (PlayLog.from_plays(run_sql(con, "models/play_log", {"since": 2**31 - 1 if last is None else last}).pl())
                if sequences else None)
-        reader = run_sql(con, "models/training_rows", {"since": first, "until": last}).to_arrow_reader(cfg.train_chunk_rows)
+        days = run_sql(con, "models/training_days", {"since": first, "until": last}).fetchall()
 
         def batches():
-            for batch in reader:
-                rows = pl.from_arrow(batch)
-                yield drop_anchors(attach(rows, log, cfg.history_len) if log is not None else rows).drop("play_id", "n")
+            # a span of days at a time (about a chunk of rows; whole days, so each span's sort is the whole order's)
+            for lo, hi in _spans(days, cfg.train_chunk_rows):
+                for batch in run_sql(con, "models/training_rows", {"since": lo, "until": hi}).to_arrow_reader(cfg.train_chunk_rows):
+                    rows = pl.from_arrow(batch)
+                    yield drop_anchors(attach(rows, log, cfg.history_len) if log is not None else rows).drop("play_id", "n")
 
         rows = mapped(folder / "rows.arrow", batches(), "training rows")
     finally:
@@ -109,13 +111,27 @@ def stream_rows(folder: Path, cfg: Config | None = None, sequences: bool = False
     return rows if rows is not None else load_rows(cfg, sequences, since, until)
 
 
+def _spans(days: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """(first day, day after the last) of consecutive days holding about ``size`` rows together (a day with
+    more is a span of its own), from (day, rows) in day order."""
+    spans, start, n = [], None, 0
+    for i, (day, rows) in enumerate(days):
+        if start is not None and n + rows > size:
+            spans.append((start, day))
+            start, n = None, 0
+        start, n = day if start is None else start, n + rows
+        if i == len(days) - 1:
+            spans.append((start, day + 1))
+    return spans
+
+
 def mapped(path: Path, frames: Iterable[pl.DataFrame], what: str = "rows") -> pl.DataFrame | None:
     """``frames`` (one schema) written one after the other to an uncompressed Arrow IPC file at ``path``, then
     mapped read-only: the frame returned is views of the file's pages (None: no frames). Logs the rows written."""
     t0, n, writer, schema = time.perf_counter(), 0, None, None
     try:
         for frame in frames:
-            table = frame.to_arrow()
+            table = frame.to_arrow(compat_level=pl.CompatLevel.newest())  # string views: mapped as they are, no copy
             if writer is None:
                 schema = table.schema
                 writer = pa.ipc.new_file(str(path), schema)
