@@ -36,10 +36,18 @@ class Splits:
     test_start: int
     notes: list[str] = field(default_factory=list)  # how the windows were chosen, when not as configured
 
-    def of_domain(self, domain: str) -> "Splits":
-        """The same windows, only the rows of items of one domain (``t_domain``: music, podcast, ...)."""
+    def of_domain(self, domain: str, folder: Path | None = None, size: int = 262_144) -> "Splits":
+        """The same windows, only the rows of items of one domain (``t_domain``: music, podcast, ...); with a
+        ``folder``, written there ``size`` rows at a time and mapped (:func:`mapped`), not held."""
         keep = pl.col("t_domain") == domain
-        return Splits(self.train.filter(keep), self.valid.filter(keep), self.test.filter(keep), self.valid_start,
+
+        def part(name: str, rows: pl.DataFrame) -> pl.DataFrame:
+            if folder is None:
+                return rows.filter(keep)
+            folder.mkdir(parents=True, exist_ok=True)
+            return mapped(folder / f"{name}.arrow", (c.filter(keep) for c in chunks(rows, size)), f"{domain} {name} rows")
+
+        return Splits(part("train", self.train), part("valid", self.valid), part("test", self.test), self.valid_start,
                       self.test_start, self.notes)
 
     @property

@@ -160,14 +160,17 @@ def domain_figures(valid: dict[str, np.ndarray], test: dict[str, np.ndarray], ow
         return None if np.isnan(got) else got
 
     out = {}
+    y_all = splits.valid["label"].to_numpy(), splits.test["label"].to_numpy()
     for domain in names:
-        part = splits.of_domain(domain)
+        # masks, not copies: the rows of a domain are copied only for the models of its own to score
         mv, mt = (splits.valid["t_domain"] == domain).to_numpy(), (splits.test["t_domain"] == domain).to_numpy()
-        y_valid, y_test = part.valid["label"].to_numpy(), part.test["label"].to_numpy()
+        y_valid, y_test = y_all[0][mv], y_all[1][mt]
         mine = own.get(domain, {})
-        pv = {**{f"{JOINT}/{k}": p[mv] for k, p in valid.items()}, **{f"{domain}/{k}": m.predict(part.valid) for k, m in mine.items()}}
-        pt = {**{f"{JOINT}/{k}": p[mt] for k, p in test.items()}, **{f"{domain}/{k}": m.predict(part.test) for k, m in mine.items()}}
-        out[domain] = {"own": bool(mine), "rows": {"train": part.train.height, "valid": part.valid.height, "test": part.test.height},
+        rows_valid, rows_test = (splits.valid.filter(pl.Series(mv)), splits.test.filter(pl.Series(mt))) if mine else (None, None)
+        pv = {**{f"{JOINT}/{k}": p[mv] for k, p in valid.items()}, **{f"{domain}/{k}": m.predict(rows_valid) for k, m in mine.items()}}
+        pt = {**{f"{JOINT}/{k}": p[mt] for k, p in test.items()}, **{f"{domain}/{k}": m.predict(rows_test) for k, m in mine.items()}}
+        n_train = int((splits.train["t_domain"] == domain).sum())
+        out[domain] = {"own": bool(mine), "rows": {"train": n_train, "valid": int(mv.sum()), "test": int(mt.sum())},
                        "valid": {n: auc(y_valid, p) for n, p in pv.items()}, "test": {n: auc(y_test, p) for n, p in pt.items()}}
         if mine and 0 < y_valid.sum() < len(y_valid):
             out[domain]["valid_minus_served"] = {n: paired_bootstrap_auc_diff(y_valid, p, pv[f"{JOINT}/{served}"])

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, cutoff_of, load_config, logger
-from skipify.data import Splits, load_rows, segments, stream_rows, time_splits, version_splits, window_start
+from skipify.data import Splits, segments, stream_rows, time_splits, version_splits, window_start
 from skipify.embeddings import tower_vectors, write_vectors
 from skipify.evaluate import baseline_scores, domain_figures, evaluate, truth_for
 from skipify.features import build_features, default_as_of
@@ -257,8 +257,9 @@ def _fit_domains(splits: Splits, resources: Resources, cfg: Config, device: str,
     largest = max(counts, key=lambda d: (counts[d], d), default=None)
     tuned = tuned_configs(cfg)
     out: dict[str, dict[str, Model]] = {}
-    for domain in sorted(counts):
-        part = splits.of_domain(domain) if domain != largest else None
+    for i, domain in enumerate(sorted(counts)):
+        part = (splits.of_domain(domain, None if resources.scratch is None else resources.scratch / f"domain-{i}",
+                                 cfg.train_chunk_rows) if domain != largest else None)
         if part is None or min(part.train.height, part.valid.height) < cfg.domain_models_min_rows:
             continue
         logger.info("%s alone: %s training, %s validation rows", domain, f"{part.train.height:,}", f"{part.valid.height:,}")
@@ -382,8 +383,13 @@ def _reads_sequences(models: dict[str, Model]) -> bool:
 
 def _version_rows(chosen: dict, models: dict[str, Model], cfg: Config) -> pl.DataFrame:
     """The feature rows from the first day a version trained on: those its splits read (a version trained
-    in a window is never evaluated by loading all history)."""
-    return load_rows(cfg, sequences=_reads_sequences(models), since=dt.date.fromisoformat(str(chosen["train_from"])))
+    in a window is never evaluated by loading all history). Mapped, as training's (stream_rows): the file is
+    removed at once, its pages stay mapped until the frame is gone."""
+    scratch = spill_folder(cfg)
+    try:
+        return stream_rows(scratch, cfg, sequences=_reads_sequences(models), since=dt.date.fromisoformat(str(chosen["train_from"])))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def evaluate_version(version: str | None = None, cfg: Config | None = None) -> dict:

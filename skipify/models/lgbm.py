@@ -204,7 +204,7 @@ class TreeRows:
         lo = idx - idx % self.batch_size
         if self._chunk[0] != lo:
             self._chunk = (lo, self[lo:lo + self.batch_size])
-        return self._chunk[1][idx - lo]
+        return self._chunk[1][idx - lo].astype(np.float64)  # the bins' sample is read as doubles
 
 
 def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | None = None,
@@ -244,6 +244,9 @@ def train_lgbm(train: pl.DataFrame, valid: pl.DataFrame, config: LGBMConfig | No
         logger.info("lightgbm: history similarities added (%.1fs)", time.perf_counter() - t0)
     prep = start.prep if start is not None else Preprocessor.fit(train)
     cats = list(range(len(prep.numeric), len(prep.features)))
+    # a Sequence to LightGBM (an abstract base class: registered, not inherited, so that importing this module
+    # imports no LightGBM); anything else it would turn into one matrix of every row, row by row
+    lgb.Sequence.register(TreeRows)
     data = (lambda rows: TreeRows(rows, prep, size)) if large else prep.tree_matrix
     dtrain = lgb.Dataset(data(train), train["label"].to_numpy(), feature_name=prep.features,
                          categorical_feature=cats, free_raw_data=False)

@@ -114,7 +114,7 @@ def test_an_epoch_over_many_chunks_is_every_row_once_a_few_chunks_at_a_time():
     assert torch.equal(few, torch.randperm(n, generator=torch.Generator().manual_seed(0)))
 
 
-def test_lightgbm_reads_rows_a_chunk_at_a_time_and_learns_the_same(chunked, splits, tmp_path):
+def test_lightgbm_reads_rows_a_chunk_at_a_time_and_learns_the_same(chunked, splits, tmp_path, monkeypatch):
     prep = Preprocessor.fit(splits.train)
     seq = TreeRows(splits.train, prep, CHUNK)
     whole = prep.tree_matrix(splits.train)
@@ -124,6 +124,34 @@ def test_lightgbm_reads_rows_a_chunk_at_a_time_and_learns_the_same(chunked, spli
         np.testing.assert_array_equal(seq[i], whole[i])
     y = splits.test["label"].to_numpy()
     in_memory = train_lgbm(splits.train, splits.valid, tiny_lgbm_config(), Resources(chunked))
+    read, depth = [], [0]
+    real = TreeRows.__getitem__
+
+    def counted(self, idx):  # what LightGBM asks for (not TreeRows' own reads of a chunk for a row)
+        if depth[0] == 0:
+            read.append(idx)
+        depth[0] += 1
+        try:
+            return real(self, idx)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(TreeRows, "__getitem__", counted)
     from_chunks = train_lgbm(splits.train, splits.valid, tiny_lgbm_config(), Resources(chunked, tmp_path))
+    # LightGBM read it as a Sequence: single rows for its bins' sample, then the rows a chunk at a time (what it
+    # does not take for a Sequence it reads row by row into one sparse matrix: 16 GiB at 10M plays)
+    ranges = [(i.start, i.stop) for i in read if isinstance(i, slice)]
+    assert ranges[:2] == [(0, CHUNK), (CHUNK, splits.train.height)] and len(ranges) < len(read)
     # every row is in the bins' sample at this size: the same bins, the same trees
     assert roc_auc(y, from_chunks.predict(splits.test)) == pytest.approx(roc_auc(y, in_memory.predict(splits.test)), abs=1e-9)
+
+
+def test_a_domains_rows_written_and_mapped_are_its_filtered_rows(splits, tmp_path):
+    both = time_splits(splits.train.vstack(splits.valid).vstack(splits.test).with_columns(
+        pl.when(pl.col("track_id").hash() % 3 == 0).then(pl.lit("podcast")).otherwise(pl.lit("music")).alias("t_domain")),
+        load_config(split_test_days=4, split_valid_days=3))
+    held, mapped = both.of_domain("podcast"), both.of_domain("podcast", tmp_path / "podcast", 500)
+    for name in ("train", "valid", "test"):
+        assert getattr(mapped, name).height > 0
+        assert_frame_equal(getattr(mapped, name), getattr(held, name))
+    assert sorted(p.name for p in (tmp_path / "podcast").iterdir()) == ["test.arrow", "train.arrow", "valid.arrow"]
