@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import optuna
 import polars as pl
 
 from skipify.config import Config, load_config, logger
-from skipify.data import Splits, load_rows, time_splits, window_start
+from skipify.data import Splits, stream_rows, time_splits, window_start
 from skipify.features import default_as_of
 from skipify.metrics import roc_auc
 from skipify.models.base import Resources
 from skipify.models.kinds import KINDS
-from skipify.warehouse import connect, run_sql, transaction, with_retry
+from skipify.warehouse import connect, run_sql, spill_folder, transaction, with_retry
 
 def tunable() -> tuple[str, ...]:
     """The kinds with a search space (``space`` in their module)."""
@@ -63,8 +65,17 @@ def tune(models: tuple[str, ...] | None = None, trials: int | None = None, timeo
     unknown = set(models) - set(tunable())
     if unknown:
         raise ValueError(f"unknown or untunable model kind(s) {sorted(unknown)}; choose from {', '.join(tunable())}")
-    splits = time_splits(load_rows(cfg, sequences=True, since=window_start(cfg, default_as_of(cfg))), cfg)
-    resources = Resources(cfg)
+    scratch = spill_folder(cfg)  # the rows and the trials' inputs are mapped from files there, as training's
+    try:
+        return _tune(models, trials, timeout_s, device, cfg, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _tune(models: tuple[str, ...] | list[str], trials: int | None, timeout_s: int | None, device: str, cfg: Config, scratch: Path) -> dict:
+    """tune() with ``scratch`` the folder of its mapped files."""
+    splits = time_splits(stream_rows(scratch / "rows", cfg, sequences=True, since=window_start(cfg, default_as_of(cfg))), cfg)
+    resources = Resources(cfg, scratch)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     done: list[dict] = []

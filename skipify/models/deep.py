@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -176,7 +177,7 @@ class Inputs:
     def mapped(cls, rows: pl.DataFrame, prep: Preprocessor, text: dict[str, np.ndarray], cfg: DeepConfig,
                folder: "Path | None", size: int) -> "Inputs":
         """The same inputs as ``Inputs(rows, ...)``, made ``size`` rows at a time into files under ``folder``
-        (``.npy``) that the tensors map: what is held is one chunk's inputs and the tracks' tables, not every
+        (``.npy``, removed once mapped) that the tensors map: what is held is one chunk's inputs and the tracks' tables, not every
         row's (the batches gather from the page cache). Rows that fit in one chunk (or no folder): in memory."""
         if folder is None or rows.height <= size:
             return cls(rows, prep, text, cfg)
@@ -196,6 +197,9 @@ class Inputs:
                 out.t[k][lo:lo + part.height] = v
             logger.info("deep: inputs of %s of %s rows mapped from %s (%.0fs)", f"{lo + part.height:,}", f"{rows.height:,}",
                         folder, time.perf_counter() - t0)
+        # the files' names go now: their pages stay mapped while the tensors live, and the disk is freed with
+        # them (a tuning's trials, each with its own inputs, do not add up on disk)
+        shutil.rmtree(folder)
         return out
 
     def batch(self, idx: torch.Tensor, device: torch.device, sequences: bool = True) -> dict[str, torch.Tensor]:
