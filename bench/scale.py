@@ -94,12 +94,27 @@ def stage_train() -> dict:
     from skipify.models.lgbm import LGBMConfig
     from skipify.train import train
 
+    import skipify.train as training
+    from common import AnonymousPeak
+
     cfg = load_config()
     t0 = time.perf_counter()
-    r = train(default_as_of(cfg), cfg=cfg, device="cpu", configs={"deep": DeepConfig(epochs=1, seed=cfg.seed, choose_history=False),
-                       "lightgbm": LGBMConfig(num_leaves=31, max_rounds=100, threads=cfg.duckdb_threads)})
+    # the most anonymous memory of each of training's stages: sampled, the sampler's peak taken and reset at each lap
+    anonymous, lap, stage_anonymous = AnonymousPeak(), training._Stages.__call__, {}
+
+    def lapped(self, name: str) -> None:
+        anonymous.sample()
+        stage_anonymous[name] = round(anonymous.peak_mb)
+        anonymous.peak_mb = 0.0
+        lap(self, name)
+
+    training._Stages.__call__ = lapped
+    with anonymous:
+        r = train(default_as_of(cfg), cfg=cfg, device="cpu", configs={"deep": DeepConfig(epochs=1, seed=cfg.seed, choose_history=False),
+                           "lightgbm": LGBMConfig(num_leaves=31, max_rounds=100, threads=cfg.duckdb_threads)})
     s = r["evaluation"]["summary"]
     return {"seconds": time.perf_counter() - t0, "stages": r["stages"], "stage_peak_mb": r.get("stage_peak_mb", {}),
+            "stage_anonymous_mb": stage_anonymous,
             "train_rows": s["n_train_rows"],
             "test_roc_auc": {k: s[k] for k in ("deep_roc_auc", "lightgbm_roc_auc") if k in s}}
 
@@ -204,7 +219,8 @@ def main() -> None:
             r = run_stage(script, ["--stage", stage], env, a.memory_limit_gib if stage == "train" else None)
             figures[stage] = r
             detail = {"train": lambda: f"  {r['train_rows']:,} training rows; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items())
-                      + "; peak MiB after each: " + ", ".join(f"{k} {v:,.0f}" for k, v in r["stage_peak_mb"].items()),
+                      + "; peak MiB after each: " + ", ".join(f"{k} {v:,.0f}" for k, v in r["stage_peak_mb"].items())
+                      + "; the most anonymous MiB in each: " + ", ".join(f"{k} {v:,.0f}" for k, v in r["stage_anonymous_mb"].items()),
                       "night": lambda: f"  {r['scored']:,} pairs scored; " + ", ".join(f"{k} {v:.0f}s" for k, v in r["stages"].items()),
                       "snapshot": lambda: (f"  loaded: holds {r['held_mb']:,.0f} MiB; mapped ({r['folder_mb']:,.0f} MiB of "
                                            f"files, written in {r['write_s']:.1f}s): {r['mapped_s']:.2f}s, holds {r['mapped_held_mb']:,.0f} MiB"),

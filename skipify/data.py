@@ -201,7 +201,7 @@ def time_splits(rows: pl.DataFrame, cfg: Config | None = None) -> Splits:
         ValueError: too few plays or days for three splits of those sizes.
     """
     cfg = cfg or load_config()
-    counts = dict(rows.group_by("day").len().iter_rows())
+    counts = dict(rows.select("day").group_by("day").len().iter_rows())  # one column: the rows may be mapped
     first, last = min(counts), max(counts)
     test_start = _extend_back(counts, last + 1, last - cfg.split_test_days + 1, first, cfg.split_min_test_rows)
     valid_start = _extend_back(counts, test_start, test_start - cfg.split_valid_days, first, cfg.split_min_valid_rows)

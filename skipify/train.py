@@ -253,7 +253,7 @@ def _fit_domains(splits: Splits, resources: Resources, cfg: Config, device: str,
     (a warm start goes on with the joint models only). Returns domain -> kind -> model."""
     if cfg.domain_models_min_rows <= 0 or "t_domain" not in splits.train.columns:
         return {}
-    counts = dict(splits.train.group_by("t_domain").len().iter_rows())
+    counts = dict(splits.train.select("t_domain").group_by("t_domain").len().iter_rows())
     largest = max(counts, key=lambda d: (counts[d], d), default=None)
     tuned = tuned_configs(cfg)
     out: dict[str, dict[str, Model]] = {}
