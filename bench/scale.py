@@ -205,7 +205,7 @@ def main() -> None:
         if not reuse:
             shutil.rmtree(home, ignore_errors=True)
             home.mkdir(parents=True)
-        env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "SKIPIFY_HOME": str(home), "SKIPIFY_LOG_LEVEL": os.environ.get("SKIPIFY_LOG_LEVEL", "WARNING"), "PYTHONPATH": str(ROOT)}
         if a.train_window_days is not None:
             env["SKIPIFY_TRAIN_WINDOW_DAYS"] = str(a.train_window_days)
         script = str(Path(__file__).resolve())

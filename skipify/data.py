@@ -160,6 +160,18 @@ def chunks(rows: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
         yield rows.slice(lo, size)
 
 
+def sample_rows(rows: pl.DataFrame, n: int, seed: int, size: int = 262_144) -> pl.DataFrame:
+    """``n`` rows drawn without replacement (all of them when fewer), seeded, in the rows' order; gathered from
+    slices of ``size`` rows: a gather from a frame of many chunks (mapped rows) first copies whole columns into one
+    (1.2 GiB for 2.25M training rows), a slice's gather copies a slice's. The same rows however the frame is chunked."""
+    if n >= rows.height:
+        return rows
+    picked = np.sort(np.random.default_rng(seed).choice(rows.height, size=n, replace=False))
+    bounds = np.searchsorted(picked, np.arange(0, rows.height + size, size))
+    parts = [rows.slice(lo, size)[picked[a:b] - lo] for lo, a, b in zip(range(0, rows.height, size), bounds[:-1], bounds[1:]) if b > a]
+    return pl.concat(parts)
+
+
 def window_start(cfg: Config, as_of: dt.date) -> dt.date | None:
     """The first day of the training window before ``as_of`` (config train_window_days; None: all history)."""
     return None if cfg.train_window_days is None else as_of - dt.timedelta(days=cfg.train_window_days)

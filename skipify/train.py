@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from skipify.config import Config, cutoff_of, load_config, logger
-from skipify.data import Splits, segments, stream_rows, time_splits, version_splits, window_start
+from skipify.data import Splits, sample_rows, segments, stream_rows, time_splits, version_splits, window_start
 from skipify.embeddings import tower_vectors, write_vectors
 from skipify.evaluate import baseline_scores, domain_figures, evaluate, truth_for
 from skipify.features import build_features, default_as_of
@@ -41,8 +41,8 @@ def shap_importance(models: dict[str, Model], splits: Splits, cfg: Config) -> pl
     """Global SHAP importances of every model on a seeded sample of test rows (model, rank, block, mean_abs_shap)."""
     from skipify.explain import global_importance
 
-    sample = splits.test.sample(min(cfg.shap_sample, splits.test.height), seed=cfg.seed)
-    background = splits.train.sample(min(cfg.shap_background, splits.train.height), seed=cfg.seed)
+    sample = sample_rows(splits.test, cfg.shap_sample, cfg.seed, cfg.train_chunk_rows)
+    background = sample_rows(splits.train, cfg.shap_background, cfg.seed, cfg.train_chunk_rows)
     t0 = time.perf_counter()
     out = [global_importance(*values).with_columns(pl.lit(name).alias("model"))
            for name, values in explain_each(models, sample, background, seed=cfg.seed).items()]

@@ -14,7 +14,7 @@ import torch
 from polars.testing import assert_frame_equal
 
 from skipify.config import load_config
-from skipify.data import _by_day, load_rows, stream_rows, time_splits
+from skipify.data import _by_day, load_rows, sample_rows, stream_rows, time_splits
 from skipify.metrics import roc_auc
 from skipify.models.base import Resources
 from skipify.models.deep import SHUFFLE_CHUNKS, DeepConfig, Inputs, epoch_order, train_deep
@@ -46,6 +46,20 @@ def test_streamed_rows_are_the_loaded_rows_mapped_from_a_file(chunked, tmp_path,
     assert streamed.n_chunks() > 1 and loaded.height > CHUNK  # written a chunk at a time
     assert_frame_equal(streamed, loaded)  # the sequences reach back before a window as in memory
     assert (tmp_path / "rows" / "rows.arrow").stat().st_size > 0
+
+
+def test_a_sample_of_mapped_rows_is_the_same_rows_as_of_the_rows_in_memory(chunked, small_rows, tmp_path):
+    streamed = stream_rows(tmp_path / "rows", chunked, sequences=True, until=SMALL_END)
+    assert streamed.n_chunks() > 1
+    n = 500
+    drawn = sample_rows(streamed, n, seed=3, size=CHUNK)
+    assert_frame_equal(drawn, sample_rows(small_rows, n, seed=3, size=10 * CHUNK))  # however chunked or sliced
+    keys = drawn.select("ts", "user_id", "track_id")
+    assert drawn.height == n and keys.is_unique().all()  # without replacement
+    assert keys.equals(keys.sort("ts", "user_id", "track_id"))  # in the rows' order
+    assert drawn.join(small_rows, on=["ts", "user_id", "track_id"], how="anti").height == 0  # rows of the frame
+    assert not drawn.equals(sample_rows(small_rows, n, seed=4))  # seeded
+    assert sample_rows(small_rows, small_rows.height + 1, seed=3).height == small_rows.height  # all, when fewer
 
 
 def test_splits_of_rows_in_day_order_are_slices_equal_to_the_filtered_splits(small_rows):
