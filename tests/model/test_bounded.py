@@ -17,7 +17,7 @@ from skipify.config import load_config
 from skipify.data import _by_day, load_rows, sample_rows, stream_rows, time_splits
 from skipify.metrics import roc_auc
 from skipify.models.base import Resources
-from skipify.models.deep import SHUFFLE_CHUNKS, DeepConfig, Inputs, epoch_order, train_deep
+from skipify.models.deep import BLOCKS_PER_CHUNK, SHUFFLE_CHUNKS, DeepConfig, Inputs, epoch_order, train_deep
 from skipify.models.history import CONTENT_DIM
 from skipify.models.lgbm import TreeRows, train_lgbm
 from skipify.models.preprocess import Preprocessor
@@ -117,14 +117,24 @@ def test_the_deep_model_trained_on_mapped_inputs_is_the_same_model(splits, tmp_p
     assert abs(roc_auc(y, buffered.predict(splits.test)) - roc_auc(y, in_memory.predict(splits.test))) < 0.03
 
 
-def test_an_epoch_over_many_chunks_is_every_row_once_a_few_chunks_at_a_time():
-    n, chunk = 2_000, 100
+def test_an_epoch_over_many_chunks_is_every_row_once_a_few_chunks_worth_of_blocks_at_a_time():
+    n, chunk = 2_000, 128
+    block = chunk // BLOCKS_PER_CHUNK
     order = epoch_order(n, torch.Generator().manual_seed(0), chunk)
     assert sorted(order.tolist()) == list(range(n))
-    groups = [order[i:i + chunk * SHUFFLE_CHUNKS] for i in range(0, n, chunk * SHUFFLE_CHUNKS)]
-    assert all(len(set((g // chunk).tolist())) <= SHUFFLE_CHUNKS for g in groups)  # a group's rows: its chunks only
-    assert order[:chunk].tolist() != sorted(order[:chunk].tolist())  # shuffled within the group
-    few = epoch_order(n, torch.Generator().manual_seed(0), 1_000)  # three chunks: every row in a random order
+    group = chunk * SHUFFLE_CHUNKS
+    groups = [order[i:i + group] for i in range(0, n, group)]
+    # a group's rows: whole blocks (pages the page cache holds together), no more than a group's worth of them
+    for g in groups:
+        blocks = set((g // block).tolist())
+        assert len(blocks) <= group // block
+        assert sum(min(block, n - b * block) for b in blocks) == len(g)
+    # from across the rows, not a few neighbouring chunks (which are a few spans of days)
+    assert len(set((groups[0] // chunk).tolist())) > SHUFFLE_CHUNKS
+    assert order[:block].tolist() != sorted(order[:block].tolist())  # shuffled within the group
+    again = epoch_order(n, torch.Generator().manual_seed(0), chunk)
+    assert torch.equal(order, again) and not torch.equal(order, epoch_order(n, torch.Generator().manual_seed(1), chunk))
+    few = epoch_order(n, torch.Generator().manual_seed(0), 1_000)  # two chunks: every row in a random order
     assert torch.equal(few, torch.randperm(n, generator=torch.Generator().manual_seed(0)))
 
 
