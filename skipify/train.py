@@ -28,7 +28,7 @@ from skipify.evaluate import baseline_scores, domain_figures, evaluate, truth_fo
 from skipify.features import build_features, default_as_of
 from skipify.metrics import roc_auc
 from skipify.models.history import SEQUENCES
-from skipify.models.base import Model, Resources, explain_each, retriever
+from skipify.models.base import Model, Resources, explain_each, predict_each, retriever
 from skipify.models.domains import own_folder
 from skipify.models.kinds import KINDS, load_models
 from skipify.registry import SameRows, champion, gate, register, served_kind
@@ -55,8 +55,7 @@ def _evaluate_models(models: dict[str, Model], splits: Splits, cfg: Config,
     """Every model (and the baselines) on validation (thresholds, the served kind) and test; also the test scores.
     With several domains in the rows, each domain's candidates (the joint models and its ``own``) on its rows
     (``domains``: skipify.evaluate.domain_figures)."""
-    valid = {name: m.predict(splits.valid) for name, m in models.items()}
-    test = {name: m.predict(splits.test) for name, m in models.items()}
+    valid, test = predict_each(models, splits.valid), predict_each(models, splits.test)
     out = evaluate(valid, test, splits, cfg.truth_path)
     domains = domain_figures(valid, test, own or {}, splits, served_kind(out["summary"]))
     if domains:
@@ -84,7 +83,7 @@ def champion_on_same_rows(current: dict | None, test: pl.DataFrame, scores: dict
     y = rows["label"].to_numpy()
     try:
         champ = load_models(version_folder(current["version"], cfg), resources, current["kinds"])
-        same.champion = {name: roc_auc(y, m.predict(rows)) for name, m in champ.items()}
+        same.champion = {name: roc_auc(y, p) for name, p in predict_each(champ, rows).items()}
         same.challenger = {name: roc_auc(y, p[keep]) for name, p in scores.items()}
     except Exception as exc:  # noqa: BLE001 - a champion that cannot score today's rows must not cost the new version
         same.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"

@@ -151,6 +151,15 @@ def predict_pair(served: Model, baseline: Model, rows: pl.DataFrame, data: Any =
     return served.predict(rows, data=data), p_base
 
 
+def predict_each(models: dict[str, Model], rows: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Every model's p(dislike) on the same rows, by kind, in order; a model made of the others (the blend:
+    ``predict(rows, known=...)``) takes their probabilities as computed instead of computing them again."""
+    out: dict[str, np.ndarray] = {}
+    for name, model in models.items():
+        out[name] = model.predict(rows, known=out) if getattr(model, "reuses_scores", False) else model.predict(rows)
+    return out
+
+
 def explain_each(models: dict[str, Model], rows: pl.DataFrame, background: pl.DataFrame,
                  seed: int = 0) -> dict[str, tuple[list[str], np.ndarray]]:
     """Every model's SHAP values on the same rows, by kind, in order; a model made of the others (the blend:

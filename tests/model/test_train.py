@@ -8,13 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from skipify.config import load_config
+from skipify.data import load_rows
+from skipify.models.base import predict_each
 from skipify.models.deep import DeepConfig
 from skipify.models.kinds import KINDS
 from skipify.registry import versions
+from skipify.versions import load_version
 from skipify.train import evaluate_version, train
 from skipify.warehouse import connect
 from tests.scored import NIGHT, SCORED_SETTINGS, tiny_deep_config, tiny_lgbm_config
@@ -50,6 +54,19 @@ def test_train_registers_a_version_with_its_artefacts_and_oracle(trained):
     assert row["gate_reasons"]
     for path in json.loads(con.execute("SELECT artefacts FROM models.registry").fetchone()[0]).values():
         assert Path(path).exists()
+
+
+def test_the_blend_scored_with_its_kinds_scores_is_the_blend_scored_alone(trained):
+    """The evaluation and the champion's rows score every kind once (predict_each): the blend takes its kinds'
+    probabilities as computed, which must be what it computes itself."""
+    cfg, _ = trained
+    _, models = load_version(None, cfg)
+    assert "blend" in models and list(models).index("blend") > 0
+    rows = load_rows(cfg, sequences=True).tail(2_000)
+    each = predict_each(models, rows)
+    assert list(each) == list(models)
+    for name, model in models.items():
+        np.testing.assert_array_equal(each[name], model.predict(rows))
 
 
 def test_tower_vectors_are_written_per_version_for_every_known_id(trained):
