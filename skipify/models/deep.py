@@ -464,7 +464,8 @@ class DeepModel:
         """Calibrated dislike probability for feature rows (``data``: their Inputs, when already made)."""
         dev = torch.device(device)
         for m in (self.towers, self.mlp, self.encoder, self.task):
-            if m is not None:
+            # moved only when elsewhere: Module.to walks every parameter, 0.3 ms a module on each single-pair request
+            if m is not None and next(m.parameters()).device != dev:
                 m.to(dev)
         self.eval()
         if data is None and rows.height > PREDICT_CHUNK:  # the inputs of a chunk at a time; the same batches
