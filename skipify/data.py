@@ -123,14 +123,12 @@ def _spans(days: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
     """(first day, day after the last) of consecutive days holding about ``size`` rows together (a day with
     more is a span of its own), from (day, rows) in day order."""
     spans, start, n = [], None, 0
-    for i, (day, rows) in enumerate(days):
+    for day, rows in days:
         if start is not None and n + rows > size:
             spans.append((start, day))
             start, n = None, 0
         start, n = day if start is None else start, n + rows
-        if i == len(days) - 1:
-            spans.append((start, day + 1))
-    return spans
+    return spans + ([(start, days[-1][0] + 1)] if start is not None else [])
 
 
 def mapped(path: Path, frames: Iterable[pl.DataFrame], what: str = "rows") -> pl.DataFrame | None:

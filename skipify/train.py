@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 import resource
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -34,7 +33,7 @@ from skipify.models.kinds import KINDS, load_models
 from skipify.registry import SameRows, champion, gate, register, served_kind
 from skipify.tune import tuned_configs
 from skipify.versions import find_version, load_version, version_folder
-from skipify.warehouse import connect, run_sql, spill_folder, transaction, with_retry
+from skipify.warehouse import connect, run_sql, scratch_folder, transaction, with_retry
 
 
 def shap_importance(models: dict[str, Model], splits: Splits, cfg: Config) -> pl.DataFrame:
@@ -127,11 +126,8 @@ def train(
     source = _version_to_start_from(warm_start, cfg) if warm_start is not None else None
     build_features(as_of, cfg)
     lap("features")
-    scratch = spill_folder(cfg)  # the mapped rows and tensors of this training, removed when it ends
-    try:
+    with scratch_folder(cfg) as scratch:  # the mapped rows and tensors of this training, removed when it ends
         return _train(as_of, cfg, lap, source, scratch, device, configs, epochs, version, inputs_key)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _train(as_of: dt.date, cfg: Config, lap: "_Stages", source, scratch: Path, device: str, configs: dict[str, Any] | None,
@@ -384,11 +380,8 @@ def _version_rows(chosen: dict, models: dict[str, Model], cfg: Config) -> pl.Dat
     """The feature rows from the first day a version trained on: those its splits read (a version trained
     in a window is never evaluated by loading all history). Mapped, as training's (stream_rows): the file is
     removed at once, its pages stay mapped until the frame is gone."""
-    scratch = spill_folder(cfg)
-    try:
+    with scratch_folder(cfg) as scratch:
         return stream_rows(scratch, cfg, sequences=_reads_sequences(models), since=dt.date.fromisoformat(str(chosen["train_from"])))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def evaluate_version(version: str | None = None, cfg: Config | None = None) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,7 +26,7 @@ from skipify.features import default_as_of
 from skipify.metrics import roc_auc
 from skipify.models.base import Resources
 from skipify.models.kinds import KINDS
-from skipify.warehouse import connect, run_sql, spill_folder, transaction, with_retry
+from skipify.warehouse import connect, run_sql, scratch_folder, transaction, with_retry
 
 def tunable() -> tuple[str, ...]:
     """The kinds with a search space (``space`` in their module)."""
@@ -65,11 +64,8 @@ def tune(models: tuple[str, ...] | None = None, trials: int | None = None, timeo
     unknown = set(models) - set(tunable())
     if unknown:
         raise ValueError(f"unknown or untunable model kind(s) {sorted(unknown)}; choose from {', '.join(tunable())}")
-    scratch = spill_folder(cfg)  # the rows and the trials' inputs are mapped from files there, as training's
-    try:
+    with scratch_folder(cfg) as scratch:  # the rows and the trials' inputs are mapped from files there, as training's
         return _tune(models, trials, timeout_s, device, cfg, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _tune(models: tuple[str, ...] | list[str], trials: int | None, timeout_s: int | None, device: str, cfg: Config, scratch: Path) -> dict:

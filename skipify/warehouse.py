@@ -257,6 +257,17 @@ def spill_folder(cfg: Config) -> Path:
     return root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
+@contextlib.contextmanager
+def scratch_folder(cfg: Config) -> Iterator[Path]:
+    """A :func:`spill_folder` for a process's own files (training's mapped rows and tensors), removed when the
+    block ends; one left by a process that was killed is removed by the next spill_folder."""
+    folder = spill_folder(cfg)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def process_alive(pid: int) -> bool:
     """Whether a process of this machine with that id exists (another user's counts)."""
     try:
