@@ -1,6 +1,6 @@
 """skipify_nightly: one night of dislike scores, every day at 02:00 UTC (after the day's landing files).
 
-ingest -> features -> candidates -> score (one mapped task per user shard) -> publish -> maintain
+ingest -> features -> snapshot -> score (one mapped task per user shard: its candidates, then its scores) -> publish -> maintain
 
 The night scored is the run's logical date (UTC): the run of 2026-03-02 02:00 scores 2026-03-02 with
 everything known before 2026-03-02 00:00. The scheduler runs the nights from `nightly_first_night` on
@@ -78,19 +78,20 @@ def skipify_nightly():
         build_night_features(_night(logical_date))
 
     @task
-    def candidates(logical_date=None) -> list[int]:
-        """Writes the night's candidates and the snapshot every shard reads; returns the shard numbers to map over."""
-        from skipify.nightly import make_candidates, share_snapshot
+    def snapshot(logical_date=None) -> list[int]:
+        """Writes the night's serving snapshot, which every shard (and the API's workers) maps; returns the shard
+        numbers to map over."""
+        from skipify.nightly import share_snapshot
 
-        make_candidates(_night(logical_date))
         share_snapshot(_night(logical_date))
         return list(range(NIGHTS.nightly_shards))
 
     @task(max_active_tis_per_dagrun=4)
     def score(shard: int, logical_date=None) -> int:
-        from skipify.nightly import score_shard
+        """One shard of listeners: their candidates, then their scores."""
+        from skipify.nightly import night_shard
 
-        return score_shard(_night(logical_date), shard)
+        return night_shard(_night(logical_date), shard)
 
     @task
     def publish(logical_date=None, run_id=None) -> dict:
@@ -106,7 +107,7 @@ def skipify_nightly():
 
         return maintain_lake()
 
-    shards = candidates()
+    shards = snapshot()
     ingest() >> features() >> shards
     score.expand(shard=shards) >> publish() >> maintain()
 

@@ -22,7 +22,7 @@ from skipify.models.base import Model
 from skipify.warehouse import connect, run_sql
 
 
-def _lists(x) -> pl.Series:
+def lists(x) -> pl.Series:
     """A float matrix as a list column (DuckLake stores lists, not fixed-size arrays)."""
     return pl.Series(x).cast(pl.List(pl.Float32))
 
@@ -39,8 +39,8 @@ def tower_vectors(model: Model, as_of: dt.date, cfg: Config | None = None) -> tu
     finally:
         con.close()
     u, t = model.vectors(rows)
-    users = pl.DataFrame({"user_id": rows["user_id"], "vector": _lists(u)}).unique("user_id", keep="first", maintain_order=True)
-    tracks = pl.DataFrame({"track_id": rows["track_id"], "vector": _lists(t)}).unique("track_id", keep="first", maintain_order=True)
+    users = pl.DataFrame({"user_id": rows["user_id"], "vector": lists(u)}).unique("user_id", keep="first", maintain_order=True)
+    tracks = pl.DataFrame({"track_id": rows["track_id"], "vector": lists(t)}).unique("track_id", keep="first", maintain_order=True)
     logger.info("tower vectors: %d users, %d tracks as of %s", users.height, tracks.height, as_of)
     return users, tracks
 

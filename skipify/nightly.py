@@ -7,18 +7,21 @@ Night D scores what listeners may meet on day D, with everything known before D 
 
 1. ``ingest_landing``   landing files dated before D (already-ingested batches are skipped);
 2. ``build_night_features``   features as of D, MiniLM vectors for new track texts only;
-3. ``make_candidates``  the supplied candidates for D, else per active listener the ``candidates_k``
-   tracks nearest to their taste (lowest two-tower dislike interaction) not played in the last
-   ``candidates_fresh_days`` days, plus their ``rotation_k`` most played tracks of those days; each
-   listener falls in one of ``nightly_shards`` shards;
-4. ``score_shard``      per shard: the champion's served model (``p_dislike``: the kind the gate chose,
-   models.registry.served_model) and its baseline kind (``p_dislike_baseline``: baseline_model), in batches, into
-   scores.staged_scores (each shard its own partition: Airflow runs them as mapped tasks);
+3. the serving snapshot as of D (skipify.serving, written once on the machine: skipify.snapshots), which the
+   shards and the API's workers map;
+4. per shard of listeners (``nightly_shards``, crc32 of the id; Airflow maps one task per shard, ``night_shard``):
+   ``make_candidates``  the supplied candidates for D, else per active listener the ``candidates_k`` tracks
+   nearest to their taste (lowest two-tower dislike interaction, the vectors from the snapshot) not played in
+   the last ``candidates_fresh_days`` days, plus their ``rotation_k`` most played tracks of those days; then
+   ``score_shard``  the champion's served model (``p_dislike``: the kind the gate chose, models.registry.served_model)
+   and its baseline kind (``p_dislike_baseline``: baseline_model), in batches, into scores.staged_scores (each
+   shard its own partition);
 5. ``publish``          checks on the staged night; if they pass, one transaction replaces the night
    in scores.dislike_scores / track_dislike_profile / user_risk and records it in ops.runs; if not,
    the previous night stays, the run is recorded as failed with the reason, and NightFailed is raised.
 
-``run_night`` is the five in order (``skipify nightly``); the Airflow DAG calls the same functions.
+``run_night`` is the five in order (``skipify nightly``), the shards one after another; the Airflow DAG calls the
+same functions.
 
 A night is recorded in ops.runs as ``running`` when it starts (:func:`begin_run`), with its owner (this
 process, or the Airflow DAG); its end replaces that row (published, failed). A night killed on the way
@@ -38,6 +41,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -46,6 +50,9 @@ from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.models.base import explain_each, predict_pair, read_columns, retriever
 from skipify.models.kinds import served_and_baseline
 from skipify.warehouse import connect, insert_sql, process_alive, run_sql, transaction, with_retry
+
+if TYPE_CHECKING:
+    from skipify.serving import Snapshot
 
 PUBLISHED = ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")  # the tables a night replaces
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -224,6 +231,9 @@ def champion_models(cfg: Config):
     return chosen, models
 
 
+TASTE_CHUNK = 32  # listeners per matrix product: their (listeners x tracks) scores stay in the cache (2,048: 2.2x slower)
+
+
 def taste_candidates(users: pl.DataFrame, tracks: pl.DataFrame, recent: pl.DataFrame, k: int) -> pl.DataFrame:
     """Per user, the k tracks with the lowest dislike interaction ⟨user, track⟩ not in ``recent``.
 
@@ -237,64 +247,108 @@ def taste_candidates(users: pl.DataFrame, tracks: pl.DataFrame, recent: pl.DataF
         return pl.DataFrame(schema={"user_id": pl.String, "track_id": pl.String})
     U = torch.tensor(np.stack(users["vector"].to_numpy()), dtype=torch.float32)
     T = torch.tensor(np.stack(tracks["vector"].to_numpy()), dtype=torch.float32)
-    u_index = {u: i for i, u in enumerate(users["user_id"].to_list())}
-    t_index = {t: i for i, t in enumerate(tracks["track_id"].to_list())}
-    pairs = recent.filter(pl.col("user_id").is_in(list(u_index)) & pl.col("track_id").is_in(list(t_index)))
-    ru = np.array([u_index[u] for u in pairs["user_id"].to_list()], dtype=np.int64)
-    rt = np.array([t_index[t] for t in pairs["track_id"].to_list()], dtype=np.int64)
+    # the recent pairs as (user row, track row), ordered by user row: each chunk of listeners masks a slice of them
+    pairs = (recent.select("user_id", "track_id")
+             .join(users.select("user_id").with_row_index("u"), on="user_id")
+             .join(tracks.select("track_id").with_row_index("t"), on="track_id")
+             .sort("u"))
+    ru, rt = pairs["u"].to_numpy().astype(np.int64), pairs["t"].to_numpy().astype(np.int64)
     k = min(k, T.shape[0])
     picked_u, picked_t = [], []
-    chunk = 2048
-    for lo in range(0, U.shape[0], chunk):
-        scores = U[lo : lo + chunk] @ T.T
-        m = (ru >= lo) & (ru < lo + chunk)
-        scores[torch.from_numpy(ru[m] - lo), torch.from_numpy(rt[m])] = float("inf")
+    for lo in range(0, U.shape[0], TASTE_CHUNK):
+        scores = U[lo : lo + TASTE_CHUNK] @ T.T
+        a, b = np.searchsorted(ru, [lo, lo + TASTE_CHUNK])
+        scores[torch.from_numpy(ru[a:b] - lo), torch.from_numpy(rt[a:b])] = float("inf")
         top = torch.topk(scores, k, dim=1, largest=False)
         ok = torch.isfinite(top.values)
         rows = torch.arange(lo, lo + scores.shape[0]).unsqueeze(1).expand_as(top.indices)
         picked_u.append(rows[ok].numpy())
         picked_t.append(top.indices[ok].numpy())
-    uid = np.asarray(users["user_id"].to_list(), dtype=object)[np.concatenate(picked_u)]
-    tid = np.asarray(tracks["track_id"].to_list(), dtype=object)[np.concatenate(picked_t)]
-    return pl.DataFrame({"user_id": uid.tolist(), "track_id": tid.tolist()}, schema={"user_id": pl.String, "track_id": pl.String})
+    return pl.DataFrame({"user_id": users["user_id"].cast(pl.String).gather(np.concatenate(picked_u)),
+                         "track_id": tracks["track_id"].cast(pl.String).gather(np.concatenate(picked_t))})
 
 
-def make_candidates(run_date: dt.date, cfg: Config | None = None) -> int:
-    """Write the night's candidates (one shard per listener) to scores.candidates; returns their count."""
-    from skipify.embeddings import tower_vectors
+def in_shard(frame: pl.DataFrame, shard: int | None, shards: int) -> pl.DataFrame:
+    """The rows of ``frame`` whose user_id falls in ``shard`` (every row: None), with their shard (``shard_of``)."""
+    users = frame["user_id"].unique()
+    of = pl.DataFrame({"user_id": users, "shard": [shard_of(u, shards) for u in users.to_list()]},
+                      schema={"user_id": pl.String, "shard": pl.Int32})
+    out = frame.join(of, on="user_id", how="left", maintain_order="left")
+    return out if shard is None else out.filter(pl.col("shard") == shard)
+
+
+def snapshot_vectors(model, snapshot: "Snapshot", users: pl.Series, tracks: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(users, tracks) as skipify.embeddings.tower_vectors gives them, for these ids, from the night's serving
+    snapshot instead of the feature SQL (10M plays: about 1 s, where the SQL took 10 s). A probe per id, paired off
+    row by row as in models/embedding_probes.sql (no ids: the unknown id): a user's vector reads only the user's
+    columns and listening history, a track's only the track's, and the snapshot's rows carry the SQL's
+    (tests/api/test_serving.py; the vectors: tests/model/test_nightly.py)."""
+    from skipify.embeddings import lists
+    from skipify.serving import request_frame
+
+    n = max(len(users), len(tracks))
+    if n == 0:
+        return pl.DataFrame(schema={"user_id": pl.String, "vector": pl.List(pl.Float32)}), \
+            pl.DataFrame(schema={"track_id": pl.String, "vector": pl.List(pl.Float32)})
+    wrap = pl.int_range(n, eager=True)
+
+    def ids(values: pl.Series) -> pl.Series:
+        return values.cast(pl.String).gather(wrap % len(values)) if len(values) else pl.repeat(None, n, dtype=pl.String, eager=True)
+
+    probes = pl.DataFrame({"user_id": ids(users), "track_id": ids(tracks)}).with_columns(pl.lit(snapshot.cutoff).alias("ts"))
+    rows, _ = snapshot.rows(request_frame(probes), model.columns)
+    u, t = model.vectors(rows)
+    out_users = pl.DataFrame({"user_id": rows["user_id"], "vector": lists(u)}).head(len(users))
+    out_tracks = pl.DataFrame({"track_id": rows["track_id"], "vector": lists(t)}).head(len(tracks))
+    return out_users, out_tracks
+
+
+def make_candidates(run_date: dt.date, cfg: Config | None = None, shard: int | None = None, snapshot=None, models=None) -> int:
+    """Write the night's candidates of the listeners of ``shard`` (all: None) to scores.candidates, replacing what
+    that shard (the night) had; returns their count. Taste candidates read the retrieving model's vectors from the
+    night's serving snapshot (``snapshot``, else the one shared on this machine, else built): the listeners' of the
+    shard, and every track's, made once per night and machine (``snapshots.kept_frame``) for all shards."""
+    from skipify import snapshots
 
     cfg = cfg or load_config()
     cutoff = cutoff_of(run_date)
-    params = {"run_date": run_date, "cutoff": cutoff, "active_days": cfg.active_days, "fresh_days": cfg.candidates_fresh_days}
+    params = {"run_date": run_date, "cutoff": cutoff, "active_days": cfg.active_days, "fresh_days": cfg.candidates_fresh_days,
+              "shard": shard}
     con = connect(cfg, read_only=True)
     try:
         supplied = run_sql(con, "nightly/supplied_candidates", params).pl()
         if supplied.is_empty():
-            active = run_sql(con, "nightly/active_users", params).pl()
-            recent = run_sql(con, "nightly/recent_pairs", params).pl().filter(pl.col("user_id").is_in(active["user_id"].implode()))
+            active = in_shard(run_sql(con, "nightly/active_users", params).pl(), shard, cfg.nightly_shards)
+            con.register("night_users", active.select("user_id").to_arrow())
+            recent = run_sql(con, "nightly/recent_pairs", params).pl()
+            known_tracks = run_sql(con, "nightly/known_tracks", params).pl()
     finally:
         con.close()
+    of_shard = f" shard {shard}" if shard is not None else ""
     if not supplied.is_empty():
-        cands = supplied.with_columns(pl.lit("supplied").alias("source"))
-        logger.info("night %s: %d supplied candidates", run_date, cands.height)
+        cands = in_shard(supplied, shard, cfg.nightly_shards).with_columns(pl.lit("supplied").alias("source"))
+        logger.info("night %s%s: %d supplied candidates", run_date, of_shard, cands.height)
     else:
-        _, models = champion_models(cfg)
-        users, tracks = tower_vectors(retriever(models), run_date, cfg)  # the retrieving model's vectors, whichever kind is served
-        users = users.filter(pl.col("user_id").is_in(active["user_id"].implode()))
+        chosen, models = models or champion_models(cfg)
+        model = retriever(models)  # the retrieving model's vectors, whichever kind is served
+        snapshot = snapshot or snapshots.shared(run_date, cfg, chosen["version"], read_columns(models))
+        no_ids = pl.Series("user_id", [], dtype=pl.String)
+        tracks = snapshots.kept_frame(run_date, cfg, chosen["version"], "track_vectors",
+                                      lambda: snapshot_vectors(model, snapshot, no_ids, known_tracks["track_id"])[1])
+        users, _ = snapshot_vectors(model, snapshot, active["user_id"], known_tracks["track_id"].head(1))
         taste = taste_candidates(users, tracks, recent, cfg.candidates_k).with_columns(pl.lit("taste").alias("source"))
         rotation = (
             recent.sort(["user_id", "plays", "last_ts", "track_id"], descending=[False, True, True, False])
             .group_by("user_id", maintain_order=True).head(cfg.rotation_k)
             .select("user_id", "track_id", pl.lit("rotation").alias("source"))
         )
-        cands = pl.concat([taste, rotation]).unique(["user_id", "track_id"], keep="first", maintain_order=True)
-        logger.info("night %s: %d active listeners, %d taste + %d rotation candidates", run_date, active.height, taste.height, rotation.height)
-    users_of = cands["user_id"].unique()
-    shards = pl.DataFrame({"user_id": users_of, "shard": [shard_of(u, cfg.nightly_shards) for u in users_of.to_list()]},
-                          schema={"user_id": pl.String, "shard": pl.Int32})
-    cands = cands.join(shards, on="user_id", how="left")
+        cands = in_shard(pl.concat([taste, rotation]).unique(["user_id", "track_id"], keep="first", maintain_order=True),
+                         None, cfg.nightly_shards)
+        logger.info("night %s%s: %d active listeners, %d taste + %d rotation candidates", run_date, of_shard, active.height,
+                    taste.height, rotation.height)
+    clear = ("nightly/delete_candidates", params) if shard is None else ("nightly/delete_shard_candidates", params)
     _replace(cfg, {"new_candidates": cands.select("shard", "user_id", "track_id", "source")},
-             [("nightly/delete_candidates", params), ("nightly/insert_candidates", params)])
+             [clear, ("nightly/insert_candidates", params)])
     return cands.height
 
 
@@ -349,6 +403,16 @@ def share_snapshot(run_date: dt.date, cfg: Config | None = None) -> Path:
     chosen, models = champion_models(cfg)
     snapshots.shared(run_date, cfg, chosen["version"], read_columns(models), fresh=True)
     return snapshots.folder(run_date, chosen["version"], cfg)
+
+
+def night_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapshot=None, models=None) -> int:
+    """One shard of the night's listeners: their candidates (:func:`make_candidates`), then their scores
+    (:func:`score_shard`), on the night's shared snapshot; returns the rows scored. The Airflow DAG maps it
+    over the shards; ``run_night`` calls it for each in turn."""
+    cfg = cfg or load_config()
+    models = models or champion_models(cfg)
+    make_candidates(run_date, cfg, shard, snapshot, models)
+    return score_shard(run_date, shard, cfg, snapshot, models)
 
 
 def score_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapshot=None, models=None) -> int:
@@ -496,9 +560,9 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
     seconds: dict[str, float] = {}
     t = time.perf_counter()
 
-    def lap(name: str) -> None:
+    def lap(name: str) -> None:  # a stage run once per shard adds up
         nonlocal t
-        seconds[name] = round(time.perf_counter() - t, 2)
+        seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - t, 2)
         logger.info("night %s stage %s: %.1fs", run_date, name, seconds[name])
         t = time.perf_counter()
 
@@ -508,16 +572,17 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
         lap("ingest")
         build_night_features(run_date, cfg)
         lap("features")
-        make_candidates(run_date, cfg)
-        lap("candidates")
         from skipify import snapshots
 
         models = champion_models(cfg)
         # once for all shards, and written for the API's workers to map
         snapshot = snapshots.shared(run_date, cfg, models[0]["version"], read_columns(models[1]), fresh=True)
-        for shard in range(cfg.nightly_shards):
+        lap("snapshot")
+        for shard in range(cfg.nightly_shards):  # night_shard's two steps, timed apart
+            make_candidates(run_date, cfg, shard, snapshot, models)
+            lap("candidates")
             score_shard(run_date, shard, cfg, snapshot, models)
-        lap("score")
+            lap("score")
     except NightFailed:
         raise
     except Exception as exc:

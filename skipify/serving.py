@@ -126,9 +126,9 @@ class KeyIndex:
         self._coded({c: SortedIds.of(keys[c]) for c in keys.columns})
         if float(np.prod(np.array(self.widths, dtype=np.float64))) >= 2**62:
             raise ValueError(f"too many distinct keys to code in one int64: {dict(zip(keys.columns, self.widths))}")
-        # the frame's own keys coded by rank (the position in the sorted values), not one lookup each
-        ranks = [(keys[c].rank("dense") - 1).fill_null(-1).cast(pl.Int64).to_numpy() for c in keys.columns]
-        code, known = self._combine(ranks)
+        # the frame's own keys coded by their position in the sorted values: a hash join with them (sorting the
+        # strings again to rank them cost 3.5 s for the 6.9M listener-track pairs of 10M plays)
+        code, known = self._encode(keys)
         self.rows = np.flatnonzero(known)  # rows of the frame with a whole key
         order = np.argsort(code[self.rows], kind="stable")
         self.rows, self.sorted = self.rows[order], code[self.rows][order]

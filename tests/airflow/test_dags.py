@@ -72,7 +72,7 @@ CHECK = textwrap.dedent(
 def test_dagbag_imports_both_dags_without_errors(env):
     out = json.loads(run([sys.executable, "-c", CHECK, str(ROOT / "dags")], env).stdout.strip().splitlines()[-1])
     assert out["errors"] == {} and out["dags"] == ["skipify_nightly", "skipify_retrain"]
-    assert out["nightly_tasks"] == ["candidates", "features", "ingest", "maintain", "publish", "score"]
+    assert out["nightly_tasks"] == ["features", "ingest", "maintain", "publish", "score", "snapshot"]
     assert out["mapped"] == ["score"] and out["catchup"] is True and out["retries"] >= 1
 
 

@@ -127,10 +127,10 @@ def test_the_scheduler_runs_the_night_with_parallel_shards_and_it_equals_skipify
             log.close()
         pg.close()
 
-    # the candidates task wrote the night's snapshot once; the shard tasks mapped it, none loaded its own from the warehouse
+    # the snapshot task wrote the night's snapshot once; the shard tasks mapped it, none loaded its own from the warehouse
     logs = tmp_path / "airflow_home" / "logs"
-    task_logs = {task: "".join(f.read_text() for f in logs.rglob("*.log") if f"task_id={task}" in str(f)) for task in ("candidates", "score")}
-    assert "written to" in task_logs["candidates"], task_logs["candidates"][-2000:]
+    task_logs = {task: "".join(f.read_text() for f in logs.rglob("*.log") if f"task_id={task}" in str(f)) for task in ("snapshot", "score")}
+    assert "written to" in task_logs["snapshot"], task_logs["snapshot"][-2000:]
     assert "scored" in task_logs["score"] and "mapped from" in task_logs["score"], task_logs["score"][-2000:]
     assert not re.search(r"serving snapshot as of \S+: [\d,]+ keys", task_logs["score"]), task_logs["score"][-2000:]
     shards = [s for s in states if s["task_id"] == "score"]

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from skipify.config import load_config
-from skipify.nightly import backfill, begin_run, run_night, taste_candidates, this_process
+from skipify.nightly import TASTE_CHUNK, backfill, begin_run, make_candidates, run_night, taste_candidates, this_process
 from skipify.warehouse import connect
 from tests.scored import NIGHT, SCORED_SETTINGS, read
 
@@ -175,6 +175,67 @@ def test_taste_candidates_take_the_lowest_interaction_and_skip_recent_plays():
     assert np.isin(["a"], taste_candidates(users, tracks, recent, 5)["user_id"]).all()
 
 
+
+def test_taste_candidates_scored_a_chunk_of_listeners_at_a_time_are_each_listeners_own():
+    """Listeners are scored TASTE_CHUNK at a time, each chunk masking its own listeners' recent pairs: the
+    candidates are those of each listener scored alone against every track, less the tracks they played."""
+    rng = np.random.default_rng(3)
+    n_users, n_tracks, k = 3 * TASTE_CHUNK + 5, 40, 4
+    U, T = rng.normal(size=(n_users, 3)).astype(np.float32), rng.normal(size=(n_tracks, 3)).astype(np.float32)
+    users = pl.DataFrame({"user_id": [f"u{i:03d}" for i in range(n_users)], "vector": U.tolist()})
+    tracks = pl.DataFrame({"track_id": [f"t{j:02d}" for j in range(n_tracks)], "vector": T.tolist()})
+    played = {(int(i), int(j)) for i, j in zip(rng.integers(0, n_users, 400), rng.integers(0, n_tracks, 400))}
+    recent = pl.DataFrame({"user_id": [f"u{i:03d}" for i, _ in played] + ["nobody"],
+                           "track_id": [f"t{j:02d}" for _, j in played] + ["t00"]})
+    out = taste_candidates(users, tracks, recent, k)
+    got = out.group_by("user_id").agg(pl.col("track_id").sort()).sort("user_id")
+    assert got.height == n_users and not out.join(recent, on=["user_id", "track_id"]).height
+    for i, row in enumerate(got.iter_rows(named=True)):
+        scores = U[i] @ T.T
+        allowed = [j for j in np.argsort(scores, kind="stable") if (i, int(j)) not in played]
+        assert row["track_id"] == sorted(f"t{j:02d}" for j in allowed[:k]), row["user_id"]
+
+
+def test_candidates_made_shard_by_shard_are_the_nights_made_at_once(copy_scored_home):
+    """The night's shard tasks each make their listeners' candidates (skipify.nightly.night_shard): together they
+    are the candidates made for every listener at once, and a shard made again replaces its own only."""
+    home = copy_scored_home("sharded_candidates")
+    cfg = load_config(home=home, **SETTINGS)
+
+    def candidates() -> pl.DataFrame:
+        return read(cfg, "SELECT shard, user_id, track_id, source FROM scores.candidates WHERE run_date = $d ORDER BY ALL", {"d": NIGHT})
+
+    assert make_candidates(NIGHT, cfg) == candidates().height > 0
+    whole = candidates()
+    assert sorted(whole["shard"].unique()) == list(range(cfg.nightly_shards))
+    assert set(whole["source"]) == {"taste", "rotation"}
+    con = connect(cfg)
+    con.execute("DELETE FROM scores.candidates WHERE run_date = $d", {"d": NIGHT})
+    con.close()
+    made = [make_candidates(NIGHT, cfg, shard) for shard in range(cfg.nightly_shards)]
+    assert candidates().equals(whole) and made == [whole.filter(pl.col("shard") == s).height for s in range(cfg.nightly_shards)]
+    assert make_candidates(NIGHT, cfg, 1) == made[1] and candidates().equals(whole)
+
+
+def test_the_nights_tower_vectors_from_the_snapshot_are_the_feature_sqls(scored_home):
+    """Taste candidates read the retriever's vectors from the night's snapshot (skipify.nightly.snapshot_vectors):
+    those that tower_vectors computes from the feature SQL, for some of the listeners and every track."""
+    from skipify.embeddings import tower_vectors
+    from skipify.models.base import read_columns, retriever
+    from skipify.nightly import champion_models, snapshot_vectors
+    from skipify.serving import Snapshot
+
+    cfg = load_config(home=scored_home, **SETTINGS)
+    _, models = champion_models(cfg)
+    model = retriever(models)
+    users, tracks = tower_vectors(model, NIGHT, cfg)
+    some = users["user_id"].gather(np.arange(0, users.height, 7))
+    got_users, got_tracks = snapshot_vectors(model, Snapshot.load(NIGHT, cfg, read_columns(models)), some, tracks["track_id"])
+    assert got_users["user_id"].equals(some) and got_tracks["track_id"].equals(tracks["track_id"])
+    want_users = users.join(got_users.select("user_id"), on="user_id", how="semi", maintain_order="left")
+    for got, want in ((got_users, want_users), (got_tracks, tracks)):
+        np.testing.assert_allclose(np.stack(got["vector"].to_numpy()), np.stack(want["vector"].to_numpy()), rtol=0, atol=1e-6)
+
 KILLED_NIGHT = textwrap.dedent(
     """
     import datetime as dt, os, signal, sys
@@ -224,7 +285,7 @@ def test_a_night_still_running_is_not_abandoned(home):
 
 
 def test_shard_tasks_read_the_nights_shared_snapshot_and_score_exactly_as_with_their_own(copy_scored_home, monkeypatch):
-    """The Airflow DAG's candidates task writes the night's snapshot once on the machine (skipify.snapshots); a
+    """The Airflow DAG's snapshot task writes the night's snapshot once on the machine (skipify.snapshots); a
     shard task then maps it instead of loading its own from the warehouse, and stages the same scores."""
     from skipify import snapshots
     from skipify.nightly import champion_models, score_shard, share_snapshot
