@@ -90,6 +90,7 @@ class Config:
     rotation_k: int = 20  # ... plus their most played tracks of the last candidates_fresh_days
     scoring_batch_rows: int = 100_000  # rows scored per batch (progress is logged per batch)
     nightly_shards: int = 4  # user shards scored separately (Airflow maps one task per shard)
+    nightly_workers: int = 2  # processes `skipify nightly` scores the shards in, side by side (1: one after another, in its own)
     risk_threshold: float | None = None  # at risk when p_dislike >= this, until a product manager chooses one (skipify guard) [default: the served model's validation threshold]
     row_count_min_ratio: float = 0.5  # a night's row count must lie within these ratios ...
     row_count_max_ratio: float = 2.0  # ... of the previous published night's, or the night fails its checks
@@ -293,7 +294,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "gate_tolerance": (0, 1), "gate_min_test_rows": (0, None), "domain_models_min_rows": (0, None), "train_epochs": (1, None), "warm_start_epochs": (1, None),
     "retrain_full_weekday": (0, 6), "tune_trials": (1, None), "tune_timeout_s": (1, None), "shap_sample": (1, None),
     "shap_background": (1, None), "shap_night_sample": (0, None), "active_days": (1, None), "candidates_k": (0, None),
-    "candidates_fresh_days": (0, None), "rotation_k": (0, None), "scoring_batch_rows": (1, None), "nightly_shards": (1, 4096),
+    "candidates_fresh_days": (0, None), "rotation_k": (0, None), "scoring_batch_rows": (1, None), "nightly_shards": (1, 4096), "nightly_workers": (1, 1024),
     "risk_threshold": (0, 1), "row_count_min_ratio": (0, None), "row_count_max_ratio": (0, None), "profile_min_listeners": (1, None),
     "guard_backtest_nights": (0, None), "guard_nights": (1, None), "guard_new_days": (0, None),
     "app_port": (1, 65535), "app_cache_ttl_s": (0, None), "serve_port": (1, 65535), "serve_max_batch": (1, None),

@@ -552,6 +552,42 @@ def publish(run_date: dt.date, cfg: Config | None = None, run_id: str | None = N
 # --- the whole night ------------------------------------------------------------------------
 
 
+_worker: dict = {}  # in a worker process of in_processes: its configuration, models and mapped snapshot
+
+
+def _worker_start(cfg: Config, version: str, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    from skipify.versions import load_version
+
+    _worker.update(cfg=cfg, models=load_version(version, cfg))
+
+
+def _worker_shard(run_date: dt.date, shard: int) -> int:
+    from skipify import snapshots
+
+    cfg, models = _worker["cfg"], _worker["models"]
+    if _worker.get("night") != run_date:  # mapped once per process, not once per shard
+        _worker.update(night=run_date, snapshot=snapshots.shared(run_date, cfg, models[0]["version"], read_columns(models[1])))
+    return night_shard(run_date, shard, cfg, _worker["snapshot"], models)
+
+
+def in_processes(run_date: dt.date, shards: list[int], cfg: Config, version: str, workers: int) -> list[int]:
+    """``night_shard`` for each of ``shards`` in ``workers`` processes side by side (spawned: Polars' and torch's
+    threads do not survive a fork), each loading the version's models once and mapping the night's snapshot,
+    which must be written on this machine (:func:`share_snapshot`); the machine's cores are split between
+    them (torch's threads). Returns the rows each shard scored; the first failure is raised."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    logger.info("night %s: %d shards in %d processes of %d thread(s)", run_date, len(shards), workers, threads)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                             initargs=(cfg, version, threads)) as pool:
+        return list(pool.map(_worker_shard, [run_date] * len(shards), shards))
+
+
 def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
     """One night end to end (``skipify nightly``); a failure is recorded in ops.runs and re-raised."""
     cfg = cfg or load_config()
@@ -578,11 +614,14 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
         # once for all shards, and written for the API's workers to map
         snapshot = snapshots.shared(run_date, cfg, models[0]["version"], read_columns(models[1]), fresh=True)
         lap("snapshot")
-        for shard in range(cfg.nightly_shards):  # night_shard's two steps, timed apart
-            make_candidates(run_date, cfg, shard, snapshot, models)
-            lap("candidates")
-            score_shard(run_date, shard, cfg, snapshot, models)
-            lap("score")
+        shards = list(range(cfg.nightly_shards))
+        workers = min(cfg.nightly_workers, len(shards))
+        if workers > 1 and snapshots.existing(run_date, cfg, models[0]["version"], read_columns(models[1])) is not None:
+            in_processes(run_date, shards, cfg, models[0]["version"], workers)
+        else:  # one process (or a snapshot held in this one's memory only: the workers could not map it)
+            for shard in shards:
+                night_shard(run_date, shard, cfg, snapshot, models)
+        lap("shards")
     except NightFailed:
         raise
     except Exception as exc:

@@ -48,6 +48,10 @@ PROBE_SCHEMA = {
     "reason_start": pl.String, "artist": pl.String, "genre": pl.String, "domain": pl.String,
 }
 
+# what a per-row family reads of a probe without a session besides its play_id (sql/features/families/40: a row
+# alone in its session's window; a probe has no outcome): the probes alike in these get the same row
+ALONE = ("session_position", "ts", "day", "platform", "shuffle", "context_type", "reason_start", "genre")
+
 
 def request_frame(items: list[dict] | pl.DataFrame) -> pl.DataFrame:
     """Requests (dicts, or a frame with some of the columns) as a frame of REQUEST_SCHEMA; a missing
@@ -351,9 +355,17 @@ class Snapshot:
         per_row = [f for f in self.per_row if wanted is None or wanted & set(_columns(f))]
         session_log = None
         if per_row:
-            cur = self._cursor()
             plays = live if live is not None and live.height else None
-            cur.register("fx_rows_out", (probes if plays is None else pl.concat([probes, plays])).to_arrow())
+            # a probe without a session is alone in its session's window: its row depends on its own columns only
+            # (ALONE), so the SQL runs once per distinct value of them (a night's 900,000 probes of a shard: some
+            # thousands) and the probes take their rows by a join; the probes in a session run as they are
+            alone = probes.filter(pl.col("session_id").is_null())
+            first = max(probes.height, int(plays["play_id"].max()) + 1 if plays is not None else 0)  # ids none of the others has
+            distinct = alone.unique(ALONE, maintain_order=True).with_columns(
+                (pl.int_range(pl.len(), dtype=pl.UInt64) + first).alias("play_id"))
+            batch = pl.concat([distinct, probes.filter(pl.col("session_id").is_not_null()), *([plays] if plays is not None else [])])
+            cur = self._cursor()
+            cur.register("fx_rows_out", batch.to_arrow())
             for fam in per_row:
                 text = self._sql[fam.name]
                 part = cur.execute(text, used_params(text, self.params)).pl()
@@ -363,7 +375,14 @@ class Snapshot:
                         session_log = PlayLog.from_plays(plays.join(part.filter(is_live).select("play_id", "hs_prev"), on="play_id")
                                                          .with_columns(pl.int_range(1, pl.len() + 1).over("user_id").alias("n")))
                     part = part.filter(~is_live)
-                parts[fam.name] = _plain_ints(part.sort("play_id").drop("play_id", "day"))
+                # the distinct rows' play_ids were renumbered: theirs come back keyed by their columns
+                part = part.drop("day")
+                own = distinct.select("play_id", *ALONE).join(part, on="play_id").drop("play_id")
+                alone_rows = alone.select("play_id", *ALONE).join(own, on=list(ALONE), how="left", nulls_equal=True,
+                                                                  maintain_order="left").drop(*ALONE)
+                in_session = part.join(distinct.select("play_id"), on="play_id", how="anti")
+                part = pl.concat([alone_rows.select(part.columns), in_session])
+                parts[fam.name] = _plain_ints(part.sort("play_id").drop("play_id"))
         rows = pl.concat([probes.select("user_id", "track_id", "ts"), *[parts[f.name] for f in families() if f.name in parts]],
                          how="horizontal")
         if self.log is not None:

@@ -11,7 +11,7 @@ NIGHT = START + dt.timedelta(days=14)  # the last published night; NIGHT - 1 day
 # domain_models_min_rows: the podcasts (about 700 training and 200 validation plays) get models of their own, which the
 # per-domain gate compares with the joint ones (tests/model/test_domain_gate.py)
 SCORED_SETTINGS = {"split_test_days": 3, "split_valid_days": 3, "candidates_k": 8, "rotation_k": 4,
-                   "nightly_shards": 3, "shap_night_sample": 60, "shap_sample": 200, "domain_models_min_rows": 50,
+                   "nightly_shards": 3, "nightly_workers": 1, "shap_night_sample": 60, "shap_sample": 200, "domain_models_min_rows": 50,
                    "train_chunk_rows": 1024}  # training maps its rows and tensors, a chunk at a time (test_bounded.py)
 
 

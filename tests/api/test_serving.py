@@ -155,6 +155,30 @@ def test_sorted_ids_find_a_requests_few_ids_and_a_batchs_many_alike():
     assert many.len() > SMALL_FRAME and np.array_equal(ids.positions(many), np.tile(want, SMALL_FRAME // len(asked) + 2))
 
 
+def test_probes_alike_without_a_session_share_one_run_of_the_per_row_sql_and_get_each_its_own_row(snapshot, pairs):
+    """The per-row family (the session and context) runs once per distinct probe without a session (serving.ALONE):
+    each probe's row is the one the SQL gives it run on every probe, with probes in sessions, alike or not, beside."""
+    from skipify.serving import _plain_ints
+    from skipify.warehouse import used_params
+
+    base = pairs.select("user_id", "track_id").head(60)
+    requests = request_frame(pl.concat([
+        base,  # the habit's context: many listeners alike
+        base.with_columns(pl.lit(7).alias("hour"), pl.lit("ios").alias("platform")),  # all alike but the pair
+        base.head(20).with_columns(pl.lit("s1").alias("session_id"), pl.lit(3).alias("session_position")),
+        base.head(10).with_columns(pl.format("s-{}", pl.int_range(pl.len())).alias("session_id")),
+    ], how="diagonal"))
+    rows, _ = snapshot.rows(requests)
+    probes = snapshot.probes(requests)
+    cur = snapshot._cursor()
+    cur.register("fx_rows_out", probes.to_arrow())
+    for fam in snapshot.per_row:
+        text = snapshot._sql[fam.name]
+        each = _plain_ints(cur.execute(text, used_params(text, snapshot.params)).pl().sort("play_id").drop("play_id", "day", "hs_prev"))
+        assert rows.select(each.columns).equals(each), fam.name
+    alone = probes.filter(pl.col("session_id").is_null())
+    assert alone.height == 120 and alone.unique(["session_position", "ts", "platform", "genre"]).height < alone.height
+
 def test_a_later_ts_changes_only_the_context_the_history_is_the_cut_offs(snapshot, pairs):
     """A request is a probe as of the cut-off (the night's rows): its ts sets the hour and weekday,
     nothing else, day distances included."""

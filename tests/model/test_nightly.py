@@ -79,12 +79,16 @@ def test_a_night_scores_every_candidate_once_with_ranks_and_summaries(home):
     assert all(a == sorted(a, reverse=True) for a in per_pair.sort("user_id")["a"].to_list()[:20])  # ranked by |SHAP|
 
 
-def test_running_a_night_again_gives_identical_tables(home):
-    cfg = load_config(home=home, **SETTINGS)
+def test_running_a_night_again_in_worker_processes_gives_identical_tables(home, caplog):
+    """The night was published scoring its shards one after another in one process; run again with its shards in
+    two worker processes (skipify.nightly.in_processes), every published table is the same."""
+    cfg = load_config(home=home, **{**SETTINGS, "nightly_workers": 2})
     con = connect(cfg, read_only=True)
     before = {t: night(con, t, NIGHT) for t in ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")}
     con.close()
-    run_night(NIGHT, cfg)
+    with caplog.at_level("INFO", logger="skipify"):
+        run_night(NIGHT, cfg)
+    assert f"{SETTINGS['nightly_shards']} shards in 2 processes" in caplog.text
     con = connect(cfg, read_only=True)
     for table, frame in before.items():
         after = night(con, table, NIGHT)
