@@ -2,6 +2,7 @@
 
     $ .venv/bin/python bench/nightly.py                                   # the reference size (slow)
     $ .venv/bin/python bench/nightly.py --users 11000 --tracks 5500 --events-per-user-day 1.7 --candidates 60
+    $ .venv/bin/python bench/nightly.py --keep --work /tmp/w    # then: --reuse --work /tmp/w, the night alone again
 
 Reference size (issue 5): 100,000 users, 50,000 tracks, 10 million plays of history, 5 million
 candidate pairs (50 per listener). In a scratch SKIPIFY_HOME under bench/out/ (or --work), not
@@ -97,6 +98,8 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=50, help="candidates per listener (taste + rotation)")
     ap.add_argument("--train-days", type=int, default=21, help="days of history the (untimed) model is trained on")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--keep", action="store_true", help="keep the set-up warehouse (in --work) for --reuse")
+    ap.add_argument("--reuse", action="store_true", help="time the night again on the warehouse a --keep run left (no set-up)")
     ap.add_argument("--stage", choices=["setup", "night"], help=argparse.SUPPRESS)
     ap.add_argument("--night", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -108,14 +111,20 @@ def main() -> None:
         return
 
     work = a.work / "nightly"
-    shutil.rmtree(work, ignore_errors=True)
     rotation = min(20, a.candidates // 2)
     env = {**os.environ, "SKIPIFY_HOME": str(work / "home"), "SKIPIFY_LOG_LEVEL": "WARNING",
            "SKIPIFY_CANDIDATES_K": str(a.candidates - rotation), "SKIPIFY_ROTATION_K": str(rotation)}
-    t0 = time.perf_counter()
-    setup = run_stage(__file__, ["--stage", "setup", "--users", str(a.users), "--tracks", str(a.tracks),
-                                 "--events-per-user-day", str(a.events_per_user_day), "--train-days", str(a.train_days)], env)
-    print(f"setup (not timed): {setup['plays']:,} plays, model trained, in {time.perf_counter() - t0:.0f}s", flush=True)
+    kept = work / "setup.json"
+    if a.reuse and kept.exists():
+        setup = json.loads(kept.read_text())
+        print(f"setup of {work} reused: {setup['plays']:,} plays (the night is run again: it replaces its own)", flush=True)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        t0 = time.perf_counter()
+        setup = run_stage(__file__, ["--stage", "setup", "--users", str(a.users), "--tracks", str(a.tracks),
+                                     "--events-per-user-day", str(a.events_per_user_day), "--train-days", str(a.train_days)], env)
+        kept.write_text(json.dumps(setup))
+        print(f"setup (not timed): {setup['plays']:,} plays, model trained, in {time.perf_counter() - t0:.0f}s", flush=True)
     r = run_stage(__file__, ["--stage", "night", "--night", setup["night"], "--candidates", str(a.candidates)], env)
     n = r["rows"]["dislike_scores"]
     print(f"night {setup['night']}: {a.users:,} users, {a.tracks:,} tracks, {setup['plays']:,} plays of history; "
@@ -124,11 +133,12 @@ def main() -> None:
     for stage, sec in r["stages"].items():
         print(f"  {stage:<12} {sec:>8.1f}s")
     f = r["floor"]
-    score_s = r["stages"].get("score", 0.0)
-    print(f"  scoring throughput {n / max(score_s, 1e-9):,.0f} pairs/s (features + both models + staging); "
+    score_s = r["stages"].get("shards", 0.0)
+    print(f"  throughput {n / max(score_s, 1e-9):,.0f} pairs/s (the shards: candidates, features, both models, staging); "
           f"floor: deep forward {n / max(f['deep_s'], 1e-9):,.0f} pairs/s, LightGBM {n / max(f['lightgbm_s'], 1e-9):,.0f} pairs/s "
           f"({f['deep_s'] + f['lightgbm_s']:.1f}s for both on {n:,} random rows)")
-    shutil.rmtree(work, ignore_errors=True)
+    if not (a.keep or a.reuse):
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ its owner is known to be gone, and clears what it had staged.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -321,7 +322,6 @@ def make_candidates(run_date: dt.date, cfg: Config | None = None, shard: int | N
             active = in_shard(run_sql(con, "nightly/active_users", params).pl(), shard, cfg.nightly_shards)
             con.register("night_users", active.select("user_id").to_arrow())
             recent = run_sql(con, "nightly/recent_pairs", params).pl()
-            known_tracks = run_sql(con, "nightly/known_tracks", params).pl()
     finally:
         con.close()
     of_shard = f" shard {shard}" if shard is not None else ""
@@ -332,10 +332,16 @@ def make_candidates(run_date: dt.date, cfg: Config | None = None, shard: int | N
         chosen, models = models or champion_models(cfg)
         model = retriever(models)  # the retrieving model's vectors, whichever kind is served
         snapshot = snapshot or snapshots.shared(run_date, cfg, chosen["version"], read_columns(models))
-        no_ids = pl.Series("user_id", [], dtype=pl.String)
-        tracks = snapshots.kept_frame(run_date, cfg, chosen["version"], "track_vectors",
-                                      lambda: snapshot_vectors(model, snapshot, no_ids, known_tracks["track_id"])[1])
-        users, _ = snapshot_vectors(model, snapshot, active["user_id"], known_tracks["track_id"].head(1))
+        def track_vectors() -> pl.DataFrame:  # once per night and machine, for every shard
+            con = connect(cfg, read_only=True)
+            try:
+                known = run_sql(con, "nightly/known_tracks", params).pl()["track_id"]
+            finally:
+                con.close()
+            return snapshot_vectors(model, snapshot, pl.Series("user_id", [], dtype=pl.String), known)[1]
+
+        tracks = snapshots.kept_frame(run_date, cfg, chosen["version"], "track_vectors", track_vectors)
+        users, _ = snapshot_vectors(model, snapshot, active["user_id"], tracks["track_id"].head(1))
         taste = taste_candidates(users, tracks, recent, cfg.candidates_k).with_columns(pl.lit("taste").alias("source"))
         rotation = (
             recent.sort(["user_id", "plays", "last_ts", "track_id"], descending=[False, True, True, False])
@@ -552,7 +558,7 @@ def publish(run_date: dt.date, cfg: Config | None = None, run_id: str | None = N
 # --- the whole night ------------------------------------------------------------------------
 
 
-_worker: dict = {}  # in a worker process of in_processes: its configuration, models and mapped snapshot
+_worker: dict = {}  # in a process of ShardWorkers: its configuration, models and mapped snapshot
 
 
 def _worker_start(cfg: Config, version: str, threads: int) -> None:
@@ -573,19 +579,38 @@ def _worker_shard(run_date: dt.date, shard: int) -> int:
     return night_shard(run_date, shard, cfg, _worker["snapshot"], models)
 
 
-def in_processes(run_date: dt.date, shards: list[int], cfg: Config, version: str, workers: int) -> list[int]:
-    """``night_shard`` for each of ``shards`` in ``workers`` processes side by side (spawned: Polars' and torch's
-    threads do not survive a fork), each loading the version's models once and mapping the night's snapshot,
-    which must be written on this machine (:func:`share_snapshot`); the machine's cores are split between
-    them (torch's threads). Returns the rows each shard scored; the first failure is raised."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+class ShardWorkers:
+    """``workers`` processes that run ``night_shard`` side by side (spawned: Polars' and torch's threads do not
+    survive a fork), each loading the version's models once and mapping the night's snapshot, which must be
+    written on this machine (:func:`share_snapshot`); the machine's cores are split between them (torch's
+    threads). Started first thing in the night (``run_night``), so that their start and their loading the models
+    go on while the night ingests, builds the features and the snapshot.
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    logger.info("night %s: %d shards in %d processes of %d thread(s)", run_date, len(shards), workers, threads)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
-                             initargs=(cfg, version, threads)) as pool:
-        return list(pool.map(_worker_shard, [run_date] * len(shards), shards))
+        with ShardWorkers(cfg, version, 2) as pool:
+            ...
+            rows = pool.run(run_date, shards)
+    """
+
+    def __init__(self, cfg: Config, version: str, workers: int):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.version, self.workers, self.threads = version, workers, max(1, (os.cpu_count() or 1) // workers)
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                                        initargs=(cfg, version, self.threads))
+        for _ in range(workers):  # one process started per task waiting
+            self.pool.submit(int)
+
+    def __enter__(self) -> "ShardWorkers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    def run(self, run_date: dt.date, shards: list[int]) -> list[int]:
+        """The rows each shard scored; the first failure is raised."""
+        logger.info("night %s: %d shards in %d processes of %d thread(s)", run_date, len(shards), self.workers, self.threads)
+        return list(self.pool.map(_worker_shard, [run_date] * len(shards), shards))
 
 
 def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
@@ -602,32 +627,49 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
         logger.info("night %s stage %s: %.1fs", run_date, name, seconds[name])
         t = time.perf_counter()
 
+    shards = list(range(cfg.nightly_shards))
     try:
-        begin_run(run_date, run_id, this_process(), cfg, started_at)
-        ingest_landing(run_date, cfg)
-        lap("ingest")
-        build_night_features(run_date, cfg)
-        lap("features")
-        from skipify import snapshots
+        with contextlib.ExitStack() as stack:
+            pool = _shard_workers(cfg, min(cfg.nightly_workers, len(shards)), stack)
+            begin_run(run_date, run_id, this_process(), cfg, started_at)
+            ingest_landing(run_date, cfg)
+            lap("ingest")
+            build_night_features(run_date, cfg)
+            lap("features")
+            from skipify import snapshots
 
-        models = champion_models(cfg)
-        # once for all shards, and written for the API's workers to map
-        snapshot = snapshots.shared(run_date, cfg, models[0]["version"], read_columns(models[1]), fresh=True)
-        lap("snapshot")
-        shards = list(range(cfg.nightly_shards))
-        workers = min(cfg.nightly_workers, len(shards))
-        if workers > 1 and snapshots.existing(run_date, cfg, models[0]["version"], read_columns(models[1])) is not None:
-            in_processes(run_date, shards, cfg, models[0]["version"], workers)
-        else:  # one process (or a snapshot held in this one's memory only: the workers could not map it)
-            for shard in shards:
-                night_shard(run_date, shard, cfg, snapshot, models)
-        lap("shards")
+            models = champion_models(cfg)
+            # once for all shards, and written for the API's workers to map
+            snapshot = snapshots.shared(run_date, cfg, models[0]["version"], read_columns(models[1]), fresh=True)
+            lap("snapshot")
+            written = snapshots.existing(run_date, cfg, models[0]["version"], read_columns(models[1])) is not None
+            if pool is not None and written and pool.version == models[0]["version"]:
+                pool.run(run_date, shards)
+            else:  # one process (or a snapshot held in this one's memory only: the workers could not map it)
+                for shard in shards:
+                    night_shard(run_date, shard, cfg, snapshot, models)
+            lap("shards")
     except NightFailed:
         raise
     except Exception as exc:
         record_failure(run_date, f"{type(exc).__name__}: {exc}", cfg, run_id, started_at, seconds)
         raise
     return publish(run_date, cfg, run_id, started_at, seconds)
+
+
+def _shard_workers(cfg: Config, workers: int, stack: contextlib.ExitStack) -> ShardWorkers | None:
+    """The night's worker processes, started now for the version that will score it (None: one process, or no
+    version yet: the night then fails where it loads the models, as it would without workers)."""
+    if workers <= 1:
+        return None
+    from skipify.versions import find_version
+
+    try:
+        version = find_version(None, cfg)["version"]
+    except ValueError as exc:  # no version yet: champion_models says so, later in the night
+        logger.info("no version to start the night's workers with (%s): the shards run in this process", exc)
+        return None
+    return stack.enter_context(ShardWorkers(cfg, version, workers))
 
 
 def backfill(start: dt.date, end: dt.date, cfg: Config | None = None) -> list[NightReport]:

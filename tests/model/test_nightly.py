@@ -81,7 +81,7 @@ def test_a_night_scores_every_candidate_once_with_ranks_and_summaries(home):
 
 def test_running_a_night_again_in_worker_processes_gives_identical_tables(home, caplog):
     """The night was published scoring its shards one after another in one process; run again with its shards in
-    two worker processes (skipify.nightly.in_processes), every published table is the same."""
+    two worker processes (skipify.nightly.ShardWorkers), every published table is the same."""
     cfg = load_config(home=home, **{**SETTINGS, "nightly_workers": 2})
     con = connect(cfg, read_only=True)
     before = {t: night(con, t, NIGHT) for t in ("dislike_scores", "track_dislike_profile", "user_risk", "shap_local")}
