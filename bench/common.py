@@ -55,21 +55,22 @@ def _memory_cgroup(gib: float) -> Path:
 
 class AnonymousPeak:
     """The most anonymous memory (RssAnon: not backed by a file) this process held, sampled every 50 ms in a
-    thread: what it holds for itself, which max RSS mixes with the mapped files' pages it touched."""
+    thread: what it holds for itself, which max RSS mixes with the mapped files' pages it touched. ``tree``: the
+    most that it and its child processes (the night's shard workers) held together, at the same moment (every 0.25 s)."""
 
-    def __init__(self):
-        self.peak_mb = 0.0
+    def __init__(self, tree: bool = False):
+        self.peak_mb, self.tree = 0.0, tree
+        self.every = 0.25 if tree else 0.05  # a tree's many threads are read each time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(0.05):
+        while not self._stop.wait(self.every):
             self.sample()
 
     def sample(self) -> None:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+        pids = _descendants(os.getpid()) if self.tree else [os.getpid()]
+        self.peak_mb = max(self.peak_mb, sum(_anonymous_mb(p) for p in pids))
 
     def __enter__(self) -> "AnonymousPeak":
         self._thread.start()
@@ -79,6 +80,30 @@ class AnonymousPeak:
         self._stop.set()
         self._thread.join()
         self.sample()
+
+
+def _anonymous_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # gone meanwhile
+        pass
+    return 0.0
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it (Linux: /proc/<pid>/task/<tid>/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
 
 
 def memory_mb(pid: int) -> dict[str, float]:

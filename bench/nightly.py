@@ -19,11 +19,12 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import time
 from pathlib import Path
 
-from common import peak_mb, run_stage
+from common import AnonymousPeak, peak_mb, run_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,14 +56,16 @@ def scoring_floor(n: int) -> dict:
     import polars as pl
 
     from skipify.config import load_config
+    from skipify.models.recent import COLUMNS as RECENT_COLUMNS
     from skipify.nightly import champion_models
     from skipify.sequences import SEQUENCE_COLUMNS
 
     _, models = champion_models(load_config())
     lgbm, deep = models["lightgbm"], models["deep"]
     rng = np.random.default_rng(0)
-    cols = {c: rng.normal(size=n) for c in deep.prep.numeric}
-    cols |= {c: rng.choice(deep.prep.vocab[c] or ["?"], size=n) for c in deep.prep.categorical}
+    preps = (deep.prep, lgbm.prep)  # each kind reads its own features (LightGBM adds its similarities itself)
+    cols = {c: rng.normal(size=n) for p in preps for c in p.numeric if c not in RECENT_COLUMNS}
+    cols |= {c: rng.choice(p.vocab[c] or ["?"], size=n) for p in preps for c in p.categorical}
     cols |= {"user_id": [f"u{i % 100_000}" for i in range(n)], "track_id": [f"t{i % 50_000}" for i in range(n)]}
     rows = pl.DataFrame(cols)
     # the sequences the models read, empty (the floor leaves out their cost: a history per row would not fit here)
@@ -83,11 +86,14 @@ def stage_night(night: str, candidates: int) -> dict:
 
     cfg = load_config()
     t0 = time.perf_counter()
-    report = run_night(dt.date.fromisoformat(night), cfg)
+    with AnonymousPeak(tree=True) as held:  # this process and its shard workers, together
+        report = run_night(dt.date.fromisoformat(night), cfg)
     seconds = time.perf_counter() - t0
     n = report.rows["dislike_scores"]
     night_peak = peak_mb()  # before the floor, which holds all n random rows at once in this process
-    return {"seconds": seconds, "stages": report.seconds, "rows": report.rows, "night_peak_mb": night_peak, "floor": scoring_floor(n)}
+    workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker's
+    return {"seconds": seconds, "stages": report.seconds, "rows": report.rows, "night_peak_mb": night_peak,
+            "workers_peak_mb": workers_peak, "held_mb": held.peak_mb, "floor": scoring_floor(n)}
 
 
 def main() -> None:
@@ -129,7 +135,8 @@ def main() -> None:
     n = r["rows"]["dislike_scores"]
     print(f"night {setup['night']}: {a.users:,} users, {a.tracks:,} tracks, {setup['plays']:,} plays of history; "
           f"{n:,} candidate pairs scored in {r['seconds']:.1f}s, peak {r['night_peak_mb']:,.0f} MiB "
-          f"({r['peak_mb']:,.0f} MiB with the floor)")
+          f"({r['peak_mb']:,.0f} MiB with the floor); its shard workers' largest {r['workers_peak_mb']:,.0f} MiB; "
+          f"held (anonymous memory, the night's processes together, at most) {r['held_mb']:,.0f} MiB")
     for stage, sec in r["stages"].items():
         print(f"  {stage:<12} {sec:>8.1f}s")
     f = r["floor"]

@@ -51,6 +51,7 @@ PROBE_SCHEMA = {
 # what a per-row family reads of a probe without a session besides its play_id (sql/features/families/40: a row
 # alone in its session's window; a probe has no outcome): the probes alike in these get the same row
 ALONE = ("session_position", "ts", "day", "platform", "shuffle", "context_type", "reason_start", "genre")
+SESSION_LOG = "session log"  # Snapshot._per_row's key for the live plays' session log
 
 
 def request_frame(items: list[dict] | pl.DataFrame) -> pl.DataFrame:
@@ -353,36 +354,8 @@ class Snapshot:
         parts = {f.definition.name: f.frame[f.keys(probes.select(f.definition.grain))]
                  for f in self.per_key if wanted is None or wanted & set(_columns(f.definition))}
         per_row = [f for f in self.per_row if wanted is None or wanted & set(_columns(f))]
-        session_log = None
-        if per_row:
-            plays = live if live is not None and live.height else None
-            # a probe without a session is alone in its session's window: its row depends on its own columns only
-            # (ALONE), so the SQL runs once per distinct value of them (a night's 900,000 probes of a shard: some
-            # thousands) and the probes take their rows by a join; the probes in a session run as they are
-            alone = probes.filter(pl.col("session_id").is_null())
-            first = max(probes.height, int(plays["play_id"].max()) + 1 if plays is not None else 0)  # ids none of the others has
-            distinct = alone.unique(ALONE, maintain_order=True).with_columns(
-                (pl.int_range(pl.len(), dtype=pl.UInt64) + first).alias("play_id"))
-            batch = pl.concat([distinct, probes.filter(pl.col("session_id").is_not_null()), *([plays] if plays is not None else [])])
-            cur = self._cursor()
-            cur.register("fx_rows_out", batch.to_arrow())
-            for fam in per_row:
-                text = self._sql[fam.name]
-                part = cur.execute(text, used_params(text, self.params)).pl()
-                if plays is not None:  # the live plays' own rows: where their sessions' earlier plays end
-                    is_live = pl.col("play_id").is_in(plays["play_id"].implode())
-                    if "hs_prev" in part.columns:
-                        session_log = PlayLog.from_plays(plays.join(part.filter(is_live).select("play_id", "hs_prev"), on="play_id")
-                                                         .with_columns(pl.int_range(1, pl.len() + 1).over("user_id").alias("n")))
-                    part = part.filter(~is_live)
-                # the distinct rows' play_ids were renumbered: theirs come back keyed by their columns
-                part = part.drop("day")
-                own = distinct.select("play_id", *ALONE).join(part, on="play_id").drop("play_id")
-                alone_rows = alone.select("play_id", *ALONE).join(own, on=list(ALONE), how="left", nulls_equal=True,
-                                                                  maintain_order="left").drop(*ALONE)
-                in_session = part.join(distinct.select("play_id"), on="play_id", how="anti")
-                part = pl.concat([alone_rows.select(part.columns), in_session])
-                parts[fam.name] = _plain_ints(part.sort("play_id").drop("play_id"))
+        parts |= self._per_row(probes, per_row, live) if per_row else {}
+        session_log = parts.pop(SESSION_LOG, None)
         rows = pl.concat([probes.select("user_id", "track_id", "ts"), *[parts[f.name] for f in families() if f.name in parts]],
                          how="horizontal")
         if self.log is not None:
@@ -393,6 +366,43 @@ class Snapshot:
                              schema=dict.fromkeys(("user_new", "track_new", "user_unknown", "track_unknown"), pl.Boolean))
         return rows.rechunk(), flags
 
+
+    def _per_row(self, probes: pl.DataFrame, per_row: list[Definition], live: pl.DataFrame | None) -> dict:
+        """The per-row families' columns for the probes (and, under SESSION_LOG, the live plays' session log).
+
+        A probe without a session is alone in its session's window: its row depends on its own columns only
+        (ALONE). In a large batch (a night's 900,000 probes of a shard hold some thousands of distinct values) the
+        SQL runs once per distinct value and the probes take their rows by a join; a request's few probes, and the
+        probes in a session, run as they are (the joins would cost a request more than they save)."""
+        plays = live if live is not None and live.height else None
+        shared = probes.height > SMALL_FRAME
+        batch = [probes]
+        if shared:
+            alone = probes.filter(pl.col("session_id").is_null())
+            first = max(probes.height, int(plays["play_id"].max()) + 1 if plays is not None else 0)  # ids no other row has
+            distinct = alone.unique(ALONE, maintain_order=True).with_columns(
+                (pl.int_range(pl.len(), dtype=pl.UInt64) + first).alias("play_id"))
+            batch = [distinct, probes.filter(pl.col("session_id").is_not_null())]
+        cur = self._cursor()
+        cur.register("fx_rows_out", (pl.concat([*batch, plays]) if plays is not None else pl.concat(batch)).to_arrow())
+        parts: dict = {}
+        for fam in per_row:
+            text = self._sql[fam.name]
+            part = cur.execute(text, used_params(text, self.params)).pl()
+            if plays is not None:  # the live plays' own rows: where their sessions' earlier plays end
+                is_live = pl.col("play_id").is_in(plays["play_id"].implode())
+                if "hs_prev" in part.columns:
+                    parts[SESSION_LOG] = PlayLog.from_plays(plays.join(part.filter(is_live).select("play_id", "hs_prev"), on="play_id")
+                                                            .with_columns(pl.int_range(1, pl.len() + 1).over("user_id").alias("n")))
+                part = part.filter(~is_live)
+            if shared:  # the distinct rows' play_ids were renumbered: theirs come back keyed by their columns
+                part = part.drop("day")
+                own = distinct.select("play_id", *ALONE).join(part, on="play_id").drop("play_id")
+                alone_rows = alone.select("play_id", *ALONE).join(own, on=list(ALONE), how="left", nulls_equal=True,
+                                                                  maintain_order="left").drop(*ALONE)
+                part = pl.concat([alone_rows.select(part.columns), part.join(distinct.select("play_id"), on="play_id", how="anti")])
+            parts[fam.name] = _plain_ints(part.sort("play_id").drop("play_id", *(() if shared else ("day",))))
+        return parts
 
     def live_rows(self, plays: pl.DataFrame) -> pl.DataFrame:
         """Plays as ingest types them (skipify.events.LIVE_SCHEMA) as the rows a per-row family reads

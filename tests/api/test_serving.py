@@ -156,12 +156,13 @@ def test_sorted_ids_find_a_requests_few_ids_and_a_batchs_many_alike():
 
 
 def test_probes_alike_without_a_session_share_one_run_of_the_per_row_sql_and_get_each_its_own_row(snapshot, pairs):
-    """The per-row family (the session and context) runs once per distinct probe without a session (serving.ALONE):
-    each probe's row is the one the SQL gives it run on every probe, with probes in sessions, alike or not, beside."""
-    from skipify.serving import _plain_ints
+    """In a large batch the per-row family (the session and context) runs once per distinct probe without a session
+    (serving.ALONE): each probe's row is the one the SQL gives it run on every probe, with probes in sessions, alike
+    or not, beside; a request's few probes give the same rows."""
+    from skipify.serving import SMALL_FRAME, _plain_ints
     from skipify.warehouse import used_params
 
-    base = pairs.select("user_id", "track_id").head(60)
+    base = pairs.select("user_id", "track_id").head(120)  # 270 probes: a batch (more than SMALL_FRAME)
     requests = request_frame(pl.concat([
         base,  # the habit's context: many listeners alike
         base.with_columns(pl.lit(7).alias("hour"), pl.lit("ios").alias("platform")),  # all alike but the pair
@@ -177,7 +178,11 @@ def test_probes_alike_without_a_session_share_one_run_of_the_per_row_sql_and_get
         each = _plain_ints(cur.execute(text, used_params(text, snapshot.params)).pl().sort("play_id").drop("play_id", "day", "hs_prev"))
         assert rows.select(each.columns).equals(each), fam.name
     alone = probes.filter(pl.col("session_id").is_null())
-    assert alone.height == 120 and alone.unique(["session_position", "ts", "platform", "genre"]).height < alone.height
+    assert requests.height > SMALL_FRAME and alone.height == 240
+    assert alone.unique(["session_position", "ts", "platform", "genre"]).height < alone.height
+    few = pl.concat([requests.slice(0, 3), requests.slice(120, 3)])
+    assert snapshot.rows(few)[0].equals(pl.concat([rows.slice(0, 3), rows.slice(120, 3)]))
+
 
 def test_a_later_ts_changes_only_the_context_the_history_is_the_cut_offs(snapshot, pairs):
     """A request is a probe as of the cut-off (the night's rows): its ts sets the hour and weekday,
