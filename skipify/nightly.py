@@ -570,6 +570,10 @@ def _worker_start(cfg: Config, version: str, threads: int) -> None:
     _worker.update(cfg=cfg, models=load_version(version, cfg))
 
 
+def _worker_columns() -> set[str]:
+    return read_columns(_worker["models"][1])
+
+
 def _worker_shard(run_date: dt.date, shard: int) -> int:
     from skipify import snapshots
 
@@ -607,6 +611,10 @@ class ShardWorkers:
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(cancel_futures=True)
 
+    def columns(self) -> set[str]:
+        """The feature columns the version's models read, from a worker (which holds them: this process need not)."""
+        return self.pool.submit(_worker_columns).result()
+
     def run(self, run_date: dt.date, shards: list[int]) -> list[int]:
         """The rows each shard scored; the first failure is raised."""
         logger.info("night %s: %d shards in %d processes of %d thread(s)", run_date, len(shards), self.workers, self.threads)
@@ -638,14 +646,18 @@ def run_night(run_date: dt.date, cfg: Config | None = None) -> NightReport:
             lap("features")
             from skipify import snapshots
 
-            models = champion_models(cfg)
+            if pool is not None:  # the workers hold the version's models (loaded meanwhile): this process does not
+                models, version, columns = None, pool.version, pool.columns()
+            else:
+                models = champion_models(cfg)
+                version, columns = models[0]["version"], read_columns(models[1])
             # once for all shards, and written for the API's workers to map
-            snapshot = snapshots.shared(run_date, cfg, models[0]["version"], read_columns(models[1]), fresh=True)
+            snapshot = snapshots.shared(run_date, cfg, version, columns, fresh=True)
             lap("snapshot")
-            written = snapshots.existing(run_date, cfg, models[0]["version"], read_columns(models[1])) is not None
-            if pool is not None and written and pool.version == models[0]["version"]:
+            if pool is not None and snapshots.existing(run_date, cfg, version, columns) is not None:
                 pool.run(run_date, shards)
             else:  # one process (or a snapshot held in this one's memory only: the workers could not map it)
+                models = models or champion_models(cfg)
                 for shard in shards:
                     night_shard(run_date, shard, cfg, snapshot, models)
             lap("shards")
@@ -665,11 +677,13 @@ def _shard_workers(cfg: Config, workers: int, stack: contextlib.ExitStack) -> Sh
     from skipify.versions import find_version
 
     try:
-        version = find_version(None, cfg)["version"]
+        chosen = find_version(None, cfg)  # the version champion_models loads
     except ValueError as exc:  # no version yet: champion_models says so, later in the night
         logger.info("no version to start the night's workers with (%s): the shards run in this process", exc)
         return None
-    return stack.enter_context(ShardWorkers(cfg, version, workers))
+    if chosen["status"] != "champion":
+        logger.warning("no champion yet (the gate promoted no version): scoring with the newest version %s", chosen["version"])
+    return stack.enter_context(ShardWorkers(cfg, chosen["version"], workers))
 
 
 def backfill(start: dt.date, end: dt.date, cfg: Config | None = None) -> list[NightReport]:
