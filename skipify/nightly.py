@@ -20,8 +20,8 @@ Night D scores what listeners may meet on day D, with everything known before D 
    in scores.dislike_scores / track_dislike_profile / user_risk and records it in ops.runs; if not,
    the previous night stays, the run is recorded as failed with the reason, and NightFailed is raised.
 
-``run_night`` is the five in order (``skipify nightly``), the shards one after another; the Airflow DAG calls the
-same functions.
+``run_night`` is the five in order (``skipify nightly``), the shards in ``nightly_workers`` processes side by side
+(:class:`ShardWorkers`); the Airflow DAG calls the same functions.
 
 A night is recorded in ops.runs as ``running`` when it starts (:func:`begin_run`), with its owner (this
 process, or the Airflow DAG); its end replaces that row (published, failed). A night killed on the way
@@ -332,6 +332,7 @@ def make_candidates(run_date: dt.date, cfg: Config | None = None, shard: int | N
         chosen, models = models or champion_models(cfg)
         model = retriever(models)  # the retrieving model's vectors, whichever kind is served
         snapshot = snapshot or snapshots.shared(run_date, cfg, chosen["version"], read_columns(models))
+
         def track_vectors() -> pl.DataFrame:  # once per night and machine, for every shard
             con = connect(cfg, read_only=True)
             try:
@@ -414,7 +415,7 @@ def share_snapshot(run_date: dt.date, cfg: Config | None = None) -> Path:
 def night_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapshot=None, models=None) -> int:
     """One shard of the night's listeners: their candidates (:func:`make_candidates`), then their scores
     (:func:`score_shard`), on the night's shared snapshot; returns the rows scored. The Airflow DAG maps it
-    over the shards; ``run_night`` calls it for each in turn."""
+    over the shards; ``run_night`` runs it for each, in its worker processes or in turn."""
     cfg = cfg or load_config()
     models = models or champion_models(cfg)
     make_candidates(run_date, cfg, shard, snapshot, models)
