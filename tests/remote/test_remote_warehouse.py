@@ -168,7 +168,7 @@ def test_postgres_stopped_mid_night_leaves_the_published_night_and_a_retry_equal
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()
     deadline = time.monotonic() + 120
-    while not any("stage candidates" in line for line in lines):  # the night is scoring its shards now
+    while not any("stage snapshot" in line for line in lines):  # the night is scoring its shards now
         assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)[-3000:]
         time.sleep(0.05)
     pg.stop()
