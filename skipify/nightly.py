@@ -416,8 +416,12 @@ def night_shard(run_date: dt.date, shard: int, cfg: Config | None = None, snapsh
     """One shard of the night's listeners: their candidates (:func:`make_candidates`), then their scores
     (:func:`score_shard`), on the night's shared snapshot; returns the rows scored. The Airflow DAG maps it
     over the shards; ``run_night`` runs it for each, in its worker processes or in turn."""
+    from skipify import snapshots
+
     cfg = cfg or load_config()
     models = models or champion_models(cfg)
+    # mapped once for both steps (its lookups are made on first use, per process)
+    snapshot = snapshot or snapshots.shared(run_date, cfg, models[0]["version"], read_columns(models[1]))
     make_candidates(run_date, cfg, shard, snapshot, models)
     return score_shard(run_date, shard, cfg, snapshot, models)
 
