@@ -375,9 +375,9 @@ class Snapshot:
         SQL runs once per distinct value and the probes take their rows by a join; a request's few probes, and the
         probes in a session, run as they are (the joins would cost a request more than they save)."""
         plays = live if live is not None and live.height else None
-        shared = probes.height > SMALL_FRAME
+        many = probes.height > SMALL_FRAME
         batch = [probes]
-        if shared:
+        if many:
             alone = probes.filter(pl.col("session_id").is_null())
             first = max(probes.height, int(plays["play_id"].max()) + 1 if plays is not None else 0)  # ids no other row has
             distinct = alone.unique(ALONE, maintain_order=True).with_columns(
@@ -395,13 +395,13 @@ class Snapshot:
                     parts[SESSION_LOG] = PlayLog.from_plays(plays.join(part.filter(is_live).select("play_id", "hs_prev"), on="play_id")
                                                             .with_columns(pl.int_range(1, pl.len() + 1).over("user_id").alias("n")))
                 part = part.filter(~is_live)
-            if shared:  # the distinct rows' play_ids were renumbered: theirs come back keyed by their columns
+            if many:  # the distinct rows' play_ids were renumbered: theirs come back keyed by their columns
                 part = part.drop("day")
                 own = distinct.select("play_id", *ALONE).join(part, on="play_id").drop("play_id")
                 alone_rows = alone.select("play_id", *ALONE).join(own, on=list(ALONE), how="left", nulls_equal=True,
                                                                   maintain_order="left").drop(*ALONE)
                 part = pl.concat([alone_rows.select(part.columns), part.join(distinct.select("play_id"), on="play_id", how="anti")])
-            parts[fam.name] = _plain_ints(part.sort("play_id").drop("play_id", *(() if shared else ("day",))))
+            parts[fam.name] = _plain_ints(part.sort("play_id").drop("play_id", *(() if many else ("day",))))
         return parts
 
     def live_rows(self, plays: pl.DataFrame) -> pl.DataFrame:

@@ -1,6 +1,5 @@
--- The tracks a night's taste candidates are drawn from: every known track (of raw.tracks or played before the
--- cut-off), as models/embedding_probes.sql reads them.
+-- Tracks that may be candidates: the catalogue and every track played before the cut-off.
 select track_id from raw.tracks
 union
-select track_id from raw.events where ts < $cutoff
+select distinct track_id from raw.events where ts < $cutoff
 order by track_id
