@@ -217,17 +217,12 @@ def attach(rows: pl.DataFrame, log: PlayLog, length: int, day: int | None = None
     """
     days = (np.full(rows.height, day, dtype=np.float64) if day is not None
             else rows["day"].to_numpy().astype(np.float64))
-    out = rows
-    for kind, gather in (("listening", listening), ("session", session)):
-        seq = SEQUENCES[kind]
-        if seq.anchor not in out.columns:
-            continue
-        at = out.columns.index(seq.anchor)
-        cols = gather(out, session_log if kind == "session" and session_log is not None else log, length, days)
-        out = out.drop(seq.anchor)
-        for i, s in enumerate(cols):
-            out = out.insert_column(at + i, s)
-    return out
+    lists = {seq.anchor: gather(rows, session_log if kind == "session" and session_log is not None else log, length, days)
+             for kind, gather in (("listening", listening), ("session", session))
+             if (seq := SEQUENCES[kind]).anchor in rows.columns}
+    if not lists:
+        return rows
+    return pl.DataFrame([s for c in rows.columns for s in lists.get(c, [rows.get_column(c)])])
 
 
 def drop_anchors(rows: pl.DataFrame) -> pl.DataFrame:

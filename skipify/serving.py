@@ -18,6 +18,7 @@ cut-off's day, whatever its ``ts``; its ``ts`` sets the context (hour, weekday).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -215,6 +216,8 @@ class Snapshot:
         self._db_lock = threading.Lock()
         self._local = threading.local()  # per thread: a cursor with the per-row families prepared
         self._sql = {f.name: read_sql(f.sql) for f in self.per_row}  # read once, not per request
+        self._one_sql = {name: _one_probe(text) for name, text in self._sql.items()}
+        self._one_schema: dict[str, pl.Schema] = {}  # each per-row family's columns, from its first result
         self._live_sql = read_sql("serving/live_plays")
         # the expressions every request's probes take, built once (a literal costs a Series each time)
         self._probe_columns = [
@@ -224,6 +227,18 @@ class Snapshot:
             pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"), pl.col("domain").fill_null("music"),
         ]
         self._probe_casts = [pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()]
+        self._habit_names = [f"habit_{c}" for c in self.habits.columns]
+        hour = pl.coalesce("hour", "habit_hour").cast(pl.Int64)
+        self._context_columns = [
+            "user_id", "track_id",
+            *[pl.coalesce(c, f"habit_{c}").alias(c) for c in CONTEXT],
+            pl.coalesce(pl.col("ts").dt.convert_time_zone("UTC"), pl.lit(self.cutoff) + pl.duration(hours=hour)).alias("ts"),
+            # without a session a probe is its session's first play; in one, its position follows the plays before it
+            pl.when(pl.col("session_id").is_null()).then(pl.col("session_position").fill_null(1))
+            .otherwise(pl.col("session_position")).alias("session_position"),
+            "session_id",
+        ]
+        self._track_rows: np.ndarray | None = None  # row of self.tracks by position in known_tracks (made on first use)
 
     def _database(self) -> duckdb.DuckDBPyConnection:
         """The in-memory DuckDB of the per-row families, made on first use (threads take cursors of it)."""
@@ -250,7 +265,10 @@ class Snapshot:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._database().cursor()
-            cur.register("fx_earlier", pl.DataFrame(schema=PROBE_SCHEMA).clear(1).head(0).to_arrow())
+            # a table, not a registered frame: DuckDB scans an empty table faster than an empty Arrow table
+            cur.register("no_plays", pl.DataFrame(schema=PROBE_SCHEMA).to_arrow())
+            cur.execute("CREATE TEMP TABLE fx_earlier AS SELECT * FROM no_plays")
+            cur.unregister("no_plays")
             cur.register("live_events", _no_live_plays())
             load_macros(cur)  # fx_events over the live plays (live_rows)
             self._local.cursor = cur
@@ -309,24 +327,32 @@ class Snapshot:
         is the listener's habit, as the nightly probes use it (features/habits.sql); ``ts`` is the
         cut-off's day at the given or habitual hour (12 without a habit)."""
         habit = self.habits[self.habit_keys(requests.select("user_id"))]
-        req = pl.concat([requests, habit.rename(lambda c: f"habit_{c}")], how="horizontal")
-        hour = pl.coalesce("hour", "habit_hour").cast(pl.Int64)
-        return req.select(
-            "user_id", "track_id",
-            *[pl.coalesce(c, f"habit_{c}").alias(c) for c in CONTEXT],
-            pl.coalesce(pl.col("ts").dt.convert_time_zone("UTC"), pl.lit(self.cutoff) + pl.duration(hours=hour)).alias("ts"),
-            # without a session a probe is its session's first play; in one, its position follows the plays before it
-            pl.when(pl.col("session_id").is_null()).then(pl.col("session_position").fill_null(1))
-            .otherwise(pl.col("session_position")).alias("session_position"),
-            "session_id",
-        )
+        habit.columns = self._habit_names  # a frame of its own (the gather): renamed in place
+        return pl.concat([requests, habit], how="horizontal").select(self._context_columns)
 
     def probes(self, requests: pl.DataFrame) -> pl.DataFrame:
         """The requests as the rows the families read (features/fx_probes.sql's columns): as of the
         cut-off's day, the track's artist and genre from the catalogue ('?' when it has none), its domain
         (music when the catalogue does not know it)."""
-        req = self.context(requests).join(self.tracks, on="track_id", how="left", maintain_order="left")
+        req = self.context(requests)
+        if req.height <= SMALL_FRAME:  # a request's few tracks: a binary search each, not a join
+            found = self.tracks.drop("track_id")[self._catalogue_rows(req["track_id"])]
+            req = pl.concat([req, found], how="horizontal")
+        else:
+            req = req.join(self.tracks, on="track_id", how="left", maintain_order="left")
         return req.with_columns(*self._probe_columns).select(self._probe_casts)
+
+    def _catalogue_rows(self, track_ids: pl.Series) -> pl.Series:
+        """Each track's row of ``tracks`` (null: not catalogued), by a binary search among known_tracks (its ids, sorted)."""
+        if self._track_rows is None:
+            at = self.known_tracks.positions(self.tracks["track_id"])
+            if (at < 0).any() or len(self.known_tracks) != self.tracks.height:
+                raise ValueError("the snapshot's known tracks are not its catalogue's tracks")
+            rows = np.empty(len(at), dtype=np.int64)
+            rows[at] = np.arange(len(at))
+            self._track_rows = rows
+        pos = self.known_tracks.positions(track_ids)
+        return pl.Series([int(self._track_rows[p]) if p >= 0 else None for p in pos], dtype=pl.UInt32)
 
     def rows(self, requests: pl.DataFrame, columns: Iterable[str] | None = None,
              live: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -375,6 +401,8 @@ class Snapshot:
         SQL runs once per distinct value and the probes take their rows by a join; a request's few probes, and the
         probes in a session, run as they are (the joins would cost a request more than they save)."""
         plays = live if live is not None and live.height else None
+        if probes.height == 1 and plays is None and all(self._one_sql.values()):
+            return self._per_row_one(probes, per_row)
         many = probes.height > SMALL_FRAME
         batch = [probes]
         if many:
@@ -404,6 +432,25 @@ class Snapshot:
             parts[fam.name] = _plain_ints(part.sort("play_id").drop("play_id", *(() if many else ("day",))))
         return parts
 
+    def _per_row_one(self, probe: pl.DataFrame, per_row: list[Definition]) -> dict:
+        """``_per_row`` of one probe without live plays (a single-pair request): the same SQL, its ``fx_rows_out``
+        the probe's values bound as parameters (``_one_probe``) instead of a registered Arrow table (whose scan
+        costs a single pair about 1 ms)."""
+        cur = self._cursor()
+        values = {f"{ONE_PROBE}{c}": v for c, v in probe.row(0, named=True).items()}
+        parts: dict = {}
+        for fam in per_row:
+            text = self._one_sql[fam.name]
+            result = cur.execute(text, used_params(text, {**self.params, **values}))
+            schema = self._one_schema.get(fam.name)
+            if schema is None:  # the first time: as Polars reads DuckDB's types, then kept
+                part = _plain_ints(result.pl())
+                self._one_schema[fam.name] = part.schema
+            else:  # a row of Python values: 0.5 ms less than an Arrow result
+                part = pl.DataFrame(result.fetchall(), schema=schema, orient="row")
+            parts[fam.name] = part.drop("play_id", "day")
+        return parts
+
     def live_rows(self, plays: pl.DataFrame) -> pl.DataFrame:
         """Plays as ingest types them (skipify.events.LIVE_SCHEMA) as the rows a per-row family reads
         (PROBE_SCHEMA: sql/serving/live_plays.sql, by the macros that make stored plays rows). Made once,
@@ -415,6 +462,23 @@ class Snapshot:
         finally:
             cur.register("live_events", _no_live_plays())
         return plays.select([pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()])
+
+
+ONE_PROBE = "fx_probe_"  # the parameters of _one_probe's row
+_DUCKDB_TYPES = {pl.UInt64: "UBIGINT", pl.Int64: "BIGINT", pl.Int32: "INTEGER", pl.Boolean: "BOOLEAN", pl.String: "VARCHAR",
+                 pl.Datetime("us", "UTC"): "TIMESTAMPTZ"}
+
+
+def _one_probe(text: str) -> str | None:
+    """A per-row family's SQL reading its rows (``from fx_rows_out``, once) from one row of parameters
+    (``$fx_probe_<column>`` of PROBE_SCHEMA, typed as the table's columns) instead of a table; None when the
+    SQL reads ``fx_rows_out`` otherwise (the family then runs on a registered table only)."""
+    found = re.findall(r"\bfx_rows_out\b", re.sub(r"--[^\n]*", "", text))
+    source = re.compile(r"\bfrom\s+fx_rows_out\b", re.IGNORECASE)
+    if len(found) != 1 or len(source.findall(text)) != 1:
+        return None
+    row = ", ".join(f"${ONE_PROBE}{c}::{_DUCKDB_TYPES[t]} as {c}" for c, t in PROBE_SCHEMA.items())
+    return source.sub(lambda _: f"from (select {row}) as fx_rows_out", text)
 
 
 def _no_live_plays():

@@ -32,7 +32,7 @@ from skipify.data import chunks
 from skipify.models.base import PREDICT_CHUNK
 from skipify.models.history import CONTENT_DIM, SEQUENCES, HistoryConfig, HistoryEncoder, TrackIndex, batch_tracks, padded
 from skipify.models.mlp import DislikeMLP, MLPConfig
-from skipify.models.preprocess import Preprocessor
+from skipify.models.preprocess import SMALL_FRAME, Preprocessor
 from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
 
 if TYPE_CHECKING:
@@ -136,7 +136,8 @@ class Inputs:
         names = prep.numeric + [f"{c}_missing" for c in prep.numeric]
         user_cols = [i for i, n in enumerate(names) if n.startswith("u_")]
         track_cols = [i for i, n in enumerate(names) if n.startswith("t_")]
-        other_cols = [i for i, n in enumerate(names) if i not in set(user_cols) | set(track_cols)]
+        towers = set(user_cols) | set(track_cols)
+        other_cols = [i for i in range(len(names)) if i not in towers]
         mlp_cats = [i for i, c in enumerate(prep.categorical) if c not in HIGH_CARDINALITY]
         genre = codes[:, prep.categorical.index("t_genre")] if "t_genre" in prep.categorical else np.zeros(rows.height, dtype=np.int64)
         dim = cfg.tower.text_dim
@@ -144,7 +145,10 @@ class Inputs:
             # without ids (an ablation, TwoTowerConfig.ids=False) every row is in the "unknown" bucket
             return torch.from_numpy(hash_ids(values, buckets) if cfg.tower.ids else np.zeros(len(values), dtype=np.int64))
 
-        artist = rows.select(pl.when(pl.col("t_artist").cast(pl.String) != "?").then(pl.col("t_artist").cast(pl.String))).to_series()
+        if rows.height <= SMALL_FRAME:  # a request's few rows: a list, not an expression
+            artist = pl.Series([None if a == "?" else a for a in rows.get_column("t_artist").cast(pl.String).to_list()], dtype=pl.String)
+        else:
+            artist = rows.select(pl.when(pl.col("t_artist").cast(pl.String) != "?").then(pl.col("t_artist").cast(pl.String))).to_series()
         self.t = {
             "user_bucket": ids(rows["user_id"], cfg.tower.user_buckets),
             "track_bucket": ids(rows["track_id"], cfg.tower.track_buckets),

@@ -29,6 +29,9 @@ import torch
 from torch import nn
 
 
+from skipify.models.preprocess import SMALL_FRAME
+
+
 @dataclass
 class TwoTowerConfig:
     """Sizes and training knobs, saved with the weights."""
@@ -53,9 +56,10 @@ class TwoTowerConfig:
 def hash_ids(ids, buckets: int) -> np.ndarray:
     """Stable id -> bucket in [1, buckets); None (and "") -> 0 (unknown). crc32 of each distinct id (Python's
     hash() is salted per process, so it would not survive a restart). ``ids``: a list or a Polars Series."""
+    if len(ids) <= SMALL_FRAME:  # a request's few ids: Python's loop costs less than Polars' mapping
+        values = ids.cast(pl.String).to_list() if isinstance(ids, pl.Series) else [None if i is None else str(i) for i in ids]
+        return np.array([0 if not u else 1 + zlib.crc32(u.encode()) % (buckets - 1) for u in values], dtype=np.int64)
     s = ids.cast(pl.String) if isinstance(ids, pl.Series) else pl.Series(values=[None if i is None else str(i) for i in ids], dtype=pl.String)
-    if s.len() == 0:
-        return np.zeros(0, dtype=np.int64)
     uniq = s.drop_nulls().unique().to_list()  # once per distinct id: a column of a million rows holds a few thousand
     codes = [0 if u == "" else 1 + zlib.crc32(u.encode()) % (buckets - 1) for u in uniq]
     return s.replace_strict(uniq, codes, default=0, return_dtype=pl.Int64).to_numpy(writable=True)  # torch.from_numpy wants a writable array
