@@ -433,7 +433,8 @@ class DeepModel:
 
     def eval(self) -> "DeepModel":
         for m in (self.towers, self.mlp, self.encoder, self.task):
-            if m is not None:
+            # only where a module trains: setting the flag on every module cost each single pair 0.3 ms
+            if m is not None and any(x.training for x in m.modules()):
                 m.eval()
         return self
 
