@@ -117,13 +117,21 @@ class _Tracks:
         def ids(values: pl.Series) -> pa.Array:
             return pc.unique(values.cast(pl.String).to_arrow().cast(pa.string()))
 
-        found = [ids(p["track_id"].cast(pl.String).fill_null("")) for p in parts]
+        found = [pc.unique(_candidate_ids(p)) for p in parts]
         if cfg.reads_sequences:
             missing = [c for cols in SEQUENCES.values() for c in cols if c not in parts[0].columns]
             if missing:
                 raise ValueError(f"rows lack the sequence columns the model reads: {missing} (load_rows(..., sequences=True))")
             found += [ids(p[cols[0]].explode().drop_nulls()) for cols in SEQUENCES.values() for p in parts]
         return pc.unique(pa.concat_arrays(found))
+
+
+def _candidate_ids(rows: pl.DataFrame) -> pa.Array:
+    """The rows' track ids as Arrow strings, a missing one as "" (a request's few: from a list, 0.2 ms less)."""
+    ids = rows.get_column("track_id").cast(pl.String)
+    if rows.height <= SMALL_FRAME:
+        return pa.array(["" if v is None else v for v in ids.to_list()], pa.string())
+    return ids.fill_null("").to_arrow().cast(pa.string())
 
 
 class Inputs:
@@ -162,7 +170,7 @@ class Inputs:
         }
         # one row per distinct track, gathered per batch: text vectors are not copied per row
         tracks = tracks or _Tracks(_Tracks.of([rows], cfg), text, cfg)
-        candidates = rows["track_id"].cast(pl.String).fill_null("").to_arrow().cast(pa.string())
+        candidates = _candidate_ids(rows)
         self.history = cfg.reads_sequences
         self.text_table = tracks.text_table
         self.t["text_index"] = torch.from_numpy(pc.index_in(candidates, value_set=tracks.table).to_numpy(zero_copy_only=False).astype(np.int64))
