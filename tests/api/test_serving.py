@@ -184,6 +184,30 @@ def test_probes_alike_without_a_session_share_one_run_of_the_per_row_sql_and_get
     assert snapshot.rows(few)[0].equals(pl.concat([rows.slice(0, 3), rows.slice(120, 3)]))
 
 
+def test_a_single_pairs_rows_are_its_rows_in_a_batch(snapshot, pairs):
+    """A request of one pair takes shortcuts (its per-row family reads the probe as bound parameters, on a cursor
+    with DuckDB's optimizer off; its track's catalogue row and each family's row by binary search and slice): alone,
+    each pair gets the row and flags it gets in a batch large enough for the joins (played pairs, pairs never played,
+    unknown listeners and tracks; the habit's context, an hour, a ts, a platform, shuffle, a position)."""
+    from skipify.serving import SMALL_FRAME
+
+    base = pl.concat([pairs.select("user_id", "track_id").gather_every(3), pairs.select("user_id", "track_id").tail(3)]).unique(
+        maintain_order=True)  # the tail: the unknown listeners and tracks
+    variants = [{}, {"hour": 7, "platform": "ios"}, {"ts": CUTOFF + dt.timedelta(days=1, hours=20, minutes=5), "shuffle": True},
+                {"session_position": 3, "context_type": "radio", "reason_start": "fwdbtn"}, {"platform": "unheard-of"}]
+    items = [{**pair, **variants[i % len(variants)]} for i, pair in enumerate(base.to_dicts())]
+    assert any(i["user_id"] == "nobody" for i in items) and any(i["track_id"] == "t_none" for i in items)
+    batch = items * (SMALL_FRAME // len(items) + 1)  # the large batch's path: joins, the per-row SQL once per alike probe
+    assert len(batch) > SMALL_FRAME
+    rows, flags = snapshot.rows(request_frame(batch))
+    for i, item in enumerate(items):
+        one, one_flags = snapshot.rows(request_frame([item]))
+        assert one.schema == rows.schema
+        assert_rows_equal(rows.slice(i, 1), one)
+        assert one.equals(rows.slice(i, 1)), item
+        assert one_flags.equals(flags.slice(i, 1)), item
+
+
 def test_a_later_ts_changes_only_the_context_the_history_is_the_cut_offs(snapshot, pairs):
     """A request is a probe as of the cut-off (the night's rows): its ts sets the hour and weekday,
     nothing else, day distances included."""

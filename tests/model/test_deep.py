@@ -74,6 +74,18 @@ def test_hashing_is_stable_and_unknown_is_zero():
     assert np.array_equal(a, hash_ids(["u1", None, "u2", "u1"], 100))
 
 
+def test_a_requests_few_ids_hash_as_a_batchs_many():
+    """Up to SMALL_FRAME ids are hashed in a Python loop, more through Polars: the same buckets, "" and None unknown."""
+    from skipify.models.preprocess import SMALL_FRAME
+
+    ids = pl.Series([None, "", "u1", "t-42", "ü", *[f"x{i}" for i in range(SMALL_FRAME + 10)]])
+    many = hash_ids(ids, 1000)
+    assert len(ids) > SMALL_FRAME and many[0] == many[1] == 0
+    for lo in range(0, len(ids), 50):
+        assert np.array_equal(hash_ids(ids.slice(lo, 50), 1000), many[lo:lo + 50])
+        assert np.array_equal(hash_ids(ids.slice(lo, 50).to_list(), 1000), many[lo:lo + 50])
+
+
 def test_id_dropout_gives_unknown_ids_a_vector_from_features():
     cfg = TwoTowerConfig(dim=4, hidden=8, user_buckets=10, track_buckets=10, artist_buckets=10, user_features=2,
                          track_features=3, id_dropout=1.0, taste_from_history=False)
