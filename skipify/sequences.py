@@ -97,7 +97,10 @@ class PlayLog:
     def positions(self, play_ids: pl.Series) -> np.ndarray:
         """Each play's position in the log (-1: null, or a play the log does not hold)."""
         out = np.full(play_ids.len(), -1, dtype=np.int64)
-        known = play_ids.is_not_null().to_numpy()
+        if play_ids.len() <= SMALL_FRAME:  # a request's few: no expression
+            known = np.array([v is not None for v in play_ids.to_list()], dtype=bool)
+        else:
+            known = play_ids.is_not_null().to_numpy()
         if known.any() and len(self.play_id):
             ids, order = self._sorted_ids
             wanted = play_ids.filter(pl.Series(known)).cast(pl.UInt64).to_numpy()
@@ -163,7 +166,10 @@ def listening(rows: pl.DataFrame, log: PlayLog, length: int, day: np.ndarray) ->
 
     Rows of the same listener, anchor and day have the same lists (a night's 50 candidates of a
     listener, a day's plays): each is gathered once and the list rows are repeated."""
-    until = rows["h_until"].fill_null(0).cast(pl.Int64)
+    if rows.height <= SMALL_FRAME:  # a request's few rows: a list (an expression costs 0.05-0.2 ms)
+        until = pl.Series([0 if v is None else v for v in rows.get_column("h_until").to_list()], dtype=pl.Int64)
+    else:
+        until = rows["h_until"].fill_null(0).cast(pl.Int64)
     if rows.height > SMALL_FRAME:
         keys = pl.DataFrame({"user_id": rows["user_id"], "until": until, "day": day})
         group = (keys.select(pl.struct(pl.all()).rank("dense")).to_series().to_numpy() - 1).astype(np.int64)
@@ -220,9 +226,13 @@ def attach(rows: pl.DataFrame, log: PlayLog, length: int, day: int | None = None
     lists = {seq.anchor: gather(rows, session_log if kind == "session" and session_log is not None else log, length, days)
              for kind, gather in (("listening", listening), ("session", session))
              if (seq := SEQUENCES[kind]).anchor in rows.columns}
-    if not lists:
-        return rows
-    return pl.DataFrame([s for c in rows.columns for s in lists.get(c, [rows.get_column(c)])])
+    out = rows.clone()  # a new frame of the same columns: each anchor replaced by its lists in place (no query)
+    for anchor, cols in lists.items():
+        at = out.get_column_index(anchor)
+        out.replace_column(at, cols[0])
+        for i, s in enumerate(cols[1:], start=1):
+            out.insert_column(at + i, s)
+    return out
 
 
 def drop_anchors(rows: pl.DataFrame) -> pl.DataFrame:

@@ -230,13 +230,14 @@ class Snapshot:
         self._one_schema: dict[str, pl.Schema] = {}  # each per-row family's columns, from its first result
         self._live_sql = read_sql("serving/live_plays")
         # the expressions every request's probes take, built once (a literal costs a Series each time)
-        self._probe_columns = [
+        probe_columns = [
             pl.int_range(pl.len(), dtype=pl.UInt64).alias("play_id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("probe_id"),
             pl.lit(False).alias("is_event"), pl.lit(day_number(self.as_of)).alias("day"),
             pl.lit(None).alias("label"), pl.lit(None).alias("early_skip"),
             pl.col("artist").fill_null("?"), pl.col("genre").fill_null("?"), pl.col("domain").fill_null("music"),
         ]
-        self._probe_casts = [pl.col(c).cast(t) for c, t in PROBE_SCHEMA.items()]
+        made = {e.meta.output_name(): e for e in probe_columns}
+        self._probe_columns = [made.get(c, pl.col(c)).cast(t).alias(c) for c, t in PROBE_SCHEMA.items()]  # one query
         self._habit_names = [f"habit_{c}" for c in self.habits.columns]
         hour = pl.coalesce("hour", "habit_hour").cast(pl.Int64)
         self._context_columns = [
@@ -344,7 +345,7 @@ class Snapshot:
         cut-off's day at the given or habitual hour (12 without a habit)."""
         habit = _take(self.habits, self.habit_keys(_columns_of(requests, ("user_id",))))
         habit.columns = self._habit_names  # a frame of its own (the gather): renamed in place
-        return pl.concat([requests, habit], how="horizontal").select(self._context_columns)
+        return requests.hstack(habit).select(self._context_columns)
 
     def probes(self, requests: pl.DataFrame) -> pl.DataFrame:
         """The requests as the rows the families read (features/fx_probes.sql's columns): as of the
@@ -352,14 +353,14 @@ class Snapshot:
         (music when the catalogue does not know it)."""
         req = self.context(requests)
         if req.height <= SMALL_FRAME:  # a request's few tracks: a binary search each, not a join
-            found = self.tracks.drop("track_id")[self._catalogue_rows(req["track_id"])]
-            req = pl.concat([req, found], how="horizontal")
+            req = req.hstack(self._catalogue_rows(req["track_id"]))
         else:
             req = req.join(self.tracks, on="track_id", how="left", maintain_order="left")
-        return req.with_columns(*self._probe_columns).select(self._probe_casts)
+        return req.select(self._probe_columns)
 
-    def _catalogue_rows(self, track_ids: pl.Series) -> pl.Series:
-        """Each track's row of ``tracks`` (null: not catalogued), by a binary search among known_tracks (its ids, sorted)."""
+    def _catalogue_rows(self, track_ids: pl.Series) -> pl.DataFrame:
+        """Each track's artist, genre and domain (nulls: not catalogued), by a binary search among known_tracks (the
+        catalogue's ids, sorted)."""
         if self._track_rows is None:
             at = self.known_tracks.positions(self.tracks["track_id"])
             if (at < 0).any() or len(self.known_tracks) != self.tracks.height:
@@ -367,8 +368,11 @@ class Snapshot:
             rows = np.empty(len(at), dtype=np.int64)
             rows[at] = np.arange(len(at))
             self._track_rows = rows
+            self._catalogue = self.tracks.drop("track_id")
         pos = self.known_tracks.positions(track_ids)
-        return pl.Series([int(self._track_rows[p]) if p >= 0 else None for p in pos], dtype=pl.UInt32)
+        if len(pos) == 1 and pos[0] >= 0:
+            return self._catalogue.slice(int(self._track_rows[pos[0]]), 1)
+        return self._catalogue[pl.Series([int(self._track_rows[p]) if p >= 0 else None for p in pos], dtype=pl.UInt32)]
 
     def rows(self, requests: pl.DataFrame, columns: Iterable[str] | None = None,
              live: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from skipify.models.base import Model, Resources
+from skipify.models.preprocess import SMALL_FRAME
 
 JOINT = "all"  # trained_on of the joint models
 DEFAULT_DOMAIN = "music"  # a row that names no domain
@@ -31,6 +32,8 @@ def row_domains(rows: pl.DataFrame) -> np.ndarray:
     """Each row's domain (``t_domain``; music where it names none)."""
     if "t_domain" not in rows.columns:
         return np.full(rows.height, DEFAULT_DOMAIN, dtype=object)
+    if rows.height <= SMALL_FRAME:  # a request's few rows: a list (fill_null is a query of its own)
+        return np.array([DEFAULT_DOMAIN if d is None else d for d in rows.get_column("t_domain").to_list()], dtype=object)
     return rows["t_domain"].fill_null(DEFAULT_DOMAIN).to_numpy()
 
 
