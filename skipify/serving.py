@@ -268,15 +268,15 @@ class Snapshot:
                 self._db = db
             return self._db
 
-    def _cursor(self, one: bool = False) -> duckdb.DuckDBPyConnection:
+    def _cursor(self, small: bool = False) -> duckdb.DuckDBPyConnection:
         """This thread's cursor of the per-row families' DuckDB (made once, not per request), with
         fx_earlier an empty table: a request brings no earlier plays of its session. (Prepared
         statements were tried: DuckDB plans them against the rows registered at PREPARE time, and a
         plan made over an empty fx_rows_out stays empty.)
 
-        ``one``: the cursor of single probes (``_per_row_one``), its optimizer off: for one row the optimizer's
-        passes cost 0.6 of the query's 2.6 ms and find nothing to gain."""
-        name = "one_cursor" if one else "cursor"
+        ``small``: the cursor of a request's few probes, its optimizer off: for one row the optimizer's passes cost
+        0.6 of the query's 2.6 ms and find nothing to gain (a night's batches keep it)."""
+        name = "small_cursor" if small else "cursor"
         cur = getattr(self._local, name, None)
         if cur is None:
             cur = self._database().cursor()
@@ -286,7 +286,7 @@ class Snapshot:
             cur.unregister("no_plays")
             cur.register("live_events", _no_live_plays())
             load_macros(cur)  # fx_events over the live plays (live_rows)
-            if one:
+            if small:
                 cur.execute("PRAGMA disable_optimizer")
             setattr(self._local, name, cur)
         return cur
@@ -431,7 +431,7 @@ class Snapshot:
             distinct = alone.unique(ALONE, maintain_order=True).with_columns(
                 (pl.int_range(pl.len(), dtype=pl.UInt64) + first).alias("play_id"))
             batch = [distinct, probes.filter(pl.col("session_id").is_not_null())]
-        cur = self._cursor()
+        cur = self._cursor(small=not many)
         cur.register("fx_rows_out", (pl.concat([*batch, plays]) if plays is not None else pl.concat(batch)).to_arrow())
         parts: dict = {}
         for fam in per_row:
@@ -456,7 +456,7 @@ class Snapshot:
         """``_per_row`` of one probe without live plays (a single-pair request): the same SQL, its ``fx_rows_out``
         the probe's values bound as parameters (``_one_probe``) instead of a registered Arrow table (whose scan
         costs a single pair about 1 ms)."""
-        cur = self._cursor(one=True)
+        cur = self._cursor(small=True)
         values = {f"{ONE_PROBE}{c}": v for c, v in probe.row(0, named=True).items()}
         parts: dict = {}
         for fam in per_row:
