@@ -74,14 +74,24 @@ class PlayLog:
     @classmethod
     def from_plays(cls, plays: pl.DataFrame) -> "PlayLog":
         """A log from plays with LOG_COLUMNS (any order; ``hs_prev`` null where the session has none before)."""
-        plays = plays.select(LOG_COLUMNS).sort("user_id", "n")
-        first = (plays.with_row_index("pos").group_by("user_id")
-                 .agg(pl.col("pos").min().cast(pl.Int64).alias("first_pos"), pl.col("n").min().alias("first_n"),
-                      pl.col("n").max().alias("last_n")))
+        if 0 < plays.height <= SMALL_FRAME:  # a live session's few plays (the API): sorted and grouped in Python
+            users, numbers = plays.get_column("user_id").to_list(), plays.get_column("n").to_list()
+            order = sorted(range(plays.height), key=lambda i: (users[i], numbers[i]))
+            plays = pl.DataFrame([plays.get_column(c) for c in LOG_COLUMNS])[order]
+            runs: dict[str, list[int]] = {}
+            for pos, i in enumerate(order):  # first position, first number, last number (sorted: the last seen)
+                runs.setdefault(users[i], [pos, numbers[i], numbers[i]])[2] = numbers[i]
+            first = pl.DataFrame({"user_id": list(runs), **{c: [r[k] for r in runs.values()] for k, c in
+                                                            enumerate(("first_pos", "first_n", "last_n"))}},
+                                 schema={"user_id": pl.String, "first_pos": pl.Int64, "first_n": pl.Int64, "last_n": pl.Int64})
+        else:
+            plays = plays.select(LOG_COLUMNS).sort("user_id", "n")
+            first = (plays.with_row_index("pos").group_by("user_id")
+                     .agg(pl.col("pos").min().cast(pl.Int64).alias("first_pos"), pl.col("n").min().alias("first_n"),
+                          pl.col("n").max().alias("last_n"))).with_columns(pl.col("first_n", "last_n").cast(pl.Int64))
         log = cls(plays["play_id"].cast(pl.UInt64).to_numpy(), *_encoded(plays["track_id"]),
                   outcome(plays["label"].to_numpy(), plays["early_skip"].to_numpy()),
-                  _seconds(plays["ts"]), np.zeros(0, dtype=np.int64),
-                  first.with_columns(pl.col("first_n", "last_n").cast(pl.Int64)))
+                  _seconds(plays["ts"]), np.zeros(0, dtype=np.int64), first)
         log.prev = log.positions(plays["hs_prev"])
         return log
 

@@ -219,3 +219,28 @@ def test_listening_history_is_the_listeners_last_plays_before_the_day_most_recen
         assert r["hs_track_ids"] == earlier["track_id"].to_list()
         assert r["hs_outcomes"] == [_outcome(a, b) for a, b in zip(earlier["label"], earlier["early_skip"])]
         assert r["hs_minutes_before"] == pytest.approx([(int(t) - int(x)) / 60 for x in earlier["t"]])
+
+
+def test_a_live_sessions_few_plays_make_the_play_log_a_batchs_many_make(monkeypatch):
+    """PlayLog.from_plays sorts and groups up to SMALL_FRAME plays in Python (a live session's, per request), more in
+    Polars: the same log either way, every listener's run and every play's previous play included."""
+    import numpy as np
+
+    from skipify import sequences
+
+    ts0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    plays = pl.DataFrame({
+        "play_id": pl.Series([101, 7, 55, 3, 900, 42], dtype=pl.UInt64),
+        "user_id": ["b", "a", "b", "a", "c", "b"], "n": [2, 1, 1, 2, 1, 3],
+        "track_id": ["t1", "t2", "t1", "t3", "t9", "t2"],
+        "ts": [ts0 + dt.timedelta(minutes=m) for m in (5, 1, 2, 4, 0, 9)],
+        "label": pl.Series([1, 0, 0, None, 0, 1], dtype=pl.Int32), "early_skip": pl.Series([0, 0, 1, 0, 0, 1], dtype=pl.Int32),
+        "hs_prev": pl.Series([55, None, None, 7, None, 101], dtype=pl.UInt64),
+    })
+    few = sequences.PlayLog.from_plays(plays)
+    monkeypatch.setattr(sequences, "SMALL_FRAME", 0)  # the batch's path
+    many = sequences.PlayLog.from_plays(plays)
+    for name in ("play_id", "track", "outcome", "start", "prev"):
+        assert np.array_equal(getattr(few, name), getattr(many, name), equal_nan=True), name
+    assert few.tracks.equals(many.tracks) and few.prev.tolist() == [-1, 0, -1, 2, 3, -1]
+    assert few.first.sort("user_id").equals(many.first.sort("user_id").select(few.first.columns))
