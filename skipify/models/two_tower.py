@@ -28,7 +28,6 @@ import polars as pl
 import torch
 from torch import nn
 
-
 from skipify.models.preprocess import SMALL_FRAME
 
 
