@@ -25,6 +25,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -184,10 +185,11 @@ def memory_of(pid: int) -> dict:
     among them: the sum is what they take together), per process and summed; printed."""
     import psutil
 
-    procs = [psutil.Process(pid), *psutil.Process(pid).children()]
-    # past one worker: the supervisor (the first), multiprocessing's resource tracker, then the workers
-    each = [{**memory_mb(p.pid), "worker": len(procs) == 1 or (i > 0 and "resource_tracker" not in " ".join(p.cmdline()))}
-            for i, p in enumerate(procs)]
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    # past one worker: the supervisor (the first), multiprocessing's resource tracker and fork server (its children
+    # from the supervisor), then the workers (the fork server's children, whose command line they keep)
+    helpers = {p.pid for p in procs[1:] if p.ppid() == pid and any(h in " ".join(p.cmdline()) for h in ("resource_tracker", "forkserver"))}
+    each = [{**memory_mb(p.pid), "worker": len(procs) == 1 or (i > 0 and p.pid not in helpers)} for i, p in enumerate(procs)]
     total = {k: sum(m[k] for m in each) for k in ("rss", "pss", "anonymous")}
     print(f"  memory, supervisor and workers: RSS {total['rss']:,.0f} MiB, PSS {total['pss']:,.0f} MiB, anonymous "
           f"{total['anonymous']:,.0f} MiB; per process PSS " + ", ".join(f"{m['pss']:,.0f}" for m in each) + " MiB", flush=True)
@@ -195,14 +197,47 @@ def memory_of(pid: int) -> dict:
 
 
 def start_only(home: Path, workers: int) -> dict:
-    """Start `skipify serve --workers N`, wait for every worker's first answer, read the memory, stop."""
+    """Start `skipify serve --workers N`, wait for every worker's first answer, read the memory; past one worker,
+    kill one (SIGKILL) and time until the worker started in its place answers; stop."""
     with serving(home, workers) as (port, proc, started):
-        conn = http.client.HTTPConnection("127.0.0.1", port)  # one prediction: the pages a request reads are touched
-        conn.request("POST", "/v1/predict", json.dumps({"items": sample_pairs(home, 1, 0)}), {"Content-Type": "application/json"})
-        conn.getresponse().read()
-        conn.close()
+        body = json.dumps({"items": sample_pairs(home, 1, 0)})
+        answered: set[int] = set()
+        while len(answered) < workers:  # one prediction by every worker: what a request touches is touched in each
+            conn = http.client.HTTPConnection("127.0.0.1", port)
+            worker = worker_of(conn)
+            if worker not in answered:
+                conn.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
+                conn.getresponse().read()
+                answered.add(worker)
+            conn.close()
         print(f"skipify serve --workers {workers}: every worker up in {started:.1f}s", flush=True)
-        return {"workers": workers, "started_s": started, **memory_of(proc.pid)}
+        out = {"workers": workers, "started_s": started, **memory_of(proc.pid)}
+        if workers > 1:
+            out["restart_s"] = restarted(port, workers)
+            print(f"  a worker killed: the one started in its place answered in {out['restart_s']:.1f}s", flush=True)
+        return out
+
+
+def restarted(port: int, workers: int) -> float:
+    """Kill one worker (SIGKILL); seconds until a worker the server did not have before answers."""
+    before: set[int] = set()
+    while len(before) < workers:
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        before.add(worker_of(conn))
+        conn.close()
+    os.kill(min(before), signal.SIGKILL)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 600:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            if worker_of(conn) not in before:
+                return time.perf_counter() - t0
+        except (OSError, http.client.HTTPException):  # the killed worker's accepted connection, reset
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.05)
+    raise SystemExit("no worker started in place of the one killed within 600 s")
 
 
 def main() -> None:
@@ -231,14 +266,15 @@ def main() -> None:
             print(f"  set up in {time.perf_counter() - t0:.0f}s", flush=True)
     if a.start_only:
         runs = [start_only(home, w) for w in a.workers]
-        if len(runs) > 1 and runs[0]["workers"] == 1:  # one worker runs alone; past one, a supervisor (process 0) starts them
-            for r in runs:
-                if r["workers"] == 1:
-                    one = r["pss_mb"]  # the latest lone worker: the first run may have built the night's files
-                    continue
-                added = (sum(p["pss"] for p in r["processes"] if p["worker"]) - one) / (r["workers"] - 1)
-                print(f"  each worker past the first adds {added:,.0f} MiB (PSS of the workers, {r['workers']} against one): "
-                      f"{added / one:.2f} x the lone worker's {one:,.0f} MiB")
+        # one worker runs alone; past one, a supervisor (process 0) starts them: what a worker adds is the whole server's
+        # PSS against the run with one worker fewer (against the lone worker for two: supervisor and fork server included)
+        lone = next((r["pss_mb"] for r in reversed(runs) if r["workers"] == 1), None)  # the latest: the first may build files
+        by_n = {r["workers"]: r["pss_mb"] for r in runs}
+        for n in sorted(by_n):
+            if n > 1 and lone and n - 1 in by_n:
+                added = by_n[n] - by_n[n - 1]
+                print(f"  worker {n} adds {added:,.0f} MiB (PSS of the whole server, {n} workers against {n - 1}): "
+                      f"{added / lone:.2f} x the lone worker's {lone:,.0f} MiB")
         print(json.dumps({"runs": runs, "at": dt.datetime.now(dt.UTC).isoformat()}))
         return
     pairs = sample_pairs(home, 20_000, a.seed)

@@ -18,10 +18,13 @@ Endpoints are plain ``def``: CPU inference in an ``async def`` would block the e
 (fastapi/fastapi#2148); FastAPI runs them in its thread pool.
 
 ``skipify serve --workers N`` runs N such processes on one listening socket (uvicorn's supervisor,
-which restarts a worker that dies). Each loads its own bundle and reloads it on its own, one worker
-at a time (a lock file), so the others keep answering meanwhile. What they share is the event log:
-each worker reads the lines the others appended before it answers a prediction (skipify.events.LogTail),
-so a session's plays posted to one worker are known to all.
+which restarts a worker that dies), each forked from the supervisor once it has imported what they need
+(:func:`_fork_workers`). Each loads its own bundle and reloads it on its own, one worker at a time (a
+lock file), so the others keep answering meanwhile; what a bundle reads alike (the snapshot, the tracks'
+content vectors, the at-risk lists, the models' weights) is mapped from files, once per machine
+(skipify.snapshots). What they share besides is the event log: each worker reads the lines the others
+appended before it answers a prediction (skipify.events.LogTail), so a session's plays posted to one
+worker are known to all.
 """
 
 from __future__ import annotations
@@ -104,20 +107,25 @@ def read_marks(cfg: Config) -> Marks:
 
 @dataclass(frozen=True)
 class NightAtRisk:
-    """One published night's at-risk pairs, sorted by listener and rank, with each listener's rows."""
+    """One published night's at-risk pairs (sql/serving/at_risk.sql), sorted by listener, domain and rank; a
+    listener's rows found by binary search (the frame is mapped from the snapshot's folder: nothing per listener
+    is held)."""
 
     frame: pl.DataFrame
-    rows: dict[str, tuple[int, int]]  # user -> (first row, end row) in frame
-
-    @classmethod
-    def of(cls, frame: pl.DataFrame) -> "NightAtRisk":
-        counts = frame.group_by("user_id", maintain_order=True).len()
-        ends = np.cumsum(counts["len"].to_numpy())
-        return cls(frame, {u: (int(e - n), int(e)) for u, n, e in zip(counts["user_id"].to_list(), counts["len"].to_list(), ends)})
 
     def user(self, user_id: str) -> pl.DataFrame:
-        lo, hi = self.rows.get(user_id, (0, 0))
+        users = self.frame.get_column("user_id")
+        lo, hi = users.search_sorted(user_id, "left"), users.search_sorted(user_id, "right")
         return self.frame[lo:hi]
+
+
+def _at_risk(cfg: Config, day: dt.date) -> pl.DataFrame:
+    """Every listener's at-risk pairs of the night ``day`` (NightAtRisk's frame), from the warehouse."""
+    con = connect(cfg, read_only=True)
+    try:
+        return run_sql(con, "serving/at_risk", {"run_date": day, "user_id": None}).pl()
+    finally:
+        con.close()
 
 
 @dataclass
@@ -148,7 +156,7 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     """
     from skipify import snapshots
     from skipify.features import default_as_of
-    from skipify.models.base import read_columns
+    from skipify.models.base import content_matrix, read_columns
     from skipify.models.kinds import served_and_baseline
     from skipify.versions import load_version
 
@@ -156,11 +164,13 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
     marks = marks or read_marks(cfg)
     if marks.version is None:
         raise ValueError(NO_MODEL)
-    chosen, models = load_version(marks.version, cfg)
+    # what every worker reads alike is mapped from this machine's folder of the night (shared with the other
+    # workers), built once when there is none: the snapshot, the tracks' content vectors, the at-risk lists ...
+    as_of = as_of or marks.night or default_as_of(cfg)
+    content = snapshots.kept_vectors(as_of, cfg, marks.version, "content", lambda: content_matrix(cfg))
+    chosen, models = load_version(marks.version, cfg, content)
     served_model, baseline = served_and_baseline(chosen, models)
     summary = json.loads(chosen["metrics"])["summary"]
-    # mapped from this machine's folder of the night (shared with the other workers), built once when there is none
-    as_of = as_of or marks.night or default_as_of(cfg)
     snapshot = snapshots.shared(as_of, cfg, marks.version, read_columns(models))
 
     def reference_rows() -> pl.DataFrame:  # a scan of every training row: 10 s and 2 GB at 10M plays, so kept with the snapshot
@@ -177,10 +187,11 @@ def load_served(cfg: Config, as_of: dt.date | None = None, marks: Marks | None =
                                       reference_rows)
     con = connect(cfg, read_only=True)
     try:
-        days = [d for (d,) in run_sql(con, "serving/recent_nights", {"n": cfg.serve_nights_in_memory}).fetchall()]
-        nights = {d: NightAtRisk.of(run_sql(con, "serving/at_risk", {"run_date": d, "user_id": None}).pl()) for d in days}
+        runs = run_sql(con, "serving/recent_nights", {"n": cfg.serve_nights_in_memory}).fetchall()
     finally:
         con.close()
+    nights = {d: NightAtRisk(snapshots.kept_frame(as_of, cfg, marks.version, f"at-risk-{d}-{run}", partial(_at_risk, cfg, d)))
+              for d, run in runs}
     if background.is_empty():
         raise ValueError(f"no training rows of version {marks.version} in features.training_rows: run `skipify features`")
     served = Served(chosen, served_model, baseline, served_model.reasoner(background), snapshot, marks, nights,
@@ -202,14 +213,16 @@ def served_by_domain(version: dict, rows: pl.DataFrame) -> list[dict]:
             for d in row_domains(rows).tolist()]
 
 
-def _frozen(load: Callable[[], Served]) -> Served:
+def _frozen(load: Callable[[], Served], again: bool = False) -> Served:
     """``load()``, its objects then left out of the garbage collector's full passes (gc.freeze).
 
     The bundle holds millions of long-lived objects (the snapshot's key codes, sets of ids); every
     full collection walked them all, a pause that landed in some request's latency. Frozen objects
-    are still freed when nothing refers to them; the next reload unfreezes the old bundle first so
-    that its cycles, if any, can be collected."""
-    gc.unfreeze()
+    are still freed when nothing refers to them; a reload (``again``) unfreezes the old bundle first so
+    that its cycles, if any, can be collected. The first load does not: what is frozen then is what a
+    forked worker shares with its fork server (skipify.worker_imports), whose pages a collection would copy."""
+    if again:
+        gc.unfreeze()
     served = load()
     gc.collect()
     gc.freeze()
@@ -251,7 +264,7 @@ class Service:
             return True
         with _one_loader(self.cfg):  # the other workers keep serving their bundles meanwhile
             logger.info("reloading: %s -> %s", self.served.marks, marks)
-            self.served = _frozen(lambda: load_served(self.cfg, self.as_of, marks))  # one reference swap: atomic for readers
+            self.served = _frozen(lambda: load_served(self.cfg, self.as_of, marks), again=True)  # one reference swap: atomic for readers
         self.reloads += 1
         dropped = self.live.prune(self.served.snapshot.cutoff)  # the new snapshot holds the plays before its cut-off
         logger.info("live plays: %d dropped (before the new cut-off), %d held", dropped, len(self.live))
@@ -746,7 +759,8 @@ def serve(cfg: Config | None = None, host: str | None = None, port: int | None =
 
     if read_marks(cfg).version is None:  # say so once, before starting workers that would each fail
         raise ValueError(NO_MODEL)
-    config = uvicorn.Config(partial(_worker_app, cfg, as_of, every, os.getpid()), factory=True, host=host, port=port,
+    _fork_workers()
+    config = uvicorn.Config(partial(_worker_app, cfg, as_of, every), factory=True, host=host, port=port,
                             workers=workers, log_level=cfg.log_level.lower(), access_log=cfg.serve_access_log,
                             timeout_worker_healthcheck=cfg.serve_worker_healthcheck_s)
     supervisor = Multiprocess(config, sockets=[config.bind_socket()])
@@ -757,22 +771,53 @@ def serve(cfg: Config | None = None, host: str | None = None, port: int | None =
         raise ValueError(f"worker {failed[0]} could not load the served version (its error is logged above)")
 
 
+def _fork_workers() -> None:
+    """Make uvicorn fork its workers from this process (the supervisor) once it has imported what they need,
+    instead of starting each as a fresh interpreter (multiprocessing's "spawn", uvicorn's own): a worker starts
+    without importing PyTorch, LightGBM, Polars... (2-4 s), and the imported modules' pages stay shared by the
+    supervisor and every worker (copy-on-write). The garbage collector's objects are frozen first, as Python's
+    documentation advises before forking: a worker's collections do not walk them, so it does not copy their pages.
+
+    Forking is safe here because the supervisor has run nothing but imports and one short read of the warehouse
+    (DuckDB's threads end with its connection): no thread pool (Polars', PyTorch's and LightGBM's OpenMP, DuckDB's)
+    is copied half-alive into a worker; each starts its own, as a spawned one would. The threads imports start
+    (jemalloc's background threads, OpenBLAS's pool) are fork-safe: their libraries restart them in the child."""
+    import importlib
+    import multiprocessing
+
+    import uvicorn._subprocess
+
+    from skipify.models.kinds import KINDS
+
+    for name in ("skipify.serving", "skipify.snapshots", "skipify.versions", "torch", "lightgbm",
+                 *(kind.module for kind in KINDS.values())):
+        importlib.import_module(name)
+    gc.collect()
+    gc.freeze()
+    uvicorn._subprocess.spawn = multiprocessing.get_context("fork")  # what uvicorn makes its workers with (its module's)
+
+
 NO_MODEL = "no trained model yet: run `skipify train` (or `make demo`) before `skipify serve`"
 
 
 def _load_app(cfg: Config, as_of: dt.date | None, watch_s: float) -> FastAPI:
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(cfg.serve_threads)
+    # NumPy's BLAS (OpenBLAS) on as many threads: a request's products are small, and each thread of its own pool
+    # keeps a buffer of about 40 MiB from its first product on (a worker's private memory; docs/benchmarks.md)
+    threadpool_limits(cfg.serve_threads, user_api="blas")
     return create_app(Service(cfg, as_of), watch_s)
 
 
-def _worker_app(cfg: Config, as_of: dt.date | None, watch_s: float, parent: int) -> FastAPI:
+def _worker_app(cfg: Config, as_of: dt.date | None, watch_s: float) -> FastAPI:
     """One worker's application (uvicorn calls it in the worker process). A worker that cannot load
     exits with uvicorn's start-up failure code: the supervisor then stops instead of restarting it
     over and over. A worker whose supervisor is gone (killed) stops too."""
     from uvicorn.config import STARTUP_FAILURE
 
+    parent = os.getppid()  # the fork server, which ends with the supervisor (or the supervisor itself)
     try:
         app = _load_app(cfg, as_of, watch_s)
     except Exception as exc:

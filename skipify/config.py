@@ -110,7 +110,7 @@ class Config:
     serve_port: int = 8000
     serve_max_batch: int = 1000  # pairs per POST /v1/predict; more is answered 413
     serve_reload_s: float = 30.0  # how often the server looks for a new champion or night (0: never)
-    serve_threads: int = 1  # torch threads per request (one request is small; concurrency comes from requests)
+    serve_threads: int = 1  # torch and BLAS threads per request (one request is small; concurrency comes from requests)
     serve_workers: int = 1  # processes behind the one port, each with its own bundle (`skipify serve --workers`)
     serve_worker_healthcheck_s: int = 10  # a worker that does not answer its supervisor this long is restarted ...
     # ... and a worker that dies while asked is noticed after it (uvicorn's ping waits for its answer)

@@ -19,12 +19,13 @@ equal to the plays as ingested).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
+
+from skipify.lookup import SMALL_FRAME, SortedIds
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,6 @@ SEQUENCES = {
 }
 SEQUENCE_COLUMNS = tuple(c for s in SEQUENCES.values() for c in s.columns)
 ANCHORS = tuple(s.anchor for s in SEQUENCES.values())
-SMALL_FRAME = 256  # rows; below this, a row's listener is looked up in Python (an API request)
 # what a play log is read from (features.labels, with each play's own hs_prev)
 LOG_COLUMNS = ("play_id", "user_id", "n", "track_id", "ts", "label", "early_skip", "hs_prev")
 
@@ -58,9 +58,11 @@ def _seconds(ts: pl.Series) -> np.ndarray:
 class PlayLog:
     """Plays in (listener, number) order: what the sequences of a set of rows reach.
 
-    ``first``: per listener, the position of their first play in the log, its number and the last
-    number (a log holds a contiguous run of each listener's plays); ``prev``: the position of each
-    play's previous play in its session (-1: none, or not in the log).
+    ``first``: per listener, sorted by listener, the position of their first play in the log, its number
+    and the last number (a log holds a contiguous run of each listener's plays); ``prev``: the position of
+    each play's previous play in its session (-1: none, or not in the log). What a request's lookups search
+    (``listeners``, first's listeners as SortedIds; ``by_id``, the play ids sorted and their positions) is
+    made on first use, or given (mapped from the snapshot's files: skipify.snapshots), never a dict per process.
     """
 
     play_id: np.ndarray  # uint64, as hash() makes them
@@ -70,6 +72,8 @@ class PlayLog:
     start: np.ndarray  # epoch seconds
     prev: np.ndarray
     first: pl.DataFrame = field(repr=False)
+    listeners: SortedIds | None = field(default=None, repr=False)
+    by_id: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
     def from_plays(cls, plays: pl.DataFrame) -> "PlayLog":
@@ -89,20 +93,25 @@ class PlayLog:
             first = (plays.with_row_index("pos").group_by("user_id")
                      .agg(pl.col("pos").min().cast(pl.Int64).alias("first_pos"), pl.col("n").min().alias("first_n"),
                           pl.col("n").max().alias("last_n"))).with_columns(pl.col("first_n", "last_n").cast(pl.Int64))
+            first = first.sort("user_id")
         log = cls(plays["play_id"].cast(pl.UInt64).to_numpy(), *_encoded(plays["track_id"]),
                   outcome(plays["label"].to_numpy(), plays["early_skip"].to_numpy()),
                   _seconds(plays["ts"]), np.zeros(0, dtype=np.int64), first)
         log.prev = log.positions(plays["hs_prev"])
         return log
 
-    @cached_property
-    def track_names(self) -> list[str]:
-        return self.tracks.to_pylist()
+    def sorted_ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """The play ids sorted, and each one's position in the log (``by_id``, made on first use)."""
+        if self.by_id is None:
+            order = np.argsort(self.play_id, kind="stable")
+            self.by_id = self.play_id[order], order
+        return self.by_id
 
-    @cached_property
-    def _sorted_ids(self) -> tuple[np.ndarray, np.ndarray]:
-        order = np.argsort(self.play_id, kind="stable")
-        return self.play_id[order], order
+    def sorted_listeners(self) -> SortedIds:
+        """``first``'s listeners (``listeners``, made on first use)."""
+        if self.listeners is None:
+            self.listeners = SortedIds(self.first.get_column("user_id"))
+        return self.listeners
 
     def positions(self, play_ids: pl.Series) -> np.ndarray:
         """Each play's position in the log (-1: null, or a play the log does not hold)."""
@@ -112,24 +121,23 @@ class PlayLog:
         else:
             known = play_ids.is_not_null().to_numpy()
         if known.any() and len(self.play_id):
-            ids, order = self._sorted_ids
+            ids, order = self.sorted_ids()
             wanted = play_ids.filter(pl.Series(known)).cast(pl.UInt64).to_numpy()
             i = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
             hit = ids[i] == wanted
             out[np.flatnonzero(known)[hit]] = order[i[hit]]
         return out
 
-    @cached_property
-    def _firsts(self) -> dict[str, tuple[int, int, int]]:
-        return {u: (p, f, last) for u, p, f, last in self.first.iter_rows()}
-
     def _user_runs(self, users: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(first position, first number, last number) of each row's listener; a listener the log
         does not hold gets an empty run."""
-        if users.len() <= SMALL_FRAME:
-            got = [self._firsts.get(u, (0, 1, 0)) for u in users.to_list()]
-            arr = np.array(got, dtype=np.int64).reshape(-1, 3)
-            return arr[:, 0], arr[:, 1], arr[:, 2]
+        if users.len() <= SMALL_FRAME:  # a binary search among first's listeners
+            at = self.sorted_listeners().positions(users)
+            hit = at >= 0
+            runs = [np.where(hit, self.first.get_column(c).to_numpy()[np.maximum(at, 0)], empty)
+                    for c, empty in (("first_pos", 0), ("first_n", 1), ("last_n", 0))] if len(self.first) else \
+                [np.full(len(at), empty, dtype=np.int64) for empty in (0, 1, 0)]
+            return runs[0], runs[1], runs[2]
         found = users.to_frame("user_id").join(self.first, on="user_id", how="left", maintain_order="left")
         return (found["first_pos"].fill_null(0).to_numpy(), found["first_n"].fill_null(1).to_numpy(),
                 found["last_n"].fill_null(0).to_numpy())
@@ -158,7 +166,7 @@ def _columns(rows: int, row: np.ndarray, pos: np.ndarray, log: PlayLog, before: 
     call was most of a one-row request's time. Both give the same columns (tests/code/test_features.py)."""
     if rows <= SMALL_FRAME:
         cuts = np.searchsorted(row, np.arange(rows + 1))
-        tracks, outcomes, gaps = ([log.track_names[c] for c in log.track[pos].tolist()], log.outcome[pos].tolist(),
+        tracks, outcomes, gaps = (log.tracks.take(log.track[pos]).to_pylist(), log.outcome[pos].tolist(),
                                   before.tolist())
         return [pl.Series(name, [values[a:b] for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist())], dtype=dtype)
                 for name, values, dtype in zip(names, (tracks, outcomes, gaps), LIST_TYPES)]

@@ -32,7 +32,8 @@ from skipify.catalogue import Definition, catalogue, families
 from skipify.config import Config, cutoff_of, load_config, logger
 from skipify.events import LIVE_SCHEMA
 from skipify.features import check_built, day_number, feature_params, load_macros, state_inputs
-from skipify.sequences import SEQUENCE_COLUMNS, SEQUENCES, SMALL_FRAME, PlayLog, attach, reach, read_log
+from skipify.lookup import SMALL_FRAME, SortedIds
+from skipify.sequences import SEQUENCE_COLUMNS, SEQUENCES, PlayLog, attach, reach, read_log
 from skipify.warehouse import connect, create_temp, read_sql, run_script, run_sql, used_params
 
 CONTEXT = ("platform", "context_type", "shuffle", "reason_start")
@@ -98,55 +99,6 @@ def _with_null_row(frame: pl.DataFrame, **fill) -> pl.DataFrame:
     """Prepend a row of nulls (the "unknown" row; ``fill`` sets some of its columns)."""
     null = pl.DataFrame({c: [fill.get(c)] for c in frame.columns}, schema=frame.schema)
     return pl.concat([null, frame])
-
-
-class SortedIds:
-    """Distinct strings, sorted: each one's position and membership, without a Python object per id. Held twice,
-    as a column (Polars joins for large batches) and as fixed-width UTF-8 bytes (a binary search for a request's few
-    ids), so that a process maps both from files (skipify.snapshots) instead of building a dict or a set of its own."""
-
-    def __init__(self, values: pl.Series, encoded: np.ndarray | None = None):
-        self.values = values.cast(pl.String).rename("id")  # sorted, distinct, no null
-        self.encoded = _as_bytes(self.values) if encoded is None else encoded
-
-    @classmethod
-    def of(cls, values: pl.Series) -> "SortedIds":
-        return cls(values.cast(pl.String).drop_nulls().unique().sort())
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def positions(self, keys: pl.Series) -> np.ndarray:
-        """Each key's position among the values (-1: null, or not among them)."""
-        if keys.len() <= SMALL_FRAME:
-            return self._search(keys.to_list())
-        index = pl.DataFrame({"id": self.values, "pos": np.arange(len(self.values), dtype=np.int64)})
-        found = keys.cast(pl.String).rename("id").to_frame().join(index, on="id", how="left", maintain_order="left")
-        return found["pos"].fill_null(-1).to_numpy()
-
-    def has(self, keys: pl.Series) -> np.ndarray:
-        return self.positions(keys) >= 0
-
-    def _search(self, keys: list) -> np.ndarray:
-        out = np.full(len(keys), -1, dtype=np.int64)
-        raw = [None if k is None else k.encode() for k in keys]
-        # an id longer than the widest value is none of them (cut to the width, it could match one)
-        ok = [i for i, b in enumerate(raw) if b is not None and len(b) <= self.encoded.dtype.itemsize]
-        if ok and len(self.encoded):
-            probe = np.array([raw[i] for i in ok], dtype=self.encoded.dtype)
-            pos = np.minimum(np.searchsorted(self.encoded, probe), len(self.encoded) - 1)
-            hit = self.encoded[pos] == probe
-            out[np.array(ok)[hit]] = pos[hit]
-        return out
-
-
-def _as_bytes(values: pl.Series) -> np.ndarray:
-    """Sorted strings as fixed-width UTF-8 bytes, in the same order (checked: a binary search relies on it)."""
-    raw = [v.encode() for v in values.to_list()]
-    out = np.array(raw, dtype=f"S{max((len(b) for b in raw), default=1) or 1}")
-    if len(out) > 1 and not (out[:-1] < out[1:]).all():
-        raise ValueError("ids sorted by Polars are not in the order of their UTF-8 bytes")
-    return out
 
 
 class KeyIndex:
@@ -265,9 +217,7 @@ class Snapshot:
             .otherwise(pl.col("session_position")).alias("session_position"),
             "session_id",
         ]
-        # the catalogue's columns and each known track's row of them (by position in known_tracks), made on first use
-        self._catalogue: pl.DataFrame | None = None
-        self._track_rows: np.ndarray | None = None
+        self._catalogue: pl.DataFrame | None = None  # the catalogue's columns but the id (rows as known_tracks), on first use
 
     def _database(self) -> duckdb.DuckDBPyConnection:
         """The in-memory DuckDB of the per-row families, made on first use (threads take cursors of it)."""
@@ -345,7 +295,8 @@ class Snapshot:
         finally:
             con.close()
         pairs = kinds.filter(pl.col("kind") == "pair")
-        tracks = kinds.filter(pl.col("kind") == "track").select("track_id", "artist", "genre", "domain")
+        # sorted by id: a track's row is its position among known_tracks (_catalogue_rows)
+        tracks = kinds.filter(pl.col("kind") == "track").select("track_id", "artist", "genre", "domain").sort("track_id")
         habits = _with_null_row(habits, hour=12)
         snap = cls(as_of, per_key, [f for f in _needed(columns) if f.per_row], tracks, habits.drop("user_id"),
                    KeyIndex(habits.select("user_id")), SortedIds.of(pairs["user_id"]), SortedIds.of(pairs["track_id"]),
@@ -378,19 +329,15 @@ class Snapshot:
 
     def _catalogue_rows(self, track_ids: pl.Series) -> pl.DataFrame:
         """Each track's artist, genre and domain (nulls: not catalogued), by a binary search among known_tracks (the
-        catalogue's ids, sorted)."""
-        if self._track_rows is None:
-            at = self.known_tracks.positions(self.tracks["track_id"])
-            if (at < 0).any() or len(self.known_tracks) != self.tracks.height:
-                raise ValueError("the snapshot's known tracks are not its catalogue's tracks")
-            rows = np.empty(len(at), dtype=np.int64)
-            rows[at] = np.arange(len(at))
-            self._track_rows = rows
+        catalogue's ids, sorted, as the catalogue's rows are)."""
+        if self._catalogue is None:
+            if not self.known_tracks.values.equals(self.tracks.get_column("track_id"), check_names=False):
+                raise ValueError("the snapshot's known tracks are not its catalogue's tracks, in order")
             self._catalogue = self.tracks.drop("track_id")
         pos = self.known_tracks.positions(track_ids)
         if len(pos) == 1 and pos[0] >= 0:
-            return self._catalogue.slice(int(self._track_rows[pos[0]]), 1)
-        return self._catalogue[pl.Series([int(self._track_rows[p]) if p >= 0 else None for p in pos], dtype=pl.UInt32)]
+            return self._catalogue.slice(int(pos[0]), 1)
+        return self._catalogue[pl.Series([int(p) if p >= 0 else None for p in pos], dtype=pl.UInt32)]
 
     def rows(self, requests: pl.DataFrame, columns: Iterable[str] | None = None,
              live: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:

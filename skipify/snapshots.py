@@ -25,6 +25,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -33,13 +34,15 @@ import pyarrow as pa
 from skipify.catalogue import families
 from skipify.config import Config, logger
 from skipify.sequences import PlayLog
-from skipify.serving import FamilyRows, KeyIndex, Snapshot, SortedIds
+from skipify.lookup import SortedIds
+from skipify.serving import FamilyRows, KeyIndex, Snapshot
 from skipify.warehouse import exclusive
 
-FORMAT = 2  # bumped when the files change: a folder of another format is built again
+FORMAT = 3  # bumped when the files change: a folder of another format is built again
 KEEP = 2  # nights whose folders stay (the one served and the one before, while workers reload)
 LOG_ARRAYS = ("play_id", "track", "outcome", "start", "prev")
 ID_SETS = ("played_users", "played_tracks", "known_users", "known_tracks")
+EXTRA = "extra."  # files kept beside a snapshot (kept_frame, kept_vectors): built by the first process that needs them
 
 
 def root(cfg: Config) -> Path:
@@ -70,7 +73,7 @@ def shared(as_of: dt.date, cfg: Config, version: str, columns: Iterable[str], fr
             return snap
         built = Snapshot.load(as_of, cfg, columns)
         try:
-            write(built, path, version, columns)
+            write(built, path, version, columns, extras=not fresh)
         except OSError as e:
             logger.warning("serving snapshot as of %s not written to %s (%s): held in this process's memory", as_of, path, e)
             return built
@@ -79,26 +82,53 @@ def shared(as_of: dt.date, cfg: Config, version: str, columns: Iterable[str], fr
 
 
 def kept_frame(as_of: dt.date, cfg: Config, version: str, name: str, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-    """A frame the workers read beside the snapshot (the reasons' reference rows), kept in its folder the same way:
-    built once per machine by ``build``, mapped by every process. ``name`` says what it depends on besides the
-    night and the version (its settings): another name is another file. Without the folder (not written: a
-    full disk) the frame built is returned as it is."""
-    path = folder(as_of, version, cfg) / f"extra.{name}.arrow"
+    """A frame the workers read beside the snapshot (the reasons' reference rows, the nights' at-risk lists), kept
+    in its folder the same way: built once per machine by ``build``, mapped by every process. ``name`` says what
+    it depends on besides the night and the version (its settings): another name is another file. Without the
+    folder (not written: a full disk) the frame built is returned as it is."""
+    return _kept(folder(as_of, version, cfg) / f"{EXTRA}{name}.arrow", cfg, build, _save_frame, _map_frame)
+
+
+def kept_vectors(as_of: dt.date, cfg: Config, version: str, name: str,
+                 build: Callable[[], tuple[list[str], np.ndarray]]) -> dict[str, np.ndarray]:
+    """Vectors by id (the tracks' content vectors), kept like :func:`kept_frame`: ``build`` gives the ids and a
+    matrix (a row each); every process maps the matrix and reads each id's vector as a row of it (read-only)."""
+
+    def save(made: tuple[list[str], np.ndarray], path: Path) -> None:
+        ids, matrix = made
+        with open(path, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
+            np.save(f, np.ascontiguousarray(matrix))
+        _save_frame(pl.DataFrame({"id": pl.Series(ids, dtype=pl.String)}), path.with_name(path.name + ".ids"))
+
+    def load(path: Path) -> tuple[list[str], np.ndarray]:
+        return _map_frame(path.with_name(path.name + ".ids"))["id"].to_list(), _map_array(path)
+
+    return dict(zip(*_kept(folder(as_of, version, cfg) / f"{EXTRA}{name}.npy", cfg, build, save, load)))
+
+
+def _kept(path: Path, cfg: Config, build: Callable[[], Any], save: Callable[[Any, Path], None],
+          load: Callable[[Path], Any]) -> Any:
+    """``load(path)``; when not there, ``build()`` saved there first (under the lock, whole: a temporary name
+    renamed), or, when it cannot be saved, returned as it is."""
     if path.exists():
-        return _map_frame(path)
+        return load(path)
     with _locked(cfg):
         if path.exists():
-            return _map_frame(path)
-        frame = build()
+            return load(path)
+        made = build()
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         try:
-            _save_frame(frame, tmp)
+            path.parent.mkdir(parents=True, exist_ok=True)  # before the snapshot itself: write() keeps what is here
+            save(made, tmp)
+            for side in tmp.parent.glob(f"{tmp.name}.*"):  # a file of its own beside it (the vectors' ids): first
+                side.rename(path.with_name(path.name + side.name.removeprefix(tmp.name)))
             tmp.rename(path)
         except OSError as e:
-            tmp.unlink(missing_ok=True)
-            logger.warning("%s not kept in %s (%s): held in this process's memory", name, path.parent, e)
-            return frame
-    return _map_frame(path)
+            for left in tmp.parent.glob(f"{tmp.name}*"):
+                left.unlink(missing_ok=True)
+            logger.warning("%s not kept (%s): held in this process's memory", path, e)
+            return made
+    return load(path)
 
 
 def existing(as_of: dt.date, cfg: Config, version: str, columns: Iterable[str]) -> Snapshot | None:
@@ -121,8 +151,9 @@ def opened(path: Path, columns: list[str], as_of: dt.date) -> Snapshot | None:
         return None
 
 
-def write(snap: Snapshot, path: Path, version: str, columns: list[str]) -> Path:
-    """Write ``snap`` into ``path`` whole (a temporary folder renamed into place; a folder there is replaced)."""
+def write(snap: Snapshot, path: Path, version: str, columns: list[str], extras: bool = False) -> Path:
+    """Write ``snap`` into ``path`` whole (a temporary folder renamed into place; a folder there is replaced, the
+    files kept beside its snapshot with it unless ``extras``: then they move into the new folder)."""
     t0 = time.perf_counter()
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -144,12 +175,18 @@ def write(snap: Snapshot, path: Path, version: str, columns: list[str]) -> Path:
                 np.save(tmp / f"log.{name}.npy", getattr(snap.log, name))
             _save_frame(pl.DataFrame({"track_id": pl.Series(snap.log.tracks).cast(pl.String)}), tmp / "log.tracks.arrow")
             _save_frame(snap.log.first, tmp / "log.first.arrow")
+            _save_ids(snap.log.sorted_listeners(), tmp, "log.listeners")  # what a request's lookups search: mapped
+            ids, order = snap.log.sorted_ids()
+            np.save(tmp / "log.by_id.npy", ids)
+            np.save(tmp / "log.by_id_order.npy", order)
         meta = {"format": FORMAT, "as_of": snap.as_of.isoformat(), "version": version, "columns": columns,
                 "per_key": [f.definition.name for f in snap.per_key], "per_row": [f.name for f in snap.per_row],
                 "reach": [f.definition.name for f in snap.per_key if f.reach is not None], "log": snap.log is not None,
                 "params": {k: ({"datetime": v.isoformat()} if isinstance(v, dt.datetime) else v) for k, v in snap.params.items()},
                 "written_at": dt.datetime.now(dt.UTC).isoformat()}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))  # last: a folder without it is not a snapshot
+        for kept in path.glob(f"{EXTRA}*") if extras else ():
+            kept.rename(tmp / kept.name)  # a process mapping one keeps reading it: the same file, moved
         if path.exists():
             old = path.with_name(f".{path.name}.old{os.getpid()}")
             path.rename(old)
@@ -177,7 +214,8 @@ def read(path: Path, meta: dict | None = None) -> Snapshot:
         arrays = {name: _map_array(path / f"log.{name}.npy") for name in LOG_ARRAYS}
         tracks = _map_frame(path / "log.tracks.arrow")["track_id"].to_arrow().cast(pa.large_string())
         log = PlayLog(arrays["play_id"], arrays["track"], tracks, arrays["outcome"], arrays["start"], arrays["prev"],
-                      _map_frame(path / "log.first.arrow"))
+                      _map_frame(path / "log.first.arrow"), _map_ids(path, "log.listeners"),
+                      (_map_array(path / "log.by_id.npy"), _map_array(path / "log.by_id_order.npy")))
     params = {k: (dt.datetime.fromisoformat(v["datetime"]) if isinstance(v, dict) else v) for k, v in meta["params"].items()}
     sets = {name: _map_ids(path, name) for name in ID_SETS}
     snap = Snapshot(dt.date.fromisoformat(meta["as_of"]), per_key, [by_name[n] for n in meta["per_row"]],

@@ -44,14 +44,16 @@ def find_version(version: str | None = None, cfg: Config | None = None) -> dict:
     return chosen
 
 
-def load_version(version: str | None = None, cfg: Config | None = None) -> tuple[dict, dict[str, Model]]:
+def load_version(version: str | None = None, cfg: Config | None = None,
+                 content: dict | None = None) -> tuple[dict, dict[str, Model]]:
     """A registered version's registry row and its models by kind, loaded from the artefacts (see find_version).
 
     The row's ``domain_models``: the models of a domain alone that the gate chose for its rows (domain -> kind ->
-    model; skipify.models.domains), which served_and_baseline routes that domain's rows to."""
+    model; skipify.models.domains), which served_and_baseline routes that domain's rows to. ``content``: the
+    tracks' content vectors when the caller has them (default: read from the warehouse)."""
     cfg = cfg or load_config()
     chosen = find_version(version, cfg)
-    folder, resources = version_folder(chosen["version"], cfg), Resources(cfg)
+    folder, resources = version_folder(chosen["version"], cfg), Resources(cfg, content=content)
     models = load_models(folder, resources, chosen["kinds"])
     return {**chosen, "domain_models": load_own(folder, resources, chosen)}, models
 

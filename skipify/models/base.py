@@ -71,10 +71,12 @@ class Resources:
     catalogue's track keys; in training, the kinds trained before it (``trained``, by kind: what a blend
     combines)."""
 
-    def __init__(self, cfg: Config, scratch: Path | None = None):
+    def __init__(self, cfg: Config, scratch: Path | None = None, content: dict[str, np.ndarray] | None = None):
         self.cfg = cfg
         self.scratch = scratch  # a folder for a training's mapped tensors (None: they are held in memory)
         self.trained: dict[str, Model] = {}
+        if content is not None:  # given (the API's, mapped from the machine's snapshot folder): not read again
+            self.content = content
 
     @classmethod
     def like(cls, other: "Resources") -> "Resources":
@@ -103,7 +105,12 @@ class Resources:
 def content_vectors(cfg: Config) -> dict[str, np.ndarray]:
     """track_id -> its content vector: the MiniLM vector of its current text (zeros while not embedded),
     then its audio descriptors (sql/models/track_vectors.sql). The towers read the text part, the
-    history encoder all of it."""
+    history encoder all of it. Each vector is a row of one matrix (:func:`content_matrix`)."""
+    return dict(zip(*content_matrix(cfg)))
+
+
+def content_matrix(cfg: Config) -> tuple[list[str], np.ndarray]:
+    """The tracks' ids and their content vectors (:func:`content_vectors`), one row each."""
     from skipify.models.history import AUDIO_DIM, CONTENT_DIM, TEXT_DIM
 
     con = connect(cfg, read_only=True)
@@ -119,7 +126,7 @@ def content_vectors(cfg: Config) -> dict[str, np.ndarray]:
     if known.any():
         matrix[known.to_numpy(), :TEXT_DIM] = text.filter(known).cast(pl.Array(pl.Float32, TEXT_DIM)).to_numpy()
     matrix[:, TEXT_DIM:] = rows["audio"].cast(pl.Array(pl.Float32, AUDIO_DIM)).to_numpy()
-    return dict(zip(rows["track_id"].to_list(), matrix))
+    return rows["track_id"].to_list(), matrix
 
 
 def retriever(models: dict[str, Model]) -> Retriever:

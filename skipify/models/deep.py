@@ -32,7 +32,8 @@ from skipify.data import chunks
 from skipify.models.base import PREDICT_CHUNK
 from skipify.models.history import CONTENT_DIM, SEQUENCES, HistoryConfig, HistoryEncoder, TrackIndex, batch_tracks, padded
 from skipify.models.mlp import DislikeMLP, MLPConfig
-from skipify.models.preprocess import SMALL_FRAME, Preprocessor
+from skipify.lookup import SMALL_FRAME
+from skipify.models.preprocess import Preprocessor
 from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
 
 if TYPE_CHECKING:
@@ -794,6 +795,13 @@ def save_deep(model: DeepModel, folder) -> dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
+def _weights(path) -> dict[str, torch.Tensor]:
+    """A saved state dict whose tensors are the file's pages, mapped (copy-on-write: a model trained on from them
+    writes its own copies): loaded with ``assign=True``, the processes that load a version (the API's workers, the
+    night's shard tasks) share its weights in the page cache instead of each holding a copy."""
+    return torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+
+
 def load_deep(folder, text: dict[str, np.ndarray]) -> DeepModel:
     """A saved deep model, ready to predict, without retraining."""
     import json
@@ -802,19 +810,19 @@ def load_deep(folder, text: dict[str, np.ndarray]) -> DeepModel:
     folder = Path(folder)
     cfg = DeepConfig.from_dict(json.loads((folder / "deep_config.json").read_text()))
     towers, mlp = TwoTower(cfg.tower), DislikeMLP(cfg.mlp)
-    towers.load_state_dict(torch.load(folder / "deep_towers.pt", map_location="cpu"))
-    mlp.load_state_dict(torch.load(folder / "deep_mlp.pt", map_location="cpu"))
+    towers.load_state_dict(_weights(folder / "deep_towers.pt"), assign=True)
+    mlp.load_state_dict(_weights(folder / "deep_mlp.pt"), assign=True)
     towers.eval()
     mlp.eval()
     encoder = None
     if cfg.history.enabled:
         encoder = HistoryEncoder(cfg.history)
-        encoder.load_state_dict(torch.load(folder / "deep_sequence.pt", map_location="cpu"))
+        encoder.load_state_dict(_weights(folder / "deep_sequence.pt"), assign=True)
         encoder.eval()
     task = None
     if cfg.residual:
         task = TwoTowerTask(towers, cfg.tower.user_features + cfg.tower.track_features + cfg.mlp.n_dense, cfg.mlp.cat_sizes)
-        missing, unexpected = task.load_state_dict(torch.load(folder / "deep_wide.pt", map_location="cpu"), strict=False)
+        missing, unexpected = task.load_state_dict(_weights(folder / "deep_wide.pt"), strict=False, assign=True)
         if unexpected or any(not k.startswith("model.") for k in missing):
             raise ValueError(f"{folder / 'deep_wide.pt'} does not fit the model's configuration")
         task.eval()

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from skipify.models.base import Model, Resources
-from skipify.models.preprocess import SMALL_FRAME
+from skipify.lookup import SMALL_FRAME
 
 JOINT = "all"  # trained_on of the joint models
 DEFAULT_DOMAIN = "music"  # a row that names no domain

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from skipify.lookup import SMALL_FRAME, SortedIds
 from skipify.sequences import SEQUENCES as _SEQUENCES
 
 # (track ids, outcomes, time before the row) per sequence, as skipify.sequences gathers them
@@ -65,7 +66,6 @@ def gap_bucket(x: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(np.log2(1.0 + np.maximum(x, 0.0))), 0, GAP_BUCKETS - 1).astype(np.int8)
 
 
-SMALL_FRAME = 256  # rows; below this, a sequence's tracks are looked up in Python (an API request)
 
 
 class TrackIndex:

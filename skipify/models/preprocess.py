@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-SMALL_FRAME = 256  # rows; below this, category codes are looked up in Python
+from skipify.lookup import SMALL_FRAME
+
 # keys, the label, and what a row's sequences are gathered from (the play's number, the anchors)
 NOT_FEATURES = ("user_id", "track_id", "ts", "day", "label", "early_skip", "probe_id", "play_id", "n", "h_until", "hs_prev")
 

@@ -28,7 +28,7 @@ import polars as pl
 import torch
 from torch import nn
 
-from skipify.models.preprocess import SMALL_FRAME
+from skipify.lookup import SMALL_FRAME
 
 
 @dataclass

@@ -287,6 +287,22 @@ def test_a_batch_over_the_limit_is_413_and_the_limit_itself_is_served(api):
     assert huge.status_code == 413 and "bytes" in huge.json()["detail"]
 
 
+def test_a_nights_at_risk_list_finds_each_listeners_rows_in_the_order_the_warehouse_sorts_them():
+    """NightAtRisk searches the night's list (sql/serving/at_risk.sql's order, by listener) for a listener's rows:
+    DuckDB's order of strings and Polars' binary search agree, case, accents and spaces included."""
+    import duckdb
+
+    from skipify.api import NightAtRisk
+
+    users = ["b", "B", "a", "é", "Z", "ä", "a b", "ab", "a", "b", "b", "Ω", "aa"]
+    listed = pl.DataFrame({"user_id": users, "rank_in_user": range(1, len(users) + 1)})  # noqa: F841 (read by DuckDB)
+    frame = duckdb.connect().execute("select * from listed order by user_id, rank_in_user").pl()
+    night = NightAtRisk(frame)
+    for user in set(users) | {"never", "", "bb", "A"}:
+        assert night.user(user).equals(frame.filter(pl.col("user_id") == user)), user
+    assert night.user("b")["rank_in_user"].to_list() == [1, 10, 11]
+
+
 def test_at_risk_lists_equal_the_nights_table(api, home):
     for day, params in ((NIGHT, {}), (NIGHT - dt.timedelta(days=1), {"date": str(NIGHT - dt.timedelta(days=1))})):
         table = query(home, "SELECT user_id, track_id, rank_in_user, p_dislike, domain FROM scores.dislike_scores "

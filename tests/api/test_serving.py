@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -91,6 +93,12 @@ def test_a_snapshot_written_once_and_mapped_gives_the_same_rows_and_flags(cfg, s
     assert mapped.params == snapshot.params
     assert all(getattr(mapped, n).values.equals(getattr(snapshot, n).values) for n in snapshots.ID_SETS)
     assert all(np.array_equal(getattr(mapped.log, n), getattr(snapshot.log, n)) for n in snapshots.LOG_ARRAYS)
+    assert mapped.log.first.equals(snapshot.log.first) and mapped.log.first["user_id"].is_sorted()
+    # what a request's lookups search is mapped too, not made in each process
+    assert mapped.log.listeners is not None and mapped.log.by_id is not None
+    assert mapped.log.listeners.values.equals(snapshot.log.sorted_listeners().values)
+    assert all(np.array_equal(a, b) and not a.flags.writeable for a, b in zip(mapped.log.by_id, snapshot.log.sorted_ids()))
+    assert mapped.tracks["track_id"].equals(mapped.known_tracks.values, check_names=False)  # a track's row: its position
     # mapped, not copied: the arrays are read-only views of the files
     assert not mapped.log.play_id.flags.writeable and not mapped.per_key[0].keys.sorted.flags.writeable
     assert not mapped.played_users.encoded.flags.writeable
@@ -139,10 +147,40 @@ def test_the_machines_snapshot_is_built_once_then_mapped_old_nights_go_and_a_ful
     assert_rows_equal(first.rows(requests, columns)[0], held.rows(requests, columns)[0])
 
 
+def test_vectors_kept_beside_the_snapshot_are_built_once_mapped_read_only_and_built_anew_by_a_fresh_night(
+        cfg, monkeypatch, tmp_path):
+    """snapshots.kept_vectors (the API's content vectors): built once per machine, before the snapshot's own files if
+    need be; every process maps the matrix read-only; the snapshot written into the folder keeps them; a night run
+    again (fresh) drops them with the rest, to be built anew from the warehouse."""
+    from skipify import snapshots
+
+    monkeypatch.setattr(snapshots, "root", lambda _cfg: tmp_path / "snapshots")
+    ids, matrix = ["t2", "t1", "é"], np.arange(12, dtype=np.float32).reshape(3, 4)
+    built = []
+
+    def build():
+        built.append(1)
+        return ids, matrix
+
+    kept = [snapshots.kept_vectors(NIGHT, cfg, "v1", "content", build) for _ in range(2)]
+    assert len(built) == 1 and all(list(k) == ids for k in kept)
+    assert all(np.array_equal(k[t], matrix[i]) for k in kept for i, t in enumerate(ids))
+    path = snapshots.folder(NIGHT, "v1", cfg) / "extra.content.npy"
+    assert str(path) in Path("/proc/self/maps").read_text()  # the file's pages, not a copy
+    with pytest.raises(ValueError, match="read-only"):
+        kept[1]["t1"][0] = 1.0
+    snapshots.shared(NIGHT, cfg, "v1", ["u_plays_7d"])  # the snapshot itself written into the folder: they stay
+    assert path.exists() and list(snapshots.kept_vectors(NIGHT, cfg, "v1", "content", build)) == ids and len(built) == 1
+    snapshots.shared(NIGHT, cfg, "v1", ["u_plays_7d"], fresh=True)  # the night run again: gone, built anew when asked
+    assert not path.exists()
+    snapshots.kept_vectors(NIGHT, cfg, "v1", "content", build)
+    assert len(built) == 2
+
+
 def test_sorted_ids_find_a_requests_few_ids_and_a_batchs_many_alike():
     """The binary search over UTF-8 bytes (a request's ids) and the join (a batch's) agree with a dict, for ids
     that are not there, null, longer than the widest, non-ASCII, or a prefix of another."""
-    from skipify.serving import SMALL_FRAME, SortedIds
+    from skipify.lookup import SMALL_FRAME, SortedIds
 
     values = ["t1", "t10", "t2", "ä", "é", "u000001", "", "z" * 5]
     ids = SortedIds.of(pl.Series(values + ["t1", None]))

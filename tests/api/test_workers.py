@@ -85,9 +85,30 @@ def test_both_workers_map_the_same_snapshot_files(cluster):
     files = {str(p) for p in Path(folder).iterdir() if p.suffix in (".arrow", ".npy")}
     for pid, names in mapped.items():
         assert names and names <= files, (pid, sorted(names))
+        # beside the snapshot, the tracks' content vectors and the nights' at-risk lists, kept once too
+        assert {f"{folder}/extra.content.npy"} <= names and any(n.startswith(f"{folder}/extra.at-risk-") for n in names)
         assert all(" r--s " in line or " r--p " in line for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
                    if line.split()[-1].startswith(folder)), "a snapshot file mapped writable"
     assert mapped[min(mapped)] & mapped[max(mapped)]  # the same files
+
+
+def test_the_workers_are_forked_from_the_supervisor_once_it_has_imported_what_they_need(cluster):
+    """skipify.api._fork_workers: each worker is the supervisor forked (no interpreter started anew: the same
+    command line, the supervisor its parent), after the supervisor imported PyTorch and LightGBM, whose pages they
+    share; a worker's model weights are the version's files mapped."""
+    import psutil
+
+    home, port, proc = cluster
+    found = workers(port)
+    for c in found.values():
+        c.close()
+    supervisor = psutil.Process(proc.pid)
+    maps = Path(f"/proc/{proc.pid}/maps").read_text()
+    assert "libtorch_cpu" in maps and "lib_lightgbm" in maps
+    for pid in found:
+        worker = psutil.Process(pid)
+        assert worker.ppid() == proc.pid and worker.cmdline() == supervisor.cmdline()
+        assert "/deep_towers.pt" in Path(f"/proc/{pid}/maps").read_text()
 
 
 def test_a_session_posted_to_one_worker_is_read_by_the_other_and_by_a_replacement(cluster):
@@ -240,7 +261,7 @@ def test_a_worker_that_cannot_load_exits_with_the_code_that_stops_the_supervisor
 
     home, _, _ = cluster
     with pytest.raises(SystemExit) as stopped:
-        _worker_app(load_config(home=home, **SCORED_SETTINGS), dt.date(2099, 1, 1), 0, os.getppid())
+        _worker_app(load_config(home=home, **SCORED_SETTINGS), dt.date(2099, 1, 1), 0)
     assert stopped.value.code == STARTUP_FAILURE
 
 

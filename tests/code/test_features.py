@@ -243,4 +243,10 @@ def test_a_live_sessions_few_plays_make_the_play_log_a_batchs_many_make(monkeypa
     for name in ("play_id", "track", "outcome", "start", "prev"):
         assert np.array_equal(getattr(few, name), getattr(many, name), equal_nan=True), name
     assert few.tracks.equals(many.tracks) and few.prev.tolist() == [-1, 0, -1, 2, 3, -1]
-    assert few.first.sort("user_id").equals(many.first.sort("user_id").select(few.first.columns))
+    assert few.first.equals(many.first.select(few.first.columns)) and few.first["user_id"].to_list() == ["a", "b", "c"]
+    # a request's listeners found by a binary search among first's (sorted), a batch's by a join: the same runs
+    users = pl.Series(["c", "zz", "a", "b", None], dtype=pl.String)
+    batch = many._user_runs(users)
+    monkeypatch.setattr(sequences, "SMALL_FRAME", 256)
+    small = many._user_runs(users)
+    assert [a.tolist() for a in small] == [a.tolist() for a in batch] == [[5, 0, 0, 2, 0], [1, 1, 1, 1, 1], [1, 0, 2, 3, 0]]

@@ -59,6 +59,28 @@ def test_same_seed_same_scores(model, splits, text):
     assert np.allclose(again.predict(splits.test), model.predict(splits.test), atol=1e-6)
 
 
+def test_a_loaded_models_weights_are_its_files_pages_and_writing_them_leaves_the_files_as_they_were(model, splits, text, tmp_path):
+    """load_deep maps the saved weights (copy-on-write), so the processes that load a version share them; what one
+    writes into them (a fine-tuning's first steps, a temperature set by hand) is its own copy, never the file's."""
+    import hashlib
+    from pathlib import Path
+
+    from skipify.models.deep import load_deep
+
+    model.save(tmp_path)
+    digest = lambda: {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in tmp_path.glob("*.pt")}  # noqa: E731
+    before = digest()
+    loaded = load_deep(tmp_path, text)
+    assert str(tmp_path / "deep_towers.pt") in Path("/proc/self/maps").read_text()
+    p = loaded.predict(splits.test)
+    assert np.array_equal(p, model.predict(splits.test))
+    with torch.no_grad():
+        for param in loaded.towers.parameters():
+            param.zero_()
+    assert not np.array_equal(loaded.predict(splits.test), p)
+    assert digest() == before and np.array_equal(load_deep(tmp_path, text).predict(splits.test), p)
+
+
 def test_cold_start_rows_get_finite_scores(model, splits):
     cold = splits.test.head(8).with_columns(
         pl.lit("brand-new-user").alias("user_id"), pl.lit("brand-new-track").alias("track_id"),
