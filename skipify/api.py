@@ -213,16 +213,14 @@ def served_by_domain(version: dict, rows: pl.DataFrame) -> list[dict]:
             for d in row_domains(rows).tolist()]
 
 
-def _frozen(load: Callable[[], Served], again: bool = False) -> Served:
-    """``load()``, its objects then left out of the garbage collector's full passes (gc.freeze).
+def _frozen(load: Callable[[], Served]) -> Served:
+    """``load()``, its objects then left out of the garbage collector's passes (gc.freeze).
 
-    The bundle holds millions of long-lived objects (the snapshot's key codes, sets of ids); every
-    full collection walked them all, a pause that landed in some request's latency. Frozen objects
-    are still freed when nothing refers to them; a reload (``again``) unfreezes the old bundle first so
-    that its cycles, if any, can be collected. The first load does not: what is frozen then is what a
-    forked worker shares with its fork server (skipify.worker_imports), whose pages a collection would copy."""
-    if again:
-        gc.unfreeze()
+    The bundle holds many long-lived objects; every full collection walked them all, a pause that landed in
+    some request's latency. Frozen objects are still freed when nothing refers to them, and a bundle holds no
+    reference cycles (tests/api/test_api.py drops one and sees it freed at once, the collector off), so a
+    reload never unfreezes: what was frozen before includes what a forked worker shares with its supervisor
+    (skipify.api._fork_workers), whose pages a collection walking it would copy into every worker."""
     served = load()
     gc.collect()
     gc.freeze()
@@ -264,7 +262,7 @@ class Service:
             return True
         with _one_loader(self.cfg):  # the other workers keep serving their bundles meanwhile
             logger.info("reloading: %s -> %s", self.served.marks, marks)
-            self.served = _frozen(lambda: load_served(self.cfg, self.as_of, marks), again=True)  # one reference swap: atomic for readers
+            self.served = _frozen(lambda: load_served(self.cfg, self.as_of, marks))  # one reference swap: atomic for readers
         self.reloads += 1
         dropped = self.live.prune(self.served.snapshot.cutoff)  # the new snapshot holds the plays before its cut-off
         logger.info("live plays: %d dropped (before the new cut-off), %d held", dropped, len(self.live))

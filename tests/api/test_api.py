@@ -287,6 +287,39 @@ def test_a_batch_over_the_limit_is_413_and_the_limit_itself_is_served(api):
     assert huge.status_code == 413 and "bytes" in huge.json()["detail"]
 
 
+def test_a_bundle_dropped_by_a_reload_is_freed_at_once_without_the_garbage_collector(home):
+    """A reload swaps the bundle and never unfreezes the collector's objects (skipify.api._frozen: the forked
+    workers' imports stay shared), which relies on a bundle holding no reference cycle: once dropped, after
+    predictions and a live session, its snapshot, models and reasons are freed by reference counting alone."""
+    import gc
+    import weakref
+
+    from skipify.api import Service
+
+    service = Service(load_config(home=home, **SCORED_SETTINGS))
+    try:
+        items = [{"user_id": f"u{i:06d}", "track_id": f"t{i:06d}", "context": {"session_id": "s1"}} for i in range(1, 4)]
+        for item in items:
+            service.predict([item])
+        service.predict(items * 100)
+        service.events([{"user_id": "u000001", "track_id": "t000002", "ts": f"{NIGHT}T09:00:00Z", "ms_played": 4_000,
+                         "skipped": True, "session_id": "s1"}])
+        service.predict([{**items[0], "context": {"session_id": "s1", "ts": f"{NIGHT}T09:05:00Z"}}])
+        served = service.served
+        held = [weakref.ref(x) for x in (served, served.snapshot, served.snapshot.log, served.served, served.baseline,
+                                         served.reasons, *served.nights.values())]
+        del served
+        gc.disable()
+        try:
+            service.served = None  # what a reload does to the old bundle (one reference swap)
+            alive = [r() for r in held if r() is not None]
+        finally:
+            gc.enable()
+        assert not alive, [type(x).__name__ for x in alive]
+    finally:
+        service.stop()
+
+
 def test_a_nights_at_risk_list_finds_each_listeners_rows_in_the_order_the_warehouse_sorts_them():
     """NightAtRisk searches the night's list (sql/serving/at_risk.sql's order, by listener) for a listener's rows:
     DuckDB's order of strings and Polars' binary search agree, case, accents and spaces included."""
