@@ -69,7 +69,9 @@ def gap_bucket(x: np.ndarray) -> np.ndarray:
 
 
 class TrackIndex:
-    """Tracks by position: a frame to join large batches to, a dict for small ones (made on first use)."""
+    """Tracks by position: a frame to join large batches to; for small ones a binary search when the ids are sorted
+    and distinct (the catalogue's, whose dict held 7 MiB in each API worker at 55,000 tracks), else a dict (made
+    on first use)."""
 
     def __init__(self, ids: pa.Array):
         self.ids = ids
@@ -79,13 +81,22 @@ class TrackIndex:
         return pl.DataFrame({"track": pl.Series(self.ids).cast(pl.String), "idx": np.arange(len(self.ids), dtype=np.int32)})
 
     @cached_property
-    def positions(self) -> dict[str, int]:
+    def positions(self) -> dict[str, int] | SortedIds:
+        ids = pl.Series(self.ids).cast(pl.String)
+        if not ids.null_count():
+            try:
+                return SortedIds(ids)  # raises unless sorted and distinct
+            except ValueError:
+                pass
         return {t: i for i, t in enumerate(self.ids.to_pylist())}
 
     def lookup(self, tracks: pl.Series) -> np.ndarray:
         """Each track's position (-1: not in the index)."""
         if tracks.len() <= SMALL_FRAME:
-            return np.array([self.positions.get(t, -1) for t in tracks.to_list()], dtype=np.int64)
+            found = self.positions
+            if isinstance(found, SortedIds):
+                return found.positions(tracks)
+            return np.array([found.get(t, -1) for t in tracks.to_list()], dtype=np.int64)
         found = tracks.cast(pl.String).to_frame("track").join(self.frame, on="track", how="left", maintain_order="left")
         return found["idx"].fill_null(-1).to_numpy().astype(np.int64)
 

@@ -39,14 +39,19 @@ def test_small_and_large_frames_give_the_same_matrices(small_rows):
 
     rows = small_rows.tail(3 * SMALL_FRAME)
     assert rows.height > SMALL_FRAME and rows["h_track_ids"].list.len().max() > 0 and rows["hs_track_ids"].list.len().max() > 0
+    from skipify.lookup import SortedIds
+
     ids = history_track_ids(rows)
-    index = TrackIndex(pa.concat_arrays([ids.slice(0, len(ids) // 2)]))  # half the tracks unknown: -1
-    for kind, cols in SEQUENCES.items():
-        whole = padded(rows, cols, index, length=5)
-        parts = [padded(rows.slice(lo, 100), cols, index, length=5) for lo in range(0, rows.height, 100)]
-        for name, m in whole.items():
-            assert np.array_equal(m, np.concatenate([p[name] for p in parts])), (kind, name)
-        assert (whole["idx"] == -1).any() and (whole["idx"] >= 0).any()
+    half = sorted(ids.slice(0, len(ids) // 2).to_pylist())  # half the tracks unknown: -1
+    # sorted ids: a request's tracks found by binary search; in another order, by a dict
+    for index, search in ((TrackIndex(pa.array(half)), SortedIds), (TrackIndex(pa.array(half[::-1])), dict)):
+        for kind, cols in SEQUENCES.items():
+            whole = padded(rows, cols, index, length=5)
+            parts = [padded(rows.slice(lo, 100), cols, index, length=5) for lo in range(0, rows.height, 100)]
+            for name, m in whole.items():
+                assert np.array_equal(m, np.concatenate([p[name] for p in parts])), (kind, name)
+            assert (whole["idx"] == -1).any() and (whole["idx"] >= 0).any()
+        assert isinstance(index.positions, search)
 
 
 def _batch(n: int, length: int, outcome: int, present: bool) -> dict[str, torch.Tensor]:
