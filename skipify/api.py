@@ -778,8 +778,10 @@ def _fork_workers() -> None:
 
     Forking is safe here because the supervisor has run nothing but imports and one short read of the warehouse
     (DuckDB's threads end with its connection): no thread pool (Polars', PyTorch's and LightGBM's OpenMP, DuckDB's)
-    is copied half-alive into a worker; each starts its own, as a spawned one would. The threads imports start
-    (jemalloc's background threads, OpenBLAS's pool) are fork-safe: their libraries restart them in the child."""
+    is copied half-alive into a worker; each starts its own, as a spawned one would. Imports do start a few threads
+    (Polars' jemalloc background threads and its out-of-core files' cleaner, NumPy's OpenBLAS pool), idle at the
+    fork: jemalloc and OpenBLAS handle a fork themselves (their pthread_atfork handlers), and the cleaner only
+    removes spilled files, which a worker does not make. (Python 3.12 warns at a fork with threads running.)"""
     import importlib
     import multiprocessing
 
