@@ -817,7 +817,7 @@ def _worker_app(cfg: Config, as_of: dt.date | None, watch_s: float) -> FastAPI:
     over and over. A worker whose supervisor is gone (killed) stops too."""
     from uvicorn.config import STARTUP_FAILURE
 
-    parent = os.getppid()  # the fork server, which ends with the supervisor (or the supervisor itself)
+    parent = os.getppid()  # the supervisor, which forked this worker
     try:
         app = _load_app(cfg, as_of, watch_s)
     except Exception as exc:

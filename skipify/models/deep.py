@@ -29,10 +29,10 @@ from torch import nn
 
 from skipify.config import logger
 from skipify.data import chunks
+from skipify.lookup import SMALL_FRAME
 from skipify.models.base import PREDICT_CHUNK
 from skipify.models.history import CONTENT_DIM, SEQUENCES, HistoryConfig, HistoryEncoder, TrackIndex, batch_tracks, padded
 from skipify.models.mlp import DislikeMLP, MLPConfig
-from skipify.lookup import SMALL_FRAME
 from skipify.models.preprocess import Preprocessor
 from skipify.models.two_tower import TwoTower, TwoTowerConfig, TwoTowerTask, hash_ids
 

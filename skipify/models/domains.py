@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from skipify.models.base import Model, Resources
 from skipify.lookup import SMALL_FRAME
+from skipify.models.base import Model, Resources
 
 JOINT = "all"  # trained_on of the joint models
 DEFAULT_DOMAIN = "music"  # a row that names no domain

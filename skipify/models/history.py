@@ -66,8 +66,6 @@ def gap_bucket(x: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(np.log2(1.0 + np.maximum(x, 0.0))), 0, GAP_BUCKETS - 1).astype(np.int8)
 
 
-
-
 class TrackIndex:
     """Tracks by position: a frame to join large batches to; for small ones a binary search when the ids are sorted
     and distinct (the catalogue's, whose dict held 7 MiB in each API worker at 55,000 tracks), else a dict (made
