@@ -28,9 +28,15 @@ totals as (
     asof left join fx_state_user_genre as a on a.user_id = k.user_id and a.genre = k.genre and k.day > a.day
 ),
 
--- the running counts of these listeners' plays (read for them only)
+-- the running counts of these listeners' plays that a row can reach: numbered at most h_until - $history_len of
+-- one of the listener's rows (a later play is among the last $history_len before every row: never the match)
+reach as (
+    select user_id, max(h_until) - $history_len as top from totals group by user_id
+),
+
 counts as (
-    select user_id, genre, n, n_genre, n_genre_dislikes from features.labels where user_id in (select user_id from keys)
+    select c.user_id, c.genre, c.n, c.n_genre, c.n_genre_dislikes
+    from features.labels as c join reach as r on r.user_id = c.user_id and c.n <= r.top
 ),
 
 recent as (
