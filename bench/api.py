@@ -31,7 +31,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +95,21 @@ def worker_of(conn: http.client.HTTPConnection) -> int:
     return json.loads(conn.getresponse().read())["worker"]
 
 
+def each_worker(port: int, workers: int, first: Callable[[http.client.HTTPConnection], None] | None = None) -> set[int]:
+    """New connections until ``workers`` different workers have answered /healthz (the kernel hands each connection to
+    whichever worker accepts it); ``first(conn)`` on each worker's first connection. Their process ids."""
+    seen: set[int] = set()
+    while len(seen) < workers:
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        worker = worker_of(conn)
+        if worker not in seen:
+            if first is not None:
+                first(conn)
+            seen.add(worker)
+        conn.close()
+    return seen
+
+
 def timed_requests(port: int, bodies: list[bytes], workers: list[int] | None = None) -> list[float]:
     """Send the bodies one after another over one keep-alive connection; seconds per request. The
     worker that holds the connection is appended to ``workers``."""
@@ -132,11 +147,7 @@ def serving(home: Path, workers: int) -> Iterator[tuple[int, subprocess.Popen, f
     cmd = [str(BIN / "skipify"), "serve", "--port", str(port), "--reload-s", "0", "--workers", str(workers)]
     t0 = time.perf_counter()
     with running(cmd, env, f"http://127.0.0.1:{port}/healthz", timeout_s=600) as proc:
-        seen: set[int] = set()
-        while len(seen) < workers:  # every worker up, not only the first: new connections until each has answered
-            conn = http.client.HTTPConnection("127.0.0.1", port)
-            seen.add(worker_of(conn))
-            conn.close()
+        each_worker(port, workers)  # every worker up, not only the first
         yield port, proc, time.perf_counter() - t0
 
 
@@ -186,10 +197,9 @@ def memory_of(pid: int) -> dict:
     import psutil
 
     procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    # past one worker: the supervisor (the first), multiprocessing's resource tracker and fork server (its children
-    # from the supervisor), then the workers (the fork server's children, whose command line they keep)
-    helpers = {p.pid for p in procs[1:] if p.ppid() == pid and any(h in " ".join(p.cmdline()) for h in ("resource_tracker", "forkserver"))}
-    each = [{**memory_mb(p.pid), "worker": len(procs) == 1 or (i > 0 and p.pid not in helpers)} for i, p in enumerate(procs)]
+    # past one worker: the supervisor (the first), then its workers and multiprocessing's resource tracker, if any
+    each = [{**memory_mb(p.pid), "worker": len(procs) == 1 or (i > 0 and "resource_tracker" not in " ".join(p.cmdline()))}
+            for i, p in enumerate(procs)]
     total = {k: sum(m[k] for m in each) for k in ("rss", "pss", "anonymous")}
     print(f"  memory, supervisor and workers: RSS {total['rss']:,.0f} MiB, PSS {total['pss']:,.0f} MiB, anonymous "
           f"{total['anonymous']:,.0f} MiB; per process PSS " + ", ".join(f"{m['pss']:,.0f}" for m in each) + " MiB", flush=True)
@@ -201,30 +211,22 @@ def start_only(home: Path, workers: int) -> dict:
     kill one (SIGKILL) and time until the worker started in its place answers; stop."""
     with serving(home, workers) as (port, proc, started):
         body = json.dumps({"items": sample_pairs(home, 1, 0)})
-        answered: set[int] = set()
-        while len(answered) < workers:  # one prediction by every worker: what a request touches is touched in each
-            conn = http.client.HTTPConnection("127.0.0.1", port)
-            worker = worker_of(conn)
-            if worker not in answered:
-                conn.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
-                conn.getresponse().read()
-                answered.add(worker)
-            conn.close()
+
+        def predict(conn: http.client.HTTPConnection) -> None:
+            conn.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
+            conn.getresponse().read()
+
+        workers_seen = each_worker(port, workers, predict)  # one prediction by every worker: what a request touches, in each
         print(f"skipify serve --workers {workers}: every worker up in {started:.1f}s", flush=True)
         out = {"workers": workers, "started_s": started, **memory_of(proc.pid)}
         if workers > 1:
-            out["restart_s"] = restarted(port, workers)
+            out["restart_s"] = restarted(port, workers_seen)
             print(f"  a worker killed: the one started in its place answered in {out['restart_s']:.1f}s", flush=True)
         return out
 
 
-def restarted(port: int, workers: int) -> float:
-    """Kill one worker (SIGKILL); seconds until a worker the server did not have before answers."""
-    before: set[int] = set()
-    while len(before) < workers:
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        before.add(worker_of(conn))
-        conn.close()
+def restarted(port: int, before: set[int]) -> float:
+    """Kill one of the workers ``before`` (SIGKILL); seconds until a worker not among them answers."""
     os.kill(min(before), signal.SIGKILL)
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < 600:
@@ -267,7 +269,7 @@ def main() -> None:
     if a.start_only:
         runs = [start_only(home, w) for w in a.workers]
         # one worker runs alone; past one, a supervisor (process 0) starts them: what a worker adds is the whole server's
-        # PSS against the run with one worker fewer (against the lone worker for two: supervisor and fork server included)
+        # PSS against the run with one worker fewer (against the lone worker for two: the supervisor included)
         lone = next((r["pss_mb"] for r in reversed(runs) if r["workers"] == 1), None)  # the latest: the first may build files
         by_n = {r["workers"]: r["pss_mb"] for r in runs}
         for n in sorted(by_n):

@@ -26,6 +26,17 @@ class SortedIds:
     def of(cls, values: pl.Series) -> "SortedIds":
         return cls(values.cast(pl.String).drop_nulls().unique().sort())
 
+    @classmethod
+    def if_sorted(cls, values: pl.Series) -> "SortedIds | None":
+        """``values`` as they are when they are sorted, distinct and without nulls; else None."""
+        values = values.cast(pl.String)
+        if values.null_count():
+            return None
+        try:
+            return cls(values)
+        except ValueError:  # not in order of their bytes, or repeated (_as_bytes checks)
+            return None
+
     def __len__(self) -> int:
         return len(self.values)
 

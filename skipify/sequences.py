@@ -143,11 +143,11 @@ class PlayLog:
         """(first position, first number, last number) of each row's listener; a listener the log
         does not hold gets an empty run."""
         if users.len() <= SMALL_FRAME:  # a binary search among first's listeners
+            if not len(self.first):
+                return tuple(np.full(users.len(), empty, dtype=np.int64) for empty in (0, 1, 0))
             at = self.sorted_listeners().positions(users)
-            hit = at >= 0
-            runs = [np.where(hit, column[np.maximum(at, 0)], empty) for column, empty in zip(self._runs, (0, 1, 0))] \
-                if len(self.first) else [np.full(len(at), empty, dtype=np.int64) for empty in (0, 1, 0)]
-            return runs[0], runs[1], runs[2]
+            hit, row = at >= 0, np.maximum(at, 0)
+            return tuple(np.where(hit, column[row], empty) for column, empty in zip(self._runs, (0, 1, 0)))
         found = users.to_frame("user_id").join(self.first, on="user_id", how="left", maintain_order="left")
         return (found["first_pos"].fill_null(0).to_numpy(), found["first_n"].fill_null(1).to_numpy(),
                 found["last_n"].fill_null(0).to_numpy())

@@ -80,13 +80,8 @@ class TrackIndex:
 
     @cached_property
     def positions(self) -> dict[str, int] | SortedIds:
-        ids = pl.Series(self.ids).cast(pl.String)
-        if not ids.null_count():
-            try:
-                return SortedIds(ids)  # raises unless sorted and distinct
-            except ValueError:
-                pass
-        return {t: i for i, t in enumerate(self.ids.to_pylist())}
+        found = SortedIds.if_sorted(pl.Series(self.ids))
+        return found if found is not None else {t: i for i, t in enumerate(self.ids.to_pylist())}
 
     def lookup(self, tracks: pl.Series) -> np.ndarray:
         """Each track's position (-1: not in the index)."""
